@@ -1,0 +1,41 @@
+"""Headless command line. Each command lives in its own module with ``register(sub)``
+and a ``run(args) -> int``; this package dispatches. No Qt is imported here."""
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+# command name -> module under cli/ that implements it
+COMMANDS: dict[str, str] = {
+    "info": "cli.poses",
+    "extract-poses": "cli.poses",
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="main.py", description="ActionArt Studio command line")
+    parser.add_argument("--project", help="project file (default: the user's project)")
+    sub = parser.add_subparsers(dest="command", required=True)
+    seen = set()
+    for module_name in dict.fromkeys(COMMANDS.values()):
+        if module_name in seen:
+            continue
+        seen.add(module_name)
+        importlib.import_module(module_name).register(sub)
+    return parser
+
+
+def run_cli(argv: list[str]) -> int:
+    from models.errors import StudioError  # noqa: PLC0415
+
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except StudioError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+        return 130

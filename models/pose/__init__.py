@@ -1,0 +1,1 @@
+"""Pose: skeleton definitions, pose tracks, estimator backends, import/export."""

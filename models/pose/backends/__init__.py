@@ -1,0 +1,1 @@
+"""Pose estimator implementations; each imports its heavy library lazily."""

@@ -1,0 +1,111 @@
+"""A pose track: one person's landmarks for every frame of a clip, as numpy arrays.
+
+``image``: (frames, joints, 4) = normalised x, y in [0, 1] of the frame, relative z,
+visibility. ``world``: (frames, joints, 4) = x, y, z in metres (MediaPipe convention:
+origin between the hips, y pointing down), visibility. A frame without a pose is all NaN.
+"""
+from __future__ import annotations
+
+import io
+import json
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+@dataclass
+class PoseTrack:
+    image: np.ndarray
+    world: np.ndarray
+    fps: float
+    width: int
+    height: int
+    backend: str = ""
+    backend_version: str = ""
+    settings: dict = field(default_factory=dict)
+    skeleton: str = "blazepose33"
+    frames_done: int = -1  # frames processed so far (== len when complete)
+
+    def __post_init__(self) -> None:
+        self.image = np.asarray(self.image, dtype=np.float32)
+        self.world = np.asarray(self.world, dtype=np.float32)
+        if self.image.shape != self.world.shape or self.image.ndim != 3 or self.image.shape[2] != 4:
+            raise ValueError(f"image {self.image.shape} and world {self.world.shape} "
+                             "must both be (frames, joints, 4)")
+        if self.frames_done < 0:
+            self.frames_done = len(self.image)
+
+    @classmethod
+    def empty(cls, frames: int, joints: int = 33, **kw) -> "PoseTrack":
+        nan = np.full((frames, joints, 4), np.nan, dtype=np.float32)
+        return cls(nan, nan.copy(), frames_done=0, **kw)
+
+    def __len__(self) -> int:
+        return len(self.image)
+
+    @property
+    def complete(self) -> bool:
+        return self.frames_done >= len(self)
+
+    @property
+    def has_pose(self) -> np.ndarray:
+        """(frames,) bool: a pose was found on that frame."""
+        return ~np.isnan(self.image[:, :, 0]).all(axis=1)
+
+    def pixels(self, frame: int) -> np.ndarray:
+        """(joints, 3) pixel x, y and visibility for one frame (NaN where missing)."""
+        p = self.image[frame]
+        return np.stack([p[:, 0] * self.width, p[:, 1] * self.height, p[:, 3]], axis=1)
+
+    def meta(self) -> dict:
+        return {"fps": self.fps, "width": self.width, "height": self.height,
+                "backend": self.backend, "backend_version": self.backend_version,
+                "settings": self.settings, "skeleton": self.skeleton,
+                "frames_done": self.frames_done, "frames": len(self)}
+
+    # --- serialisation: npz of plain arrays + JSON metadata, never pickles ----------
+    def to_npz_bytes(self) -> bytes:
+        buf = io.BytesIO()
+        np.savez_compressed(buf, image=self.image, world=self.world,
+                            meta=np.frombuffer(json.dumps(self.meta()).encode(), dtype=np.uint8))
+        return buf.getvalue()
+
+    @classmethod
+    def from_npz_bytes(cls, data: bytes) -> "PoseTrack":
+        with np.load(io.BytesIO(data), allow_pickle=False) as z:
+            meta = json.loads(bytes(z["meta"]).decode())
+            return cls(z["image"], z["world"], meta["fps"], meta["width"], meta["height"],
+                       meta["backend"], meta["backend_version"], meta["settings"],
+                       meta["skeleton"], meta["frames_done"])
+
+    def save(self, path) -> None:
+        """Write ``.npz`` or ``.json`` depending on the suffix."""
+        path = str(path)
+        if path.endswith(".json"):
+            doc = dict(self.meta())
+            doc["image"] = _nan_to_none(self.image)
+            doc["world"] = _nan_to_none(self.world)
+            with open(path, "w", encoding="utf-8") as fh:
+                json.dump(doc, fh)
+        else:
+            with open(path, "wb") as fh:
+                fh.write(self.to_npz_bytes())
+
+    @classmethod
+    def load(cls, path) -> "PoseTrack":
+        path = str(path)
+        if path.endswith(".json"):
+            with open(path, encoding="utf-8") as fh:
+                d = json.load(fh)
+            arr = lambda k: np.array(d[k], dtype=np.float32)  # noqa: E731 (None -> nan)
+            return cls(arr("image"), arr("world"), d["fps"], d["width"], d["height"],
+                       d["backend"], d["backend_version"], d["settings"], d["skeleton"],
+                       d["frames_done"])
+        with open(path, "rb") as fh:
+            return cls.from_npz_bytes(fh.read())
+
+
+def _nan_to_none(a: np.ndarray) -> list:
+    out = np.round(a.astype(np.float64), 6).astype(object)
+    out[np.isnan(a)] = None
+    return out.tolist()

@@ -1,0 +1,1 @@
+"""Multiple-choice QA: the canonical record, taxonomy, synthesis and checks."""

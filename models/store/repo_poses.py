@@ -1,0 +1,94 @@
+"""Repository part: clips and the pose cache."""
+from __future__ import annotations
+
+import json
+import os
+from typing import Optional
+
+from ..pose.track import PoseTrack
+from ..video import VideoInfo, content_hash
+
+
+def settings_key(settings: dict) -> str:
+    """Canonical text of backend settings: part of the pose cache key."""
+    return json.dumps(settings or {}, sort_keys=True, separators=(",", ":"))
+
+
+class PoseRepo:
+    db: "object"
+
+    # -- clips ------------------------------------------------------------------------
+    def clip_hash(self, path) -> str:
+        """Content hash of a clip, cached by (path, size, mtime)."""
+        path = os.path.abspath(str(path))
+        st = os.stat(path)
+        rows = self.db.query("SELECT content_hash, size, mtime FROM clips WHERE path = ?", (path,))
+        if rows and rows[0]["size"] == st.st_size and rows[0]["mtime"] == st.st_mtime:
+            return rows[0]["content_hash"]
+        return content_hash(path)
+
+    def upsert_clip(self, info: VideoInfo, digest: Optional[str] = None) -> int:
+        path = os.path.abspath(info.path)
+        st = os.stat(path)
+        digest = digest or self.clip_hash(path)
+        with self.db.write() as conn:
+            conn.execute(
+                "INSERT INTO clips(path, content_hash, size, mtime, frames, fps, width, height) "
+                "VALUES (?,?,?,?,?,?,?,?) ON CONFLICT(path) DO UPDATE SET "
+                "content_hash=excluded.content_hash, size=excluded.size, mtime=excluded.mtime, "
+                "frames=excluded.frames, fps=excluded.fps, width=excluded.width, height=excluded.height",
+                (path, digest, st.st_size, st.st_mtime, info.frame_count, info.fps,
+                 info.width, info.height))
+            return conn.execute("SELECT id FROM clips WHERE path = ?", (path,)).fetchone()[0]
+
+    def clips(self) -> list[dict]:
+        return [dict(r) for r in self.db.query("SELECT * FROM clips ORDER BY path")]
+
+    def clip_by_path(self, path) -> Optional[dict]:
+        rows = self.db.query("SELECT * FROM clips WHERE path = ?", (os.path.abspath(str(path)),))
+        return dict(rows[0]) if rows else None
+
+    # -- pose cache -----------------------------------------------------------------------
+    def save_track(self, digest: str, track: PoseTrack) -> None:
+        """Insert or replace the cached track (partial tracks too, for resuming)."""
+        with self.db.write() as conn:
+            conn.execute(
+                "INSERT INTO pose_tracks(content_hash, backend, settings_key, backend_version, "
+                "frames, frames_done, complete, data) VALUES (?,?,?,?,?,?,?,?) "
+                "ON CONFLICT(content_hash, backend, settings_key) DO UPDATE SET "
+                "backend_version=excluded.backend_version, frames=excluded.frames, "
+                "frames_done=excluded.frames_done, complete=excluded.complete, "
+                "data=excluded.data, updated_at=strftime('%Y-%m-%dT%H:%M:%fZ', 'now')",
+                (digest, track.backend, settings_key(track.settings), track.backend_version,
+                 len(track), track.frames_done, int(track.complete), track.to_npz_bytes()))
+
+    def load_track(self, digest: str, backend: str, settings: dict,
+                   complete_only: bool = False) -> Optional[PoseTrack]:
+        rows = self.db.query(
+            "SELECT data, complete FROM pose_tracks WHERE content_hash=? AND backend=? "
+            "AND settings_key=?", (digest, backend, settings_key(settings)))
+        if not rows or (complete_only and not rows[0]["complete"]):
+            return None
+        return PoseTrack.from_npz_bytes(rows[0]["data"])
+
+    def track_status(self, digest: str) -> list[dict]:
+        """Every cached track of one clip: backend, settings, frames_done, complete."""
+        return [dict(r) for r in self.db.query(
+            "SELECT backend, settings_key, frames, frames_done, complete, updated_at "
+            "FROM pose_tracks WHERE content_hash=? ORDER BY updated_at DESC", (digest,))]
+
+    def delete_track(self, digest: str, backend: str, settings: dict) -> None:
+        with self.db.write() as conn:
+            conn.execute("DELETE FROM pose_tracks WHERE content_hash=? AND backend=? "
+                         "AND settings_key=?", (digest, backend, settings_key(settings)))
+
+    # -- project settings --------------------------------------------------------------------
+    def get_setting(self, key: str, default=None):
+        rows = self.db.query("SELECT value FROM project_settings WHERE key=?", (key,))
+        return json.loads(rows[0]["value"]) if rows else default
+
+    def set_setting(self, key: str, value) -> None:
+        with self.db.write() as conn:
+            conn.execute("INSERT INTO project_settings(key, value) VALUES (?, ?) "
+                         "ON CONFLICT(key) DO UPDATE SET value=excluded.value",
+                         (key, json.dumps(value)))

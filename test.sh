@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# Set up (first time) and run the whole test suite.
+set -uo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+cd "$ROOT"
+bash scripts/bootstrap.sh || exit 1
+export QT_QPA_PLATFORM=offscreen
+.venv/bin/python -m pytest "$@"
+rc=$?
+if [ "$rc" = 5 ]; then echo "no tests were collected"; exit 1; fi
+exit $rc

@@ -1,0 +1,44 @@
+"""Shared fixtures: paths to the real test material and isolated project files."""
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+SHARED = Path(os.environ.get("ACTIONART_SHARED_DATA", REPO.parent / "shared" / "data"))
+CLIPS = SHARED / "clips"
+COCO = SHARED / "keypoints" / "coco"
+
+
+@pytest.fixture(autouse=True)
+def _isolated_home(tmp_path_factory, monkeypatch):
+    """Never touch the user's real project or settings."""
+    home = tmp_path_factory.mktemp("home")
+    monkeypatch.setenv("ACTIONART_HOME", str(home))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(home / "config"))
+    return home
+
+
+@pytest.fixture
+def clips_dir() -> Path:
+    assert CLIPS.is_dir(), f"shared test clips missing at {CLIPS}"
+    return CLIPS
+
+
+@pytest.fixture
+def clip(clips_dir):
+    return lambda name: clips_dir / name
+
+
+@pytest.fixture
+def project(tmp_path):
+    from models.store import Repository
+
+    repo = Repository(tmp_path / "test.aastudio")
+    yield repo
+    repo.close()
