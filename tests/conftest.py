@@ -42,3 +42,26 @@ def project(tmp_path):
     repo = Repository(tmp_path / "test.aastudio")
     yield repo
     repo.close()
+
+
+def run_unprivileged(code: str, cwd=REPO, timeout=120):
+    """Run ``python -c code`` as an unprivileged user when we are root (root ignores
+    permission bits, so read-only files are only read-only for someone else)."""
+    import subprocess
+
+    cmd = [sys.executable, "-c", "import sys; sys.path.insert(0, %r)\n" % str(REPO) + code]
+    if os.geteuid() == 0:
+        cmd = ["setpriv", "--reuid", "65534", "--regid", "65534", "--clear-groups"] + cmd
+    return subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.fixture
+def public_tmp():
+    """A temp folder any user can enter (pytest's own tmp root is private to root)."""
+    import shutil
+    import tempfile
+
+    d = Path(tempfile.mkdtemp(prefix="aastudio-"))
+    d.chmod(0o755)
+    yield d
+    shutil.rmtree(d, ignore_errors=True)
