@@ -4,6 +4,7 @@ set -uo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 cd "$ROOT"
 bash scripts/bootstrap.sh || exit 1
+bash scripts/setup_lmms_eval_venv.sh >/dev/null || exit 1  # side venv: real lmms-eval/vlmeval checks
 export QT_QPA_PLATFORM=offscreen
 .venv/bin/python -m pytest "$@"
 rc=$?

@@ -10,6 +10,10 @@ import sys
 COMMANDS: dict[str, str] = {
     "info": "cli.poses",
     "extract-poses": "cli.poses",
+    "synth-qa": "cli.qa", "import-captions": "cli.qa", "qa-check": "cli.qa",
+    "export": "cli.export", "import": "cli.export", "eval": "cli.evaluate",
+    "describe": "cli.describe", "diff": "cli.describe", "motion": "cli.describe",
+    "ask": "cli.vlm", "compare": "cli.vlm", "models": "cli.vlm",
 }
 
 

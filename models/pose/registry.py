@@ -76,7 +76,21 @@ register(PoseBackendSpec(
     requires=("mediapipe",),
     capabilities=frozenset({"single_person", "world_landmarks", "video_tracking"}),
     defaults={"model_complexity": 1, "min_detection_confidence": 0.5,
-              "min_tracking_confidence": 0.5, "smooth_landmarks": True},
+              "min_tracking_confidence": 0.5, "smooth_landmarks": True,
+              "subject_lock": True},
+    install_hint="pip install mediapipe==0.10.21",
+))
+
+
+register(PoseBackendSpec(
+    id="mediapipe-multi",
+    label="MediaPipe BlazePose multi-person (Tasks API, full model from the wheel)",
+    module="models.pose.backends.mediapipe_multi",
+    factory="create",
+    requires=("mediapipe",),
+    capabilities=frozenset({"multi_person", "world_landmarks"}),
+    defaults={"num_poses": 4, "min_detection_confidence": 0.5,
+              "min_presence_confidence": 0.5, "subject_lock": True},
     install_hint="pip install mediapipe==0.10.21",
 ))
 

@@ -10,6 +10,9 @@ from pathlib import Path
 
 from .db import Database
 from .repo_poses import PoseRepo
+from .repo_qa import QARepo
+from .repo_vlm import VLMRepo
+from .repo_eval import EvalRepo
 
 
 def default_project_path() -> Path:
@@ -19,7 +22,7 @@ def default_project_path() -> Path:
     return Path(base) / "project.aastudio"
 
 
-class Repository(PoseRepo):
+class Repository(PoseRepo, QARepo, VLMRepo, EvalRepo):
     def __init__(self, path=None) -> None:
         self.path = str(path or default_project_path())
         self.db = Database(self.path)

@@ -85,3 +85,12 @@ CREATE TABLE qa_generation_runs (
     created_at  TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
     PRIMARY KEY (video, gen_key)
 );
+
+-- Quality-check flags per item (e.g. the blind test: answered right without frames).
+CREATE TABLE qa_flags (
+    qa_id       TEXT NOT NULL,
+    check_id    TEXT NOT NULL,
+    detail      TEXT,
+    created_at  TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
+    PRIMARY KEY (qa_id, check_id)
+);

@@ -1,0 +1,254 @@
+"""Curation controller: filters, the current QA item, review actions, undo/redo, quality
+checks and background generation. Views call its intents and observe its signals; every
+write goes through the repository (one transaction per user action)."""
+from __future__ import annotations
+
+import os
+from typing import Optional
+
+from PySide6.QtCore import QObject, QTimer, Signal
+
+from models.errors import StudioError
+from models.qa import checks
+from models.qa.generate import generate_qa
+from models.qa.record import QARecord
+from models.qa.synth import SynthSettings
+
+
+class CurationController(QObject):
+    itemsChanged = Signal(list)      # qa_ids whose rows changed ([] = reload everything)
+    filtersChanged = Signal()        # the filter or sort changed: the table reloads
+    currentChanged = Signal(str)     # qa_id of the selected item ('' = none)
+    undoChanged = Signal(str, str)   # undo label, redo label ('' = nothing)
+    reportReady = Signal(dict)       # quality report
+    generationProgress = Signal(int, int, str)
+    generationDone = Signal(object)  # GenerationSummary
+
+    def __init__(self, ctx, parent: Optional[QObject] = None) -> None:
+        super().__init__(parent)
+        self.ctx = ctx
+        self.filters: dict = {}
+        self.sort_key, self.descending = "seq", False
+        self.current: Optional[str] = None
+        self._pending_seek: Optional[tuple[str, int]] = None
+        self._flags: dict = {}
+        self._job = None
+        if getattr(ctx, "player", None) is not None:
+            ctx.player.clipChanged.connect(self._on_clip_opened)
+
+    @property
+    def repo(self):
+        return self.ctx.repo
+
+    # -- filters and sort -------------------------------------------------------------
+    def set_filter(self, key: str, value) -> None:
+        if value in ("", None, []):
+            self.filters.pop(key, None)
+        else:
+            self.filters[key] = value
+        self.filtersChanged.emit()
+
+    def set_sort(self, key: str, descending: bool = False) -> None:
+        self.sort_key, self.descending = key, descending
+        self.filtersChanged.emit()
+
+    def ids(self) -> list[str]:
+        return self.repo.qa_ids(self.filters, self.sort_key, self.descending)
+
+    # -- selection ------------------------------------------------------------------------
+    def select(self, qa_id: Optional[str]) -> Optional[QARecord]:
+        """Make ``qa_id`` current; the player jumps to its clip window / frames A and B."""
+        self.current = qa_id or None
+        rec = self.repo.qa_record(qa_id) if qa_id else None
+        self.currentChanged.emit(qa_id or "")
+        if rec is not None:
+            self._show_in_player(rec)
+        return rec
+
+    def record(self, qa_id: Optional[str] = None) -> Optional[QARecord]:
+        qa_id = qa_id or self.current
+        return self.repo.qa_record(qa_id) if qa_id else None
+
+    def resolve_video(self, video: str) -> Optional[str]:
+        """Absolute path of an item's video: dataset root, then known clips, then as given."""
+        dataset = getattr(self.ctx, "dataset", None)
+        root = getattr(dataset, "root", None)
+        candidates = [os.path.join(root, video)] if root else []
+        known = list(getattr(dataset, "paths", [])) + [c["path"] for c in self.repo.clips()]
+        candidates += [p for p in known if p.replace(os.sep, "/").endswith("/" + video)]
+        candidates.append(video)
+        return next((os.path.abspath(c) for c in candidates if os.path.isfile(c)), None)
+
+    def target_frame(self, rec: QARecord, fps: float) -> int:
+        if rec.frame_a is not None:
+            return rec.frame_a
+        if rec.start_s is not None and fps:
+            return int(round(rec.start_s * fps))
+        return (rec.provenance.frame_indices or [0])[0]
+
+    def _show_in_player(self, rec: QARecord) -> None:
+        player = getattr(self.ctx, "player", None)
+        path = self.resolve_video(rec.video)
+        if player is None or path is None:
+            if player is not None:
+                self.ctx.message(f"Video {rec.video} not found; open its dataset folder")
+            return
+        if rec.frame_a is not None and rec.frame_b is not None:
+            self.ctx.marks.mark_a(path, rec.frame_a)
+            self.ctx.marks.mark_b(path, rec.frame_b)
+        if player.path == path and player.video_info is not None:
+            player.seek(self.target_frame(rec, player.fps))
+        else:
+            self._pending_seek = (path, rec)
+            player.open(path)
+
+    def _on_clip_opened(self, path: str) -> None:
+        if self._pending_seek and self._pending_seek[0] == path:
+            rec = self._pending_seek[1]
+            self._pending_seek = None
+            # after the player's own seek(0) that follows clipChanged
+            QTimer.singleShot(0, lambda: self.ctx.player.seek(
+                self.target_frame(rec, self.ctx.player.fps)))
+
+    # -- review actions (each one transaction, undoable) ------------------------------------
+    def _act(self, fn, *args, **kwargs) -> Optional[int]:
+        try:
+            aid = fn(*args, **kwargs)
+        except StudioError as exc:
+            self.ctx.warn("QA curation", str(exc))
+            return None
+        self._after_change()
+        return aid
+
+    def _after_change(self, ids: Optional[list] = None) -> None:
+        self.itemsChanged.emit(list(ids or []))
+        self.undoChanged.emit(self.repo.undo_label() or "", self.repo.redo_label() or "")
+
+    def set_status(self, qa_ids: list, status: str) -> Optional[int]:
+        ids = [i for i in qa_ids if i]
+        if not ids:
+            return None
+        aid = self._act(self.repo.set_qa_status, ids, status)
+        self.ctx.message(f"{status.replace('_', '-')}: {len(ids)} item(s)", 2000)
+        return aid
+
+    def accept(self, qa_ids: Optional[list] = None) -> Optional[int]:
+        return self.set_status(qa_ids or [self.current], "accepted")
+
+    def reject(self, qa_ids: Optional[list] = None) -> Optional[int]:
+        return self.set_status(qa_ids or [self.current], "rejected")
+
+    def needs_fix(self, qa_ids: Optional[list] = None) -> Optional[int]:
+        return self.set_status(qa_ids or [self.current], "needs_fix")
+
+    def edit(self, qa_id: str, question: str, options: list, answer_index: int,
+             note: Optional[str]) -> Optional[int]:
+        return self._act(self.repo.edit_qa, qa_id, question=question, options=options,
+                         answer_index=answer_index, note=note)
+
+    def undo(self) -> Optional[dict]:
+        return self._step(self.repo.undo, "Undid")
+
+    def redo(self) -> Optional[dict]:
+        return self._step(self.repo.redo, "Redid")
+
+    def _step(self, fn, verb: str) -> Optional[dict]:
+        done = fn()
+        if done is None:
+            self.ctx.message(f"Nothing to {verb[:-1].lower()}", 2000)
+            return None
+        self.ctx.message(f"{verb}: {done['label']}", 3000)
+        self._after_change([] if done["kind"] == "delete" else done["ids"])
+        return done
+
+    # -- summary and quality -------------------------------------------------------------------
+    def summary(self) -> dict:
+        return self.repo.qa_summary()
+
+    def flags(self, qa_id: str) -> list[str]:
+        stored = [f"{k}: {v}" for k, v in self.repo.qa_flags(qa_id).items()]
+        return self._flags.get(qa_id, []) + stored
+
+    def run_checks(self) -> dict:
+        records = self.repo.qa_records(self.filters)
+        report = checks.quality_report(records)
+        self._flags = report["flags"]
+        self.reportReady.emit(report)
+        return report
+
+    # -- generation in the background -----------------------------------------------------------
+    def generate(self, videos: list, settings: Optional[SynthSettings] = None,
+                 extract: bool = False, root: Optional[str] = None):
+        root = root or getattr(getattr(self.ctx, "dataset", None), "root", None)
+        self._job = self.ctx.jobs.submit(
+            generate_qa, self.repo, list(videos), settings or SynthSettings(), root=root,
+            extract=extract, kind="cpu", on_result=self._on_generated,
+            on_error=lambda exc: self.ctx.warn("QA generation", str(exc)),
+            on_progress=self.generationProgress.emit)
+        return self._job
+
+    def vlm_backend(self):
+        """The loaded VLM backend of the app, if a VLM controller offers one."""
+        vlm = getattr(self.ctx, "vlm", None)
+        return getattr(vlm, "backend", None) if vlm is not None else None
+
+    def generate_from_text(self, backend, video: Optional[str] = None):
+        """QA from the project's captions and saved model answers (VLM job lane)."""
+        from models.qa.from_text import (answer_sources, caption_sources,  # noqa: PLC0415
+                                         generate_from_text)
+        sources = caption_sources(self.repo, video) + answer_sources(self.repo, video)
+        if not sources:
+            self.ctx.message("No captions or model answers to generate QA from")
+            return None
+
+        def done(stats) -> None:
+            self.ctx.message(f"QA from text: {stats.items} items; {stats.invalid_outputs} "
+                             f"invalid outputs and {stats.rejected_items} invalid items rejected")
+            self.itemsChanged.emit([])
+        self._job = self.ctx.jobs.submit(
+            generate_from_text, self.repo, backend, sources, kind="model", on_result=done,
+            on_error=lambda exc: self.ctx.warn("QA from text", str(exc)),
+            on_progress=self.generationProgress.emit)
+        return self._job
+
+    def run_blind_test(self, backend):
+        """Ask ``backend`` every listed question without frames; flag those it gets right."""
+        records = self.repo.qa_records(self.filters)
+
+        def done(right: dict) -> None:
+            self.repo.set_qa_flags("blind", right)
+            self.ctx.message(f"Blind test: {len(right)} of {len(records)} answered right "
+                             "without the video")
+            self.itemsChanged.emit(list(right))
+        return self.ctx.jobs.submit(checks.blind_test, records, backend, kind="model",
+                                    on_result=done,
+                                    on_error=lambda exc: self.ctx.warn("Blind test", str(exc)),
+                                    on_progress=self.generationProgress.emit)
+
+    # -- captions -----------------------------------------------------------------------------
+    def import_captions(self, path: str) -> int:
+        from models.qa.captions import import_captions  # noqa: PLC0415
+        try:
+            n = import_captions(self.repo, path)
+        except StudioError as exc:
+            self.ctx.warn("Import captions", f"{exc}. Nothing was imported.")
+            return 0
+        self.ctx.message(f"Imported {n} captions from {os.path.basename(path)}")
+        return n
+
+    def add_caption(self, video: str, text: str) -> bool:
+        if not text.strip():
+            return False
+        self.repo.add_captions([{"video": video, "text": text}], kind="typed")
+        self.ctx.message(f"Caption saved for {video}")
+        return True
+
+    def cancel_generation(self) -> None:
+        if self._job is not None:
+            self._job.cancel()
+
+    def _on_generated(self, summary) -> None:
+        self._job = None
+        self.ctx.message(summary.line())
+        self.itemsChanged.emit([])
+        self.generationDone.emit(summary)

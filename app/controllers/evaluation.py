@@ -1,0 +1,133 @@
+"""Evaluation and export controller: runs (start, cancel, resume, reopen, compare) and
+exports in the background through the JobService. Views call intents, observe signals."""
+from __future__ import annotations
+
+from typing import Optional
+
+from PySide6.QtCore import QObject, Signal
+
+from models import eval_report
+from models.errors import StudioError
+from models.evaluate import EvalSettings, compare_runs, evaluate_models, open_backend, run_score
+
+
+def video_root(ctx, records) -> Optional[str]:
+    """Where the items' relative video paths live: the open dataset folder, else the
+    project's clips."""
+    from models.export.media import guess_video_root  # noqa: PLC0415
+
+    guessed = guess_video_root([c["path"] for c in ctx.repo.clips()], records)
+    return guessed or getattr(getattr(ctx, "dataset", None), "root", None)
+
+
+def _run_models(repo, specs, records, settings, root, device, ctx=None):
+    backends = [open_backend(s, device, repo) for s in specs]
+    return evaluate_models(repo, backends, records, settings, root, ctx)
+
+
+def _export_project(repo, format_id, records, out_dir, options, ctx=None):
+    from models.export import export  # noqa: PLC0415
+    from models.export.project import extra_for  # noqa: PLC0415
+
+    if not options.extra:
+        options.extra = extra_for(format_id, repo, records, options.video_root)
+    return export(format_id, records, out_dir, options, ctx)
+
+
+class EvaluationController(QObject):
+    runsChanged = Signal()                 # the list of runs changed (new, finished, deleted)
+    progress = Signal(int, int, str)       # done, total, model label
+    answer = Signal(dict)                  # one answered item (qa_id, task, correct ...)
+    finished = Signal(list)                # run ids of the finished evaluation
+    failed = Signal(str)                   # one-line message
+    exportDone = Signal(object)            # ExportReport
+    exportFailed = Signal(object)          # the exception (MissingVideosError lists items)
+
+    def __init__(self, ctx, parent: Optional[QObject] = None) -> None:
+        super().__init__(parent)
+        self.ctx = ctx
+        self._job = None
+        self._export_job = None
+
+    @property
+    def repo(self):
+        return self.ctx.repo
+
+    @property
+    def busy(self) -> bool:
+        return self._job is not None and not self._job.done
+
+    # -- runs -----------------------------------------------------------------------------
+    def runs(self) -> list[dict]:
+        return self.repo.eval_runs()
+
+    def records(self, statuses=("accepted",), tasks=None) -> list:
+        return self.repo.qa_records({"status": list(statuses), "task": tasks or None})
+
+    def start(self, specs: list[str], settings: EvalSettings, statuses=("accepted",),
+              tasks=None, device: str = "auto") -> bool:
+        """Evaluate every backend spec over the set in the background (resumes runs)."""
+        if self.busy:
+            self.failed.emit("An evaluation is already running; cancel it first")
+            return False
+        records = self.records(statuses, tasks)
+        if not records or not specs:
+            self.failed.emit("Nothing to evaluate: no items with the chosen status, or no model")
+            return False
+        self._job = self.ctx.jobs.submit(
+            _run_models, self.repo, list(specs), records, settings,
+            video_root(self.ctx, records), device, kind="model",
+            on_result=self._on_done, on_error=self._on_error,
+            on_progress=self.progress.emit, on_partial=self.answer.emit)
+        self.runsChanged.emit()
+        return True
+
+    def cancel(self) -> None:
+        if self._job is not None:
+            self._job.cancel()
+
+    def _on_done(self, run_ids) -> None:
+        self._job = None
+        self.runsChanged.emit()
+        self.finished.emit(list(run_ids))
+
+    def _on_error(self, exc) -> None:
+        self._job = None
+        self.runsChanged.emit()
+        self.failed.emit(str(exc) if isinstance(exc, StudioError) else f"Evaluation failed: {exc}")
+
+    def delete_run(self, run_id: int) -> None:
+        self.repo.delete_eval_run(run_id)
+        self.runsChanged.emit()
+
+    # -- results ----------------------------------------------------------------------------
+    def table(self, run_ids) -> list[dict]:
+        """Rows (model x sub-task, then mean and overall) of the chosen runs."""
+        return eval_report.report_rows(self.repo, run_ids)
+
+    def score(self, run_id: int):
+        return run_score(self.repo, run_id)
+
+    def compare(self, run_a: int, run_b: int):
+        return compare_runs(self.repo, run_a, run_b)
+
+    def report(self, run_ids, path: str) -> None:
+        rows = self.table(run_ids)
+        text = eval_report.to_csv(rows) if path.lower().endswith(".csv") else \
+            eval_report.to_markdown(rows, eval_report.unparseable_by_run(self.repo, run_ids))
+        try:
+            with open(path, "w", encoding="utf-8") as fh:
+                fh.write(text)
+        except OSError as exc:
+            raise StudioError(f"Cannot write {path}: {exc.strerror or exc}") from None
+
+    # -- export ----------------------------------------------------------------------------------
+    def export(self, format_id: str, out_dir: str, options, statuses=("accepted",), tasks=None):
+        records = self.records(statuses, tasks)
+        if options.video_root is None:
+            options.video_root = video_root(self.ctx, records)
+        self._export_job = self.ctx.jobs.submit(
+            _export_project, self.repo, format_id, records, out_dir, options, kind="cpu",
+            on_result=self.exportDone.emit,
+            on_error=self.exportFailed.emit)
+        return self._export_job

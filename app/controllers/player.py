@@ -1,0 +1,200 @@
+"""Player controller: the open clip, the displayed frame, playback and the pose track.
+
+Views observe ``clipChanged`` / ``frameChanged`` / ``trackChanged`` / ``playingChanged``
+and call intents (``seek``, ``step``, ``play`` ...). ``frameChanged(i)`` is emitted only
+once the decoded image of frame ``i`` is in ``current_image``, so a view that draws
+``current_image`` together with ``pose(i)`` in its slot can never show a pose of another
+frame. Playback is clock driven: each tick asks for the frame that *should* be showing
+now (clip fps x speed); when decoding lags, the pump skips to the newest request.
+"""
+from __future__ import annotations
+
+import os
+import time
+from typing import Optional
+
+import numpy as np
+from PySide6.QtCore import QObject, Qt, QTimer, Signal, Slot
+
+from models.pose.track import PoseTrack
+from models.video import VideoInfo
+
+from ..frame_pump import FramePump
+
+SPEEDS = (0.25, 0.5, 0.75, 1.0, 1.25, 1.5, 2.0)
+
+
+class PlayerController(QObject):
+    clipChanged = Signal(str)
+    frameChanged = Signal(int)
+    trackChanged = Signal()
+    playingChanged = Signal(bool)
+    speedChanged = Signal(float)
+    openFailed = Signal(str, str)     # path, one-line message
+    error = Signal(str)               # decode problems while playing/seeking
+
+    def __init__(self, jobs, parent: Optional[QObject] = None) -> None:
+        super().__init__(parent)
+        self.jobs = jobs
+        self.pump = FramePump(jobs, parent=self)
+        self.pump.opened.connect(self._on_opened)
+        self.pump.openFailed.connect(self._on_open_failed)
+        self.pump.frameReady.connect(self._on_frame)
+        self.pump.frameFailed.connect(self._on_frame_failed)
+        self.path: Optional[str] = None
+        self.video_info: Optional[VideoInfo] = None
+        self.current_frame = -1
+        self.current_image: Optional[np.ndarray] = None
+        self.track: Optional[PoseTrack] = None
+        self.speed = 1.0
+        self._requested = -1   # newest frame index asked for
+        self._shown_req = 0    # request id of the frame on display
+        self._clock = (0.0, 0)  # (monotonic time, frame) playback anchor
+        self._timer = QTimer(self)
+        self._timer.setTimerType(Qt.TimerType.PreciseTimer)
+        self._timer.timeout.connect(self._tick)
+
+    # -- clip -------------------------------------------------------------------------------
+    def open(self, path) -> None:
+        """Open a video asynchronously: ``clipChanged`` or ``openFailed`` follows."""
+        self.pause()
+        self.pump.open(os.path.abspath(str(path)))
+
+    @Slot(int, object)
+    def _on_opened(self, gen: int, info: VideoInfo) -> None:
+        if gen != self.pump.generation:
+            return
+        self.path, self.video_info = info.path, info
+        self.current_frame, self.current_image, self._requested = -1, None, -1
+        self.track = None
+        self.seek(0)  # before clipChanged, so a listener's own seek wins (latest request)
+        self.clipChanged.emit(info.path)
+        self.trackChanged.emit()
+
+    @Slot(int, str, str)
+    def _on_open_failed(self, gen: int, path: str, message: str) -> None:
+        if gen == self.pump.generation:
+            self.openFailed.emit(path, message)
+
+    def set_track(self, track: Optional[PoseTrack]) -> None:
+        """Attach the pose track of the current clip (None to clear)."""
+        self.track = track
+        self.trackChanged.emit()
+
+    # -- frames -------------------------------------------------------------------------------
+    @property
+    def frame_count(self) -> int:
+        return self.video_info.frame_count if self.video_info else 0
+
+    @property
+    def fps(self) -> float:
+        return self.video_info.fps if self.video_info else 0.0
+
+    @property
+    def requested_frame(self) -> int:
+        return self._requested
+
+    def seek(self, index: int) -> None:
+        if self.video_info is None:
+            return
+        index = max(0, min(self.frame_count - 1, int(index)))
+        self._requested = index
+        if self._timer.isActive():
+            self._clock = (time.monotonic(), index)
+        self.pump.request(index)
+
+    def step(self, n: int = 1) -> None:
+        self.pause()
+        base = self._requested if self._requested >= 0 else self.current_frame
+        self.seek(base + int(n))
+
+    def jump(self, seconds: float) -> None:
+        """Move by ``seconds`` of video time (the +-1 s keys)."""
+        base = self._requested if self._requested >= 0 else self.current_frame
+        self.seek(base + int(round(seconds * self.fps)))
+
+    def seek_start(self) -> None:
+        self.seek(0)
+
+    def seek_end(self) -> None:
+        self.seek(self.frame_count - 1)
+
+    @Slot(int, int, int, object)
+    def _on_frame(self, gen: int, rid: int, index: int, image) -> None:
+        if gen != self.pump.generation or rid <= self._shown_req:
+            return  # an older clip, or older than what is on screen: stale
+        self._shown_req = rid
+        self.current_frame, self.current_image = index, image
+        self.frameChanged.emit(index)
+
+    @Slot(int, int, int, str)
+    def _on_frame_failed(self, gen: int, rid: int, index: int, message: str) -> None:
+        if gen == self.pump.generation:
+            self.pause()
+            self.error.emit(message)
+
+    def pose(self, frame: Optional[int] = None) -> Optional[np.ndarray]:
+        """(33, 3) pixel x, y, visibility of ``frame`` (default: the displayed one), or None
+        when there is no track, the frame is not extracted yet, or no pose was found."""
+        frame = self.current_frame if frame is None else frame
+        t = self.track
+        if t is None or frame < 0 or frame >= min(len(t), max(t.frames_done, 0)):
+            return None
+        px = t.pixels(frame)
+        return None if np.isnan(px[:, 0]).all() else px
+
+    def time_of(self, frame: Optional[int] = None) -> float:
+        frame = self.current_frame if frame is None else frame
+        return self.video_info.time_of(max(frame, 0)) if self.video_info else 0.0
+
+    # -- playback ------------------------------------------------------------------------------
+    @property
+    def playing(self) -> bool:
+        return self._timer.isActive()
+
+    def play(self) -> None:
+        if self.video_info is None or self.playing:
+            return
+        start = self.current_frame
+        if start >= self.frame_count - 1:
+            start = 0
+            self.seek(0)
+        self._clock = (time.monotonic(), max(start, 0))
+        self._timer.start(self._interval_ms())
+        self.playingChanged.emit(True)
+
+    def pause(self) -> None:
+        if self._timer.isActive():
+            self._timer.stop()
+            self.playingChanged.emit(False)
+
+    def toggle(self) -> None:
+        self.pause() if self.playing else self.play()
+
+    def set_speed(self, speed: float) -> None:
+        speed = float(min(max(speed, SPEEDS[0]), SPEEDS[-1]))
+        if self.playing:
+            self._clock = (time.monotonic(), max(self.current_frame, 0))
+            self._timer.setInterval(self._interval_ms(speed))
+        self.speed = speed
+        self.speedChanged.emit(speed)
+
+    def _interval_ms(self, speed: Optional[float] = None) -> int:
+        rate = max(self.fps * (speed or self.speed), 1e-3)
+        return max(1, int(1000.0 / rate))
+
+    @Slot()
+    def _tick(self) -> None:
+        t0, f0 = self._clock
+        target = f0 + int((time.monotonic() - t0) * self.fps * self.speed)
+        last = self.frame_count - 1
+        if target >= last:
+            target = last
+            self.pause()
+        if target != self._requested:
+            self._requested = target
+            self.pump.request(target)
+
+    def close(self) -> None:
+        self.pause()
+        self.pump.close()

@@ -1,0 +1,129 @@
+"""Frame pump: decodes frames of one video on its own decode thread, latest request only.
+
+Every ``open``/``request`` gets a new, increasing request id. Requests waiting while the
+decoder is busy are coalesced: only the newest frame request is decoded, older ones are
+dropped without decoding (``dropped`` counts them). Results carry their request id and the
+clip generation so the receiver can ignore anything older than what it already shows.
+The ``VideoReader`` is created and used only on the pump's lane thread.
+"""
+from __future__ import annotations
+
+import itertools
+import threading
+from typing import Optional
+
+from PySide6.QtCore import QObject, Signal
+
+from models.errors import StudioError
+from models.video import VideoReader
+
+
+class FramePump(QObject):
+    opened = Signal(int, object)          # generation, VideoInfo
+    openFailed = Signal(int, str, str)    # generation, path, one-line message
+    frameReady = Signal(int, int, int, object)  # generation, request id, frame index, RGB
+    frameFailed = Signal(int, int, int, str)    # generation, request id, frame index, message
+
+    def __init__(self, jobs, lane: str = "frame-pump", parent: Optional[QObject] = None) -> None:
+        super().__init__(parent)
+        self._jobs = jobs
+        self._lane = lane
+        self._ids = itertools.count(1)
+        self._lock = threading.Lock()
+        self._open_req: Optional[tuple[int, str]] = None   # (generation, path)
+        self._frame_req: Optional[tuple[int, int]] = None  # (request id, index)
+        self._generation = 0
+        self._draining = False
+        self._reader: Optional[VideoReader] = None  # lane thread only
+        self.dropped = 0   # frame requests superseded before being decoded
+        self.decoded = 0   # frames actually decoded
+
+    @property
+    def generation(self) -> int:
+        return self._generation
+
+    def open(self, path) -> int:
+        """Open ``path`` (replacing the current clip); returns the new generation."""
+        with self._lock:
+            self._generation += 1
+            self._open_req = (self._generation, str(path))
+            if self._frame_req is not None:
+                self.dropped += 1
+            self._frame_req = None
+            gen = self._generation
+        self._kick()
+        return gen
+
+    def request(self, index: int) -> int:
+        """Ask for frame ``index`` of the current clip; returns the request id."""
+        rid = next(self._ids)
+        with self._lock:
+            if self._frame_req is not None:
+                self.dropped += 1
+            self._frame_req = (rid, int(index))
+        self._kick()
+        return rid
+
+    def close(self) -> None:
+        with self._lock:
+            self._generation += 1
+            self._open_req = None
+            self._frame_req = None
+        self._jobs.lane(self._lane).submit(self._close_reader)
+
+    # -- lane thread ----------------------------------------------------------------------
+    def _kick(self) -> None:
+        with self._lock:
+            if self._draining:
+                return
+            self._draining = True
+        self._jobs.lane(self._lane).submit(self._drain)
+
+    def _take(self):
+        with self._lock:
+            if self._open_req is not None:
+                req, self._open_req = self._open_req, None
+                return "open", req, self._generation
+            if self._frame_req is not None:
+                req, self._frame_req = self._frame_req, None
+                return "frame", req, self._generation
+            self._draining = False
+            return None, None, self._generation
+
+    def _drain(self) -> None:
+        while True:
+            what, req, gen = self._take()
+            if what is None:
+                return
+            if what == "open":
+                self._do_open(*req)
+            else:
+                self._do_frame(gen, *req)
+
+    def _close_reader(self) -> None:
+        if self._reader is not None:
+            self._reader.close()
+            self._reader = None
+
+    def _do_open(self, gen: int, path: str) -> None:
+        self._close_reader()
+        try:
+            self._reader = VideoReader(path)
+        except StudioError as exc:
+            self.openFailed.emit(gen, path, str(exc))
+            return
+        except Exception as exc:  # noqa: BLE001 (OpenCV oddities become a message)
+            self.openFailed.emit(gen, path, f"Cannot open {path}: {exc}")
+            return
+        self.opened.emit(gen, self._reader.info)
+
+    def _do_frame(self, gen: int, rid: int, index: int) -> None:
+        if self._reader is None:
+            return
+        try:
+            image = self._reader.read(index)
+        except StudioError as exc:
+            self.frameFailed.emit(gen, rid, index, str(exc))
+            return
+        self.decoded += 1
+        self.frameReady.emit(gen, rid, index, image)

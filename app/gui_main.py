@@ -1,0 +1,98 @@
+"""GUI entry: ``run_gui(argv) -> int`` (called by main.py for every non-CLI invocation).
+
+``main.py [VIDEO_OR_FOLDER] [--project FILE] [--screenshot OUT.png [--frame N]
+[--wait-poses]]``. Without a path the bundled demo clip opens. Heavy packages (torch,
+transformers, mediapipe) are never imported here; mediapipe loads inside the extraction
+job. With ``--screenshot`` the window renders offscreen, waits for the clip (and poses if
+asked), saves a PNG of the whole window and exits 0; any error prints one line on stderr
+and exits non-zero.
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+import time
+
+PROCESS_START = time.perf_counter()
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="main.py", description="ActionArt Studio desktop app")
+    p.add_argument("path", nargs="?", help="video file or folder of videos (default: demo clip)")
+    p.add_argument("--project", help="project file (default: the user's project)")
+    p.add_argument("--screenshot", metavar="PNG", help="save a PNG of the window and exit")
+    p.add_argument("--frame", type=int, default=None, help="frame to show in the screenshot")
+    p.add_argument("--wait-poses", action="store_true",
+                   help="with --screenshot: wait until poses are extracted/loaded")
+    p.add_argument("--no-extract", action="store_true", help="do not extract poses automatically")
+    p.add_argument("--size", default="1440x900", help="window size WxH (default 1440x900)")
+    p.add_argument("--timeout", type=float, default=600.0, help="with --screenshot: give up after S s")
+    return p
+
+
+def _quiet_native_logs() -> None:
+    """FFmpeg/OpenCV print to stderr on bad files; the app reports errors itself."""
+    os.environ.setdefault("OPENCV_LOG_LEVEL", "ERROR")
+    os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
+    os.environ.setdefault("GLOG_minloglevel", "2")      # mediapipe (inside extraction jobs)
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+
+def _qt_message_handler(mode, context, message) -> None:
+    logging.getLogger("qt").debug("%s", message)
+
+
+def _make_app(args):
+    if args.screenshot:
+        os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    from PySide6.QtCore import qInstallMessageHandler  # noqa: PLC0415
+    from PySide6.QtWidgets import QApplication  # noqa: PLC0415
+
+    qInstallMessageHandler(_qt_message_handler)
+    app = QApplication.instance() or QApplication([sys.argv[0] if sys.argv else "actionart"])
+    app.setApplicationName("ActionArt Studio")
+    app.setOrganizationName("ActionArtStudio")
+    from widgets.theme import apply_theme  # noqa: PLC0415
+
+    apply_theme(app)
+    return app
+
+
+def _size(text: str) -> tuple[int, int]:
+    try:
+        w, h = (int(v) for v in text.lower().split("x"))
+        return max(w, 640), max(h, 400)
+    except ValueError:
+        return 1440, 900
+
+
+def run_gui(argv: list[str]) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    _quiet_native_logs()
+    app = _make_app(args)
+    from app.context import AppContext, open_project  # noqa: PLC0415
+    from models.resources import demo_clip  # noqa: PLC0415
+    from widgets.main_window import MainWindow  # noqa: PLC0415
+
+    repo, warning = open_project(args.project)
+    ctx = AppContext(repo)
+    ctx.poses.auto_extract = not args.no_extract
+    window = MainWindow(ctx)
+    window.resize(*_size(args.size))
+    shooter = None
+    if args.screenshot:
+        from widgets.screenshot import Screenshotter  # noqa: PLC0415
+
+        shooter = Screenshotter(window, args.screenshot, args.frame, args.wait_poses,
+                                args.timeout)
+    window.show()
+    if warning:
+        ctx.message(warning, 0)
+        ctx.warn("Project opened in memory", warning)
+    window.open_path(args.path or demo_clip())
+    rc = shooter.run() if shooter is not None else app.exec()
+    ctx.shutdown()
+    return int(rc)

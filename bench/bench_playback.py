@@ -1,0 +1,143 @@
+"""Playback benchmark: decode + skeleton overlay drawing at 1080p.
+
+Measures, in one run on ``two_people_room.mp4`` (1920x1080):
+  decode alone     VideoReader.read(i) for every frame, in order;
+  with overlay     the same decode plus everything the app does to show a frame: numpy ->
+                   QImage -> pixmap, pose of that frame to the skeleton item, and the scene
+                   rendered into an offscreen QImage (the drawing, at the on-screen size
+                   960x540 and at full 1080p).
+Serial numbers put both on one thread; "pipelined" runs decode on a decode thread and the
+drawing on the GUI thread, the way the app's frame pump plays. Targets (issue #2):
+overlay/decode >= 0.80 and >= 60 fps absolute.
+
+    .venv/bin/python bench/bench_playback.py [--synthetic] [--rounds N]
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import queue
+import sys
+import threading
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+os.environ.setdefault("GLOG_minloglevel", "2")
+CLIP = REPO.parent / "shared" / "data" / "clips" / "two_people_room.mp4"
+
+
+def load_track(synthetic: bool, frames: int, w: int, h: int):
+    if not synthetic:
+        from models.pose.extract import extract_video
+
+        t0 = time.perf_counter()
+        track = extract_video(CLIP)
+        print(f"real track: mediapipe extraction of {len(track)} frames took "
+              f"{time.perf_counter() - t0:.1f} s; pose on {int(track.has_pose.sum())} frames")
+        return track
+    from tests.gui_support import synthetic_track
+
+    return synthetic_track(frames, w, h)
+
+
+def decode_all(rounds: int) -> tuple[float, int]:
+    from models.video import VideoReader
+
+    n = 0
+    t0 = time.perf_counter()
+    for _ in range(rounds):
+        with VideoReader(CLIP) as r:
+            for i in range(r.info.frame_count):
+                r.read(i)
+                n += 1
+    return time.perf_counter() - t0, n
+
+
+def make_drawer(track, display):
+    from PySide6.QtGui import QColor, QImage, QPainter
+
+    from widgets.video.view import VideoView
+
+    view = VideoView()
+    target = QImage(display[0], display[1], QImage.Format.Format_RGB32)
+
+    def draw(i, image):
+        view.show_frame(image, [track.pixels(i)])
+        target.fill(QColor(24, 25, 28))
+        painter = QPainter(target)
+        view.scene().render(painter)
+        painter.end()
+    return view, draw
+
+
+def serial(draw, rounds: int) -> tuple[float, int]:
+    from models.video import VideoReader
+
+    n = 0
+    t0 = time.perf_counter()
+    for _ in range(rounds):
+        with VideoReader(CLIP) as r:
+            for i in range(r.info.frame_count):
+                draw(i, r.read(i))
+                n += 1
+    return time.perf_counter() - t0, n
+
+
+def pipelined(draw, rounds: int) -> tuple[float, int]:
+    """Decode thread -> bounded queue -> drawing on this (GUI) thread."""
+    from models.video import VideoReader
+
+    q: "queue.Queue" = queue.Queue(maxsize=4)
+
+    def decoder():
+        for _ in range(rounds):
+            with VideoReader(CLIP) as r:
+                for i in range(r.info.frame_count):
+                    q.put((i, r.read(i)))
+        q.put(None)
+    n = 0
+    t0 = time.perf_counter()
+    th = threading.Thread(target=decoder)
+    th.start()
+    while (item := q.get()) is not None:
+        draw(*item)
+        n += 1
+    th.join()
+    return time.perf_counter() - t0, n
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--synthetic", action="store_true", help="synthetic track (no mediapipe)")
+    ap.add_argument("--rounds", type=int, default=3, help="passes over the 72-frame clip")
+    args = ap.parse_args()
+    from PySide6.QtWidgets import QApplication
+
+    import app  # noqa: F401  (PySide6 work-arounds)
+    from models.video import probe
+
+    qapp = QApplication.instance() or QApplication([])
+    info = probe(CLIP)
+    track = load_track(args.synthetic, info.frame_count, info.width, info.height)
+    decode_all(1)  # warm caches
+    d_s, d_n = decode_all(args.rounds)
+    decode_fps = d_n / d_s
+    print(f"clip {CLIP.name}: {info.width}x{info.height}, {info.frame_count} frames x {args.rounds}")
+    print(f"decode alone           : {decode_fps:7.1f} fps")
+    for label, size in (("960x540 (on-screen)", (960, 540)), ("1920x1080 (full)", (1920, 1080))):
+        _view, draw = make_drawer(track, size)
+        s_s, s_n = serial(draw, args.rounds)
+        p_s, p_n = pipelined(draw, args.rounds)
+        s_fps, p_fps = s_n / s_s, p_n / p_s
+        print(f"overlay {label:20s} serial   : {s_fps:7.1f} fps  ratio {s_fps / decode_fps:.2f}")
+        print(f"overlay {label:20s} pipelined: {p_fps:7.1f} fps  ratio {p_fps / decode_fps:.2f}"
+              f"  {'OK' if p_fps / decode_fps >= 0.8 and p_fps >= 60 else 'BELOW TARGET'}")
+    qapp.processEvents()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,110 @@
+"""``describe``, ``diff`` and ``motion`` commands: deterministic pose facts from a clip.
+
+    python main.py describe VIDEO --frame N [--json]
+    python main.py diff VIDEO --a N --b M [--video-b OTHER] [--json]
+    python main.py motion VIDEO --start S --end E [--json]
+
+The pose track comes from ``models.pose.extract.extract_video`` (cached in the project
+store, so only the first call decodes). Bad input ends with one line on stderr and a
+non-zero exit code (the dispatcher prints ``StudioError`` messages).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+
+
+def register(sub) -> None:
+    p = sub.add_parser("describe", help="describe the pose on one frame")
+    p.add_argument("video")
+    p.add_argument("--frame", type=int, required=True, help="frame index (0-based)")
+    _common(p, run_describe)
+    p = sub.add_parser("diff", help="what changed in the body between frame A and frame B")
+    p.add_argument("video")
+    p.add_argument("--a", type=int, required=True, help="frame A (0-based)")
+    p.add_argument("--b", type=int, required=True, help="frame B (0-based)")
+    p.add_argument("--video-b", help="take frame B from this clip instead")
+    _common(p, run_diff)
+    p = sub.add_parser("motion", help="temporal facts over an interval")
+    p.add_argument("video")
+    p.add_argument("--start", type=float, required=True, help="seconds")
+    p.add_argument("--end", type=float, required=True, help="seconds")
+    _common(p, run_motion)
+
+
+def _common(p, func) -> None:
+    p.add_argument("--project", default=argparse.SUPPRESS, help="project file (pose cache)")
+    p.add_argument("--json", action="store_true", help="print the facts as JSON")
+    p.add_argument("--min-visibility", type=float, default=None,
+                   help="landmark visibility a fact needs (default from resources/posecodes.json)")
+    p.set_defaults(func=func)
+
+
+def _project(args):
+    return getattr(args, "project", None)
+
+
+def load_track(path, project=None):
+    """The cached or freshly extracted pose track of ``path``."""
+    from models.pose.extract import extract_video  # noqa: PLC0415
+    from models.store import Repository  # noqa: PLC0415
+
+    repo = Repository(project)
+    try:
+        return extract_video(path, repo)
+    finally:
+        repo.close()
+
+
+def _emit(args, text: str, doc: dict) -> int:
+    if args.json:
+        doc["text"] = text
+        print(json.dumps(doc, indent=1))
+    else:
+        print(text)
+    return 0
+
+
+def run_describe(args) -> int:
+    from models.describe import describe, pose_facts  # noqa: PLC0415
+    from models.diff import frame_world  # noqa: PLC0415
+
+    track = load_track(args.video, _project(args))
+    frame_world(track, args.frame, "", args.video)
+    facts = pose_facts(track, args.frame, args.min_visibility)
+    unknown = [f.parts[0] for f in facts if f.kind == "unknown"]
+    doc = {"video": args.video, "frame": args.frame, "time_s": round(args.frame / track.fps, 3)
+           if track.fps else None, "backend": track.backend, "unknown_parts": unknown,
+           "facts": [f.to_dict() for f in facts]}
+    return _emit(args, describe(facts), doc)
+
+
+def run_diff(args) -> int:
+    from models.diff import check_compatible, describe_diff, diff_facts, frame_world  # noqa: PLC0415
+
+    ta = load_track(args.video, _project(args))
+    video_b = args.video_b or args.video
+    tb = ta if video_b == args.video else load_track(video_b, _project(args))
+    check_compatible(ta, tb, args.video, video_b)
+    wa = frame_world(ta, args.a, "A=", args.video)
+    wb = frame_world(tb, args.b, "B=", video_b)
+    facts = diff_facts(wa, wb, args.a, args.b, args.min_visibility)
+    doc = {"video_a": args.video, "frame_a": args.a, "video_b": video_b, "frame_b": args.b,
+           "time_a_s": round(args.a / ta.fps, 3) if ta.fps else None,
+           "time_b_s": round(args.b / tb.fps, 3) if tb.fps else None,
+           "backend": ta.backend, "facts": [f.to_dict() for f in facts]}
+    return _emit(args, describe_diff(facts), doc)
+
+
+def run_motion(args) -> int:
+    from models.motion import describe_motion, motion_facts  # noqa: PLC0415
+
+    track = load_track(args.video, _project(args))
+    facts = motion_facts(track, track.fps, args.start, args.end, args.min_visibility)
+    dicts = [f.to_dict() for f in facts]
+    for d in dicts:
+        d["extra"].pop("series", None)
+    doc = {"video": args.video, "start_s": args.start, "end_s": args.end, "fps": track.fps,
+           "backend": track.backend, "facts": dicts}
+    return _emit(args, describe_motion(facts), doc)
+

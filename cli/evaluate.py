@@ -1,0 +1,90 @@
+"""`eval`: run one or several models (and the rule-based reference) over a project's QA set
+with the same frame sampling and prompt; resumes unfinished runs; prints the table and
+writes CSV/Markdown reports (no Qt imported)."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+
+def register(sub) -> None:
+    ev = sub.add_parser("eval", help="evaluate models over a project's QA set")
+    ev.add_argument("project_file", metavar="PROJECT", help="project file (.aastudio)")
+    ev.add_argument("--model", nargs="+", required=True,
+                    help="checkpoint folder, http(s)://server/v1#model, or 'rule' (reference)")
+    ev.add_argument("--reference", action="store_true",
+                    help="also evaluate the rule-based reference where it can answer")
+    ev.add_argument("--status", nargs="+", default=["accepted"], help="review statuses (default accepted)")
+    ev.add_argument("--tasks", nargs="+", default=None, help="only these sub-tasks")
+    ev.add_argument("--qa-file", default=None,
+                    help="evaluate the items of this file (canonical JSONL, an export's data "
+                         "JSONL, MVBench/Video-MME JSON) instead of the project's QA set")
+    ev.add_argument("--frames", type=int, default=8, help="frames per item (default 8)")
+    ev.add_argument("--max-new-tokens", type=int, default=16)
+    ev.add_argument("--device", default="auto", help="auto, cpu, cuda, mps")
+    ev.add_argument("--video-root", default=None, help="folder of the items' videos")
+    ev.add_argument("--csv", default=None, help="write the report as CSV here")
+    ev.add_argument("--md", default=None, help="write the report as Markdown here")
+    ev.add_argument("--quiet", action="store_true", help="no progress line")
+    ev.set_defaults(func=run)
+
+
+def _progress(quiet: bool):
+    def show(done: int, total: int, message: str) -> None:
+        if not quiet:
+            print(f"\r{message}: {done}/{total}", end="" if done < total else "\n",
+                  file=sys.stderr, flush=True)
+    return show
+
+
+def _write(path, text: str) -> None:
+    from models.errors import StudioError  # noqa: PLC0415
+
+    try:
+        Path(path).write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise StudioError(f"Cannot write {path}: {exc.strerror or exc}") from None
+
+
+def _records(repo, args) -> list:
+    from models.evaluate import EvalError  # noqa: PLC0415
+    from models.importers import load_file  # noqa: PLC0415
+
+    if args.qa_file:
+        records = load_file(args.qa_file).records
+        if args.tasks:
+            records = [r for r in records if r.task in args.tasks]
+    else:
+        records = repo.qa_records({"status": args.status, "task": args.tasks or None})
+    if not records:
+        raise EvalError("Nothing to evaluate: no items with status " + ", ".join(args.status)
+                        if not args.qa_file else f"Nothing to evaluate in {args.qa_file}")
+    return records
+
+
+def run(args) -> int:
+    from models import eval_report as rep  # noqa: PLC0415
+    from models.evaluate import EvalSettings, evaluate_models, open_backend  # noqa: PLC0415
+    from models.export.media import guess_video_root  # noqa: PLC0415
+    from models.jobs import JobContext  # noqa: PLC0415
+    from models.store import Repository  # noqa: PLC0415
+
+    repo = Repository(args.project_file)
+    try:
+        records = _records(repo, args)
+        root = args.video_root or guess_video_root([c["path"] for c in repo.clips()], records)
+        specs = list(args.model) + (["rule"] if args.reference and "rule" not in args.model else [])
+        backends = [open_backend(s, args.device, repo) for s in specs]
+        settings = EvalSettings(frames=args.frames, max_new_tokens=args.max_new_tokens)
+        run_ids = evaluate_models(repo, backends, records, settings, root,
+                                  JobContext(on_progress=_progress(args.quiet)))
+        rows = rep.report_rows(repo, run_ids)
+        md = rep.to_markdown(rows, rep.unparseable_by_run(repo, run_ids))
+    finally:
+        repo.close()
+    print(md, end="")
+    if args.csv:
+        _write(args.csv, rep.to_csv(rows))
+    if args.md:
+        _write(args.md, md)
+    return 0

@@ -1,0 +1,89 @@
+"""`export` and `import`: benchmark/training exports of a project's QA set, and imports of
+QA or pose files into a project (no Qt imported)."""
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def register(sub) -> None:
+    from models.export import FORMATS  # noqa: PLC0415
+    from models.importers import IMPORTERS  # noqa: PLC0415
+
+    ex = sub.add_parser("export", help="export a project's QA items to a benchmark/training format")
+    ex.add_argument("project_file", metavar="PROJECT", help="project file (.aastudio)")
+    ex.add_argument("--format", required=True, choices=sorted(FORMATS), help="export format")
+    ex.add_argument("--out", required=True, help="output folder (must be empty or new)")
+    ex.add_argument("--status", nargs="+", default=["accepted"],
+                    help="review statuses to export (default: accepted)")
+    ex.add_argument("--tasks", nargs="+", default=None, help="only these sub-tasks")
+    ex.add_argument("--name", default="actionart", help="benchmark name (default actionart)")
+    ex.add_argument("--video-root", default=None,
+                    help="folder the items' relative video paths live in (default: from the project's clips)")
+    ex.add_argument("--no-copy-videos", action="store_true",
+                    help="reference the source videos instead of copying/cutting clips")
+    ex.add_argument("--frames", type=int, default=8, help="frames per item for image formats")
+    ex.add_argument("--overwrite", action="store_true", help="replace a non-empty output folder")
+    ex.add_argument("--skip-missing", action="store_true",
+                    help="export without the items whose video is missing")
+    ex.set_defaults(func=run_export)
+    im = sub.add_parser("import", help="import QA items or poses from a file into a project")
+    im.add_argument("file", help="a .jsonl/.json file")
+    im.add_argument("--format", default=None, choices=sorted(IMPORTERS),
+                    help="file format (default: detected)")
+    im.add_argument("--project", default=argparse.SUPPRESS, help="project file")
+    im.set_defaults(func=run_import)
+
+
+def _records(repo, args) -> list:
+    records = repo.qa_records({"status": args.status, "task": args.tasks or None})
+    return records
+
+
+def _video_root(repo, args, records):
+    from models.export.media import guess_video_root  # noqa: PLC0415
+
+    if args.video_root:
+        return args.video_root
+    return guess_video_root([c["path"] for c in repo.clips()], records)
+
+
+def run_export(args) -> int:
+    from models.export import ExportOptions, MissingVideosError, export  # noqa: PLC0415
+    from models.export.project import extra_for  # noqa: PLC0415
+    from models.store import Repository  # noqa: PLC0415
+
+    repo = Repository(args.project_file)
+    try:
+        records = _records(repo, args)
+        root = _video_root(repo, args, records)
+        options = ExportOptions(name=args.name, video_root=root,
+                                copy_videos=not args.no_copy_videos, overwrite=args.overwrite,
+                                skip_missing=args.skip_missing, frames_per_item=args.frames,
+                                extra=extra_for(args.format, repo, records, root))
+        try:
+            report = export(args.format, records, args.out, options)
+        except MissingVideosError as exc:
+            for qa_id, path in exc.missing:
+                print(f"missing video: {qa_id}: {path}", file=sys.stderr)
+            raise
+    finally:
+        repo.close()
+    for qa_id, why in report.skipped:
+        print(f"skipped {qa_id}: {why}", file=sys.stderr)
+    print(report.summary())
+    return 0
+
+
+def run_import(args) -> int:
+    from models.importers import import_file  # noqa: PLC0415
+    from models.store import Repository  # noqa: PLC0415
+
+    repo = Repository(getattr(args, "project", None))
+    try:
+        result, added = import_file(repo, args.file, args.format)
+    finally:
+        repo.close()
+    total = len(result.records) if result.poses is None else len(result.poses.persons)
+    print(f"{result.summary()}; {added} new of {total} stored")
+    return 0

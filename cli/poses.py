@@ -1,0 +1,223 @@
+"""`info` and `extract-poses`: headless commands over the pose core (no Qt imported)."""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+
+def register(sub) -> None:
+    info = sub.add_parser("info", help="print a video's properties and pose cache status")
+    info.add_argument("video", help="video file")
+    info.add_argument("--json", action="store_true", help="print one JSON object")
+    info.add_argument("--backend", default=None, help="pose backend id for the cache status")
+    info.add_argument("--project", default=argparse.SUPPRESS, help="project file")
+    info.set_defaults(func=run_info)
+    ext = sub.add_parser("extract-poses", help="extract (or reuse cached) poses of videos")
+    ext.add_argument("paths", nargs="+", help="video files and/or folders of videos")
+    ext.add_argument("--backend", default=None, help="pose backend id (default: mediapipe-full)")
+    ext.add_argument("--out", help="FILE.json, FILE.npz (one clip) or a folder (one file per clip)")
+    ext.add_argument("--format", choices=("json", "npz"), default="json",
+                     help="file format when --out is a folder (default json)")
+    ext.add_argument("--workers", type=int, default=None, help="parallel workers (default: usable CPU cores)")
+    ext.add_argument("--project", default=argparse.SUPPRESS, help="project file")
+    ext.add_argument("--quiet", action="store_true", help="no progress bar")
+    ext.set_defaults(func=run_extract)
+
+
+def _repository(args):
+    from models.store import Repository  # noqa: PLC0415
+
+    return Repository(getattr(args, "project", None))
+
+
+def _backend(args) -> str:
+    from models.pose import registry  # noqa: PLC0415
+
+    backend = args.backend or registry.DEFAULT_BACKEND
+    registry.get(backend)  # unknown id -> BackendUnavailable (one line)
+    return backend
+
+
+class _NativeLogsMuted:
+    """Send native (C++) library chatter on fd 2 to /dev/null; Python's stderr keeps the
+    terminal. Only when stderr is the real one (not captured) and ACTIONART_DEBUG unset."""
+
+    def __enter__(self):
+        self.saved = None
+        if sys.stderr is not sys.__stderr__ or os.environ.get("ACTIONART_DEBUG"):
+            return self
+        try:
+            sys.stderr.flush()
+            self.saved = os.dup(2)
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, 2)
+            os.close(devnull)
+            sys.stderr = os.fdopen(os.dup(self.saved), "w", buffering=1,
+                                   encoding=sys.__stderr__.encoding, errors="replace")
+        except (OSError, ValueError, AttributeError):
+            self.saved = None
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.saved is None:
+            return
+        sys.stderr.flush()
+        sys.stderr.close()
+        os.dup2(self.saved, 2)
+        os.close(self.saved)
+        sys.stderr = sys.__stderr__
+
+
+# -- info ---------------------------------------------------------------------------------
+def clip_report(path, repo, backend: str) -> dict:
+    from models.pose.registry import get  # noqa: PLC0415
+    from models.store.repo_poses import settings_key  # noqa: PLC0415
+    from models.video import probe  # noqa: PLC0415
+
+    info = probe(path)
+    digest = repo.clip_hash(path)
+    key = settings_key(get(backend).settings())
+    rows = [r for r in repo.track_status(digest)
+            if r["backend"] == backend and r["settings_key"] == key]
+    status = "none"
+    if rows:
+        status = "complete" if rows[0]["complete"] else \
+            f"partial {rows[0]['frames_done']}/{rows[0]['frames']}"
+    return dict(info.as_dict(), path=str(Path(path).resolve()), content_hash=digest,
+                backend=backend, poses=status)
+
+
+def run_info(args) -> int:
+    backend = _backend(args)
+    repo = _repository(args)
+    try:
+        with _NativeLogsMuted():
+            report = clip_report(args.video, repo, backend)
+    finally:
+        repo.close()
+    if args.json:
+        print(json.dumps(report, ensure_ascii=False))
+        return 0
+    lines = [("path", report["path"]), ("frames", report["frames"]), ("fps", report["fps"]),
+             ("resolution", f"{report['width']}x{report['height']}"),
+             ("duration", f"{report['duration_s']} s"), ("content hash", report["content_hash"]),
+             ("poses", f"{report['poses']} ({backend})")]
+    for label, value in lines:
+        print(f"{label:<13} {value}")
+    return 0
+
+
+# -- extract-poses ------------------------------------------------------------------------
+def expand_paths(paths) -> list[str]:
+    """Files as given, folders replaced by the videos inside them (sorted, deduplicated)."""
+    from models.errors import VideoError  # noqa: PLC0415
+    from models.video import list_videos  # noqa: PLC0415
+
+    out: list[str] = []
+    for raw in paths:
+        p = Path(raw)
+        if p.is_dir():
+            found = list_videos(p)
+            if not found:
+                raise VideoError(f"No videos in folder {p}")
+            out.extend(str(v) for v in found)
+        else:
+            out.append(str(p))
+    return list(dict.fromkeys(out))
+
+
+class ProgressBar:
+    """A one-line text progress bar on stderr (redrawn at most ~10 times a second)."""
+
+    def __init__(self, stream=None, width: int = 30, enabled: bool = True) -> None:
+        self.stream, self.width, self.enabled = stream or sys.stderr, width, enabled
+        self._last_t, self._last_text = 0.0, ""
+
+    def __call__(self, done: int, total: int, message: str = "") -> None:
+        if not self.enabled:
+            return
+        now = time.monotonic()
+        if done < total and now - self._last_t < 0.1:
+            return
+        frac = done / total if total else 1.0
+        filled = int(round(frac * self.width))
+        text = f"\r[{'#' * filled}{'-' * (self.width - filled)}] {frac * 100:5.1f}% " \
+               f"{done}/{total} {message[:40]}"
+        if text != self._last_text:
+            self.stream.write(text.ljust(len(self._last_text)))
+            self.stream.flush()
+            self._last_t, self._last_text = now, text
+
+    def finish(self) -> None:
+        if self.enabled and self._last_text:
+            self.stream.write("\n")
+            self.stream.flush()
+
+
+def _check_out(out: str | None, n_clips: int) -> None:
+    from models.errors import StudioError  # noqa: PLC0415
+
+    if out is None:
+        return
+    is_file = out.endswith((".json", ".npz"))
+    if is_file and n_clips != 1:
+        raise StudioError(f"--out {out} is one file but {n_clips} clips were given; "
+                          "pass a folder instead")
+    if not is_file and os.path.exists(out) and not os.path.isdir(out):
+        raise StudioError(f"--out {out} must be a .json/.npz file or a folder")
+    parent = os.path.dirname(os.path.abspath(out)) if is_file else os.path.abspath(out)
+    if is_file and not os.path.isdir(parent):
+        raise StudioError(f"Folder for --out does not exist: {parent}")
+
+
+def _write_outputs(results, out: str, fmt: str, repo, backend: str) -> None:
+    from models.pose.extract import cached_track  # noqa: PLC0415
+
+    one_file = out.endswith((".json", ".npz"))
+    if not one_file:
+        os.makedirs(out, exist_ok=True)
+    for path, status in results:
+        if status not in ("cached", "extracted"):
+            continue
+        track = cached_track(repo, path, backend)
+        target = out if one_file else os.path.join(out, f"{Path(path).stem}.poses.{fmt}")
+        tmp = target + ".part" + os.path.splitext(target)[1]
+        track.save(tmp)
+        os.replace(tmp, target)  # never leave a half-written result file
+
+
+def run_extract(args) -> int:
+    from models.jobs import JobContext  # noqa: PLC0415
+    from models.pose.extract import extract_many  # noqa: PLC0415
+
+    backend = _backend(args)
+    paths = expand_paths(args.paths)
+    _check_out(args.out, len(paths))
+    repo = _repository(args)
+    try:
+        with _NativeLogsMuted():
+            bar = ProgressBar(enabled=not args.quiet)
+            results = extract_many(paths, repo.path, backend, None, args.workers,
+                                   JobContext(on_progress=bar))
+            bar.finish()
+            if args.out:
+                _write_outputs(results, args.out, args.format, repo, backend)
+            code = _summarise(results)
+    finally:
+        repo.close()
+    return code
+
+
+def _summarise(results) -> int:
+    failed = 0
+    for path, status in results:
+        if status.startswith("error") or status == "cancelled":
+            failed += 1
+            print(f"error: {Path(path).name}: {status.removeprefix('error: ')}", file=sys.stderr)
+        else:
+            print(f"{status:<10} {path}")
+    return 1 if failed else 0

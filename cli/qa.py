@@ -1,0 +1,167 @@
+"""`synth-qa` and `import-captions`: QA generation and caption import (no Qt imported)."""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+
+
+def register(sub) -> None:
+    syn = sub.add_parser("synth-qa", help="generate multiple-choice QA from pose facts")
+    syn.add_argument("target", help="a video file or a dataset folder")
+    syn.add_argument("--tasks", default=None,
+                     help="comma-separated sub-task ids (default: every pose-derivable one)")
+    syn.add_argument("--per-clip", type=int, default=12, help="items per clip (default 12)")
+    syn.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    syn.add_argument("--options", type=int, default=4, help="options per question (2-5)")
+    syn.add_argument("--extract-poses", action="store_true",
+                     help="extract poses of clips that have none (default: report them)")
+    syn.add_argument("--from-text", action="store_true",
+                     help="generate from the project's captions and saved model answers "
+                          "through --model (human_object_interaction, action_sequence)")
+    syn.add_argument("--model", help="with --from-text: checkpoint folder, cached id or URL")
+    syn.add_argument("--device", default="auto", help="with --model: auto, cuda, mps or cpu")
+    syn.add_argument("--max-new-tokens", type=int, default=None,
+                     help="with --model: output token limit (default: the prompt template's)")
+    syn.add_argument("--json", action="store_true", help="print the summary as JSON")
+    syn.add_argument("--quiet", action="store_true", help="no progress bar")
+    syn.add_argument("--project", default=argparse.SUPPRESS, help="project file")
+    syn.set_defaults(func=run_synth)
+    cap = sub.add_parser("import-captions", help="import captions from CSV/JSON/JSONL")
+    cap.add_argument("file", help="FILE.csv (video,text[,start_s,end_s]) or FILE.json/.jsonl")
+    cap.add_argument("--project", default=argparse.SUPPRESS, help="project file")
+    cap.set_defaults(func=run_import_captions)
+    chk = sub.add_parser("qa-check", help="quality report of the project's QA items")
+    chk.add_argument("--task", help="only this sub-task")
+    chk.add_argument("--blind-model", help="also run the blind test with this model")
+    chk.add_argument("--device", default="auto", help="with --blind-model: auto, cuda or cpu")
+    chk.add_argument("--json", action="store_true", help="print the report as JSON")
+    chk.add_argument("--project", default=argparse.SUPPRESS, help="project file")
+    chk.set_defaults(func=run_check)
+
+
+def _settings(args):
+    from models.qa.synth import SynthSettings  # noqa: PLC0415
+    from models.qa.taxonomy import task_ids  # noqa: PLC0415
+
+    tasks = tuple(t.strip() for t in args.tasks.split(",") if t.strip()) if args.tasks \
+        else tuple(task_ids("pose"))
+    return SynthSettings(tasks=tasks, per_clip=args.per_clip, seed=args.seed,
+                         n_options=args.options)
+
+
+def _load_backend(spec: str, repo, device: str):
+    from models.jobs import JobContext  # noqa: PLC0415
+    from models.vlm.specs import backend_for  # noqa: PLC0415
+
+    backend = backend_for(spec, repo, device=device)
+    backend.load(JobContext())
+    return backend
+
+
+def run_synth(args) -> int:
+    if args.from_text:
+        return run_synth_text(args)
+    from cli.poses import ProgressBar, expand_paths  # noqa: PLC0415
+    from models.jobs import JobContext  # noqa: PLC0415
+    from models.qa.generate import generate_qa, require_poses  # noqa: PLC0415
+    from models.store import Repository  # noqa: PLC0415
+
+    settings = _settings(args)
+    videos = expand_paths([args.target])
+    root = args.target if os.path.isdir(args.target) else None
+    bar = ProgressBar(enabled=not args.quiet and sys.stderr.isatty())
+    repo = Repository(getattr(args, "project", None))
+    try:
+        summary = generate_qa(repo, videos, settings, JobContext(on_progress=bar), root=root,
+                              extract=args.extract_poses)
+    finally:
+        bar.finish()
+        repo.close()
+    return _report(summary, args.json, require_poses)
+
+
+def _report(summary, as_json: bool, require_poses) -> int:
+    if as_json:
+        print(json.dumps({"generated": summary.generated, "clips": summary.clips,
+                          "skipped": summary.skipped, "no_poses": summary.no_poses,
+                          "per_task": summary.per_task}))
+    else:
+        print(summary.line())
+        for task, n in sorted(summary.per_task.items()):
+            print(f"  {task:<20} {n}")
+    require_poses(summary)
+    if summary.no_poses:
+        print(f"note: {len(summary.no_poses)} clip(s) have no extracted poses "
+              f"({', '.join(summary.no_poses[:3])}); add --extract-poses to extract them",
+              file=sys.stderr)
+    return 0
+
+
+def run_synth_text(args) -> int:
+    from models.errors import StudioError  # noqa: PLC0415
+    from models.qa.from_text import (TextSettings, answer_sources, caption_sources,  # noqa: PLC0415
+                                     generate_from_text)
+    from models.store import Repository  # noqa: PLC0415
+
+    if not args.model:
+        raise StudioError("--from-text needs --model (a checkpoint folder, cached id or URL)")
+    repo = Repository(getattr(args, "project", None))
+    try:
+        video = None if os.path.isdir(args.target) else os.path.basename(args.target)
+        sources = caption_sources(repo, video) + answer_sources(repo, video)
+        if not sources:
+            raise StudioError(f"No captions or model answers for {args.target}; "
+                              "import captions first (python main.py import-captions FILE)")
+        backend = _load_backend(args.model, repo, args.device)
+        stats = generate_from_text(repo, backend, sources,
+                                   TextSettings(per_text=args.per_clip, n_options=args.options,
+                                                seed=args.seed,
+                                                max_new_tokens=args.max_new_tokens))
+    finally:
+        repo.close()
+    print(f"{stats.items} QA items from {stats.outputs} model outputs; rejected "
+          f"{stats.invalid_outputs} invalid outputs and {stats.rejected_items} invalid items")
+    for video, reason in stats.reasons[:5]:
+        print(f"  rejected ({video}): {reason}", file=sys.stderr)
+    return 0
+
+
+def run_check(args) -> int:
+    from models.qa import checks  # noqa: PLC0415
+    from models.store import Repository  # noqa: PLC0415
+
+    repo = Repository(getattr(args, "project", None))
+    try:
+        records = repo.qa_records({"task": args.task} if args.task else None)
+        blind = None
+        if args.blind_model:
+            blind = checks.blind_test(records, _load_backend(args.blind_model, repo, args.device))
+            repo.set_qa_flags("blind", blind)
+    finally:
+        repo.close()
+    report = checks.quality_report(records, blind)
+    if args.json:
+        print(json.dumps(report, ensure_ascii=False))
+        return 0
+    print(f"{report['items']} items")
+    for n, b in report["balance"].items():
+        print(f"  answer positions with {n} options: {b['counts']}"
+              f"{'' if b['balanced'] else '  (unbalanced)'}")
+    for kind, count in sorted(report["flag_counts"].items()):
+        print(f"  {kind}: {count}")
+    return 0
+
+
+def run_import_captions(args) -> int:
+    from models.qa.captions import import_captions  # noqa: PLC0415
+    from models.store import Repository  # noqa: PLC0415
+
+    repo = Repository(getattr(args, "project", None))
+    try:
+        n = import_captions(repo, args.file)
+    finally:
+        repo.close()
+    print(f"imported {n} captions from {os.path.basename(args.file)}")
+    return 0

@@ -1,0 +1,179 @@
+"""Facts -> readable English, deterministically.
+
+API
+---
+``prune(facts) -> list[Fact]``: drops facts implied by others (a straight knee when the
+thigh and shin are both vertical, a hand "above the shoulder" when it is above the head,
+an upright torso or grounded feet when the person is standing, ...).
+``describe(facts) -> str``: pruned facts rendered by body region (whole body, torso,
+arms, legs), twins merged into plurals when both sides share a bin ("both knees are bent
+at a right angle"), unknown regions stated last ("The legs are not visible.").
+"""
+from __future__ import annotations
+
+from .config import config, measures
+from .facts import Fact, render
+
+_SPECS = None
+
+
+def _spec(mid: str):
+    global _SPECS
+    if _SPECS is None:
+        _SPECS = {m.id: m for m in measures()}
+    return _SPECS.get(mid)
+
+
+def _bins(facts) -> dict:
+    return {f.quantity: f.bin for f in facts if f.kind not in ("posture", "unknown")}
+
+
+def _implied(f: Fact, b: dict, postures: set) -> bool:
+    q, side = f.quantity, f.side
+    hang = lambda s, a, c: b.get(f"{s}_{a}_orientation") == b.get(f"{s}_{c}_orientation") \
+        and b.get(f"{s}_{a}_orientation") in ("vertical down", "vertical up")  # noqa: E731
+    if q.endswith("_knee_angle") and f.bin == "straight" and hang(side, "thigh", "shin"):
+        return True
+    if q.endswith("_elbow_angle") and f.bin == "straight" and hang(side, "upper_arm", "forearm"):
+        return True
+    if q.endswith(("_upper_arm_orientation", "_forearm_orientation")) and f.bin == "vertical up" \
+            and b.get(f"{side}_shoulder_angle") == "straight" and b.get(f"{side}_elbow_angle") == "straight":
+        return True
+    if q.endswith("_hand_above_shoulder") and b.get(f"{side}_hand_above_head") == "above":
+        return True
+    if q.endswith("_hand_to_hips") and b.get(f"{side}_forearm_orientation") == "vertical down":
+        return True
+    if postures & {"standing", "sitting"} and q == "torso_orientation" and f.bin == "vertical up":
+        return True
+    if "standing" in postures and q.endswith("_foot_ground") and f.bin == "on the ground":
+        return True
+    if q == "feet_height" and f.bin == "level" and b.get("left_foot_ground") == "on the ground" \
+            and b.get("right_foot_ground") == "on the ground":
+        return True
+    if q.startswith("lean_fb") and postures & {"lying", "bending over"}:
+        return True
+    pairs = {"elbows_distance": "hands_distance", "knees_distance": "feet_distance"}
+    return q in pairs and b.get(pairs[q]) == f.bin
+
+
+def prune(facts) -> list[Fact]:
+    b = _bins(facts)
+    postures = {f.bin for f in facts if f.kind == "posture"}
+    return [f for f in facts if f.kind in ("posture", "unknown") or not _implied(f, b, postures)]
+
+
+def _join(items: list[str]) -> str:
+    if len(items) <= 1:
+        return "".join(items)
+    return ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def _limb_clauses(facts: list[Fact]) -> list[str]:
+    """One clause per fact, twins with equal bins merged into a plural clause."""
+    b = {(f.quantity): f for f in facts}
+    out, done = [], set()
+    for f in facts:
+        if f.quantity in done:
+            continue
+        m = _spec(f.quantity)
+        twin = None
+        if m is not None and m.pair and f.side == "left":
+            twin = b.get("right_" + m.pair)
+        if twin is not None and twin.bin == f.bin and m.plural:
+            tpl = config()["groups"][m.group]["phrases"][config()["groups"][m.group]["labels"].index(f.bin)]
+            out.append(render(tpl, m, m.plural))
+            done.add(twin.quantity)
+        else:
+            out.append(f.phrase)
+        done.add(f.quantity)
+    return _merge_subjects(_merge_hanging(out))
+
+
+def _split(clause: str):
+    for verb in (" is ", " are "):
+        if verb in clause:
+            subject, rest = clause.split(verb, 1)
+            return subject + verb, rest
+    return None, clause
+
+
+def _merge_subjects(clauses: list[str]) -> list[str]:
+    """Adjacent clauses about the same subject share it: 'the left hand is at head height
+    and close to the head'."""
+    out: list[list] = []
+    for c in clauses:
+        head, rest = _split(c)
+        if out and head is not None and out[-1][0] == head and len(out[-1][1]) < 3:
+            out[-1][1].append(rest)
+        else:
+            out.append([head, [rest]])
+    return [(head or "") + _join(rests) if head else rests[0] for head, rests in out]
+
+
+def _merge_hanging(clauses: list[str]) -> list[str]:
+    """'X upper arm(s) ... pointing down' + 'X forearm(s) ... pointing down' -> 'X arm(s) hang(s)'."""
+    for subj in ("both", "the left", "the right"):
+        ua = f"{subj} upper arm{'s are' if subj == 'both' else ' is'} vertical, pointing down"
+        fa = f"{subj} forearm{'s are' if subj == 'both' else ' is'} vertical, pointing down"
+        if ua in clauses and fa in clauses:
+            i = clauses.index(ua)
+            clauses[i] = f"{subj} arm{'s hang' if subj == 'both' else ' hangs'} straight down"
+            clauses.remove(fa)
+        th = f"{subj} thigh{'s are' if subj == 'both' else ' is'} vertical, pointing down"
+        sh = f"{subj} shin{'s are' if subj == 'both' else ' is'} vertical, pointing down"
+        if th in clauses and sh in clauses:
+            i = clauses.index(th)
+            clauses[i] = f"{subj} leg{'s are' if subj == 'both' else ' is'} straight and vertical"
+            clauses.remove(sh)
+    return clauses
+
+
+def _sentences(clauses: list[str], per: int = 3) -> list[str]:
+    out = []
+    for k in range(0, len(clauses), per):
+        text = _join(clauses[k:k + per])
+        out.append(text[0].upper() + text[1:] + ".")
+    return out
+
+
+def _participle(phrase: str) -> str:
+    p = phrase[len("the person "):]
+    return "facing" + p[len("faces"):] if p.startswith("faces") else p[len("is "):]
+
+
+def _body_sentence(facts: list[Fact]) -> list[str]:
+    postures = [f.phrase for f in facts if f.kind == "posture"]
+    turn = [f.phrase for f in facts if f.kind == "turn"]
+    if postures:
+        text = "The person is " + _join(postures)
+        return [text + (", " + _participle(turn[0]) if turn else "") + "."]
+    return ["T" + turn[0][1:] + "."] if turn else []
+
+
+def _unknown_sentence(facts: list[Fact]) -> list[str]:
+    names = [f.parts[0].replace("_", " ") for f in facts]
+    for limb in ("arm", "leg"):
+        if f"left {limb}" in names and f"right {limb}" in names:
+            names.remove(f"right {limb}")
+            names[names.index(f"left {limb}")] = f"{limb}s"
+    if not names:
+        return []
+    be = "are" if len(names) > 1 or names[0].endswith("s") else "is"
+    text = _join([f"the {n}" for n in names]) + f" {be} not visible"
+    return [text[0].upper() + text[1:] + "."]
+
+
+def describe(facts) -> str:
+    facts = list(facts)
+    if any(f.kind == "unknown" and f.parts == ("body",) for f in facts):
+        return "No person is visible."
+    facts = prune(facts)
+    regions = config()["regions"]
+    known = [f for f in facts if f.kind != "unknown"]
+    out = _body_sentence([f for f in known if f.kind in ("posture", "turn")])
+    for region in regions[1:]:
+        sel = [f for f in known if f.region == region or (region == "torso" and f.region == "body"
+                                                         and f.kind not in ("posture", "turn"))]
+        out += _sentences(_limb_clauses(sel))
+    out += _unknown_sentence([f for f in facts if f.kind == "unknown"])
+    return " ".join(out)

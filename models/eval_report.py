@@ -1,0 +1,63 @@
+"""Evaluation reports: one row per (run, sub-task) plus mean-over-tasks and overall rows,
+as CSV or Markdown; the unparseable answers listed per run."""
+from __future__ import annotations
+
+import csv
+import io
+
+from .evaluate import Score, run_score
+
+MEAN, OVERALL = "mean over sub-tasks", "overall (micro)"
+
+
+def _pct(x) -> str:
+    return "" if x is None else f"{100.0 * x:.1f}"
+
+
+def score_rows(label: str, s: Score) -> list[dict]:
+    rows = [{"model": label, "sub_task": t.task, "n": t.n, "correct": t.correct,
+             "accuracy": _pct(t.accuracy), "unparseable": t.unparseable,
+             "abstained": t.abstained} for t in s.tasks.values()]
+    rows.append({"model": label, "sub_task": MEAN, "n": s.n, "correct": s.correct,
+                 "accuracy": _pct(s.mean_over_tasks), "unparseable": len(s.unparseable),
+                 "abstained": sum(t.abstained for t in s.tasks.values())})
+    rows.append({"model": label, "sub_task": OVERALL, "n": s.n, "correct": s.correct,
+                 "accuracy": _pct(s.overall), "unparseable": len(s.unparseable),
+                 "abstained": sum(t.abstained for t in s.tasks.values())})
+    return rows
+
+
+def run_label(run: dict) -> str:
+    return f"#{run['id']} {run['name']}"
+
+
+def report_rows(repo, run_ids) -> list[dict]:
+    rows = []
+    for run_id in run_ids:
+        rows += score_rows(run_label(repo.eval_run(run_id)), run_score(repo, run_id))
+    return rows
+
+
+COLUMNS = ("model", "sub_task", "n", "correct", "accuracy", "unparseable", "abstained")
+
+
+def to_csv(rows: list[dict]) -> str:
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=COLUMNS, lineterminator="\n")
+    w.writeheader()
+    w.writerows(rows)
+    return buf.getvalue()
+
+
+def to_markdown(rows: list[dict], unparseable: dict | None = None) -> str:
+    lines = ["| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
+    lines += ["| " + " | ".join(str(r[c]).replace("|", "\\|") for c in COLUMNS) + " |"
+              for r in rows]
+    for label, ids in (unparseable or {}).items():
+        if ids:
+            lines += ["", f"Unparseable answers of {label}: " + ", ".join(ids)]
+    return "\n".join(lines) + "\n"
+
+
+def unparseable_by_run(repo, run_ids) -> dict:
+    return {run_label(repo.eval_run(r)): run_score(repo, r).unparseable for r in run_ids}

@@ -1,0 +1,311 @@
+"""Evaluation: parse the chosen option, score per sub-task, run backends over a QA set.
+
+- ``parse_choice`` (from ``answer_parse``, shared with the lmms-eval/VLMEvalKit exports).
+- ``score`` turns per-item outcomes into accuracy per sub-task, the mean over sub-tasks (the
+  paper's "average"), overall micro accuracy, and the list of unparseable items.
+- ``run_eval`` asks one backend every item of a stored run that has no answer yet (resume),
+  with the run's frame sampling and prompt template, storing each answer as it comes;
+  progress/cancel through the JobContext. ``evaluate_models`` does that for several
+  backends with identical settings. ``RuleReference`` answers from the stored facts.
+- ``compare_runs`` lists the items whose correctness flipped between two runs.
+Reports (CSV / Markdown) live in ``models/eval_report.py``.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field
+from functools import lru_cache
+from typing import Optional
+
+from .answer_parse import MCQ_POST_PROMPT, PARSE_LETTERS, build_mcq_prompt, parse_choice  # noqa: F401
+from .errors import Cancelled, StudioError
+from .jobs import NULL_CONTEXT, JobContext
+from .qa.record import QARecord
+
+PROMPT_TEMPLATE = "mcq-letter-v1"
+
+
+class EvalError(StudioError):
+    """An evaluation cannot run as asked."""
+
+
+@dataclass(frozen=True)
+class EvalSettings:
+    """Identical for every backend of a comparison: frames, pixels, prompt, tokens."""
+    frames: int = 8
+    max_pixels: int = 448 * 448
+    max_new_tokens: int = 16
+    as_video: bool = True
+    template: str = PROMPT_TEMPLATE
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "EvalSettings":
+        return cls(**{k: v for k, v in (d or {}).items() if k in cls.__dataclass_fields__})
+
+
+# -- scoring ----------------------------------------------------------------------------------
+@dataclass
+class TaskScore:
+    task: str
+    n: int = 0             # answered items (abstentions excluded)
+    correct: int = 0
+    unparseable: int = 0
+    abstained: int = 0
+
+    @property
+    def accuracy(self) -> Optional[float]:
+        return self.correct / self.n if self.n else None
+
+
+@dataclass
+class Score:
+    tasks: dict = field(default_factory=dict)        # task -> TaskScore, sorted by task
+    unparseable: list = field(default_factory=list)  # qa_ids
+    pending: int = 0                                 # items without an answer yet
+
+    @property
+    def n(self) -> int:
+        return sum(t.n for t in self.tasks.values())
+
+    @property
+    def correct(self) -> int:
+        return sum(t.correct for t in self.tasks.values())
+
+    @property
+    def overall(self) -> Optional[float]:
+        return self.correct / self.n if self.n else None
+
+    @property
+    def mean_over_tasks(self) -> Optional[float]:
+        accs = [t.accuracy for t in self.tasks.values() if t.accuracy is not None]
+        return sum(accs) / len(accs) if accs else None
+
+
+def score(records, outcomes: dict) -> Score:
+    """``outcomes``: qa_id -> {"parsed": index | None, "abstained": bool}."""
+    out = Score()
+    for rec in sorted(records, key=lambda r: (r.task, r.qa_id)):
+        ts = out.tasks.setdefault(rec.task, TaskScore(rec.task))
+        o = outcomes.get(rec.qa_id)
+        if o is None:
+            out.pending += 1
+        elif o.get("abstained"):
+            ts.abstained += 1
+        else:
+            ts.n += 1
+            if o.get("parsed") is None:
+                ts.unparseable += 1
+                out.unparseable.append(rec.qa_id)
+            elif int(o["parsed"]) == rec.answer_index:
+                ts.correct += 1
+    return out
+
+
+def score_texts(records, texts: dict) -> Score:
+    """Score free-text answers (qa_id -> text) exactly as runs and exports do."""
+    return score(records, {r.qa_id: {"parsed": parse_choice(texts[r.qa_id], r.options)}
+                           for r in records if r.qa_id in texts})
+
+
+# -- requests -----------------------------------------------------------------------------------
+def frame_selection(rec: QARecord, settings: EvalSettings, info):
+    from .vlm.frames import FrameSelection  # noqa: PLC0415
+
+    marked = tuple(int(f) for f in (rec.frame_a, rec.frame_b) if f is not None)
+    if marked:  # a frame pair, or the one moment the question is about
+        return FrameSelection(mode="marked", marked=marked, max_pixels=settings.max_pixels)
+    start = None if rec.start_s is None else info.frame_at(float(rec.start_s))
+    end = None if rec.end_s is None else info.frame_at(float(rec.end_s))
+    return FrameSelection(mode="uniform", count=settings.frames, start=start, end=end,
+                          max_pixels=settings.max_pixels)
+
+
+def build_request(rec: QARecord, settings: EvalSettings, video_root: Optional[str]):
+    from .export.media import source_path  # noqa: PLC0415
+    from .vlm.frames import sample_frames  # noqa: PLC0415
+    from .vlm.types import GenerationParams, VLMRequest, messages_for  # noqa: PLC0415
+
+    path = source_path(rec, video_root)
+    info = _probe(str(path), *_stamp(path))
+    sampled = sample_frames(path, frame_selection(rec, settings, info), info=info)
+    return VLMRequest(messages_for(build_mcq_prompt(rec.question, rec.options)),
+                      frames=list(sampled.frames),
+                      params=GenerationParams(max_new_tokens=settings.max_new_tokens),
+                      as_video=settings.as_video and len(sampled.frames) > 1, fps=info.fps,
+                      frame_indices=list(sampled.indices))
+
+
+def _stamp(path) -> tuple:
+    import os  # noqa: PLC0415
+
+    try:
+        st = os.stat(path)
+    except OSError:
+        return (0, 0.0)
+    return (st.st_size, st.st_mtime)
+
+
+@lru_cache(maxsize=256)
+def _probe(path: str, size: int, mtime: float):
+    """Video properties, cached per file version (items of one clip share them)."""
+    from .video import probe  # noqa: PLC0415
+
+    return probe(path)
+
+
+# -- backends ---------------------------------------------------------------------------------
+class RuleReference:
+    """The rule-based describer as a reference: answers from the item's stored facts where
+    the QA synthesis can re-derive them, abstains elsewhere (no frames needed)."""
+    kind = "rule-reference"
+    needs_frames = False
+
+    def __init__(self) -> None:
+        from .vlm.types import BackendInfo  # noqa: PLC0415
+
+        self.info = BackendInfo("rule-reference", "rule-based describer", revision="facts-v1",
+                                label="Rule-based reference")
+
+    def load(self, ctx=NULL_CONTEXT) -> None:
+        return None
+
+    def unload(self) -> None:
+        return None
+
+    def answer(self, rec: QARecord) -> Optional[str]:
+        from .qa.synth import rederive  # noqa: PLC0415
+
+        try:
+            idx = rederive(rec)
+        except (KeyError, ValueError, TypeError, IndexError):
+            idx = None
+        return None if idx is None else PARSE_LETTERS[idx]
+
+
+def open_backend(spec: str, device: str = "auto", repo=None):
+    """``rule`` -> RuleReference (answers MCQ items from their facts); anything else goes
+    through the VLM helper's spec parser: ``http(s)://host/v1#model`` (OpenAI-compatible
+    server), ``endpoint:NAME`` (saved in the project), or a local checkpoint folder/id."""
+    from .vlm.specs import backend_for  # noqa: PLC0415
+
+    if spec in ("rule", "rule-reference"):
+        return RuleReference()
+    return backend_for(spec, repo, device=device)
+
+
+def backend_key(backend) -> tuple[str, str]:
+    return getattr(backend, "kind", backend.info.kind), str(backend.info.model_id)
+
+
+# -- runs --------------------------------------------------------------------------------------
+def ask(backend, rec: QARecord, settings: EvalSettings, video_root, ctx) -> tuple:
+    """(raw text or None if the backend abstains, generate seconds)."""
+    if isinstance(backend, RuleReference):
+        return backend.answer(rec), 0.0
+    request = build_request(rec, settings, video_root)
+    t0 = time.perf_counter()
+    text = "".join(backend.generate(request, ctx))
+    return text, time.perf_counter() - t0
+
+
+def _answer_one(repo, run_id, backend, rec, settings, video_root, ctx) -> dict:
+    t0 = time.perf_counter()
+    raw, gen_s = ask(backend, rec, settings, video_root, ctx)
+    abstained = raw is None
+    parsed = None if abstained else parse_choice(raw, rec.options)
+    correct = parsed is not None and parsed == rec.answer_index
+    repo.save_eval_answer(run_id, rec.qa_id, raw, parsed, correct, abstained, gen_s,
+                          time.perf_counter() - t0)
+    return {"qa_id": rec.qa_id, "task": rec.task, "raw": raw, "parsed": parsed,
+            "correct": correct, "abstained": abstained}
+
+
+def _decode_order(rec: QARecord) -> tuple:
+    """Ask items clip by clip, window by window, so sampled frames are decoded once."""
+    return (rec.video, rec.start_s or -1.0, rec.end_s or -1.0, rec.frame_a or -1,
+            rec.frame_b or -1, rec.qa_id)
+
+
+def run_eval(repo, run_id: int, backend, video_root: Optional[str] = None,
+             ctx: JobContext = NULL_CONTEXT) -> Score:
+    """Answer every item of run ``run_id`` that has no stored answer; returns the score."""
+    run = repo.eval_run(run_id)
+    if run is None:
+        raise EvalError(f"No evaluation run {run_id} in this project")
+    settings = EvalSettings.from_dict(run["settings"])
+    records = repo.eval_run_records(run_id)
+    done = set(repo.eval_answers(run_id))
+    todo = sorted((r for r in records if r.qa_id not in done), key=_decode_order)
+    repo.set_eval_run_status(run_id, "running")
+    try:
+        if todo:
+            backend.load(ctx)
+        for k, rec in enumerate(todo):
+            ctx.check()
+            ctx.partial(_answer_one(repo, run_id, backend, rec, settings, video_root, ctx))
+            ctx.progress(len(done) + k + 1, len(records), f"{backend.info.label or backend.info.model_id}")
+    except Cancelled:
+        repo.set_eval_run_status(run_id, "cancelled")
+        raise
+    except Exception:
+        repo.set_eval_run_status(run_id, "failed")
+        raise
+    repo.set_eval_run_status(run_id, "done", backend.info.revision or None)
+    return run_score(repo, run_id)
+
+
+def run_score(repo, run_id: int) -> Score:
+    return score(repo.eval_run_records(run_id), repo.eval_answers(run_id))
+
+
+def start_or_resume(repo, backend, records, settings: EvalSettings, name: str = "",
+                    ctx: JobContext = NULL_CONTEXT) -> int:
+    kind, model = backend_key(backend)
+    found = repo.find_eval_run(kind, model, settings.as_dict(), records)
+    if found is not None:
+        return found
+    if not records:
+        raise EvalError("Nothing to evaluate: the QA set is empty")
+    backend.load(ctx)  # a model that cannot load leaves no empty run behind
+    return repo.create_eval_run(name or backend.info.label or model, kind, model,
+                                settings.as_dict(), list(records))
+
+
+def evaluate_models(repo, backends, records, settings: EvalSettings = EvalSettings(),
+                    video_root: Optional[str] = None, ctx: JobContext = NULL_CONTEXT) -> list[int]:
+    """Run (or resume) every backend over the same records with the same settings."""
+    run_ids = []
+    for backend in backends:
+        run_id = start_or_resume(repo, backend, records, settings, ctx=ctx)
+        run_eval(repo, run_id, backend, video_root, ctx)
+        run_ids.append(run_id)
+    return run_ids
+
+
+# -- comparison ---------------------------------------------------------------------------------
+@dataclass
+class Comparison:
+    run_a: int
+    run_b: int
+    common: int = 0
+    to_correct: list = field(default_factory=list)   # wrong in A, right in B
+    to_wrong: list = field(default_factory=list)     # right in A, wrong in B
+    changed: list = field(default_factory=list)      # other answer, same correctness
+
+
+def compare_runs(repo, run_a: int, run_b: int) -> Comparison:
+    a, b = repo.eval_answers(run_a), repo.eval_answers(run_b)
+    out = Comparison(run_a, run_b)
+    for qa_id in sorted(set(a) & set(b)):
+        x, y = a[qa_id], b[qa_id]
+        if x["abstained"] or y["abstained"]:
+            continue
+        out.common += 1
+        if bool(x["correct"]) != bool(y["correct"]):
+            (out.to_correct if y["correct"] else out.to_wrong).append(qa_id)
+        elif x["parsed"] != y["parsed"]:
+            out.changed.append(qa_id)
+    return out

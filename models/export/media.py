@@ -1,0 +1,200 @@
+"""Videos, clips and frames an export points at, written through the export's sink.
+
+- ``video(rec)``: the path (relative to the export root) of a self-contained file for the
+  item: the source copied byte for byte, or its start/end window re-encoded (cv2
+  VideoWriter, mp4v) when the item has a window. With ``copy_videos=False`` nothing is
+  written and the record's own relative path is used (resolved against the video root).
+- ``frames(rec)``: RGB frames sampled from the item's window (or its frame pair).
+- ``jpeg(img)``: deterministic JPEG bytes (fixed quality, no metadata, baseline).
+"""
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path, PurePosixPath
+from typing import Optional
+
+import numpy as np
+
+from ..qa.record import QARecord
+from ..video import VideoReader
+from .base import ExportError, ExportOptions, ExportSink, safe_name
+
+
+def source_path(rec: QARecord, video_root: Optional[str]) -> Path:
+    """Absolute path of the item's source video (reading only; may be anywhere)."""
+    p = Path(rec.video)
+    if p.is_absolute() or not video_root:
+        return p
+    return Path(video_root) / p
+
+
+def missing_videos(records, video_root) -> list[tuple[str, str]]:
+    return [(r.qa_id, str(source_path(r, video_root))) for r in records
+            if not source_path(r, video_root).is_file()]
+
+
+def reference_path(rec: QARecord) -> str:
+    """The record's video path as a clean relative posix path (for copy-free exports)."""
+    parts = [p for p in PurePosixPath(str(rec.video).replace("\\", "/")).parts
+             if p not in ("", "/", ".", "..")]
+    return "/".join(parts) or safe_name(rec.video)
+
+
+class Media:
+    def __init__(self, sink: Optional[ExportSink], options: ExportOptions) -> None:
+        self.sink = sink
+        self.options = options
+        self._videos: dict = {}
+        self._frames: dict = {}
+
+    # -- videos -----------------------------------------------------------------------
+    def window(self, rec: QARecord):
+        if not self.options.cut_clips or (rec.start_s is None and rec.end_s is None):
+            return None
+        return (rec.start_s, rec.end_s)
+
+    def video(self, rec: QARecord) -> str:
+        if not self.options.copy_videos:
+            return reference_path(rec)
+        key = (rec.video, self.window(rec))
+        if key not in self._videos:
+            self._videos[key] = self._write_video(rec, key[1])
+        return self._videos[key]
+
+    def _write_video(self, rec: QARecord, window) -> str:
+        src = source_path(rec, self.options.video_root)
+        stem = safe_name(Path(reference_path(rec)).with_suffix("").as_posix())
+        if window is None and src.suffix.lower() == ".mp4":
+            rel = f"videos/{stem}.mp4"
+            shutil.copyfile(src, self.sink.path(rel))
+            return rel
+        window = window or (None, None)  # other containers: re-encode the whole video
+        tag = "_".join("x" if t is None else f"{t:.3f}".replace(".", "p") for t in window)
+        rel = f"videos/{stem}__{tag}.mp4"
+        cut_clip(src, self.sink.path(rel), window[0], window[1])
+        return rel
+
+    # -- frames -----------------------------------------------------------------------
+    def frame_indices(self, rec: QARecord, reader: VideoReader, n: int) -> list[int]:
+        marked = [int(f) for f in (rec.frame_a, rec.frame_b) if f is not None]
+        if marked:  # a frame pair, or the one moment the question is about
+            last = reader.info.frame_count - 1
+            return [min(max(0, f), last) for f in marked]
+        first, last = window_frames(reader.info, rec.start_s, rec.end_s)
+        idx = np.linspace(first, last, num=max(1, n)).round().astype(int)
+        return sorted(set(int(i) for i in idx))
+
+    def frames(self, rec: QARecord, n: Optional[int] = None) -> list[tuple[int, np.ndarray]]:
+        n = n or self.options.frames_per_item
+        key = (rec.video, rec.start_s, rec.end_s, rec.frame_a, rec.frame_b, n)
+        if key not in self._frames:
+            src = source_path(rec, self.options.video_root)
+            with VideoReader(src) as reader:
+                self._frames[key] = [(i, reader.read(i))
+                                     for i in self.frame_indices(rec, reader, n)]
+        return self._frames[key]
+
+    def forget_frames(self, rec: QARecord) -> None:
+        """Drop the decoded frames of an item (long exports keep memory flat)."""
+        for key in [k for k in self._frames if k[:5] == (rec.video, rec.start_s, rec.end_s,
+                                                          rec.frame_a, rec.frame_b)]:
+            del self._frames[key]
+
+    def frame_files(self, rec: QARecord, n: Optional[int] = None) -> list[str]:
+        stem = safe_name(Path(reference_path(rec)).with_suffix("").as_posix())
+        out = []
+        for i, img in self.frames(rec, n):
+            rel = f"frames/{stem}/{i:06d}.jpg"
+            if rel not in self.sink.written:
+                self.sink.write_bytes(rel, self.jpeg(img))
+            out.append(rel)
+        return out
+
+    def frame_files_at(self, video: str, indices) -> list[str]:
+        """JPEGs of many frames of one video, decoded in one forward pass."""
+        rec = QARecord("frames", "frames", str(video), "", ["", ""], 0)
+        stem = safe_name(Path(reference_path(rec)).with_suffix("").as_posix())
+        out = []
+        with VideoReader(source_path(rec, self.options.video_root)) as reader:
+            for i in sorted(int(i) for i in indices):
+                rel = f"frames/{stem}/{i:06d}.jpg"
+                if rel not in self.sink.written:
+                    self.sink.write_bytes(rel, self.jpeg(reader.read(i)))
+                out.append(rel)
+        return out
+
+    def jpeg(self, rgb: np.ndarray) -> bytes:
+        return encode_jpeg(rgb, self.options.jpeg_quality)
+
+
+def window_frames(info, start_s, end_s) -> tuple[int, int]:
+    first = 0 if start_s is None else info.frame_at(float(start_s))
+    last = info.frame_count - 1 if end_s is None else info.frame_at(float(end_s))
+    return first, max(first, last)
+
+
+def encode_jpeg(rgb: np.ndarray, quality: int = 90) -> bytes:
+    import cv2  # noqa: PLC0415
+
+    bgr = cv2.cvtColor(np.ascontiguousarray(rgb), cv2.COLOR_RGB2BGR)
+    ok, buf = cv2.imencode(".jpg", bgr, [cv2.IMWRITE_JPEG_QUALITY, int(quality),
+                                         cv2.IMWRITE_JPEG_OPTIMIZE, 0,
+                                         cv2.IMWRITE_JPEG_PROGRESSIVE, 0])
+    if not ok:
+        raise ExportError("Cannot encode a frame as JPEG")
+    return buf.tobytes()
+
+
+def montage(frames: list[np.ndarray], cols: int = 4, max_side: int = 1024) -> np.ndarray:
+    """Tile frames left to right, top to bottom, into one image (scaled to ``max_side``)."""
+    import cv2  # noqa: PLC0415
+
+    h, w = frames[0].shape[:2]
+    cols = min(cols, len(frames))
+    rows = -(-len(frames) // cols)
+    scale = min(1.0, max_side / (w * cols), max_side / (h * rows))
+    tw, th = max(1, int(w * scale)), max(1, int(h * scale))
+    canvas = np.zeros((th * rows, tw * cols, 3), np.uint8)
+    for k, img in enumerate(frames):
+        r, c = divmod(k, cols)
+        tile = cv2.resize(img, (tw, th), interpolation=cv2.INTER_AREA)
+        canvas[r * th:(r + 1) * th, c * tw:(c + 1) * tw] = tile
+    return canvas
+
+
+def cut_clip(src: Path, dst: Path, start_s, end_s) -> int:
+    """Re-encode the window [start_s, end_s] of ``src`` into ``dst``; returns frames written."""
+    import cv2  # noqa: PLC0415
+
+    with VideoReader(src) as reader:
+        info = reader.info
+        first, last = window_frames(info, start_s, end_s)
+        writer = cv2.VideoWriter(str(dst), cv2.VideoWriter_fourcc(*"mp4v"), info.fps,
+                                 (info.width, info.height))
+        if not writer.isOpened():
+            raise ExportError(f"Cannot write a clip to {dst.name} (video encoder unavailable)")
+        count = 0
+        try:
+            for _, rgb in reader.frames(first, last + 1):
+                writer.write(cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
+                count += 1
+        finally:
+            writer.release()
+    if count == 0 or not os.path.getsize(dst):
+        raise ExportError(f"Window {start_s}-{end_s} s of {src.name} holds no frames")
+    return count
+
+
+def guess_video_root(clip_paths, records) -> Optional[str]:
+    """The folder the records' relative paths live in, found among the project's clips
+    (absolute paths): the first clip whose path ends with a record's ``video``."""
+    by_suffix = {}
+    for p in clip_paths:
+        by_suffix.setdefault(Path(p).name, []).append(str(p))
+    for rec in records:
+        rel = reference_path(rec)
+        for p in by_suffix.get(Path(rel).name, []):
+            if p.replace("\\", "/").endswith("/" + rel):
+                return p[: -len(rel) - 1]
+    return None

@@ -1,0 +1,38 @@
+"""Inputs some formats take beyond the QA records, gathered from a project: the cached pose
+tracks of the items' clips (COCO poses) and the describers' texts (proxy training data)."""
+from __future__ import annotations
+
+from typing import Optional
+
+from ..errors import StudioError
+from ..qa.record import QARecord
+from .media import source_path
+
+
+def project_tracks(repo, records, video_root: Optional[str]) -> list:
+    """(video, PoseTrack) of every item clip that has a complete cached track."""
+    from ..pose.extract import cached_track  # noqa: PLC0415
+
+    out = []
+    for video in sorted({r.video for r in records}):
+        path = source_path(QARecord("v", "v", video, "", ["", ""], 0), video_root)
+        try:
+            track = cached_track(repo, path) if path.is_file() else None
+        except StudioError:
+            track = None
+        if track is not None:
+            out.append((video, track))
+    return out
+
+
+def extra_for(format_id: str, repo, records, video_root: Optional[str]) -> dict:
+    """``ExportOptions.extra`` for ``format_id`` (empty for formats that need nothing)."""
+    if format_id not in ("proxy-training", "coco-keypoints"):
+        return {}
+    tracks = project_tracks(repo, records, video_root)
+    if format_id == "coco-keypoints":
+        return {"tracks": tracks}
+    from .proxy_sources import pose_descriptions, spatial_differences  # noqa: PLC0415
+
+    return {"pose_descriptions": pose_descriptions(tracks),
+            "spatial_differences": spatial_differences(tracks, records)}

@@ -1,0 +1,127 @@
+"""Proxy-task training data (the ActionArt paper's three proxy tasks) as chat conversations.
+
+- ``pose_description``: one frame -> a description of the body configuration;
+- ``spatial_difference``: frame A + frame B -> what changed in the body;
+- ``synth_qa``: the item's clip + the MCQ prompt -> the answer ("B. <option text>").
+
+Two layouts of each: LLaVA-style ``llava/<task>.json`` (a list of ``{id, image|video,
+conversations: [{from: human|gpt, value}]}``) and ``messages/<task>.jsonl`` (``{messages:
+[{role, content}], images|videos: [...]}``). Frames (JPEG) and clips are written beside.
+Descriptions come from ``options.extra["pose_descriptions"]`` / ``["spatial_differences"]``
+(lists of dicts: video, frame | frame_a + frame_b, text) and, failing that, from the facts
+in the records' provenance that carry a ``text``.
+"""
+from __future__ import annotations
+
+import sys
+
+from ..answer_parse import build_mcq_prompt
+from ..jobs import NULL_CONTEXT
+from ..qa.record import LETTERS, QARecord
+from .base import dumps_pretty, safe_name
+from .rows import canonical_row
+from .runner import run_export
+
+ID = "proxy-training"
+LABEL = "Proxy-task training data"
+DESCRIPTION = ("Chat conversations for pose description, spatial differences and "
+               "synthesized QA, in LLaVA `conversations` JSON and `messages` JSONL.")
+NEEDS_VIDEO = True
+NEEDS_FRAMES = True
+POSE_PROMPT = "Describe the body pose of the person in this frame."
+DIFF_PROMPT = ("The first image is frame A, the second is frame B. Describe what changed in "
+               "the person's body from frame A to frame B.")
+
+
+def _frames_rec(video: str, a: int, b: int) -> QARecord:
+    return QARecord(qa_id="frames", task="frames", video=video, question="",
+                    options=["", ""], answer_index=0, frame_a=int(a), frame_b=int(b))
+
+
+def _frame_paths(media, video: str, a: int, b: int) -> list:
+    return list(dict.fromkeys(media.frame_files(_frames_rec(video, a, b))))
+
+
+def facts_descriptions(records) -> list:
+    """Pose descriptions carried by the records' facts ({frame, text}), deduplicated."""
+    seen = {}
+    for rec in records:
+        for fact in rec.provenance.facts or []:
+            if isinstance(fact, dict) and fact.get("text") and fact.get("frame") is not None:
+                seen.setdefault((rec.video, int(fact["frame"])), []).append(str(fact["text"]))
+    return [{"video": v, "frame": f, "text": " ".join(dict.fromkeys(t))}
+            for (v, f), t in sorted(seen.items())]
+
+
+def conversation(sample_id: str, visual_key: str, visual, prompt: str, answer: str,
+                 tag: str) -> tuple[dict, dict]:
+    n = len(visual) if isinstance(visual, list) else 1
+    llava = {"id": sample_id, visual_key: visual, "conversations": [
+        {"from": "human", "value": f"{tag}\n" * n + prompt},
+        {"from": "gpt", "value": answer}]}
+    msgs = {"id": sample_id, visual_key + "s": visual if isinstance(visual, list) else [visual],
+            "messages": [{"role": "user", "content": tag * n + prompt},
+                         {"role": "assistant", "content": answer}]}
+    return llava, msgs
+
+
+def pose_items(media, descriptions) -> list:
+    out = []
+    for d in sorted(descriptions, key=lambda d: (str(d["video"]), int(d["frame"]))):
+        frames = _frame_paths(media, d["video"], d["frame"], d["frame"])
+        sid = safe_name(f"pose_{d['video']}_{int(d['frame'])}")
+        out.append(conversation(sid, "image", frames, POSE_PROMPT, d["text"], "<image>"))
+    return out
+
+
+def diff_items(media, diffs) -> list:
+    out = []
+    for d in sorted(diffs, key=lambda d: (str(d["video"]), int(d["frame_a"]), int(d["frame_b"]))):
+        frames = _frame_paths(media, d["video"], d["frame_a"], d["frame_b"])
+        sid = safe_name(f"diff_{d['video']}_{int(d['frame_a'])}_{int(d['frame_b'])}")
+        out.append(conversation(sid, "image", frames, DIFF_PROMPT, d["text"], "<image>"))
+    return out
+
+
+def qa_items(media, records, ctx) -> list:
+    out = []
+    for k, rec in enumerate(records):
+        ctx.check()
+        answer = f"{LETTERS[rec.answer_index]}. {rec.options[rec.answer_index]}"
+        prompt = build_mcq_prompt(rec.question, rec.options)
+        llava, msgs = conversation(rec.qa_id, "video", media.video(rec), prompt, answer, "<video>")
+        llava["record"] = msgs["record"] = canonical_row(rec)  # every field of the item
+        out.append((llava, msgs))
+        ctx.progress(k + 1, len(records), "writing QA conversations")
+    return out
+
+
+def write(records, sink, media, options, ctx=NULL_CONTEXT) -> int:
+    extra = options.extra or {}
+    sets = {"pose_description": pose_items(media, extra.get("pose_descriptions")
+                                           or facts_descriptions(records)),
+            "spatial_difference": diff_items(media, extra.get("spatial_differences") or []),
+            "synth_qa": qa_items(media, records, ctx)}
+    for task, items in sets.items():
+        sink.write_text(f"llava/{task}.json", dumps_pretty([a for a, _ in items]))
+        sink.write_lines(f"messages/{task}.jsonl", [b for _, b in items])
+    sink.write_text("README.md", readme({k: len(v) for k, v in sets.items()}))
+    return sum(len(v) for v in sets.values())
+
+
+def readme(counts: dict) -> str:
+    lines = "\n".join(f"- `{t}`: {n} conversations" for t, n in counts.items())
+    return f"""# Proxy-task training data (ActionArt Studio export)
+
+{lines}
+
+- `llava/<task>.json`: LLaVA-style list of `{{id, image: [...] | video, conversations}}`
+  (`<image>` / `<video>` placeholders in the human turn); set the image/video folder of
+  your trainer to this folder (paths are relative to it: `frames/`, `videos/`).
+- `messages/<task>.jsonl`: one `{{id, messages: [{{role, content}}], images | videos}}` per
+  line (the `messages` layout of common fine-tuning stacks, e.g. LLaMA-Factory sharegpt).
+"""
+
+
+def export(records, out_dir, options=None, ctx=NULL_CONTEXT):
+    return run_export(sys.modules[__name__], records, out_dir, options, ctx)

@@ -1,0 +1,57 @@
+"""Run one exporter: validate the set, write into a temp folder, rename into place."""
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from types import ModuleType
+from typing import Optional
+
+from ..jobs import NULL_CONTEXT, JobContext
+from .base import (ExportError, ExportOptions, ExportReport, ExportSink, MissingVideosError,
+                   check_out_dir, commit_dir, explain_os_error, temp_dir_for)
+from .media import Media, missing_videos
+
+
+def ordered(records) -> list:
+    """Fixed order independent of how the caller listed them: by task, then qa_id."""
+    return sorted(records, key=lambda r: (str(r.task), str(r.qa_id)))
+
+
+def select_present(records, options: ExportOptions, needs_video: bool, report: ExportReport):
+    if not needs_video:
+        return records
+    missing = missing_videos(records, options.video_root)
+    if missing and not options.skip_missing:
+        raise MissingVideosError(missing)
+    gone = {q for q, _ in missing}
+    report.skipped = [(q, f"video not found: {p}") for q, p in missing]
+    return [r for r in records if r.qa_id not in gone]
+
+
+def run_export(module: ModuleType, records, out_dir, options: Optional[ExportOptions] = None,
+               ctx: JobContext = NULL_CONTEXT) -> ExportReport:
+    options = options or ExportOptions()
+    out_dir = Path(out_dir)
+    report = ExportReport(format=module.ID, out_dir=str(out_dir))
+    records = ordered(records)
+    empty_ok = getattr(module, "ALLOWS_EMPTY", False)
+    if not records and not empty_ok:
+        raise ExportError("Nothing to export: the set has no accepted items")
+    needs = getattr(module, "NEEDS_VIDEO", True) and (options.copy_videos
+                                                      or getattr(module, "NEEDS_FRAMES", False))
+    records = select_present(records, options, needs, report)
+    if not records and not empty_ok:
+        raise ExportError("Nothing to export: every item's video is missing")
+    check_out_dir(out_dir, options.overwrite)
+    tmp = temp_dir_for(out_dir)
+    try:
+        sink = ExportSink(tmp)
+        report.items = module.write(records, sink, Media(sink, options), options, ctx)
+        report.files = sorted(sink.written)
+        commit_dir(tmp, out_dir)
+    except OSError as exc:
+        raise ExportError(explain_os_error(exc, out_dir)) from None
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+    return report

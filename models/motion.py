@@ -1,0 +1,277 @@
+"""Temporal facts over an interval (MotionScript-style, SPEC section 6).
+
+API
+---
+``count_repetitions(signal, fps, prominence=None, min_period_s=None) -> (count, peaks, smoothed)``
+    Cycles of a 1-D signal: NaN gaps up to ``motion.max_gap_s`` interpolated (longer gaps
+    split the signal; no cycle is counted across them), moving-average smoothing
+    (``motion.smooth_s``), then peaks with at least ``prominence`` (default: the
+    configured fraction of the 5-95 % range) at least ``min_period_s`` apart. ``count`` =
+    number of peaks, ``peaks`` = their indices into the signal.
+``motion_facts(world, fps, start, end, min_visibility=None) -> list[Fact]``
+    ``world``: a ``PoseTrack`` (image coordinates add sideways movement in the frame) or
+    world landmarks (frames, 33, 4); ``start``/``end`` in seconds. Facts:
+    ``movement`` (direction of the head, hands and feet in body axes between the first
+    and last ~0.1 s; the hips' height as "the body lowers/rises"), ``turn`` (whole-body
+    turn), ``repetition`` (count on the most periodic named signal, ``extra["signal"]``,
+    ``extra["peaks"]`` as absolute frame indices, ``extra["series"]``), ``onset``
+    (when each movement starts; ``extra["verb"]``). Raises ``DescribeError`` for an
+    interval out of range, with no pose, or shorter than one movement cycle.
+``signals(world) -> dict[name, (values, kind)]``: the candidate signals (angles in
+    degrees, heights in metres) for every frame.
+``describe_motion(facts) -> str``: directions, the count with its signal, onset order.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .body import body_frame
+from .describe.build import DescribeError, as_world, track_facts
+from .describe.config import config, display_name, part_joints
+from .describe.facts import Fact
+
+ANGLE_SIGNALS = ("left_elbow", "right_elbow", "left_knee", "right_knee",
+                 "left_shoulder", "right_shoulder", "left_hip", "right_hip")
+HEIGHT_SIGNALS = ("left_hand", "right_hand", "left_foot", "right_foot", "head")
+MOVERS = ("head", "left_hand", "right_hand", "left_foot", "right_foot")
+
+
+def _cfg() -> dict:
+    return config()["motion"]
+
+
+def _runs(ok: np.ndarray) -> list[tuple[int, int]]:
+    """(start, stop) of every run of True in a 1-D bool array."""
+    d = np.diff(np.concatenate([[0], ok.astype(np.int8), [0]]))
+    return list(zip(np.flatnonzero(d == 1), np.flatnonzero(d == -1)))
+
+
+def _fill_gaps(x: np.ndarray, max_gap: int) -> np.ndarray:
+    """Linearly fill NaN gaps of at most ``max_gap`` samples between known values."""
+    x = np.asarray(x, dtype=np.float64).copy()
+    ok = np.isfinite(x)
+    if not ok.any():
+        return x
+    idx = np.arange(len(x))
+    filled = np.interp(idx, idx[ok], x[ok])
+    for a, b in _runs(~ok):
+        if a > 0 and b < len(x) and b - a <= max_gap:
+            x[a:b] = filled[a:b]
+    return x
+
+
+def smooth(signal, fps: float, smooth_s=None) -> np.ndarray:
+    """Short gaps filled, then a centred moving average within each run of known values
+    (long gaps stay NaN: cycles are never invented across them)."""
+    x = _fill_gaps(signal, max(1, int(round(_cfg()["max_gap_s"] * fps))))
+    win = max(1, int(round((_cfg()["smooth_s"] if smooth_s is None else smooth_s) * fps)))
+    win += 1 - win % 2
+    out = x.copy()
+    for a, b in _runs(np.isfinite(x)):
+        if win > 1 and b - a >= win:
+            pad = np.pad(x[a:b], win // 2, mode="edge")
+            out[a:b] = np.convolve(pad, np.ones(win) / win, mode="valid")
+    return out
+
+
+def count_repetitions(signal, fps: float, prominence=None, min_period_s=None):
+    from scipy.signal import find_peaks  # noqa: PLC0415 (lazy: keeps import light)
+
+    s = smooth(signal, fps)
+    known = s[np.isfinite(s)]
+    if prominence is None:
+        lo, hi = np.percentile(known, [5, 95]) if len(known) else (0.0, 0.0)
+        prominence = max(_cfg()["relative_prominence"] * (hi - lo), 1e-9)
+    period = _cfg()["min_cycle_s"] if min_period_s is None else min_period_s
+    peaks = []
+    for a, b in _runs(np.isfinite(s)):
+        if b - a >= 3:
+            found, _ = find_peaks(s[a:b], prominence=prominence, distance=max(1, int(period * fps)))
+            peaks.extend(int(a + k) for k in found)
+    return len(peaks), np.array(peaks, dtype=int), s
+
+
+def signals(world, min_visibility=None) -> dict:
+    w = as_world(world)
+    tf = track_facts(w, min_visibility, hysteresis=False)
+    out = {f"{n.replace('_', ' ')} angle": (tf.values[:, tf.column(f"{n}_angle")], "angle")
+           for n in ANGLE_SIGNALS}
+    pts, _ = body_frame(w)
+    mv = tf.min_visibility
+    vis = np.nan_to_num(w[..., 3], nan=0.0) if w.shape[-1] > 3 else np.ones(w.shape[:2])
+    for name in HEIGHT_SIGNALS:
+        j = list(part_joints(name))
+        y = pts[:, j, 1].mean(axis=1)
+        out[f"{display_name(name)} height"] = (np.where(vis[:, j].min(axis=1) >= mv, y, np.nan), "height")
+    out["hips height"] = (tf.values[:, tf.column("hips_ground")], "height")
+    return out
+
+
+def _interval(n: int, fps: float, start: float, end: float) -> tuple[int, int]:
+    if fps <= 0:
+        raise DescribeError("The clip has no frame rate; cannot place an interval in time.")
+    dur = n / fps
+    if not (0 <= start < end) or start >= dur or end > dur + 0.5 / fps:
+        raise DescribeError(f"Interval {start:g}-{end:g} s is outside the clip (0-{dur:.2f} s).")
+    i0, i1 = int(round(start * fps)), min(n - 1, int(round(end * fps)))
+    n_int, cfg = i1 - i0 + 1, _cfg()
+    if n_int < cfg["min_frames"] or n_int / fps < cfg["min_cycle_s"]:
+        raise DescribeError(f"Interval {start:g}-{end:g} s ({n_int} frames) is shorter than one "
+                            f"movement cycle (at least {cfg['min_frames']} frames and "
+                            f"{cfg['min_cycle_s']:g} s are needed).")
+    return i0, i1
+
+
+def motion_facts(world, fps: float, start: float, end: float, min_visibility=None) -> list[Fact]:
+    w = as_world(world)
+    i0, i1 = _interval(len(w), fps, start, end)
+    seg = w[i0:i1 + 1]
+    has = ~np.isnan(seg[:, [23, 24], 0]).any(axis=1)
+    if has.mean() < 0.5:
+        raise DescribeError(f"No pose on most frames of {start:g}-{end:g} s "
+                            f"({int(has.sum())} of {len(seg)} frames have one).")
+    sig = signals(seg, min_visibility)
+    mv = float(config()["min_visibility"] if min_visibility is None else min_visibility)
+    ctx = {"i0": i0, "i1": i1, "fps": fps, "min_vis": mv}
+    out = _movements(seg, sig, ctx) + _turn(seg, ctx)
+    out += _sideways(world, i0, i1, ctx)
+    out += _repetition(sig, ctx) + _onsets(sig, ctx)
+    return out
+
+
+def _fact(ctx, kind, parts, quantity, value, unit, label, joints, region, side, extra):
+    extra = dict(extra, start_frame=ctx["i0"], end_frame=ctx["i1"])
+    return Fact(kind, tuple(parts), quantity, float(value), unit, label, ctx["i0"], 1.0,
+                tuple(joints), region, side, "", extra)
+
+
+def _ends(x: np.ndarray, fps: float):
+    """Mean of the first and of the last ~``end_window_s`` of known samples (rows)."""
+    k = max(1, int(round(_cfg()["end_window_s"] * fps)))
+    x = np.asarray(x, dtype=np.float64)
+    ok = np.isfinite(x) if x.ndim == 1 else np.isfinite(x).all(axis=1)
+    known = x[ok]
+    if not len(known) or ok.mean() < 1.0 - _cfg()["max_missing"]:
+        nan = np.full(x.shape[1:], np.nan)
+        return (nan, nan) if x.ndim > 1 else (np.nan, np.nan)
+    return known[:k].mean(axis=0), known[-k:].mean(axis=0)
+
+
+def _movements(seg, sig, ctx) -> list[Fact]:
+    from .diff import _bin, _directions  # noqa: PLC0415
+    pts, _ = body_frame(seg)
+    vis = np.nan_to_num(seg[..., 3], nan=0.0) if seg.shape[-1] > 3 else np.ones(seg.shape[:2])
+    pts[..., :3][vis < ctx["min_vis"]] = np.nan          # invisible joints do not move
+    disp_cfg, out = config()["diff"]["displacement"], []
+    for name in MOVERS:
+        j = list(part_joints(name))
+        a, b = _ends(pts[:, j, :3].mean(axis=1), ctx["fps"])
+        d = b - a
+        label = _bin(float(np.linalg.norm(d)), disp_cfg)
+        if label is None:
+            continue
+        side = name.split("_")[0] if "_" in name else "centre"
+        out.append(_fact(ctx, "movement", (name,), f"{name}_movement", np.linalg.norm(d), "m",
+                         label, j, "arms" if "hand" in name else "legs" if "foot" in name else "body",
+                         side, {"vector": [round(float(v), 4) for v in d], "directions": _directions(d)}))
+    a, b = _ends(sig["hips height"][0], ctx["fps"])
+    label = _bin(float(b - a), disp_cfg)
+    if label is not None:
+        out.append(_fact(ctx, "movement", ("hips",), "body_height", b - a, "m", label,
+                         part_joints("hips"), "body", "centre",
+                         {"directions": ["up" if b > a else "down"]}))
+    return out
+
+
+def _turn(seg, ctx) -> list[Fact]:
+    from .diff import _bin  # noqa: PLC0415
+    _, yaw = body_frame(seg)
+    ok = np.isfinite(yaw)
+    if ok.sum() < 2:
+        return []
+    yaw = yaw.copy()
+    yaw[ok] = np.degrees(np.unwrap(np.radians(yaw[ok])))
+    a, b = _ends(yaw, ctx["fps"])
+    label = _bin(float(b - a), config()["diff"]["turn"])
+    if label is None:
+        return []
+    return [_fact(ctx, "turn", ("body",), "turn", b - a, "deg", label, part_joints("hips"),
+                  "body", "centre", {"direction": "left" if b > a else "right"})]
+
+
+def _sideways(world, i0, i1, ctx) -> list[Fact]:
+    image = getattr(world, "image", None)
+    if image is None:
+        return []
+    img = np.asarray(image[i0:i1 + 1], dtype=np.float64).copy()
+    img[..., :2][np.nan_to_num(img[..., 3]) < ctx["min_vis"]] = np.nan
+    w, h = float(world.width), float(world.height)
+    hip_x = img[:, [23, 24], 0].mean(axis=1) * w
+    torso = np.linalg.norm((img[:, [11, 12], :2].mean(axis=1) - img[:, [23, 24], :2].mean(axis=1))
+                           * [w, h], axis=1)
+    a, b = _ends(hip_x, ctx["fps"])
+    scale = float(np.nanmedian(torso)) if np.isfinite(torso).any() else np.nan
+    moved = (b - a) / scale if scale > 0 else np.nan
+    if not np.isfinite(moved) or abs(moved) < 0.5:
+        return []
+    where = "right" if moved > 0 else "left"
+    return [_fact(ctx, "movement", ("body",), "body_sideways", moved, "torso lengths",
+                  "clearly" if abs(moved) >= 1.0 else "slightly", part_joints("hips"), "body",
+                  "centre", {"directions": [f"{where} of the frame"]})]
+
+
+def _repetition(sig, ctx) -> list[Fact]:
+    best = None
+    for name, (x, kind) in sig.items():
+        if np.isnan(x).mean() > _cfg()["max_missing"]:
+            continue
+        floor = _cfg()["angle_prominence" if kind == "angle" else "height_prominence"]
+        count, peaks, s = count_repetitions(x, ctx["fps"], prominence=floor)
+        amp = (np.nanmax(s) - np.nanmin(s)) / floor
+        score = count * amp + 1e-3 * amp      # no cycles anywhere: the strongest signal
+        if best is None or score > best[0]:
+            best = (score, name, count, peaks, s, kind)
+    if best is None:
+        return []
+    _, name, count, peaks, s, kind = best
+    gaps = [b - a for a, b in zip(peaks[:-1], peaks[1:]) if np.isfinite(s[a:b + 1]).all()]
+    period = float(np.median(gaps) / ctx["fps"]) if gaps else None   # never across a gap
+    part = name.rsplit(" ", 1)[0].replace(" ", "_")
+    return [_fact(ctx, "repetition", (part,), "repetitions",
+                  count, "cycles", str(count), (), "body", "centre",
+                  {"signal": name, "signal_kind": kind, "peaks": [int(p) + ctx["i0"] for p in peaks],
+                   "period_s": period, "series": [round(float(v), 4) for v in s]})]
+
+
+def _onsets(sig, ctx) -> list[Fact]:
+    out = []
+    verbs = {"angle": ("bending", "straightening"), "height": ("lowering", "rising")}
+    for name, (x, kind) in sig.items():
+        if kind == "angle" and ("shoulder" in name or "hip" in name):
+            continue
+        if np.isnan(x).mean() > _cfg()["max_missing"]:
+            continue
+        s = smooth(x, ctx["fps"])
+        base, _ = _ends(s, ctx["fps"])
+        if not np.isfinite(base):
+            continue
+        thr = _cfg()["onset_angle" if kind == "angle" else "onset_height"]
+        first = int(np.flatnonzero(np.isfinite(s))[0]) + max(1, int(round(_cfg()["end_window_s"] * ctx["fps"])))
+        with np.errstate(invalid="ignore"):
+            moved = first + np.flatnonzero(np.abs(s[first:] - base) > thr)
+        if not len(moved):
+            continue
+        k = int(moved[0])
+        verb = verbs[kind][0 if s[k] < base else 1]
+        part = name.rsplit(" ", 1)[0]
+        side = part.split(" ")[0] if part.startswith(("left", "right")) else "centre"
+        out.append(_fact(ctx, "onset", (part.replace(" ", "_"),), f"{name} onset",
+                         (k + ctx["i0"]) / ctx["fps"],
+                         "s", verb, (), "body", side,
+                         {"signal": name, "verb": verb, "frame": k + ctx["i0"]}))
+    return sorted(out, key=lambda f: f.value)
+
+
+def describe_motion(facts) -> str:
+    from .motion_text import render_motion  # noqa: PLC0415
+    return render_motion(list(facts))

@@ -1,0 +1,297 @@
+"""COCO person-keypoints files: import into BlazePose-33 arrays (by joint NAME), export back.
+
+An imported person keeps ``keypoints`` as a (33, 3) array of pixel x, pixel y and the COCO
+flag v (0 = not labelled, 1 = labelled but hidden, 2 = visible); joints the file does not
+have (or left unlabelled) are NaN with v = 0. ``image_pose`` turns that into the
+``PoseTrack`` image convention (normalised x, y; z = 0 for a 2D annotation; visibility
+1.0 for v=2 and 0.5 for v=1). Keypoint names the BlazePose skeleton lacks (PoseTrack's
+head_top, ...) are kept in ``extra`` and ignored by the 33-joint arrays.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+
+from ..errors import PoseError
+from .skeleton import Skeleton, blazepose, coco17
+from .track import PoseTrack
+
+VIS_OF_FLAG = {1: 0.5, 2: 1.0}
+VISIBLE_FROM = 0.75  # export: visibility >= this -> v=2, else (present) v=1
+IMPORT_BACKEND = "coco-import"
+
+
+@dataclass
+class CocoPerson:
+    id: int
+    image_id: int
+    keypoints: np.ndarray          # (33, 3): pixel x, pixel y, COCO flag v
+    bbox: tuple                    # (x, y, w, h) pixels
+    score: Optional[float] = None
+    extra: dict = field(default_factory=dict)  # name -> (x, y, v) for non-BlazePose joints
+
+    @property
+    def labelled(self) -> np.ndarray:
+        """(33,) bool: joints the file labels (v > 0)."""
+        return self.keypoints[:, 2] > 0
+
+    def image_pose(self, width: int, height: int) -> np.ndarray:
+        """(33, 4) float32 normalised x, y, z=0, visibility; NaN where unlabelled."""
+        out = np.full((len(self.keypoints), 4), np.nan, dtype=np.float32)
+        lab = self.labelled
+        out[lab, 0] = self.keypoints[lab, 0] / width
+        out[lab, 1] = self.keypoints[lab, 1] / height
+        out[lab, 2] = 0.0
+        out[lab, 3] = np.where(self.keypoints[lab, 2] >= 2, VIS_OF_FLAG[2], VIS_OF_FLAG[1])
+        return out
+
+
+@dataclass
+class CocoImage:
+    id: int
+    file_name: str
+    width: int
+    height: int
+    path: Optional[Path] = None    # file_name resolved next to the JSON file
+    persons: list = field(default_factory=list)
+
+
+@dataclass
+class CocoDataset:
+    images: list
+    keypoint_names: tuple
+    source: Optional[Path] = None
+
+    @property
+    def persons(self) -> list:
+        return [p for im in self.images for p in im.persons]
+
+    def image(self, image_id: int) -> CocoImage:
+        for im in self.images:
+            if im.id == image_id:
+                return im
+        raise KeyError(image_id)
+
+
+# -- import ---------------------------------------------------------------------------------
+def _read_json(path: Path):
+    try:
+        with open(path, encoding="utf-8") as fh:
+            return json.load(fh)
+    except FileNotFoundError:
+        raise PoseError(f"COCO file not found: {path}") from None
+    except UnicodeDecodeError:
+        raise PoseError(f"{path.name} is not a text (UTF-8 JSON) file") from None
+    except json.JSONDecodeError as exc:
+        raise PoseError(f"{path.name} is not valid JSON (line {exc.lineno}, "
+                        f"column {exc.colno}: {exc.msg})") from None
+    except OSError as exc:
+        raise PoseError(f"Cannot read {path}: {exc.strerror or exc}") from None
+
+
+def _field(obj, key: str, kind, where: str):
+    if not isinstance(obj, dict) or key not in obj:
+        raise PoseError(f"{where}: missing '{key}'")
+    value = obj[key]
+    if kind is float:
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    elif kind is int:
+        ok = isinstance(value, int) and not isinstance(value, bool)
+    else:
+        ok = isinstance(value, kind)
+    if not ok:
+        raise PoseError(f"{where}: '{key}' must be {getattr(kind, '__name__', kind)}, "
+                        f"got {type(value).__name__}")
+    return value
+
+
+def _keypoint_categories(doc, name: str) -> dict:
+    cats = _field(doc, "categories", list, name)
+    out = {}
+    for i, cat in enumerate(cats):
+        where = f"{name}: categories[{i}]"
+        if isinstance(cat, dict) and "keypoints" in cat:
+            names = _field(cat, "keypoints", list, where)
+            if not all(isinstance(n, str) for n in names):
+                raise PoseError(f"{where}: 'keypoints' must be a list of joint names")
+            out[_field(cat, "id", int, where)] = tuple(names)
+    if not out:
+        raise PoseError(f"{name}: no category has a 'keypoints' list of joint names "
+                        "(not a COCO keypoints file)")
+    return out
+
+
+def _images(doc, name: str, folder: Path) -> dict:
+    out = {}
+    for i, im in enumerate(_field(doc, "images", list, name)):
+        where = f"{name}: images[{i}]"
+        image_id = _field(im, "id", int, where)
+        file_name = str(im.get("file_name", "")) if isinstance(im, dict) else ""
+        w, h = _field(im, "width", int, where), _field(im, "height", int, where)
+        if w <= 0 or h <= 0:
+            raise PoseError(f"{where} (id {image_id}): width/height must be positive")
+        out[image_id] = CocoImage(image_id, file_name, w, h,
+                                  folder / file_name if file_name else None)
+    return out
+
+
+def _parse_keypoints(ann: dict, names: tuple, where: str) -> tuple[np.ndarray, dict]:
+    flat = _field(ann, "keypoints", list, where)
+    if len(flat) != 3 * len(names):
+        raise PoseError(f"{where}: 'keypoints' has {len(flat)} numbers, expected "
+                        f"{3 * len(names)} (3 per joint for {len(names)} joints)")
+    try:
+        raw = np.array(flat, dtype=np.float64).reshape(-1, 3)
+    except (TypeError, ValueError):
+        raise PoseError(f"{where}: 'keypoints' must contain only numbers") from None
+    bad = ~np.isin(raw[:, 2], (0, 1, 2))
+    if bad.any() or not np.isfinite(raw).all():
+        j = int(np.flatnonzero(bad | ~np.isfinite(raw).all(axis=1))[0])
+        raise PoseError(f"{where}: joint '{names[j]}' has visibility {raw[j, 2]!r}, "
+                        "expected 0, 1 or 2 and finite coordinates")
+    sk = blazepose()
+    kp = np.full((sk.n, 3), np.nan)
+    kp[:, 2] = 0
+    extra = {}
+    for j, jname in enumerate(names):
+        if jname in sk.joints:
+            if raw[j, 2] > 0:
+                kp[sk.index(jname)] = raw[j]
+        else:
+            extra[jname] = tuple(float(v) for v in raw[j])
+    return kp, extra
+
+
+def _bbox(ann: dict, kp: np.ndarray, where: str) -> tuple:
+    if "bbox" not in ann:
+        lab = kp[kp[:, 2] > 0, :2]
+        if not len(lab):
+            return (0.0, 0.0, 0.0, 0.0)
+        (x0, y0), (x1, y1) = lab.min(axis=0), lab.max(axis=0)
+        return (float(x0), float(y0), float(x1 - x0), float(y1 - y0))
+    box = ann["bbox"]
+    if (not isinstance(box, list) or len(box) != 4
+            or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in box)):
+        raise PoseError(f"{where}: 'bbox' must be [x, y, width, height]")
+    return tuple(float(v) for v in box)
+
+
+def _person(ann, cats: dict, images: dict, where: str) -> Optional[CocoPerson]:
+    if not isinstance(ann, dict):
+        raise PoseError(f"{where}: must be an object")
+    names = cats.get(ann.get("category_id", next(iter(cats))))
+    if names is None:
+        return None  # an annotation of a category without keypoints (not a person)
+    ann_id = _field(ann, "id", int, where)
+    where = f"{where} (id {ann_id})"
+    image_id = _field(ann, "image_id", int, where)
+    if image_id not in images:
+        raise PoseError(f"{where}: image_id {image_id} is not in 'images'")
+    kp, extra = _parse_keypoints(ann, names, where)
+    score = ann.get("score")
+    return CocoPerson(ann_id, image_id, kp, _bbox(ann, kp, where),
+                      float(score) if isinstance(score, (int, float)) else None, extra)
+
+
+def load_coco(path) -> CocoDataset:
+    """Read a COCO keypoints JSON; PoseError names the first malformed part."""
+    path = Path(path)
+    doc = _read_json(path)
+    if not isinstance(doc, dict):
+        raise PoseError(f"{path.name}: top level must be a JSON object")
+    cats = _keypoint_categories(doc, path.name)
+    images = _images(doc, path.name, path.parent)
+    for i, ann in enumerate(_field(doc, "annotations", list, path.name)):
+        person = _person(ann, cats, images, f"{path.name}: annotations[{i}]")
+        if person is not None:
+            images[person.image_id].persons.append(person)
+    return CocoDataset(list(images.values()), next(iter(cats.values())), path)
+
+
+# -- conversion ------------------------------------------------------------------------------
+def person_track(image: CocoImage, person: CocoPerson) -> PoseTrack:
+    """A one-frame PoseTrack of an imported person, for drawing on its image."""
+    pose = person.image_pose(image.width, image.height)[None]
+    return PoseTrack(pose, np.full_like(pose, np.nan), 1.0, image.width, image.height,
+                     backend=IMPORT_BACKEND, settings={"coco_person": person.id})
+
+
+def person_from_pose(image_pose: np.ndarray, width: int, height: int, person_id: int,
+                     image_id: int, min_visibility: float = 0.0) -> CocoPerson:
+    """A COCO person from one (33, 4) PoseTrack image row (e.g. an extracted frame)."""
+    pose = np.asarray(image_pose, dtype=np.float64)
+    kp = np.full((len(pose), 3), np.nan)
+    kp[:, 2] = 0
+    present = ~np.isnan(pose[:, :2]).any(axis=1) & ~(np.nan_to_num(pose[:, 3], nan=1.0)
+                                                       < min_visibility)
+    kp[present, 0] = pose[present, 0] * width
+    kp[present, 1] = pose[present, 1] * height
+    vis = np.nan_to_num(pose[present, 3], nan=1.0)
+    kp[present, 2] = np.where(vis >= VISIBLE_FROM, 2, 1)
+    person = CocoPerson(person_id, image_id, kp, (0.0, 0.0, 0.0, 0.0))
+    person.bbox = _bbox({}, kp, "")
+    return person
+
+
+# -- export ----------------------------------------------------------------------------------
+def _variant(variant: str) -> Skeleton:
+    if variant == "coco17":
+        return coco17()
+    if variant in ("blazepose33", "blazepose"):
+        return blazepose()
+    raise PoseError(f"Unknown COCO export variant '{variant}' (use coco17 or blazepose33)")
+
+
+def _annotation(person: CocoPerson, sk: Skeleton) -> dict:
+    src = blazepose()
+    rows = []
+    for name in sk.joints:
+        x, y, v = person.keypoints[src.index(name)]
+        rows.extend([0, 0, 0] if v <= 0 else [_num(x), _num(y), int(v)])
+    x, y, w, h = person.bbox
+    ann = {"id": person.id, "image_id": person.image_id, "category_id": 1, "iscrowd": 0,
+           "keypoints": rows, "num_keypoints": sum(1 for v in rows[2::3] if v > 0),
+           "bbox": [_num(x), _num(y), _num(w), _num(h)], "area": _num(w * h)}
+    if person.score is not None:
+        ann["score"] = person.score
+    return ann
+
+
+def _num(v: float):
+    v = float(v)
+    return int(v) if v.is_integer() else round(v, 3)
+
+
+def coco_document(images, variant: str = "coco17") -> dict:
+    """The COCO keypoints JSON object for ``images`` (CocoImage list)."""
+    sk = _variant(variant)
+    return {
+        "info": {"description": f"ActionArt Studio export ({sk.id})"},
+        "images": [{"id": im.id, "file_name": im.file_name, "width": im.width,
+                    "height": im.height} for im in images],
+        "annotations": [_annotation(p, sk) for im in images for p in im.persons],
+        "categories": [{"id": 1, "name": "person", "supercategory": "person",
+                        "keypoints": list(sk.joints),
+                        "skeleton": [[a + 1, b + 1] for a, b in sk.bones]}],
+    }
+
+
+def save_coco(path, images, variant: str = "coco17") -> None:
+    """Write a COCO keypoints JSON atomically (a temp file, then rename)."""
+    if isinstance(images, CocoDataset):
+        images = images.images
+    doc = coco_document(images, variant)
+    path = Path(path)
+    tmp = path.with_name(path.name + ".part")
+    try:
+        with open(tmp, "w", encoding="utf-8") as fh:
+            json.dump(doc, fh)
+        os.replace(tmp, path)
+    except OSError as exc:
+        raise PoseError(f"Cannot write {path}: {exc.strerror or exc}") from None

@@ -1,0 +1,236 @@
+"""Pose extraction of whole clips: decode thread -> pose -> cache, resumable, cancellable.
+
+``extract_video`` is a plain blocking job (see ``models.jobs``). The cache key is the
+clip's content hash + backend id + canonical settings (``repo_poses.settings_key``), so a
+renamed or copied clip hits the cache and a changed setting does not. A decode thread
+fills a small bounded queue so decoding overlaps pose inference; partial tracks are
+checkpointed so a cancelled or crashed run resumes where it stopped.
+"""
+from __future__ import annotations
+
+import dataclasses
+import queue
+import threading
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+
+from ..errors import Cancelled, PoseError, StudioError, VideoError
+from ..jobs import NULL_CONTEXT, JobContext
+from ..video import VideoInfo, VideoReader, _check_path
+from . import registry
+from .registry import DEFAULT_BACKEND
+from .track import PoseTrack
+
+QUEUE_FRAMES = 8          # decoded frames buffered ahead of the pose graph
+RESUME_WARMUP = 8         # frames re-run (results dropped) before a resume point, so the
+                          # tracking graph and its smoothing are in the state they had
+_END = object()
+DECODE_COUNTER = {"frames": 0}  # frames decoded by extraction in this process (diagnostics)
+
+
+def decoded_frames() -> int:
+    """Total frames the extraction decode threads of this process have decoded."""
+    return DECODE_COUNTER["frames"]
+
+
+def _frames_from(reader: VideoReader, start: int):
+    """Sequential frames from ``start``; frame 0 comes from the reader's already decoded
+    first frame (no seek back: some one-frame files cannot seek)."""
+    if start == 0:
+        yield 0, reader.read(0)
+        start = 1
+    if start < reader.info.frame_count:
+        yield from reader.frames(start)
+
+
+class _Decoder(threading.Thread):
+    """Decodes frames ``start..`` of an open reader into a bounded queue."""
+
+    def __init__(self, reader: VideoReader, start: int, size: int = QUEUE_FRAMES) -> None:
+        super().__init__(name="pose-decode", daemon=True)
+        self.reader, self.start_at = reader, start
+        self.queue: "queue.Queue" = queue.Queue(maxsize=size)
+        self.stop_event = threading.Event()
+        self.error: Optional[BaseException] = None
+
+    def run(self) -> None:
+        try:
+            for index, frame in _frames_from(self.reader, self.start_at):
+                DECODE_COUNTER["frames"] += 1
+                if not self._put((index, frame)):
+                    return
+        except BaseException as exc:  # reported to the consumer, never lost
+            self.error = exc
+        self._put(_END)
+
+    def _put(self, item) -> bool:
+        while not self.stop_event.is_set():
+            try:
+                self.queue.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def items(self):
+        while True:
+            item = self.queue.get()
+            if item is _END:
+                if self.error is not None:
+                    raise self.error
+                return
+            yield item
+
+    def stop(self) -> None:
+        self.stop_event.set()
+        if self.ident is not None:  # started
+            self.join(timeout=5)
+
+
+def _settings(backend_id: str, settings: Optional[dict]) -> dict:
+    return registry.get(backend_id).settings(settings)
+
+
+def cached_track(repo, path, backend_id: str = DEFAULT_BACKEND,
+                 settings: Optional[dict] = None) -> Optional[PoseTrack]:
+    """The complete cached track of a clip, or None (never decodes)."""
+    p = _check_path(path)
+    digest = repo.clip_hash(p)
+    return repo.load_track(digest, backend_id, _settings(backend_id, settings), complete_only=True)
+
+
+def _start_track(info: VideoInfo, backend_id: str, settings: dict,
+                 previous: Optional[PoseTrack]) -> PoseTrack:
+    """Resume ``previous`` if it fits this clip, else an empty track."""
+    if previous is not None and len(previous) == info.frame_count and not previous.complete:
+        return previous
+    return PoseTrack.empty(info.frame_count, fps=info.fps, width=info.width,
+                           height=info.height, backend=backend_id, settings=dict(settings))
+
+
+def _seed_subject(estimator, track: PoseTrack) -> None:
+    """When resuming, tell the estimator whom it was following."""
+    if track.frames_done <= 0 or not hasattr(estimator, "set_subject"):
+        return
+    seen = np.flatnonzero(track.has_pose[:track.frames_done])
+    if len(seen):
+        i = int(seen[-1])
+        estimator.set_subject(track.image[i], track.width, track.height,
+                              int(round(i * 1000.0 / track.fps)))
+
+
+class _Saver:
+    """Writes checkpoints of one track to the cache (no-op without a repository)."""
+
+    def __init__(self, repo, digest: Optional[str], every: int, done: int = 0) -> None:
+        self.repo, self.digest, self.every = repo, digest, max(1, int(every))
+        self._last = done
+
+    def maybe(self, track: PoseTrack, ctx: JobContext) -> None:
+        if track.frames_done - self._last >= self.every:
+            self.now(track)
+            ctx.partial(track)
+
+    def now(self, track: PoseTrack) -> None:
+        self._last = track.frames_done
+        if self.repo is not None:
+            self.repo.save_track(self.digest, track)
+
+
+def _run_pose(estimator, decoder: _Decoder, track: PoseTrack, saver: _Saver,
+              ctx: JobContext, name: str) -> None:
+    """Pose every decoded frame into ``track``; raises Cancelled after saving."""
+    total, resume_at = len(track), track.frames_done
+    for index, frame in decoder.items():
+        if ctx.cancelled:  # the caller checkpoints the track
+            raise Cancelled(f"Pose extraction of {name} cancelled at frame "
+                            f"{track.frames_done}/{total}; it resumes from there next time.")
+        try:
+            found = estimator.process(frame, int(round(index * 1000.0 / track.fps)))
+        except Exception as exc:  # noqa: BLE001 (backend failures become one message)
+            raise PoseError(f"Pose backend failed on frame {index} of {name}: {exc}") from None
+        if index < resume_at:
+            continue  # warm-up frame: already in the track
+        if found is not None:
+            track.image[index], track.world[index] = found
+        track.frames_done = index + 1
+        ctx.progress(index + 1, total, name)
+        saver.maybe(track, ctx)
+
+
+def _trim(track: PoseTrack) -> PoseTrack:
+    """Cut a track to the frames really decoded (header frame count was too high)."""
+    n = track.frames_done
+    return dataclasses.replace(track, image=track.image[:n].copy(),
+                               world=track.world[:n].copy(), frames_done=n)
+
+
+def extract_video(path, repo=None, backend_id: str = DEFAULT_BACKEND,
+                  settings: Optional[dict] = None, ctx: JobContext = NULL_CONTEXT,
+                  checkpoint_every: int = 64) -> PoseTrack:
+    """Pose track of the main subject for every frame of ``path`` (cached in ``repo``)."""
+    ctx = ctx or NULL_CONTEXT
+    p = _check_path(path)
+    merged = _settings(backend_id, settings)
+    digest, previous = None, None
+    if repo is not None:
+        digest = repo.clip_hash(p)
+        previous = repo.load_track(digest, backend_id, merged)
+        if previous is not None and previous.complete:
+            return previous
+    with VideoReader(p) as reader:
+        if repo is not None:
+            repo.upsert_clip(reader.info, digest)
+        track = _start_track(reader.info, backend_id, merged, previous)
+        track = _extract_frames(reader, track, backend_id, merged, repo, digest, ctx,
+                                checkpoint_every)
+    return track
+
+
+def _extract_frames(reader: VideoReader, track: PoseTrack, backend_id: str, merged: dict,
+                    repo, digest, ctx: JobContext, checkpoint_every: int) -> PoseTrack:
+    name = Path(reader.info.path).name
+    estimator = registry.get(backend_id).create(merged)
+    if track.frames_done and track.backend_version not in ("", estimator.version):
+        track = _start_track(reader.info, backend_id, merged, None)  # other model: restart
+    saver = _Saver(repo, digest, checkpoint_every, track.frames_done)
+    decoder = _Decoder(reader, max(0, track.frames_done - RESUME_WARMUP))
+    try:
+        track.backend_version = estimator.version
+        _seed_subject(estimator, track)
+        ctx.progress(track.frames_done, len(track), name)
+        decoder.start()
+        _run_pose(estimator, decoder, track, saver, ctx, name)
+    except BaseException:  # cancel, bad input, Ctrl-C: keep what was done
+        _save_quietly(saver, track)
+        raise
+    finally:
+        decoder.stop()
+        estimator.close()
+    if track.frames_done < len(track):
+        if track.frames_done == 0:
+            raise VideoError(f"{name}: no frame could be decoded")
+        track = _trim(track)
+        if repo is not None:
+            repo.upsert_clip(dataclasses.replace(reader.info, frame_count=len(track)), digest)
+    saver.now(track)
+    return track
+
+
+def _save_quietly(saver: _Saver, track: PoseTrack) -> None:
+    """Checkpoint after a failure; a failing store must not hide the first error."""
+    try:
+        saver.now(track)
+    except StudioError:
+        pass
+
+
+def extract_many(paths, project_path, backend_id: str = DEFAULT_BACKEND,
+                 settings: Optional[dict] = None, workers: Optional[int] = None,
+                 ctx: JobContext = NULL_CONTEXT) -> list[tuple[str, str]]:
+    """Extract many clips with worker processes; see ``models.pose.batch``."""
+    from .batch import extract_many as run  # noqa: PLC0415 (multiprocessing only here)
+
+    return run(paths, project_path, backend_id, settings, workers, ctx)

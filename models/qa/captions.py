@@ -1,0 +1,143 @@
+"""Caption import from CSV or JSON: validated completely before anything is stored.
+
+CSV: a header with ``video`` and ``text`` (or ``caption``), optional ``start_s``, ``end_s``.
+JSON: a list of objects with the same keys, or ``{"captions": [...]}``; ``.jsonl``: one
+object per line. Any problem raises ``CaptionImportError`` naming the line; the caller
+stores the result in one transaction, so a bad file imports nothing.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+
+from .errors import CaptionImportError
+
+TEXT_KEYS = ("text", "caption")
+
+
+def _number(value, name: str, where: str):
+    if value in (None, ""):
+        return None
+    try:
+        out = float(value)
+    except (TypeError, ValueError):
+        raise CaptionImportError(f"{where}: '{name}' must be a number, got {value!r}") from None
+    if out != out or out < 0:
+        raise CaptionImportError(f"{where}: '{name}' must be a non-negative number")
+    return out
+
+
+def _entry(d, where: str) -> dict:
+    if not isinstance(d, dict):
+        raise CaptionImportError(f"{where}: expected an object with 'video' and 'text'")
+    video = d.get("video")
+    text = next((d[k] for k in TEXT_KEYS if d.get(k) not in (None, "")), None)
+    if not isinstance(video, str) or not video.strip():
+        raise CaptionImportError(f"{where}: missing 'video'")
+    if not isinstance(text, str) or not text.strip():
+        raise CaptionImportError(f"{where}: missing caption 'text'")
+    start, end = _number(d.get("start_s"), "start_s", where), _number(d.get("end_s"), "end_s", where)
+    if start is not None and end is not None and end < start:
+        raise CaptionImportError(f"{where}: end_s is before start_s")
+    return {"video": video.strip(), "text": text, "start_s": start, "end_s": end}
+
+
+def parse_csv(text: str, name: str = "captions.csv") -> list[dict]:
+    reader = csv.DictReader(io.StringIO(text, newline=""), strict=True)
+    row_start = 1
+    try:
+        header = reader.fieldnames or []
+        if "video" not in header or not any(k in header for k in TEXT_KEYS):
+            raise CaptionImportError(f"{name} line 1: the header needs 'video' and 'text' columns")
+        out = []
+        row_start = reader.line_num + 1
+        for row in reader:
+            where = f"{name} line {row_start}"
+            if None in row or any(v is None for v in row.values()):
+                raise CaptionImportError(f"{where}: wrong number of columns")
+            out.append(_entry(row, where))
+            row_start = reader.line_num + 1
+    except csv.Error as exc:
+        raise CaptionImportError(f"{name} line {row_start}: {exc}") from None
+    return out
+
+
+def _line_of(text: str, pos: int) -> int:
+    return text.count("\n", 0, pos) + 1
+
+
+def parse_json(text: str, name: str = "captions.json") -> list[dict]:
+    try:
+        doc = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise CaptionImportError(f"{name} line {exc.lineno}: invalid JSON ({exc.msg})") from None
+    items = doc.get("captions") if isinstance(doc, dict) else doc
+    if not isinstance(items, list):
+        raise CaptionImportError(f"{name} line 1: expected a list of captions")
+    starts = _item_lines(text)
+    return [_entry(d, f"{name} line {starts[i] if i < len(starts) else '?'}")
+            for i, d in enumerate(items)]
+
+
+def _item_lines(text: str) -> list[int]:
+    """Line where each element of the (first) top-level array starts ([] if unsure)."""
+    try:
+        return _scan_items(text)
+    except ValueError:
+        return []
+
+
+def _scan_items(text: str) -> list[int]:
+    dec = json.JSONDecoder()
+    pos = text.index("[")
+    lines = []
+    pos += 1
+    while True:
+        while pos < len(text) and text[pos] in " \t\r\n,":
+            pos += 1
+        if pos >= len(text) or text[pos] == "]":
+            return lines
+        lines.append(_line_of(text, pos))
+        _obj, pos = dec.raw_decode(text, pos)
+
+
+def parse_jsonl(text: str, name: str = "captions.jsonl") -> list[dict]:
+    out = []
+    for n, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            d = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise CaptionImportError(f"{name} line {n}: invalid JSON ({exc.msg})") from None
+        out.append(_entry(d, f"{name} line {n}"))
+    return out
+
+
+def read_captions(path) -> list[dict]:
+    """Parse a caption file completely (nothing is stored here)."""
+    path = str(path)
+    name = os.path.basename(path)
+    try:
+        with open(path, encoding="utf-8-sig") as fh:
+            text = fh.read()
+    except FileNotFoundError:
+        raise CaptionImportError(f"Caption file not found: {path}") from None
+    except UnicodeDecodeError as exc:
+        raise CaptionImportError(f"{name}: not UTF-8 text (byte {exc.start})") from None
+    ext = os.path.splitext(path)[1].lower()
+    parsers = {".csv": parse_csv, ".json": parse_json, ".jsonl": parse_jsonl}
+    if ext not in parsers:
+        raise CaptionImportError(f"{name}: unsupported caption format (use .csv, .json or .jsonl)")
+    items = parsers[ext](text, name)
+    if not items:
+        raise CaptionImportError(f"{name}: no captions found")
+    return items
+
+
+def import_captions(repo, path) -> int:
+    """Parse, then store all captions in one transaction; returns the count."""
+    items = read_captions(path)
+    return repo.add_captions(items, origin=os.path.basename(str(path)))

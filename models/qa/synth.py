@@ -1,0 +1,185 @@
+"""QA synthesis from pose facts: sample moments, measure facts, generate, dedupe, balance.
+
+The answer of every item is computed from facts that are stored with it
+(``provenance.facts``); ``rederive`` recomputes it from those facts alone. Everything is
+deterministic for a given seed and clip.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import zlib
+from dataclasses import dataclass, field
+from typing import Optional
+
+import numpy as np
+
+from . import measure
+from .errors import QAError
+from .record import Provenance, QARecord, stable_qa_id
+from .tasks import GENERATORS
+from .tasks.common import Candidate, ClipFacts
+
+SYNTH_VERSION = "1"
+
+
+@dataclass
+class SynthSettings:
+    tasks: tuple = tuple(GENERATORS)
+    per_clip: int = 12
+    seed: int = 0
+    n_options: int = 4
+    min_visibility: float = 0.5
+    max_frames: int = 16      # moments sampled per clip for single-frame questions
+    window_s: float = 1.5     # interval length for movement direction
+    pair_gap_s: float = 0.5   # minimum gap between frame A and frame B
+
+    def __post_init__(self) -> None:
+        unknown = [t for t in self.tasks if t not in GENERATORS]
+        if unknown:
+            raise QAError(f"No pose-fact generator for sub-task '{unknown[0]}' "
+                          f"(known: {', '.join(GENERATORS)})")
+        if self.per_clip < 1 or not 2 <= self.n_options <= 5:
+            raise QAError("per-clip must be >= 1 and options between 2 and 5")
+
+    def to_dict(self) -> dict:
+        d = dict(self.__dict__)
+        d["tasks"] = sorted(self.tasks)
+        return d
+
+    def key(self, pose_backend: str = "") -> str:
+        text = json.dumps([self.to_dict(), pose_backend, SYNTH_VERSION], sort_keys=True)
+        return hashlib.sha1(text.encode()).hexdigest()[:16]
+
+
+# -- facts of one clip -------------------------------------------------------------------
+def _sample(frames: np.ndarray, k: int) -> list[int]:
+    if len(frames) <= k:
+        return [int(f) for f in frames]
+    return [int(frames[i]) for i in np.linspace(0, len(frames) - 1, k).round().astype(int)]
+
+
+def clip_facts(world: np.ndarray, fps: float, video: str,
+               s: Optional[SynthSettings] = None) -> ClipFacts:
+    """Facts for the sampled moments, intervals and frame pairs of one track."""
+    s = s or SynthSettings()
+    present = np.flatnonzero(~np.isnan(world[:, :, 0]).all(axis=1))
+    frames = _sample(present, s.max_frames)
+    m = measure.TrackMeasures(world, s.min_visibility)
+    per_frame = {f: measure.frame_facts(world, f, s.min_visibility, m) for f in frames}
+    intervals = _intervals(world, fps, present, s, m)
+    gap = max(1, int(round(s.pair_gap_s * fps)))
+    pairs = [(a, b) for i, a in enumerate(frames) for b in frames[i + 1:] if b - a >= gap]
+    return ClipFacts(video, fps, per_frame, intervals, pairs[:24], s.n_options)
+
+
+def _intervals(world, fps, present, s: SynthSettings, m) -> list:
+    if len(present) < 2:
+        return []
+    first, last = int(present[0]), int(present[-1])
+    win = max(2, int(round(s.window_s * fps)))
+    out = []
+    for start in range(first, last - win + 1, max(1, win // 2)):
+        end = start + win
+        if np.isnan(world[[start, end], :, 0]).all(axis=1).any():
+            continue
+        out.append((start, end, measure.displacement_facts(world, start, end, s.min_visibility, m)))
+    reps = measure.repetition_facts(world, fps, first, last + 1, s.min_visibility)
+    if reps:
+        out.append((first, last + 1, reps))
+    return out
+
+
+# -- selection and balancing -------------------------------------------------------------
+def _rng(seed: int, video: str) -> np.random.Generator:
+    return np.random.default_rng([int(seed), zlib.crc32(video.encode("utf-8"))])
+
+
+def select(cands: list[Candidate], per_clip: int, tasks, rng,
+           seen_questions: set = frozenset()) -> list[Candidate]:
+    """Drop near-duplicates (same key or an already stored question), then round-robin
+    over sub-tasks in a seeded order until ``per_clip`` items."""
+    by_task: dict[str, list] = {t: [] for t in tasks}
+    keys = set()
+    for i in rng.permutation(len(cands)):
+        c = cands[int(i)]
+        if c.key in keys or c.question in seen_questions or c.task not in by_task:
+            continue
+        keys.add(c.key)
+        by_task[c.task].append(c)
+    out, queues = [], [q for q in by_task.values() if q]
+    while len(out) < per_clip and queues:
+        for q in list(queues):
+            if len(out) < per_clip:
+                out.append(q.pop(0))
+            if not q:
+                queues.remove(q)
+    return out
+
+
+@dataclass
+class Balancer:
+    """Puts each answer at the least-used position so far (ties broken by the rng)."""
+    counts: dict = field(default_factory=dict)  # n options -> [count per position]
+
+    def position(self, n: int, rng) -> int:
+        c = self.counts.setdefault(n, [0] * n)
+        low = [i for i in range(n) if c[i] == min(c)]
+        pos = int(low[int(rng.integers(len(low)))])
+        c[pos] += 1
+        return pos
+
+    def arrange(self, cand: Candidate, n_options: int, rng) -> tuple[list, int]:
+        wrong = list(dict.fromkeys(d for d in cand.distractors if d != cand.answer))
+        wrong = wrong[:n_options - 1]
+        n = len(wrong) + 1
+        pos = self.position(n, rng)
+        order = [wrong[int(i)] for i in rng.permutation(len(wrong))]
+        return order[:pos] + [cand.answer] + order[pos:], pos
+
+
+# -- records -----------------------------------------------------------------------------
+def to_record(c: Candidate, video: str, options: list, answer: int, s: SynthSettings,
+              pose_backend: str = "", pose_version: str = "") -> QARecord:
+    qa_id = stable_qa_id(c.task, video, c.frame_a, c.frame_b, c.start_s, c.end_s, c.question)
+    params = {"template": c.template, "params": c.params, "n_options": s.n_options,
+              "min_visibility": s.min_visibility, "synth_version": SYNTH_VERSION}
+    prov = Provenance(generation_params=params, seed=s.seed, frame_indices=list(c.frames),
+                      pose_backend=pose_backend or None, pose_backend_version=pose_version or None,
+                      facts=c.facts)
+    return QARecord(qa_id, c.task, video, c.question, options, answer, c.start_s, c.end_s,
+                    c.frame_a, c.frame_b, "rule", prov)
+
+
+def synthesize_clip(facts: ClipFacts, s: SynthSettings, balancer: Optional[Balancer] = None,
+                    seen_questions: set = frozenset(), pose_backend: str = "",
+                    pose_version: str = "") -> list[QARecord]:
+    """Generated QA records for one clip's facts."""
+    rng = _rng(s.seed, facts.video)
+    balancer = balancer or Balancer()
+    cands = [c for t in s.tasks for c in GENERATORS[t].generate(facts)]
+    cands = [c for c in cands if len(c.distractors) >= 1]
+    out = []
+    for c in select(cands, s.per_clip, s.tasks, rng, seen_questions):
+        options, answer = balancer.arrange(c, s.n_options, rng)
+        out.append(to_record(c, facts.video, options, answer, s, pose_backend, pose_version))
+    return out
+
+
+def synthesize_track(track, video: str, s: Optional[SynthSettings] = None,
+                     balancer: Optional[Balancer] = None,
+                     seen_questions: set = frozenset()) -> list[QARecord]:
+    s = s or SynthSettings()
+    facts = clip_facts(track.world, track.fps, video, s)
+    return synthesize_clip(facts, s, balancer, seen_questions, track.backend,
+                           track.backend_version)
+
+
+def rederive(record: QARecord) -> Optional[int]:
+    """The answer index recomputed from the stored facts alone (None if it cannot be)."""
+    gen = GENERATORS.get(record.task)
+    prov = record.provenance
+    if gen is None or not prov.facts or not prov.generation_params:
+        return None
+    text = gen.derive(prov.facts, prov.generation_params["params"])
+    return record.options.index(text) if text in record.options else None

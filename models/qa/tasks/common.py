@@ -1,0 +1,77 @@
+"""Shared pieces of the per-task QA generators: the candidate, the clip's facts, phrasing.
+
+A generator module defines ``TASK``, ``generate(clip: ClipFacts) -> list[Candidate]`` and
+``derive(facts, params) -> str | None`` (the correct option text recomputed from stored
+facts alone; used by ``synth.rederive`` and the tests).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Optional
+
+
+@dataclass
+class Candidate:
+    task: str
+    template: str
+    question: str
+    answer: str
+    distractors: list  # provably wrong options, best first
+    facts: list
+    params: dict
+    key: tuple  # near-duplicate key: same key = same question in substance
+    frame_a: Optional[int] = None
+    frame_b: Optional[int] = None
+    start_s: Optional[float] = None
+    end_s: Optional[float] = None
+    frames: list = field(default_factory=list)
+
+
+@dataclass
+class ClipFacts:
+    """Everything the generators may use about one clip: facts only, no arrays."""
+    video: str
+    fps: float
+    frames: dict  # frame index -> list of fact dicts at that frame
+    intervals: list  # (start, end, list of interval fact dicts)
+    pairs: list  # (frame_a, frame_b)
+    n_options: int = 4
+
+    def t(self, frame: int) -> float:
+        return round(frame / self.fps, 2) if self.fps else float(frame)
+
+
+def part_name(name: str) -> str:
+    """'left_knee' -> "left knee"."""
+    return name.replace("_", " ")
+
+
+def find(facts: list, quantity: str, part=None, frame=None, axis=None) -> Optional[dict]:
+    for f in facts:
+        if f["quantity"] != quantity:
+            continue
+        if part is not None and f["part"] != part:
+            continue
+        if frame is not None and f.get("frame") != frame:
+            continue
+        if axis is not None and f.get("axis") != axis:
+            continue
+        return f
+    return None
+
+
+def value(facts: list, quantity: str, part=None, frame=None, axis=None) -> Optional[float]:
+    f = find(facts, quantity, part, frame, axis)
+    return None if f is None else f["value"]
+
+
+def bin_of(v: float, edges: list) -> int:
+    """Index of the bin of ``v`` given ascending upper edges (last bin open-ended)."""
+    for i, e in enumerate(edges):
+        if v <= e:
+            return i
+    return len(edges)
+
+
+def near_edge(v: float, edges: list, margin: float) -> bool:
+    return any(abs(v - e) < margin for e in edges)

@@ -1,0 +1,61 @@
+"""movement_direction: the main direction a part moves over an interval (body axes).
+
+Answer: the axis with the largest displacement (>= 0.15 m) when it clearly dominates (the
+next axis moves under half as much). Distractors: the opposite direction, then directions
+along axes that moved less than 0.05 m (movements that did not happen).
+"""
+from __future__ import annotations
+
+from .common import Candidate, ClipFacts, find
+
+TASK = "movement_direction"
+CLEAR, STILL, DOMINANCE = 0.15, 0.05, 0.5
+WORDS = {("x", 1): "towards the person's left", ("x", -1): "towards the person's right",
+         ("y", 1): "up", ("y", -1): "down", ("z", 1): "forward", ("z", -1): "backward"}
+PARTS = {"left_wrist": "left hand", "right_wrist": "right hand", "left_ankle": "left foot",
+         "right_ankle": "right foot", "nose": "head"}
+
+
+def _sign(v: float) -> int:
+    return 1 if v > 0 else -1
+
+
+def direction(disp: dict) -> tuple:
+    """(answer or None, provably-wrong directions) from {axis: metres}."""
+    if len(disp) < 3:
+        return None, []
+    ranked = sorted(disp, key=lambda a: -abs(disp[a]))
+    top, second = ranked[0], ranked[1]
+    if abs(disp[top]) < CLEAR or abs(disp[second]) > DOMINANCE * abs(disp[top]):
+        return None, []
+    answer = WORDS[(top, _sign(disp[top]))]
+    wrong = [WORDS[(top, -_sign(disp[top]))]]
+    wrong += [WORDS[(a, s)] for a in ranked[1:] if abs(disp[a]) < STILL for s in (1, -1)]
+    return answer, wrong
+
+
+def _disp(facts: list, part: str) -> tuple[dict, list]:
+    used = [find(facts, "displacement", part, axis=a) for a in "xyz"]
+    used = [f for f in used if f is not None]
+    return {f["axis"]: f["value"] for f in used}, used
+
+
+def generate(clip: ClipFacts) -> list[Candidate]:
+    out = []
+    for start, end, facts in clip.intervals:
+        for part, label in PARTS.items():
+            disp, used = _disp(facts, part)
+            answer, wrong = direction(disp)
+            if answer is None or len(wrong) < 2:
+                continue
+            s, e = clip.t(start), clip.t(end)
+            q = (f"Between {s:.2f} s and {e:.2f} s, in which direction does the person's "
+                 f"{label} mainly move (relative to the body)?")
+            out.append(Candidate(TASK, "dominant_axis", q, answer, wrong, used, {"part": part},
+                                 key=(TASK, part, answer),
+                                 start_s=s, end_s=e, frames=[start, end]))
+    return out
+
+
+def derive(facts: list, params: dict) -> str | None:
+    return direction(_disp(facts, params["part"])[0])[0]

@@ -1,0 +1,59 @@
+"""relative_position: which of two parts is higher / further forward at one moment.
+
+Offsets beyond +-0.15 m are clear, within +-0.05 m aligned, in between ambiguous (not
+asked), per SPEC section 4. The options are the two sides and 'about the same'.
+"""
+from __future__ import annotations
+
+from .common import Candidate, ClipFacts, find
+
+TASK = "relative_position"
+CLEAR, ALIGNED = 0.15, 0.05
+# (part a, part b, axis) -> question, option if a > b, option if b > a, option if aligned
+PHRASES = {
+    ("left_wrist", "right_wrist", "y"): ("which of the person's hands is higher?",
+                                         "the left hand", "the right hand",
+                                         "both hands are at about the same height"),
+    ("left_ankle", "right_ankle", "z"): ("which of the person's feet is further forward?",
+                                         "the left foot", "the right foot",
+                                         "both feet are about level"),
+    ("left_knee", "right_knee", "y"): ("which of the person's knees is higher?",
+                                       "the left knee", "the right knee",
+                                       "both knees are at about the same height"),
+    ("left_wrist", "nose", "y"): ("where is the person's left hand relative to the head?",
+                                  "above the head", "below the head", "at about head height"),
+    ("right_wrist", "nose", "y"): ("where is the person's right hand relative to the head?",
+                                   "above the head", "below the head", "at about head height"),
+}
+
+
+def option_for(v: float, phrases: tuple):
+    if v > CLEAR:
+        return phrases[1]
+    if v < -CLEAR:
+        return phrases[2]
+    if abs(v) <= ALIGNED:
+        return phrases[3]
+    return None
+
+
+def generate(clip: ClipFacts) -> list[Candidate]:
+    out = []
+    for frame, facts in clip.frames.items():
+        for (a, b, ax), ph in PHRASES.items():
+            f = find(facts, "offset", [a, b], axis=ax)
+            answer = None if f is None else option_for(f["value"], ph)
+            if answer is None:
+                continue
+            wrong = [o for o in ph[1:] if o != answer]
+            q = f"In the frame at {clip.t(frame):.2f} s, {ph[0]}"
+            out.append(Candidate(TASK, "offset_sign", q, answer, wrong, [f],
+                                 {"parts": [a, b], "axis": ax, "frame": frame},
+                                 key=(TASK, a, b, ax, answer), frame_a=frame, frames=[frame]))
+    return out
+
+
+def derive(facts: list, params: dict) -> str | None:
+    a, b = params["parts"]
+    f = find(facts, "offset", [a, b], params["frame"], params["axis"])
+    return None if f is None else option_for(f["value"], PHRASES[(a, b, params["axis"])])

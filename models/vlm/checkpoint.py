@@ -1,0 +1,231 @@
+"""Inspect a checkpoint folder without loading weights: family, parameter count (from the
+safetensors headers), whether this app can run it and why not; memory estimates.
+
+Used by discovery (never raises) and by the local backend before loading (raises the
+``reason`` as a one-line ``VLMError``).
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import struct
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Optional
+
+from .registry import GENERIC, Family, family_for
+from .types import NotEnoughMemory, VLMError
+
+BYTES_PER_PARAM = {"fp32": 4.0, "fp16": 2.0, "bf16": 2.0, "int8": 1.0, "int4": 0.5}
+SAFETENSORS_BYTES = {"F64": 8, "F32": 4, "F16": 2, "BF16": 2, "I64": 8, "I32": 4, "I16": 2,
+                     "I8": 1, "U8": 1, "BOOL": 1, "F8_E4M3": 1, "F8_E5M2": 1}
+PROCESSOR_FILES = ("preprocessor_config.json", "processor_config.json")
+TOKENIZER_FILES = ("tokenizer.json", "tokenizer.model", "vocab.json")
+
+
+@dataclass
+class CheckpointInfo:
+    path: str
+    model_type: str = ""
+    family: Optional[Family] = None
+    params: Optional[int] = None
+    revision: str = ""
+    runnable: bool = False
+    reason: str = ""
+    needs_remote_code: bool = False
+    config: dict = field(default_factory=dict, repr=False)
+
+    @property
+    def family_label(self) -> str:
+        return self.family.label if self.family else (self.model_type or "?")
+
+    def as_dict(self) -> dict:
+        return {"path": self.path, "model_type": self.model_type,
+                "family": self.family.id if self.family else None, "params": self.params,
+                "revision": self.revision, "runnable": self.runnable, "reason": self.reason}
+
+
+def known_model_types() -> set[str]:
+    from transformers.models.auto.configuration_auto import CONFIG_MAPPING_NAMES
+
+    return set(CONFIG_MAPPING_NAMES)
+
+
+def image_text_model_types() -> set[str]:
+    from transformers.models.auto.modeling_auto import MODEL_FOR_IMAGE_TEXT_TO_TEXT_MAPPING_NAMES
+
+    return set(MODEL_FOR_IMAGE_TEXT_TO_TEXT_MAPPING_NAMES)
+
+
+def _read_config(folder: Path) -> dict:
+    cfg_path = folder / "config.json"
+    if not cfg_path.is_file():
+        raise VLMError(f"{folder} is not a model checkpoint (no config.json)")
+    try:
+        cfg = json.loads(cfg_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise VLMError(f"{cfg_path} cannot be read as JSON ({exc})") from None
+    if not isinstance(cfg, dict) or not cfg.get("model_type"):
+        raise VLMError(f"{cfg_path} has no model_type; not a transformers checkpoint")
+    return cfg
+
+
+def _revision(folder: Path) -> str:
+    parts = folder.resolve().parts
+    if len(parts) >= 2 and parts[-2] == "snapshots":
+        return parts[-1]
+    digest = hashlib.blake2b((folder / "config.json").read_bytes(), digest_size=6).hexdigest()
+    return f"local-{digest}"
+
+
+def _family(cfg: dict, trust_remote_code: bool) -> tuple[Optional[Family], str, bool]:
+    """(family, reason if not runnable, needs remote code)."""
+    model_type = cfg["model_type"]
+    fam = family_for(model_type)
+    if fam is not None:
+        return fam, "", False
+    known = known_model_types()
+    if model_type not in known:
+        if cfg.get("auto_map"):
+            if trust_remote_code:
+                return GENERIC, "", True
+            return None, (f"Architecture '{model_type}' needs remote code from the checkpoint; "
+                          "enable 'trust remote code' for this model only if you trust its "
+                          "author"), True
+        import transformers
+
+        return None, (f"Architecture '{model_type}' is not known to transformers "
+                      f"{transformers.__version__}; upgrade transformers or pick another "
+                      "model"), False
+    if model_type in image_text_model_types():
+        return GENERIC, "", False
+    return None, f"'{model_type}' is not a vision-language model (it cannot take images)", False
+
+
+def _files_reason(folder: Path) -> str:
+    names = set(os.listdir(folder))
+    if not names & set(PROCESSOR_FILES):
+        return (f"{folder.name}: missing processor files ({' or '.join(PROCESSOR_FILES)}); "
+                "the checkpoint is incomplete")
+    if not names & set(TOKENIZER_FILES):
+        return f"{folder.name}: missing tokenizer files ({', '.join(TOKENIZER_FILES)})"
+    if not any(n.endswith(".safetensors") for n in names):
+        if any(n.endswith(".bin") for n in names):
+            return (f"{folder.name}: weights are pickle files (.bin), which this app does not "
+                    "load for safety; convert them to safetensors")
+        return f"{folder.name}: no weight files (*.safetensors)"
+    return ""
+
+
+def inspect_checkpoint(path, trust_remote_code: bool = False) -> CheckpointInfo:
+    """Everything discovery shows about one folder; never raises for bad checkpoints."""
+    folder = Path(path)
+    info = CheckpointInfo(path=str(folder))
+    try:
+        if not folder.is_dir():
+            raise VLMError(f"{folder} is not a folder")
+        cfg = _read_config(folder)
+    except VLMError as exc:
+        info.reason = str(exc)
+        return info
+    info.config, info.model_type = cfg, cfg["model_type"]
+    info.revision = _revision(folder)
+    info.family, reason, info.needs_remote_code = _family(cfg, trust_remote_code)
+    info.reason = reason or _files_reason(folder)
+    info.params = safetensors_params(folder)
+    info.runnable = not info.reason
+    return info
+
+
+def require_runnable(path, trust_remote_code: bool = False) -> CheckpointInfo:
+    info = inspect_checkpoint(path, trust_remote_code)
+    if not info.runnable:
+        raise VLMError(info.reason)
+    return info
+
+
+# -- parameter counts ----------------------------------------------------------------------
+def _header(file: Path) -> dict:
+    with open(file, "rb") as fh:
+        raw = fh.read(8)
+        if len(raw) < 8:
+            raise ValueError("truncated")
+        (size,) = struct.unpack("<Q", raw)
+        if size > 100 * 1024 * 1024:
+            raise ValueError("header too large")
+        return json.loads(fh.read(size))
+
+
+def safetensors_params(folder) -> Optional[int]:
+    """Parameter count from the safetensors headers (no weights read); None if unknown."""
+    files = sorted(Path(folder).glob("*.safetensors"))
+    if not files:
+        return None
+    total = 0
+    try:
+        for f in files:
+            for name, entry in _header(f).items():
+                if name == "__metadata__":
+                    continue
+                n = 1
+                for d in entry["shape"]:
+                    n *= int(d)
+                total += n
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return total
+
+
+def params_from_config(config) -> int:
+    """Exact parameter count of a config (a transformers config object) via the meta device."""
+    import torch
+    from transformers import AutoModelForImageTextToText
+
+    with torch.device("meta"):
+        model = AutoModelForImageTextToText.from_config(config)
+    return sum(p.numel() for p in model.parameters())
+
+
+# -- memory -------------------------------------------------------------------------------
+def estimate_bytes(params: int, dtype: str, quantization: Optional[str] = None) -> int:
+    """Weights x bytes/param plus 15% and 256 MiB for activations, KV cache and buffers."""
+    per = BYTES_PER_PARAM[{"8bit": "int8", "4bit": "int4"}.get(quantization or "", dtype)]
+    return int(params * per * 1.15 + 256 * 1024 ** 2)
+
+
+def available_bytes(device: str) -> int:
+    if device.startswith("cuda"):
+        import torch
+
+        free, _total = torch.cuda.mem_get_info(torch.device(device))
+        return int(free)
+    import psutil
+
+    return int(psutil.virtual_memory().available)
+
+
+def check_fits(params: int, dtype: str, device: str, quantization: Optional[str] = None,
+               limit_bytes: Optional[int] = None) -> int:
+    """Raise ``NotEnoughMemory`` when the model cannot fit; returns the estimate in bytes."""
+    need = estimate_bytes(params, dtype, quantization)
+    have = available_bytes(device)
+    if limit_bytes is not None:
+        have = min(have, int(limit_bytes))
+    if need > have:
+        raise NotEnoughMemory(
+            f"Not enough memory on {device}: the model ({params / 1e9:.2f} B parameters, "
+            f"{dtype}{' ' + quantization if quantization else ''}) needs about "
+            f"{fmt_bytes(need)}, {fmt_bytes(have)} is available; try a smaller dtype, "
+            "4/8-bit quantisation or another device")
+    return need
+
+
+def fmt_bytes(n: Optional[float]) -> str:
+    if n is None:
+        return "?"
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if abs(n) < 1024 or unit == "GiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} GiB"

@@ -1,0 +1,232 @@
+"""Local transformers backend: AutoProcessor + AutoModelForImageTextToText, offline.
+
+The checkpoint comes from a folder or the Hugging Face cache (``org/name``), always with
+``local_files_only=True``. Before loading, the weights' memory is estimated from the
+safetensors headers and the load is refused when it cannot fit. One model is resident per
+device (``ResidentModels``); tokens stream through ``TextIteratorStreamer`` and a
+stopping criterion watches ``ctx.cancelled``.
+"""
+from __future__ import annotations
+
+import gc
+import os
+import threading
+import time
+from pathlib import Path
+from typing import Iterator, Optional
+
+from ..errors import Cancelled
+from ..jobs import NULL_CONTEXT
+from .checkpoint import check_fits, params_from_config, require_runnable
+from .registry import GENERIC
+from .types import AnswerStats, BackendInfo, VLMError, VLMRequest
+
+DTYPES = ("auto", "bf16", "fp16", "fp32")
+DEVICES = ("auto", "cuda", "mps", "cpu")
+
+
+def hub_cache_dir() -> Path:
+    env = os.environ.get("HUGGINGFACE_HUB_CACHE") or os.environ.get("HF_HUB_CACHE")
+    if env:
+        return Path(env)
+    home = os.environ.get("HF_HOME") or os.path.join(os.path.expanduser("~"), ".cache",
+                                                      "huggingface")
+    return Path(home) / "hub"
+
+
+def resolve_model(spec: str) -> Path:
+    """A folder, or ``org/name`` found in the HF cache (``refs/main`` snapshot)."""
+    p = Path(spec).expanduser()
+    if p.exists():
+        if not p.is_dir():
+            raise VLMError(f"{p} is a file; choose the checkpoint folder (with config.json)")
+        return p
+    repo = hub_cache_dir() / ("models--" + spec.replace("/", "--"))
+    snaps = repo / "snapshots"
+    if snaps.is_dir():
+        ref = repo / "refs" / "main"
+        if ref.is_file() and (snaps / ref.read_text().strip()).is_dir():
+            return snaps / ref.read_text().strip()
+        found = sorted(snaps.iterdir(), key=lambda d: d.stat().st_mtime)
+        if found:
+            return found[-1]
+    raise VLMError(f"Model '{spec}' is neither a folder nor in the Hugging Face cache "
+                   f"({hub_cache_dir()}); downloads are not made by this app")
+
+
+def pick_device(pref: str = "auto") -> str:
+    import torch
+
+    if pref not in DEVICES and not pref.startswith("cuda:"):
+        raise VLMError(f"Unknown device '{pref}'; choose one of {', '.join(DEVICES)}")
+    if pref.startswith("cuda") and not torch.cuda.is_available():
+        raise VLMError("CUDA was chosen but no CUDA GPU is available to PyTorch")
+    if pref == "mps" and not torch.backends.mps.is_available():
+        raise VLMError("MPS was chosen but Apple GPU support is not available")
+    if pref != "auto":
+        return pref
+    if torch.cuda.is_available():
+        return "cuda"
+    return "mps" if torch.backends.mps.is_available() else "cpu"
+
+
+def pick_dtype(pref: str, device: str) -> str:
+    if pref not in DTYPES:
+        raise VLMError(f"Unknown dtype '{pref}'; choose one of {', '.join(DTYPES)}")
+    if pref != "auto":
+        return pref
+    if device.startswith("cuda"):
+        import torch
+
+        return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
+    return "fp16" if device == "mps" else "fp32"
+
+
+def torch_dtype(name: str):
+    import torch
+
+    return {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": torch.float32}[name]
+
+
+class ResidentModels:
+    """One loaded model per device: making one resident unloads the previous one."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._by_device: dict[str, "TransformersBackend"] = {}
+
+    def make_resident(self, backend: "TransformersBackend") -> None:
+        with self._lock:
+            previous = self._by_device.get(backend.device)
+            self._by_device[backend.device] = backend
+        if previous is not None and previous is not backend:
+            previous.unload()
+
+    def release(self, backend: "TransformersBackend") -> None:
+        with self._lock:
+            if self._by_device.get(backend.device) is backend:
+                del self._by_device[backend.device]
+
+    def resident(self, device: str) -> Optional["TransformersBackend"]:
+        return self._by_device.get(device)
+
+
+RESIDENT = ResidentModels()
+
+
+class TransformersBackend:
+    kind = "transformers"
+
+    def __init__(self, model: str, device: str = "auto", dtype: str = "auto",
+                 quantization: Optional[str] = None, trust_remote_code: bool = False,
+                 memory_limit_bytes: Optional[int] = None, label: str = "") -> None:
+        if quantization not in (None, "8bit", "4bit"):
+            raise VLMError(f"Unknown quantisation '{quantization}'; choose 8bit or 4bit")
+        self.spec, self.device_pref, self.dtype_pref = model, device, dtype
+        self.quantization, self.trust_remote_code = quantization, trust_remote_code
+        self.memory_limit_bytes = memory_limit_bytes
+        self.model = self.processor = self.family = None
+        self.device = ""
+        self.info = BackendInfo("transformers", model, label=label or Path(model).name)
+        self.stats = AnswerStats()
+        self.load_s = 0.0
+        self.params: Optional[int] = None
+        self.last_ids: list[int] = []          # token ids of the last answer
+
+    @property
+    def loaded(self) -> bool:
+        return self.model is not None
+
+    # -- loading ------------------------------------------------------------------------
+    def load(self, ctx=NULL_CONTEXT) -> None:
+        if self.loaded:
+            return
+        t0 = time.perf_counter()
+        folder = resolve_model(self.spec)
+        ckpt = require_runnable(folder, self.trust_remote_code)
+        self.device = pick_device(self.device_pref)
+        dtype = pick_dtype(self.dtype_pref, self.device)
+        self._check_quantization()
+        self.params = ckpt.params or self._params_from_config(folder)
+        ctx.progress(0, 2, f"{self.params / 1e6:.1f} M parameters; checking memory")
+        check_fits(self.params, dtype, self.device, self.quantization, self.memory_limit_bytes)
+        RESIDENT.make_resident(self)
+        ctx.check()
+        self._load_weights(folder, dtype)
+        self.family = ckpt.family or GENERIC
+        self.info = BackendInfo("transformers", self.spec, ckpt.revision, self.family.id,
+                                self.device, dtype, self.info.label)
+        self.load_s = time.perf_counter() - t0
+        ctx.progress(2, 2, "model loaded")
+
+    def _check_quantization(self) -> None:
+        import importlib.util
+
+        if self.quantization and importlib.util.find_spec("bitsandbytes") is None:
+            raise VLMError(f"{self.quantization} loading needs bitsandbytes "
+                           "(pip install bitsandbytes)")
+        if self.quantization and not self.device.startswith("cuda"):
+            raise VLMError("8-bit/4-bit loading needs a CUDA GPU")
+
+    def _params_from_config(self, folder: Path) -> int:
+        from transformers import AutoConfig
+
+        cfg = AutoConfig.from_pretrained(folder, local_files_only=True,
+                                         trust_remote_code=self.trust_remote_code)
+        return params_from_config(cfg)
+
+    def _load_weights(self, folder: Path, dtype: str) -> None:
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        from transformers import AutoModelForImageTextToText, AutoProcessor
+
+        if os.environ.get("HF_HUB_DISABLE_PROGRESS_BARS") == "1":
+            from transformers.utils import logging as hf_logging
+
+            hf_logging.disable_progress_bar()
+        common = dict(local_files_only=True, trust_remote_code=self.trust_remote_code)
+        try:
+            self.processor = AutoProcessor.from_pretrained(folder, **common)
+            kwargs = dict(common, dtype=torch_dtype(dtype))
+            if self.device.startswith("cuda"):  # straight onto the GPU, no CPU copy
+                kwargs["device_map"] = {"": self.device}
+            if self.quantization:
+                from transformers import BitsAndBytesConfig
+
+                bits = {"load_in_8bit": True} if self.quantization == "8bit" else {"load_in_4bit": True}
+                kwargs.update(quantization_config=BitsAndBytesConfig(**bits), device_map=self.device)
+            model = AutoModelForImageTextToText.from_pretrained(folder, **kwargs)
+        except (OSError, ValueError, KeyError, TypeError, ImportError) as exc:
+            RESIDENT.release(self)
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise VLMError(f"Cannot load {folder.name}: {first}") from None
+        self.model = model if "device_map" in kwargs else model.to(self.device)
+        self.model.eval()
+
+    def unload(self) -> None:
+        if self.model is None:
+            return
+        self.model = self.processor = None
+        RESIDENT.release(self)
+        gc.collect()
+        if self.device.startswith("cuda"):
+            import torch
+
+            torch.cuda.empty_cache()
+
+    # -- generation -----------------------------------------------------------------------
+    def prepare(self, request: VLMRequest) -> dict:
+        """Processor outputs (tensors on the device) for a request: identical inputs for
+        the app path and the bare-generate benchmark."""
+        from .inputs import processor_inputs
+
+        return processor_inputs(self, request)
+
+    def generate(self, request: VLMRequest, ctx=NULL_CONTEXT) -> Iterator[str]:
+        request.validate()
+        if not self.loaded:
+            self.load(ctx)
+        from .streaming import stream_generate
+
+        yield from stream_generate(self, request, ctx)
+        if ctx.cancelled:
+            raise Cancelled("Generation cancelled by the user.")

@@ -1,0 +1,66 @@
+"""The rule-based describer as a comparison baseline, behind the VLM backend protocol.
+
+It answers from the pose track of the clip, not from pixels: one frame -> the rule-based
+pose description; two frames -> the rule-based difference A -> B; more frames -> the
+description of each sampled frame. Needs ``models.describe`` (and ``models.diff`` for
+pairs) and a pose track of the clip.
+"""
+from __future__ import annotations
+
+import time
+from typing import Iterator
+
+from ..jobs import NULL_CONTEXT
+from .prompts import describer_available, grounding_text
+from .types import AnswerStats, BackendInfo, VLMError, VLMRequest
+
+
+class RuleBackend:
+    kind = "rule"
+
+    def __init__(self, track=None, label: str = "Rule-based describer") -> None:
+        self.track = track
+        self.info = BackendInfo("rule", "rule-based-describer", _version(), "rule", "cpu", "",
+                                label)
+        self.stats = AnswerStats()
+        self.load_s = 0.0
+
+    def load(self, ctx=NULL_CONTEXT) -> None:
+        if not describer_available():
+            raise VLMError("The rule-based describer (models.describe) is not part of this build")
+        if self.track is None:
+            raise VLMError("The rule-based describer needs the clip's poses; extract poses first")
+
+    def unload(self) -> None:
+        pass
+
+    def generate(self, request: VLMRequest, ctx=NULL_CONTEXT) -> Iterator[str]:
+        self.load(ctx)
+        t0 = time.perf_counter()
+        idx = list(request.frame_indices)
+        text = self._pair(idx) if len(idx) == 2 else grounding_text(self.track, idx)
+        self.stats = AnswerStats(ttft_s=time.perf_counter() - t0, prompt_tokens=0,
+                                 completion_tokens=len(text.split()))
+        self.stats.total_s = time.perf_counter() - t0
+        yield text
+
+    def _pair(self, idx: list[int]) -> str:
+        from ..describe import DescribeError
+        from ..describe.build import as_world
+        from ..diff import describe_diff, diff_facts
+
+        world = as_world(self.track)
+        try:
+            facts = diff_facts(world[idx[0]], world[idx[1]], idx[0], idx[1])
+        except (DescribeError, IndexError) as exc:
+            return f"(no difference: {exc})"
+        return describe_diff(facts) or "No clear change between the two frames."
+
+
+def _version() -> str:
+    try:
+        from .. import resources
+
+        return "posecodes-" + str(resources.load_json("posecodes.json").get("version", "1"))
+    except (OSError, ValueError, AttributeError):
+        return ""

@@ -1,0 +1,162 @@
+"""Ask one backend or compare several on the same frames: the core the CLI and GUI share.
+
+``prepare(AskSpec)`` samples the frames once and renders the prompt; ``run_answer`` loads
+a backend (timed), streams its answer and returns an ``Answer`` carrying the full
+provenance; ``compare`` does it for several backends on the identical ``Prepared`` input,
+one after another on the caller's (single model) worker, so only one model is resident.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Optional, Sequence
+
+from ..errors import Cancelled, StudioError
+from ..jobs import NULL_CONTEXT
+from .frames import FrameSelection, SampledFrames, sample_frames
+from .prompts import build_messages, get_template, grounding_text, render
+from .types import AnswerStats, BackendInfo, GenerationParams, VLMError, VLMRequest
+
+ChunkFn = Callable[[int, str], None]   # (backend position, text chunk)
+
+
+@dataclass
+class AskSpec:
+    video: str
+    question: str = ""
+    template_id: str = "free"
+    selection: FrameSelection = field(default_factory=FrameSelection)
+    options: list[str] = field(default_factory=list)
+    answer_index: Optional[int] = None       # known right answer of an MCQ
+    pose_grounding: bool = False
+    params: GenerationParams = field(default_factory=GenerationParams)
+
+
+@dataclass
+class Prepared:
+    spec: AskSpec
+    frames: SampledFrames
+    prompt: str
+    template_version: str
+    request: VLMRequest
+
+
+def prepare(spec: AskSpec, track=None, frames: Optional[SampledFrames] = None) -> Prepared:
+    """Sample frames (or reuse ``frames``) and render the prompt; validates everything."""
+    template = get_template(spec.template_id)
+    if not (spec.question or "").strip() and template.id == "free":
+        raise VLMError("The question is empty; type a question or choose a template")
+    sampled = frames or sample_frames(spec.video, spec.selection)
+    grounding = grounding_text(track, sampled.indices) if spec.pose_grounding else ""
+    prompt = render(template, spec.question, spec.options, sampled.indices,
+                    len(sampled.indices) and (sampled.window[1] - sampled.window[0] + 1)
+                    / sampled.fps, grounding)
+    request = VLMRequest(build_messages(template, prompt), list(sampled.frames),
+                         spec.params.validate(), as_video=template.frames == "clip",
+                         fps=sampled.fps, frame_indices=list(sampled.indices))
+    return Prepared(spec, sampled, prompt, template.version, request.validate())
+
+
+@dataclass
+class Answer:
+    info: BackendInfo
+    text: str = ""
+    stats: AnswerStats = field(default_factory=AnswerStats)
+    status: str = "ok"                  # ok | cancelled | error
+    error: str = ""
+    chosen_index: Optional[int] = None
+    correct: Optional[bool] = None
+
+    def as_record(self, prepared: Prepared) -> dict:
+        """Row for ``model_answers`` with the full provenance (never an API key)."""
+        s, fr = prepared.spec, prepared.frames
+        st = self.stats
+        return {
+            "video": fr.video, "start_frame": fr.window[0], "end_frame": fr.window[1],
+            "frame_indices": list(fr.indices), "backend": self.info.kind,
+            "model_id": self.info.model_id, "model_revision": self.info.revision,
+            "family": self.info.family, "device": self.info.device, "dtype": self.info.dtype,
+            "template_id": s.template_id or "free", "template_version": prepared.template_version,
+            "question": s.question, "prompt": prepared.prompt, "options": list(s.options),
+            "answer_index": s.answer_index, "generation_params": s.params.as_dict(),
+            "seed": s.params.seed, "pose_grounding": s.pose_grounding, "answer": self.text,
+            "chosen_index": self.chosen_index, "correct": self.correct, "status": self.status,
+            "error": self.error, "load_s": st.load_s, "ttft_s": st.ttft_s, "total_s": st.total_s,
+            "tokens_per_s": st.tokens_per_s, "prompt_tokens": st.prompt_tokens,
+            "completion_tokens": st.completion_tokens, "peak_mem_bytes": st.peak_mem_bytes}
+
+
+def comparison_record(prepared: Prepared, title: str = "") -> dict:
+    s, fr = prepared.spec, prepared.frames
+    return {"title": title, "video": fr.video, "start_frame": fr.window[0],
+            "end_frame": fr.window[1], "frame_indices": list(fr.indices),
+            "template_id": s.template_id or "free", "template_version": prepared.template_version,
+            "question": s.question, "prompt": prepared.prompt, "options": list(s.options),
+            "answer_index": s.answer_index, "pose_grounding": s.pose_grounding}
+
+
+def score(answer: Answer, spec: AskSpec) -> None:
+    """Mark an MCQ answer right or wrong when the right option is known."""
+    if not spec.options or answer.status != "ok":
+        return
+    from ..answer_parse import parse_choice
+
+    answer.chosen_index = parse_choice(answer.text, spec.options)
+    if spec.answer_index is not None:
+        answer.correct = answer.chosen_index == spec.answer_index
+
+
+def run_answer(backend, prepared: Prepared, ctx=NULL_CONTEXT, on_chunk: Optional[ChunkFn] = None,
+               position: int = 0, keep_errors: bool = False) -> Answer:
+    """Load (timed) and stream one backend's answer. With ``keep_errors`` a failure is
+    recorded in the Answer (status ``error``) instead of raised: one broken column of a
+    comparison never loses the others."""
+    answer = Answer(backend.info)
+    try:
+        t0 = time.perf_counter()
+        backend.load(ctx)            # immediate when already resident
+        load_s = time.perf_counter() - t0
+        for chunk in backend.generate(prepared.request, ctx):
+            answer.text += chunk
+            if on_chunk is not None:
+                on_chunk(position, chunk)
+        answer.stats = backend.stats
+        answer.stats.load_s = load_s
+    except Cancelled as exc:
+        answer.status, answer.error, answer.stats = "cancelled", str(exc), backend.stats
+    except StudioError as exc:
+        if not keep_errors:
+            raise
+        answer.status, answer.error = "error", str(exc)
+    answer.info = backend.info
+    score(answer, prepared.spec)
+    return answer
+
+
+def compare(backends: Sequence, prepared: Prepared, ctx=NULL_CONTEXT,
+            on_chunk: Optional[ChunkFn] = None,
+            on_answer: Optional[Callable[[int, Answer], None]] = None) -> list[Answer]:
+    """Every backend answers the identical prepared input, one after the other."""
+    answers = []
+    for pos, backend in enumerate(backends):
+        if ctx.cancelled:
+            answers.append(Answer(backend.info, status="cancelled", error="Cancelled by the user."))
+            continue
+        ctx.progress(pos, len(backends), f"asking {backend.info.label or backend.info.model_id}")
+        answer = run_answer(backend, prepared, ctx, on_chunk, pos, keep_errors=True)
+        answers.append(answer)
+        if on_answer is not None:
+            on_answer(pos, answer)
+    ctx.progress(len(backends), len(backends), "done")
+    return answers
+
+
+def save_comparison(repo, prepared: Prepared, answers: Sequence[Answer], title: str = "") -> int:
+    digest = repo.clip_hash(prepared.frames.video)
+    return repo.save_comparison(dict(comparison_record(prepared, title), content_hash=digest),
+                                [dict(a.as_record(prepared), content_hash=digest) for a in answers])
+
+
+def save_answer(repo, prepared: Prepared, answer: Answer) -> int:
+    digest = repo.clip_hash(prepared.frames.video)
+    return repo.save_answer(dict(answer.as_record(prepared), content_hash=digest))

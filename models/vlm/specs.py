@@ -1,0 +1,63 @@
+"""Turn a user's model choice (CLI ``--model``, a GUI picker entry) into a backend.
+
+``http(s)://host:port/v1[#model]`` -> OpenAI-compatible server (model after ``#``);
+``endpoint:NAME`` -> an endpoint saved in the project; ``rule`` -> the rule-based
+describer; anything else -> a local checkpoint folder or a Hugging Face cache id.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from .registry import create_backend
+from .types import VLMError
+
+
+@dataclass
+class BackendChoice:
+    kind: str                          # "transformers" | "openai" | "rule"
+    settings: dict = field(default_factory=dict)
+
+    @property
+    def label(self) -> str:
+        s = self.settings
+        if self.kind == "openai":
+            return f"{s.get('model') or '?'} @ {s.get('base_url')}"
+        return s.get("label") or str(s.get("model", self.kind))
+
+
+def parse_model(spec: str, repo=None, **local_opts) -> BackendChoice:
+    spec = (spec or "").strip()
+    if not spec:
+        raise VLMError("No model given; pass a checkpoint folder, a cached model id or a URL")
+    if spec == "rule":
+        return BackendChoice("rule")
+    if spec.startswith(("http://", "https://")):
+        url, _, model = spec.partition("#")
+        return BackendChoice("openai", {"base_url": url, "model": model})
+    if spec.startswith("endpoint:"):
+        return _endpoint(spec.split(":", 1)[1], repo)
+    opts = {k: v for k, v in local_opts.items() if v is not None}
+    return BackendChoice("transformers", dict(opts, model=spec))
+
+
+def _endpoint(name: str, repo) -> BackendChoice:
+    row = repo.endpoint(name) if repo is not None else None
+    if row is None:
+        raise VLMError(f"No saved endpoint named '{name}'")
+    return BackendChoice("openai", {"base_url": row["base_url"], "model": row["model"],
+                                    "api_key_env": row["api_key_env"], "label": name})
+
+
+def make_backend(choice: BackendChoice, track=None, **extra):
+    if choice.kind == "rule":
+        return create_backend("rule", track=track)
+    settings = dict(choice.settings)
+    if choice.kind == "openai":
+        settings.update({k: v for k, v in extra.items() if k in ("api_key", "timeout_s",
+                                                                   "stream", "retries")})
+    return create_backend(choice.kind, **settings)
+
+
+def backend_for(spec: str, repo=None, track=None, **opts) -> object:
+    local = {k: opts.pop(k) for k in ("device", "dtype", "quantization", "trust_remote_code",
+                                      "memory_limit_bytes") if k in opts}
+    return make_backend(parse_model(spec, repo, **local), track=track, **opts)

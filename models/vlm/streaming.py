@@ -1,0 +1,110 @@
+"""Streamed, cancellable ``model.generate`` with timings (TTFT, tokens/s, peak memory)."""
+from __future__ import annotations
+
+import resource
+import sys
+import threading
+import time
+from typing import Iterator
+
+from .types import AnswerStats, VLMError, VLMRequest
+
+
+def generation_kwargs(params) -> dict:
+    if params.temperature > 0:
+        return dict(do_sample=True, temperature=params.temperature, top_p=params.top_p)
+    return dict(do_sample=False, temperature=None, top_p=None, top_k=None)
+
+
+def _cancel_criteria(ctx):
+    import torch
+    from transformers import StoppingCriteria, StoppingCriteriaList
+
+    class _Cancel(StoppingCriteria):
+        def __call__(self, input_ids, scores, **kwargs):
+            return torch.full((input_ids.shape[0],), bool(ctx.cancelled), dtype=torch.bool,
+                              device=input_ids.device)
+
+    return StoppingCriteriaList([_Cancel()])
+
+
+def _timed_streamer(tok):
+    """A TextIteratorStreamer that also notes when the first generated token arrived."""
+    from transformers import TextIteratorStreamer
+
+    class _Timed(TextIteratorStreamer):
+        first_token_at = None
+
+        def put(self, value):
+            if not self.next_tokens_are_prompt and self.first_token_at is None:
+                self.first_token_at = time.perf_counter()
+            super().put(value)
+
+    return _Timed(tok, skip_prompt=True, skip_special_tokens=True)
+
+
+def _reset_peak(device: str) -> None:
+    if device.startswith("cuda"):
+        import torch
+
+        torch.cuda.reset_peak_memory_stats(device)
+
+
+def peak_memory(device: str) -> int:
+    """Peak GPU memory allocated (CUDA), driver memory (MPS) or process peak RSS (CPU)."""
+    import torch
+
+    if device.startswith("cuda"):
+        return int(torch.cuda.max_memory_allocated(device))
+    if device == "mps":
+        return int(torch.mps.driver_allocated_memory())
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return int(rss if sys.platform == "darwin" else rss * 1024)
+
+
+def stream_generate(backend, request: VLMRequest, ctx) -> Iterator[str]:
+    """Yield text chunks as tokens arrive; fill ``backend.stats``."""
+    import torch
+
+    t0 = time.perf_counter()
+    inputs = backend.prepare(request)
+    stats = backend.stats = AnswerStats(load_s=backend.load_s)
+    stats.prompt_tokens = int(inputs["input_ids"].shape[1])
+    tok = getattr(backend.processor, "tokenizer", backend.processor)
+    streamer = _timed_streamer(tok)
+    result: dict = {}
+    _reset_peak(backend.device)
+    torch.manual_seed(request.params.seed)
+
+    def run() -> None:
+        try:
+            with torch.inference_mode():
+                result["ids"] = backend.model.generate(
+                    **inputs, max_new_tokens=request.params.max_new_tokens, streamer=streamer,
+                    stopping_criteria=_cancel_criteria(ctx), **generation_kwargs(request.params))
+        except Exception as exc:  # noqa: BLE001 (re-raised on the caller's thread)
+            result["error"] = exc
+            streamer.end()
+
+    worker = threading.Thread(target=run, name="vlm-generate", daemon=True)
+    worker.start()
+    for chunk in streamer:
+        if chunk:
+            yield chunk
+    worker.join()
+    if streamer.first_token_at is not None:
+        stats.ttft_s = streamer.first_token_at - t0
+    _finish(backend, stats, result, t0)
+
+
+def _finish(backend, stats: AnswerStats, result: dict, t0: float) -> None:
+    stats.total_s = time.perf_counter() - t0
+    if "error" in result:
+        exc = result["error"]
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise VLMError(f"Generation failed: {first}")
+    backend.last_ids = [int(t) for t in result["ids"][0, stats.prompt_tokens:]]
+    stats.completion_tokens = len(backend.last_ids)
+    if stats.ttft_s is None:
+        stats.ttft_s = stats.total_s
+    stats.peak_mem_bytes = peak_memory(backend.device)

@@ -1,0 +1,333 @@
+"""Pose extraction on real clips with the real MediaPipe graph and a real project file."""
+from __future__ import annotations
+
+import os
+import shutil
+import sqlite3
+
+import cv2
+import numpy as np
+import pytest
+
+from models.errors import Cancelled, StoreError, VideoError
+from models.jobs import JobContext
+from models.pose.backends.mediapipe_pose import pose_box, torso_centre
+from models.pose.extract import (RESUME_WARMUP, cached_track, decoded_frames, extract_many,
+                                 extract_video)
+from models.pose.registry import DEFAULT_BACKEND, get
+from models.store import Repository
+from tests.conftest import CLIPS
+
+ROOM = CLIPS / "two_people_room.mp4"
+STREET = CLIPS / "street_pedestrians.mp4"
+L_SH, R_SH, L_HIP, R_HIP = 11, 12, 23, 24
+
+
+def write_video(path, frames, fps=25.0, fourcc="mp4v") -> str:
+    h, w = frames[0].shape[:2] if len(frames) else (240, 320)
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*fourcc), fps, (w, h))
+    for f in frames:
+        writer.write(f)
+    writer.release()
+    return str(path)
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory):
+    repo = Repository(tmp_path_factory.mktemp("poses") / "p.aastudio")
+    yield repo
+    repo.close()
+
+
+@pytest.fixture(scope="module")
+def room(store):
+    """two_people_room.mp4 extracted once (72 frames, 1080p, two people)."""
+    return extract_video(ROOM, store)
+
+
+def test_pose_found_on_most_frames(room):
+    assert len(room) == 72 and room.complete
+    assert room.image.shape == room.world.shape == (72, 33, 4)
+    assert room.has_pose.mean() >= 0.9
+    pose = room.image[room.has_pose]
+    assert np.isfinite(room.world[room.has_pose]).all()
+    assert ((pose[:, :, :2] > -0.2) & (pose[:, :, :2] < 1.2)).all()
+    assert room.backend == DEFAULT_BACKEND and "0.10.21" in room.backend_version
+
+
+def test_shoulders_above_hips_on_upright_frames(room):
+    img = room.image[room.has_pose]
+    vis = img[:, [L_SH, R_SH, L_HIP, R_HIP], 3].min(axis=1) > 0.5
+    assert vis.sum() >= 50
+    shoulders_y = img[vis][:, [L_SH, R_SH], 1].mean(axis=1)
+    hips_y = img[vis][:, [L_HIP, R_HIP], 1].mean(axis=1)
+    assert (shoulders_y < hips_y - 0.05).all()  # image y grows downwards
+    world = room.world[room.has_pose][vis]      # MediaPipe world: y points down too
+    assert (world[:, [L_SH, R_SH], 1].mean(axis=1) < world[:, [L_HIP, R_HIP], 1].mean(axis=1)).all()
+
+
+def test_subject_path_has_no_jumps(room):
+    """The hip centre moves smoothly: the track never switches to the other person."""
+    idx = np.flatnonzero(room.has_pose)
+    hips = room.image[idx][:, [L_HIP, R_HIP], :2].mean(axis=1) * (room.width, room.height)
+    size = max(np.ptp(room.pixels(int(idx[0]))[:, 1]), 1.0)
+    steps = np.linalg.norm(np.diff(hips, axis=0), axis=1) / np.diff(idx)
+    assert steps.max() < 0.1 * size
+
+
+def test_subject_lock_refuses_the_other_person():
+    """Hide the followed person for 20 frames: the graph alone jumps to the other person;
+    the locked estimator reports no pose instead, then picks the subject up again."""
+    from models.video import VideoReader
+
+    with VideoReader(ROOM) as r:
+        frames = [f for _, f in r.frames(0, 30)]
+    h, w = frames[0].shape[:2]
+    est = get(DEFAULT_BACKEND).create({})
+    try:
+        first = est.process(frames[0], 0)[0]
+        x0, y0, x1, y1 = pose_box(first, w, h).astype(int)
+        hidden = [f.copy() for f in frames[:20]]
+        for f in hidden:
+            f[max(0, y0 - 80):y1 + 80, max(0, x0 - 25):x1 + 25] = 128
+        seq = frames[1:10] + hidden + frames[10:30]
+        centres = []
+        for i, f in enumerate(seq, start=1):
+            found = est.process(f, int(i * 1000 / 28))
+            centres.append(None if found is None else torso_centre(found[0], w, h))
+        assert est.rejected >= 1  # the graph did find the other person
+    finally:
+        est.close()
+    start = torso_centre(first, w, h)
+    size = y1 - y0
+    for c in centres:
+        assert c is None or np.linalg.norm(c - start) < 0.3 * size
+    assert all(c is None for c in centres[11:29])      # subject hidden: no pose
+    assert sum(c is not None for c in centres[29:]) >= 15  # subject back: found again
+
+
+def test_cache_hit_does_not_decode(store, room, tmp_path):
+    before = decoded_frames()
+    again = extract_video(ROOM, store)
+    assert decoded_frames() == before
+    np.testing.assert_array_equal(again.image, room.image)
+    copy = tmp_path / "renamed copy.mp4"   # same bytes, other name: same content hash
+    shutil.copyfile(ROOM, copy)
+    hit = cached_track(store, copy)
+    assert hit is not None and decoded_frames() == before
+    np.testing.assert_array_equal(hit.world, room.world)
+    assert cached_track(store, ROOM, settings={"min_detection_confidence": 0.9}) is None
+
+
+def test_cancel_half_way_then_resume_matches_uninterrupted(room, tmp_path):
+    repo = Repository(tmp_path / "resume.aastudio")
+    ctx = JobContext(on_progress=lambda done, total, _m: done >= 36 and ctx.token.cancel())
+    with pytest.raises(Cancelled, match="resumes"):
+        extract_video(ROOM, repo, ctx=ctx, checkpoint_every=16)
+    digest = repo.clip_hash(ROOM)
+    partial = repo.load_track(digest, DEFAULT_BACKEND, get(DEFAULT_BACKEND).settings())
+    assert partial is not None and partial.frames_done == 36 and not partial.complete
+    assert cached_track(repo, ROOM) is None
+    before = decoded_frames()
+    resumed = extract_video(ROOM, repo)
+    # only the missing frames (plus a few warm-up frames for the tracker) were decoded
+    assert decoded_frames() - before == 72 - 36 + RESUME_WARMUP
+    assert resumed.complete and len(resumed) == len(room)
+    np.testing.assert_array_equal(resumed.has_pose, room.has_pose)
+    np.testing.assert_array_equal(resumed.image[:36], room.image[:36])
+    both = room.has_pose
+    assert np.nanmax(np.abs(resumed.image[both, :, :2] - room.image[both, :, :2])) < 0.05
+    repo.close()
+
+
+def test_one_frame_and_no_person_clips(tmp_path, store):
+    one = write_video(tmp_path / "one.mp4", [np.full((240, 320, 3), 90, np.uint8)])
+    track = extract_video(one, store)
+    assert len(track) == 1 and track.complete and not track.has_pose.any()
+    rng = np.random.default_rng(0)
+    noise = [rng.integers(0, 255, (240, 320, 3), dtype=np.uint8) for _ in range(12)]
+    track = extract_video(write_video(tmp_path / "noise.mp4", noise), store)
+    assert len(track) == 12 and track.complete
+    assert np.isnan(track.image).all() and np.isnan(track.world).all()
+
+
+def test_truncated_avi_is_trimmed_to_decodable_frames(tmp_path, store):
+    rng = np.random.default_rng(1)
+    frames = [rng.integers(0, 255, (240, 320, 3), dtype=np.uint8) for _ in range(20)]
+    full = write_video(tmp_path / "full.avi", frames, fourcc="MJPG")
+    data = open(full, "rb").read()
+    cut = tmp_path / "cut.avi"
+    cut.write_bytes(data[: len(data) // 2])
+    track = extract_video(cut, store)
+    assert 0 < len(track) < 20 and track.complete and track.frames_done == len(track)
+    assert store.clip_by_path(cut)["frames"] == len(track)
+    assert extract_video(cut, store).image.shape == track.image.shape  # cached, trimmed
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda d: d / "missing.mp4", "not found"),
+    (lambda d: (d / "notes.txt").write_text("hi") and d / "notes.txt", "Unsupported file type"),
+    (lambda d: (d / "text.mp4").write_text("not a video\n" * 50) and d / "text.mp4",
+     "not a readable video"),
+    (lambda d: write_video(d / "zero.mp4", []), "not a readable video|no decodable|empty"),
+    (lambda d: (d / "trunc.mp4").write_bytes(ROOM.read_bytes()[:300_000]) and d / "trunc.mp4",
+     "not a readable video"),
+])
+def test_bad_videos_raise_one_line_errors(tmp_path, store, make, message):
+    path = make(tmp_path)
+    n_tracks = len(store.db.query("SELECT id FROM pose_tracks"))
+    with pytest.raises(VideoError, match=message) as err:
+        extract_video(path, store)
+    assert "\n" not in str(err.value)
+    assert len(store.db.query("SELECT id FROM pose_tracks")) == n_tracks  # nothing written
+
+
+def test_path_with_spaces_and_non_ascii(tmp_path, store):
+    folder = tmp_path / "clips with spaces ü"
+    folder.mkdir()
+    target = folder / "straße – 步行者.mp4"
+    shutil.copyfile(STREET, target)
+    track = extract_video(target, store)
+    assert len(track) == 5 and track.complete
+    assert store.clip_by_path(target)["path"] == os.path.abspath(target)
+
+
+def test_locked_project_fails_cleanly_then_works(tmp_path):
+    path = tmp_path / "locked.aastudio"
+    repo = Repository(path)
+    repo.db.conn.execute("PRAGMA busy_timeout = 200")  # fail fast in the test
+    other = sqlite3.connect(path, isolation_level=None)
+    other.execute("BEGIN EXCLUSIVE")
+    try:
+        with pytest.raises(StoreError, match="locked"):
+            extract_video(STREET, repo)
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+    assert extract_video(STREET, repo).complete  # nothing half-written blocks the retry
+    repo.close()
+
+
+def test_extract_many_with_worker_processes_resumes(tmp_path):
+    one = write_video(tmp_path / "one.mp4", [np.full((120, 160, 3), 60, np.uint8)])
+    project = tmp_path / "batch.aastudio"
+    paths = [str(STREET), one, str(tmp_path / "missing.mp4")]
+    seen = []
+    ctx = JobContext(on_progress=lambda done, total, _m: seen.append((done, total)))
+    result = dict(extract_many(paths, project, workers=2, ctx=ctx))
+    assert result[str(STREET)] == "extracted" and result[one] == "extracted"
+    assert result[paths[2]].startswith("error: File not found")
+    assert seen[-1][0] == seen[-1][1] == 6
+    again = dict(extract_many(paths, project, workers=2))
+    assert again[str(STREET)] == again[one] == "cached"
+    repo = Repository(project)
+    assert len(cached_track(repo, STREET)) == 5
+    repo.close()
+
+
+def test_multi_person_backend_finds_both_people_and_keeps_the_subject(room, store):
+    from models.video import VideoReader
+
+    with VideoReader(ROOM) as r:
+        frames = [f for _, f in r.frames(0, 8)]
+    h, w = frames[0].shape[:2]
+    est = get("mediapipe-multi").create({})
+    try:
+        counts = [len(est.process_all(f)) for f in frames]
+        subject = [est.process(f, i * 36) for i, f in enumerate(frames)]
+    finally:
+        est.close()
+    assert max(counts) == 2
+    ref = np.flatnonzero(room.has_pose[:8])
+    for i in ref:  # same person as the default (tracking) backend follows
+        assert subject[i] is not None
+        gap = torso_centre(subject[i][0], w, h) - torso_centre(room.image[i], w, h)
+        assert np.linalg.norm(gap) < 0.03 * w
+    track = extract_video(STREET, store, backend_id="mediapipe-multi")
+    assert track.complete and track.has_pose.sum() >= 4 and track.backend == "mediapipe-multi"
+    assert cached_track(store, STREET, backend_id="mediapipe-multi") is not None
+    other = cached_track(store, STREET)  # the default backend's cache entry is separate
+    assert other is None or other.backend == DEFAULT_BACKEND
+
+
+def test_extract_many_cancelled_before_start_leaves_nothing_then_resumes(tmp_path):
+    one = write_video(tmp_path / "one.mp4", [np.full((120, 160, 3), 60, np.uint8)])
+    project = tmp_path / "batch.aastudio"
+    ctx = JobContext()
+    ctx.token.cancel()
+    result = dict(extract_many([str(STREET), one], project, workers=2, ctx=ctx))
+    assert set(result.values()) == {"cancelled"}
+    repo = Repository(project)
+    assert cached_track(repo, STREET) is None and cached_track(repo, one) is None
+    result = dict(extract_many([str(STREET), one], project, workers=1))
+    assert set(result.values()) == {"extracted"}
+    assert len(cached_track(repo, one)) == 1
+    repo.close()
+
+
+def test_extract_many_cancel_mid_run_reaches_worker_processes(tmp_path):
+    import struct
+
+    copy = tmp_path / "room copy.mp4"  # other bytes (an MP4 'free' box), same frames
+    copy.write_bytes(ROOM.read_bytes() + struct.pack(">I", 12) + b"free" + b"copy")
+    project = tmp_path / "batch.aastudio"
+    paths = [str(ROOM), str(copy), str(STREET)]
+    # this process's thread can report at most 72 + 5 frames: 100 needs the worker's
+    ctx = JobContext(on_progress=lambda done, _t, _m: done >= 100 and ctx.token.cancel())
+    result = dict(extract_many(paths, project, workers=2, ctx=ctx))
+    assert "cancelled" in result.values()
+    repo = Repository(project)
+    settings = get(DEFAULT_BACKEND).settings()
+    partial = [repo.load_track(repo.clip_hash(p), DEFAULT_BACKEND, settings) for p in paths[:2]]
+    assert any(t is not None and 0 < t.frames_done < 72 for t in partial)
+    again = dict(extract_many(paths, project, workers=2))
+    assert set(again.values()) <= {"cached", "extracted"}
+    assert all(cached_track(repo, p).complete for p in paths)
+    repo.close()
+
+
+def test_partial_track_of_another_model_version_is_restarted(tmp_path):
+    from models.pose.track import PoseTrack
+
+    repo = Repository(tmp_path / "v.aastudio")
+    settings = get(DEFAULT_BACKEND).settings()
+    stale = PoseTrack.empty(5, fps=5.0, width=960, height=540, backend=DEFAULT_BACKEND,
+                            settings=settings)
+    stale.image[:3] = stale.world[:3] = 0.5  # bogus poses from "an older model"
+    stale.frames_done, stale.backend_version = 3, "mediapipe 0.0.1 / old"
+    repo.save_track(repo.clip_hash(STREET), stale)
+    before = decoded_frames()
+    track = extract_video(STREET, repo)
+    assert decoded_frames() - before == 5 and track.complete
+    assert "0.10.21" in track.backend_version and not (track.image[:3] == 0.5).all()
+    repo.close()
+
+
+def _standing(cx: float, cy: float, h: float = 0.4) -> np.ndarray:
+    """A crude upright (33, 4) pose centred at (cx, cy), height h (normalised)."""
+    pose = np.zeros((33, 4), np.float32)
+    pose[:, 0], pose[:, 1], pose[:, 3] = cx, np.linspace(cy - h / 2, cy + h / 2, 33), 1.0
+    pose[[L_SH, R_SH], 1], pose[[L_HIP, R_HIP], 1] = cy - h / 6, cy + h / 6
+    return pose
+
+
+def test_subject_gate_rules():
+    from models.pose.backends.mediapipe_pose import SubjectGate, mask_outside, uncrop
+
+    gate = SubjectGate(jump=0.35, speed=0.25, reacquire_s=2.0)
+    w, h = 1000, 1000
+    assert gate.accepts(_standing(0.2, 0.5), w, h, 0)  # nobody followed yet: anyone
+    gate.update(_standing(0.2, 0.5), w, h, 0)          # subject 400 px tall
+    assert gate.accepts(_standing(0.3, 0.5), w, h, 40)       # 100 px: a plausible step
+    assert not gate.accepts(_standing(0.6, 0.5), w, h, 40)   # 400 px: somebody else
+    assert not gate.accepts(_standing(0.6, 0.5), w, h, 1900)
+    assert gate.accepts(_standing(0.6, 0.5), w, h, 2000)     # unseen 2 s: re-acquire
+    x0, y0, x1, y1 = gate.search_box(w, h, 0)
+    assert x0 < 200 < x1 and y0 < 300 and y1 > 700
+    assert gate.search_box(w, h, 1000)[0] < x0                # grows while unseen
+    frame = np.full((h, w, 3), 255, np.uint8)
+    masked = mask_outside(frame, (x0, y0, x1, y1))
+    assert masked[500, 200].tolist() == [255] * 3 and masked[500, 900].tolist() == [114] * 3
+    crop_pose = np.array([[0.5, 0.5, 0.1, 1.0]], np.float32)
+    np.testing.assert_allclose(uncrop(crop_pose, (100, 200, 300, 600), w, h)[0],
+                               [0.2, 0.4, 0.02, 1.0], rtol=1e-6)

@@ -1,0 +1,185 @@
+"""Local transformers backend on tiny real checkpoints of all six families (no mocks)."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from models.errors import Cancelled
+from models.jobs import CancelToken, JobContext
+from models.vlm.checkpoint import inspect_checkpoint, safetensors_params
+from models.vlm.frames import FrameSelection, sample_frames
+from models.vlm.local import RESIDENT, TransformersBackend
+from models.vlm.types import GenerationParams, NotEnoughMemory, VLMError, VLMRequest, messages_for
+from tests.conftest import CLIPS
+from tests.vlm_fixtures import ALL_FAMILIES, copy_checkpoint, tiny_ckpt  # noqa: F401
+
+CLIP = "arm_wrestling.mp4"
+
+
+@pytest.fixture(scope="module")
+def eight_frames():
+    return sample_frames(CLIPS / CLIP, FrameSelection(count=8))
+
+
+@pytest.fixture(scope="module")
+def backends():
+    made = {}
+    yield made
+    for b in made.values():
+        b.unload()
+
+
+def _backend(backends, tiny_ckpt, family) -> TransformersBackend:
+    if family not in backends:
+        backends[family] = TransformersBackend(str(tiny_ckpt(family)), device="cpu")
+    b = backends[family]
+    b.load()
+    return b
+
+
+def _check_shapes(backend, family, inputs, n_frames: int, video: bool) -> None:
+    tok = backend.processor.tokenizer
+    ids = inputs["input_ids"][0].tolist()
+    if family in ("qwen2_5_vl", "qwen2_vl", "qwen3_vl"):
+        key = "video_grid_thw" if video else "image_grid_thw"
+        grid = inputs[key][0].tolist()
+        assert grid[0] == (n_frames // 2 if video else 1)      # temporal patch of 2 frames
+        pad = tok.convert_tokens_to_ids("<|video_pad|>" if video else "<|image_pad|>")
+        assert ids.count(pad) == grid[0] * grid[1] * grid[2] // 4   # 2x2 spatial merge
+    elif family == "internvl":
+        assert tuple(inputs["pixel_values"].shape[1:]) == (3, 28, 28)
+        if video:
+            assert inputs["pixel_values"].shape[0] == n_frames
+            assert ids.count(tok.convert_tokens_to_ids("<IMG_CONTEXT>")) == n_frames
+    elif family == "llava_onevision":
+        key = "pixel_values_videos" if video else "pixel_values"
+        assert inputs[key].shape[-3:] == (3, 28, 28)
+        if video:
+            assert inputs[key].shape[:2] == (1, n_frames)
+    elif family == "smolvlm":
+        assert tuple(inputs["pixel_values"].shape[:2]) == (1, n_frames if video else 1)
+        image_id = tok.convert_tokens_to_ids("<image>")
+        assert ids.count(image_id) == 4 * (n_frames if video else 1)   # image_seq_len 4
+
+
+@pytest.mark.parametrize("family", ALL_FAMILIES)
+@pytest.mark.parametrize("video", [False, True], ids=["image", "video8"])
+def test_answer_streams_like_bare_generate(family, video, backends, tiny_ckpt, eight_frames):
+    import torch
+
+    b = _backend(backends, tiny_ckpt, family)
+    frames = eight_frames.frames if video else eight_frames.frames[:1]
+    req = VLMRequest(messages_for("What does the left arm do?", "Be brief."), list(frames),
+                     GenerationParams(max_new_tokens=10), fps=eight_frames.fps,
+                     frame_indices=eight_frames.indices if video else eight_frames.indices[:1])
+    inputs = b.prepare(req)
+    _check_shapes(b, family, inputs, len(frames), video)
+    chunks = list(b.generate(req))
+    st = b.stats
+    assert st.prompt_tokens == inputs["input_ids"].shape[1]
+    assert 1 <= st.completion_tokens <= 10 and st.completion_tokens == len(b.last_ids)
+    tok = b.processor.tokenizer
+    assert "".join(chunks) == tok.decode(b.last_ids, skip_special_tokens=True)  # order kept
+    with torch.inference_mode():
+        bare = b.model.generate(**inputs, max_new_tokens=10, do_sample=False)
+    assert bare[0, inputs["input_ids"].shape[1]:].tolist() == b.last_ids      # same path
+    assert st.ttft_s is not None and 0 < st.ttft_s <= st.total_s
+    assert st.peak_mem_bytes and st.peak_mem_bytes > 0
+    assert b.info.family == family and b.info.device == "cpu" and b.info.dtype == "fp32"
+    assert b.info.revision.startswith("local-")
+
+
+def test_cancel_stops_generation(backends, tiny_ckpt, eight_frames):
+    b = _backend(backends, tiny_ckpt, "qwen2_5_vl")
+    token = CancelToken()
+    ctx = JobContext(token=token)
+    req = VLMRequest(messages_for("Describe everything."), list(eight_frames.frames[:2]),
+                     GenerationParams(max_new_tokens=400), fps=28.0, frame_indices=[0, 1])
+    got = []
+    with pytest.raises(Cancelled):
+        for chunk in b.generate(req, ctx):
+            got.append(chunk)
+            token.cancel()
+    assert len(got) >= 1
+    assert b.stats.completion_tokens < 400       # stopped long before max_new_tokens
+
+
+def test_one_model_resident_per_device(tiny_ckpt):
+    a = TransformersBackend(str(tiny_ckpt("smolvlm")), device="cpu")
+    b = TransformersBackend(str(tiny_ckpt("internvl")), device="cpu")
+    a.load()
+    assert RESIDENT.resident("cpu") is a
+    b.load()
+    assert RESIDENT.resident("cpu") is b and not a.loaded and b.loaded
+    b.unload()
+    assert RESIDENT.resident("cpu") is None and not b.loaded
+
+
+def test_memory_estimate_and_refusal(tiny_ckpt):
+    folder = tiny_ckpt("qwen2_5_vl")
+    n = safetensors_params(folder)
+    from models.vlm.checkpoint import params_from_config
+    from transformers import AutoConfig
+
+    assert n == params_from_config(AutoConfig.from_pretrained(folder))   # headers == meta model
+    b = TransformersBackend(str(folder), device="cpu", memory_limit_bytes=1024 ** 2)
+    with pytest.raises(NotEnoughMemory, match=r"Not enough memory on cpu: .* needs about"):
+        b.load()
+    assert not b.loaded
+
+
+def _write_config(folder, cfg: dict):
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "config.json").write_text(json.dumps(cfg))
+    return folder
+
+
+@pytest.mark.parametrize("case,pattern", [
+    ("not_checkpoint", r"is not a model checkpoint \(no config.json\)"),
+    ("no_processor", r"missing processor files"),
+    ("unknown_arch", r"Architecture 'zz_made_up_vlm' is not known to transformers"),
+    ("remote_code", r"needs remote code .* enable 'trust remote code'"),
+    ("not_vlm", r"'bert' is not a vision-language model"),
+    ("pickle_weights", r"pickle files \(.bin\)"),
+    ("missing", r"neither a folder nor in the Hugging Face cache"),
+])
+def test_bad_checkpoints_give_clear_messages(case, pattern, tmp_path, tiny_ckpt):
+    folder = tmp_path / case
+    if case == "not_checkpoint":
+        folder.mkdir()
+        (folder / "notes.txt").write_text("hello")
+    elif case == "no_processor":
+        copy_checkpoint("smolvlm", folder, drop=("processor_config.json",))
+    elif case == "unknown_arch":
+        _write_config(folder, {"model_type": "zz_made_up_vlm"})
+    elif case == "remote_code":
+        _write_config(folder, {"model_type": "my_custom_vlm",
+                               "auto_map": {"AutoModel": "modeling_my.MyModel"}})
+    elif case == "not_vlm":
+        _write_config(folder, {"model_type": "bert"})
+    elif case == "pickle_weights":
+        copy_checkpoint("smolvlm", folder, drop=("model.safetensors",))
+        (folder / "pytorch_model.bin").write_bytes(b"not really")
+    b = TransformersBackend(str(folder), device="cpu")
+    with pytest.raises(VLMError, match=pattern) as err:
+        b.load()
+    assert "\n" not in str(err.value)
+    assert not b.loaded
+
+
+def test_remote_code_opt_in_is_per_model(tmp_path):
+    folder = _write_config(tmp_path / "rc", {"model_type": "my_custom_vlm",
+                                             "auto_map": {"AutoConfig": "x.Y"}})
+    assert not inspect_checkpoint(folder).runnable
+    info = inspect_checkpoint(folder, trust_remote_code=True)
+    assert info.needs_remote_code and "processor" in info.reason   # passes the code gate
+
+
+def test_empty_question_and_bad_frames(backends, tiny_ckpt):
+    b = _backend(backends, tiny_ckpt, "smolvlm")
+    with pytest.raises(VLMError, match="question is empty"):
+        list(b.generate(VLMRequest(messages_for("   "))))
+    with pytest.raises(VLMError, match="RGB uint8"):
+        list(b.generate(VLMRequest(messages_for("hi"), [np.zeros((4, 4), np.uint8)])))

@@ -1,0 +1,126 @@
+"""The QA curation panel offscreen: one-key review changes the stored status, undo
+restores it, the player jumps to the item's frames, filters and the editor work."""
+from __future__ import annotations
+
+import pytest
+from PySide6.QtCore import Qt
+
+from app.context import AppContext
+from models.qa.record import Provenance, QARecord
+from widgets.curation.panel import CurationPanel
+
+
+@pytest.fixture
+def panel(qtbot, tmp_path, clip):
+    from models.store import Repository
+
+    repo = Repository(tmp_path / "gui.aastudio")
+    video = str(clip("two_people_room.mp4"))
+    items = [QARecord(f"q{i}", "body_part_pose" if i % 2 else "spatial_difference",
+                      "two_people_room.mp4", f"Question {i}?", ["straight", "fully bent", "partly bent"],
+                      i % 3, frame_a=5 + i, frame_b=(30 + i) if i % 2 == 0 else None,
+                      provenance=Provenance(facts=[{"part": "left_knee", "value": 90.0 + i}]))
+             for i in range(8)]
+    repo.add_qa_items(items)
+    ctx = AppContext(repo)
+    ctx.dataset.set_single(video)
+    w = CurationPanel(ctx)
+    qtbot.addWidget(w)
+    w.show()
+    yield w
+    ctx.shutdown()
+
+
+def _status(panel, qa_id):
+    return panel.ctx.repo.qa_record(qa_id).review.status
+
+
+def test_keys_accept_reject_change_stored_status_and_undo_restores(panel, qtbot):
+    assert panel.model.rowCount() == 8
+    panel.select_row(0)
+    panel.table.setFocus()
+    before = panel.ctx.repo.qa_row("q0")
+    qtbot.keyClick(panel.table, Qt.Key.Key_A)
+    assert _status(panel, "q0") == "accepted"
+    assert panel.model.qa_id(panel.table.currentIndex().row()) == "q1"  # moved on
+    qtbot.keyClick(panel.table, Qt.Key.Key_R)
+    qtbot.keyClick(panel.table, Qt.Key.Key_F)
+    assert (_status(panel, "q1"), _status(panel, "q2")) == ("rejected", "needs_fix")
+    qtbot.keyClick(panel.table, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    qtbot.keyClick(panel.table, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert (_status(panel, "q1"), _status(panel, "q2")) == ("candidate", "candidate")
+    qtbot.keyClick(panel.table, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert panel.ctx.repo.qa_row("q0") == before
+    qtbot.keyClick(panel.table, Qt.Key.Key_Z,
+                   Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
+    assert _status(panel, "q0") == "accepted"
+    assert panel.model.data(panel.model.index(0, 0)) == "accepted"
+
+
+def test_bulk_selection_filter_and_editor(panel, qtbot):
+    panel.table.selectAll()
+    panel.reject()
+    assert panel.ctx.repo.qa_count({"status": "rejected"}) == 8
+    panel.status_box.setCurrentIndex(panel.status_box.findData("rejected"))
+    assert panel.model.rowCount() == 8
+    panel.task_box.setCurrentIndex(panel.task_box.findData("spatial_difference"))
+    assert panel.model.rowCount() == 4
+    panel.search.setText("Question 4")
+    qtbot.waitUntil(lambda: panel.model.rowCount() == 1, timeout=3000)
+    panel.select_row(0)
+    assert panel.editor.qa_id == "q4"
+    panel.editor.question.setPlainText("Edited question ✓?")
+    panel.editor.options.setPlainText("straight\nbent\nhalf bent\nfully bent")
+    panel.editor.answer.setCurrentIndex(3)
+    panel.editor.note.setText("fixed by hand")
+    panel.editor.commit()
+    rec = panel.ctx.repo.qa_record("q4")
+    assert (rec.question, rec.options[3], rec.answer_index, rec.review.status) == \
+        ("Edited question ✓?", "fully bent", 3, "edited")
+    assert panel.ctx.repo.qa_history("q4")[-1]["kind"] == "edit"
+    panel.controller.undo()
+    assert panel.ctx.repo.qa_record("q4").question == "Question 4?"
+    assert "Question 4?" in panel.editor.question.toPlainText()
+
+
+def test_selecting_an_item_seeks_the_player_and_marks_frames(panel, qtbot):
+    panel.select_row(0)  # q0: frames A=5, B=30
+    player = panel.ctx.player
+    qtbot.waitUntil(lambda: player.current_frame == 5, timeout=10000)
+    assert panel.ctx.marks.a[1] == 5 and panel.ctx.marks.b[1] == 30
+    panel.select_row(1)  # same clip already open: a plain seek
+    qtbot.waitUntil(lambda: player.current_frame == 6, timeout=10000)
+    report = panel.show_report()
+    assert report["items"] == 8
+    assert "body part pose" in panel.summary.text() and "candidates" in panel.summary.toolTip()
+
+
+def test_table_loads_rows_lazily_and_sorts_in_sql(qtbot, tmp_path):
+    from types import SimpleNamespace
+
+    from PySide6.QtWidgets import QTableView
+
+    from app.controllers.curation import CurationController
+    from models.store import Repository
+    from widgets.curation.table_model import PAGE, QATableModel
+
+    repo = Repository(tmp_path / "big.aastudio")
+    repo.add_qa_items([QARecord(f"q{i:05d}", "relative_position", f"c{i % 7}.mp4", f"Q {i:05d}?",
+                                ["a", "b"], i % 2) for i in range(5000)])
+    ctx = SimpleNamespace(repo=repo, player=None, message=lambda *a: None, warn=lambda *a: None)
+    ctrl = CurationController(ctx)
+    model = QATableModel(ctrl)
+    view = QTableView()
+    qtbot.addWidget(view)
+    view.setModel(model)
+    view.resize(600, 300)
+    model.reload()
+    view.show()
+    view.grab()
+    assert model.rowCount() == 5000 and 0 < len(model._rows) <= 2 * PAGE
+    view.setSortingEnabled(True)
+    view.sortByColumn(3, Qt.SortOrder.DescendingOrder)  # question, in SQL
+    assert model.qa_id(0) == "q04999"
+    ctrl.set_filter("video", "c3.mp4")
+    assert model.rowCount() == len([i for i in range(5000) if i % 7 == 3])
+    repo.close()

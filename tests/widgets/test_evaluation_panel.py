@@ -1,0 +1,96 @@
+"""Evaluation panel and export dialog offscreen: a background run of the rule-based
+reference fills the table and the bar chart, runs reopen and compare; the export dialog
+lists the registry, exports in the background and asks before replacing a folder."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from app.context import AppContext
+from models.evaluate import EvalSettings
+from models.store import Repository
+from tests.models.export_samples import sample_records
+from tests.models.test_evaluate import synth_records
+
+
+@pytest.fixture
+def ctx(qtbot, tmp_path, clip):
+    from models.video import probe
+
+    repo = Repository(tmp_path / "gui.aastudio")
+    repo.upsert_clip(probe(clip("arm_wrestling.mp4")))
+    recs = synth_records()[:6] + sample_records()[:1]
+    for r in recs:
+        r.review.status = "accepted"
+    repo.add_qa_items(recs)
+    c = AppContext(repo)
+    yield c
+    c.shutdown()
+
+
+@pytest.fixture
+def panel(qtbot, ctx):
+    from widgets.evaluation.panel import EvaluationPanel
+
+    w = EvaluationPanel(ctx)
+    qtbot.addWidget(w)
+    w.show()
+    return w
+
+
+def test_reference_run_fills_table_and_chart_and_reopens(panel, qtbot):
+    with qtbot.waitSignal(panel.controller.finished, timeout=60000) as sig:
+        assert panel.start()
+    (run_id,) = sig.args[0]
+    assert panel.runs_table.rowCount() == 1
+    assert panel.runs_table.item(0, 2).text() == "done"
+    labels = [panel.results.verticalHeaderItem(i).text() for i in range(panel.results.rowCount())]
+    assert "mean over sub-tasks" in labels and "overall (micro)" in labels
+    overall = panel.results.item(labels.index("overall (micro)"), 0).text()
+    assert overall == "100.0"
+    assert len(panel.bars) == 1 and max(panel.bars[0].opts["height"]) == 100.0
+    panel.show_runs([])
+    assert panel.results.rowCount() == 0
+    panel.select_runs([run_id])           # reopen a past run
+    assert panel.results.item(labels.index("overall (micro)"), 0).text() == "100.0"
+    with qtbot.waitSignal(panel.controller.finished, timeout=60000):
+        panel.controller.start(["rule"], EvalSettings(frames=2))
+    panel.select_runs([1, 2])
+    panel.compare_selected()
+    assert "Run #2 vs run #1: 6 items answered by both" in panel.compare_text.toPlainText() \
+        or "Run #1 vs run #2: 6 items answered by both" in panel.compare_text.toPlainText()
+
+
+def test_export_dialog_exports_and_asks_before_overwrite(panel, qtbot, tmp_path):
+    dlg = panel.open_export()
+    qtbot.addWidget(dlg)
+    assert dlg.format_list.count() == 7
+    dlg.select_format("jsonl")
+    out = tmp_path / "bench"
+    dlg.out_edit.setText(str(out))
+    with qtbot.waitSignal(panel.controller.exportDone, timeout=60000):
+        assert dlg.start_export()
+    rows = (out / "actionart.jsonl").read_text().splitlines()
+    assert len(rows) == 7 and json.loads(rows[0])["review"]["status"] == "accepted"
+    asked = []
+    dlg.confirm = lambda text: asked.append(text) or False
+    assert not dlg.start_export()
+    assert "not empty" in asked[0] and "cancelled" in dlg.status.text()
+    dlg.confirm = lambda text: True
+    dlg.select_format("hf-dataset")
+    with qtbot.waitSignal(panel.controller.exportDone, timeout=60000):
+        assert dlg.start_export()
+    assert (out / "README.md").is_file() and not (out / "actionart.jsonl").exists()
+
+
+def test_main_window_has_the_panel_and_the_file_menu_action(qtbot, ctx):
+    from widgets.export.dialog import ExportDialog
+    from widgets.main_window import MainWindow
+
+    win = MainWindow(ctx)
+    qtbot.addWidget(win)
+    assert "evaluation" in win.panels
+    win.actions_by_id["file.export"].trigger()
+    dialogs = win.findChildren(ExportDialog)
+    assert len(dialogs) == 1 and dialogs[0].isVisible()

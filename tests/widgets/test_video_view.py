@@ -1,0 +1,148 @@
+"""Offscreen rendering of the video view: bones land on the pixels the pose says, the
+threshold hides joints, tooltips name joints, the overlay always matches the frame shown,
+and the transport slider seeks."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PySide6.QtCore import QEvent, QPointF
+from PySide6.QtWidgets import QGraphicsSceneHoverEvent
+
+from models.pose.skeleton import blazepose
+from tests.gui_support import ctx, synthetic_track  # noqa: F401
+
+W, H = 640, 360
+SK = blazepose()
+LS, LE, RS, RE = (SK.index(n) for n in ("left_shoulder", "left_elbow", "right_shoulder",
+                                        "right_elbow"))
+
+
+def _pose(vis_left_elbow=0.9) -> np.ndarray:
+    p = np.full((SK.n, 3), np.nan)
+    p[LS] = (100, 100, 0.95)
+    p[LE] = (300, 100, vis_left_elbow)   # horizontal left upper arm at y=100
+    p[RS] = (100, 250, 0.95)
+    p[RE] = (100, 340, 0.95)             # vertical right upper arm at x=100
+    return p
+
+
+@pytest.fixture
+def view(qtbot):
+    from widgets.video.view import VideoView
+
+    v = VideoView()
+    qtbot.addWidget(v)
+    v.show_frame(np.zeros((H, W, 3), np.uint8), [_pose()])
+    return v
+
+
+def _rgb(img, x, y):
+    c = img.pixelColor(x, y)
+    return c.red(), c.green(), c.blue()
+
+
+def _is_left_colour(rgb):   # orange
+    r, g, b = rgb
+    return r > 200 and 100 < g < 190 and b < 90
+
+
+def _is_right_colour(rgb):  # blue
+    r, g, b = rgb
+    return r < 90 and 110 < g < 190 and b > 200
+
+
+def test_bones_are_drawn_at_the_pose_pixels(view):
+    img = view.render_scene()
+    assert (img.width(), img.height()) == (W, H)
+    for x in range(140, 261, 20):   # along the left upper arm, between the joint discs
+        assert _is_left_colour(_rgb(img, x, 100)), (x, _rgb(img, x, 100))
+        assert _rgb(img, x, 130) == (0, 0, 0)  # and nothing 30 px beside it
+    for y in range(285, 306, 10):   # along the right upper arm
+        assert _is_right_colour(_rgb(img, 100, y)), (y, _rgb(img, 100, y))
+    assert _rgb(img, 500, 300) == (0, 0, 0)
+
+
+def test_threshold_hides_low_visibility_joints(view):
+    view.show_frame(None, [_pose(vis_left_elbow=0.3)])
+    view.set_threshold(0.5)
+    assert not view.skeleton.shown_joints()[LE]
+    assert _rgb(view.render_scene(), 200, 100) == (0, 0, 0)  # bone to a hidden joint: gone
+    view.set_threshold(0.2)
+    assert view.skeleton.shown_joints()[LE]
+    assert _is_left_colour(_rgb(view.render_scene(), 200, 100))
+
+
+def test_overlay_toggle(view):
+    view.set_overlay_visible(False)
+    assert _rgb(view.render_scene(), 200, 100) == (0, 0, 0)
+    view.set_overlay_visible(True)
+    assert _is_left_colour(_rgb(view.render_scene(), 200, 100))
+
+
+def test_hover_tooltip_names_the_joint(view):
+    item = view.skeleton
+    event = QGraphicsSceneHoverEvent(QEvent.Type.GraphicsSceneHoverMove)
+    event.setPos(QPointF(302, 98))
+    item.hoverMoveEvent(event)
+    tip = item.toolTip()
+    assert tip.splitlines()[0] == "left_elbow"
+    assert "x 300.0 px, y 100.0 px" in tip and "visibility 0.90" in tip
+    event.setPos(QPointF(500, 300))
+    item.hoverMoveEvent(event)
+    assert item.toolTip() == ""
+
+
+def test_zoom_and_fit(view):
+    view.resize(800, 450)
+    view.fit()
+    fitted = view.zoom
+    view.set_zoom(2.0)
+    assert view.zoom == pytest.approx(2.0)
+    view.fit()
+    assert view.zoom == pytest.approx(fitted)
+
+
+def test_overlay_always_belongs_to_the_displayed_frame(qtbot, ctx, clip):
+    from widgets.video.panel import VideoPanel
+
+    panel = VideoPanel(ctx)
+    qtbot.addWidget(panel)
+    player = ctx.player
+    with qtbot.waitSignal(player.frameChanged, timeout=10000):
+        player.open(clip("arm_wrestling.mp4"))
+    track = synthetic_track(player.frame_count, 340, 256, no_pose=[9])
+    player.set_track(track)
+    nose = SK.index("nose")
+    checked = []
+
+    def check(frame):  # runs right after the panel drew this frame
+        drawn = panel.view.skeleton.pose
+        if frame == 9:
+            assert drawn is None and panel.view.message_item.text() == "no pose"
+        else:
+            assert drawn[nose, 0] == pytest.approx(track.pixels(frame)[nose, 0])
+        checked.append(frame)
+    player.frameChanged.connect(check)
+    for target in (5, 9, 120, 121, 3, 279):
+        with qtbot.waitSignal(player.frameChanged, timeout=10000,
+                              check_params_cb=lambda i, t=target: i == t):
+            player.seek(target)
+    assert checked[-1] == 279 and 9 in checked
+
+
+def test_slider_seeks_and_follows(qtbot, ctx, clip):
+    from widgets.video.transport import TransportBar
+
+    bar = TransportBar(ctx)
+    qtbot.addWidget(bar)
+    player = ctx.player
+    with qtbot.waitSignal(player.frameChanged, timeout=10000):
+        player.open(clip("basketball_gym.mp4"))
+    assert bar.slider.maximum() == player.frame_count - 1
+    with qtbot.waitSignal(player.frameChanged, timeout=10000, check_params_cb=lambda i: i == 30):
+        bar.slider.setValue(30)
+    assert player.current_frame == 30
+    assert bar.label.text().startswith("frame 30 / 299")
+    with qtbot.waitSignal(player.frameChanged, timeout=10000):
+        player.seek(200)
+    assert bar.slider.value() == 200 and player.current_frame == 200

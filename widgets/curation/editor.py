@@ -1,0 +1,99 @@
+"""The QA item editor: question, options (one per line), answer, note; the item's facts
+and quality flags read-only. Saving calls the controller (one undoable edit)."""
+from __future__ import annotations
+
+import json
+from typing import Optional
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QKeySequence, QShortcut
+from PySide6.QtWidgets import (QComboBox, QFormLayout, QHBoxLayout, QLabel, QLineEdit,
+                               QPlainTextEdit, QPushButton, QVBoxLayout, QWidget)
+
+from models.qa.record import LETTERS, QARecord
+
+
+class QAEditor(QWidget):
+    def __init__(self, controller, parent=None) -> None:
+        super().__init__(parent)
+        self.controller = controller
+        self.qa_id: Optional[str] = None
+        self.question = QPlainTextEdit()
+        self.question.setMaximumHeight(70)
+        self.question.setMinimumHeight(30)
+        self.options = QPlainTextEdit()
+        self.options.setPlaceholderText("one option per line")
+        self.options.setMaximumHeight(110)
+        self.options.setMinimumHeight(40)
+        self.options.textChanged.connect(self._sync_answers)
+        self.answer = QComboBox()
+        self.note = QLineEdit()
+        self.save = QPushButton("Save edit")
+        self.save.setToolTip("Save question, options, answer and note (Ctrl+S)")
+        self.save.clicked.connect(self.commit)
+        save = QShortcut(QKeySequence("Ctrl+S"), self, self.commit)
+        save.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        self.info = QLabel()
+        self.info.setWordWrap(True)
+        self.facts = QPlainTextEdit()
+        self.facts.setReadOnly(True)
+        self.facts.setMinimumHeight(24)
+        self._layout()
+        self.setEnabled(False)
+
+    def _layout(self) -> None:
+        form = QFormLayout()
+        form.addRow("Question", self.question)
+        form.addRow("Options", self.options)
+        row = QHBoxLayout()
+        row.addWidget(self.answer, 1)
+        row.addWidget(self.save)
+        form.addRow("Answer", row)
+        form.addRow("Note", self.note)
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.addLayout(form)
+        lay.addWidget(self.info)
+        lay.addWidget(QLabel("Facts the answer was derived from"))
+        lay.addWidget(self.facts, 1)
+
+    def _sync_answers(self) -> None:
+        n = len(self.option_list())
+        keep = self.answer.currentIndex()
+        self.answer.blockSignals(True)
+        self.answer.clear()
+        opts = self.option_list()
+        self.answer.addItems([f"{LETTERS[i]}. {o}" for i, o in enumerate(opts[:len(LETTERS)])])
+        self.answer.setCurrentIndex(min(max(keep, 0), n - 1) if n else -1)
+        self.answer.blockSignals(False)
+
+    def option_list(self) -> list[str]:
+        return [ln.strip() for ln in self.options.toPlainText().splitlines() if ln.strip()]
+
+    def show_record(self, rec: Optional[QARecord], flags: list[str] = ()) -> None:
+        self.qa_id = rec.qa_id if rec else None
+        self.setEnabled(rec is not None)
+        if rec is None:
+            for w in (self.question, self.options, self.facts):
+                w.setPlainText("")
+            self.note.setText("")
+            self.info.setText("")
+            return
+        self.question.setPlainText(rec.question)
+        self.options.setPlainText("\n".join(rec.options))
+        self.answer.setCurrentIndex(rec.answer_index)
+        self.note.setText(rec.review.note or "")
+        self.facts.setPlainText("\n".join(json.dumps(f, ensure_ascii=False)
+                                          for f in rec.provenance.facts or []))
+        where = f"frames A={rec.frame_a} B={rec.frame_b}" if rec.frame_b is not None else \
+            (f"{rec.start_s}-{rec.end_s} s" if rec.start_s is not None else f"frame {rec.frame_a}")
+        text = f"{rec.task} · {rec.review.status} · {rec.source} · {rec.video} · {where}"
+        if flags:
+            text += "\n⚠ " + "; ".join(flags)
+        self.info.setText(text)
+
+    def commit(self) -> Optional[int]:
+        if self.qa_id is None:
+            return None
+        return self.controller.edit(self.qa_id, self.question.toPlainText(), self.option_list(),
+                                    self.answer.currentIndex(), self.note.text() or None)

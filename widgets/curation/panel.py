@@ -1,0 +1,321 @@
+"""The QA curation panel: filters, the lazily loaded table, the editor, one-key review
+(A accept, R reject, F needs fix, J/K or N/P next/previous), bulk actions on a selection,
+undo/redo (Ctrl+Z / Ctrl+Shift+Z), quality report, per-sub-task progress and generation."""
+from __future__ import annotations
+
+import os
+
+from PySide6.QtCore import QEvent, QItemSelectionModel, Qt, QTimer
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QFileDialog, QHBoxLayout,
+                               QHeaderView, QInputDialog, QLabel, QLineEdit, QMenu, QMessageBox,
+                               QPushButton, QSplitter, QTableView, QToolButton, QVBoxLayout,
+                               QWidget)
+
+from app.controllers.curation import CurationController
+from models.qa.record import REVIEW_STATUSES
+from models.qa.taxonomy import task_ids
+
+from .editor import QAEditor
+from .table_model import QATableModel
+
+REVIEW_KEYS = {Qt.Key.Key_A: "accept", Qt.Key.Key_R: "reject", Qt.Key.Key_F: "needs_fix",
+               Qt.Key.Key_J: "next", Qt.Key.Key_N: "next", Qt.Key.Key_K: "previous",
+               Qt.Key.Key_P: "previous"}
+
+
+class QATableView(QTableView):
+    """Single keys without modifiers are review actions while the table has focus (they
+    win over the window's own single-key shortcuts only here)."""
+
+    def __init__(self, panel, parent=None) -> None:
+        super().__init__(parent)
+        self.panel = panel
+
+    def _review_key(self, event) -> str | None:
+        if event.modifiers() & ~Qt.KeyboardModifier.KeypadModifier:
+            return None
+        return REVIEW_KEYS.get(Qt.Key(event.key()))
+
+    def event(self, event):
+        if event.type() == QEvent.Type.ShortcutOverride and self._review_key(event):
+            event.accept()
+            return True
+        return super().event(event)
+
+    def keyPressEvent(self, event) -> None:
+        action = self._review_key(event)
+        if action is None:
+            super().keyPressEvent(event)
+            return
+        getattr(self.panel, action)()
+
+
+class CurationPanel(QWidget):
+    def __init__(self, ctx, parent=None) -> None:
+        super().__init__(parent)
+        self.ctx = ctx
+        self.controller = CurationController(ctx, parent=self)
+        self.model = QATableModel(self.controller, self)
+        self.table = QATableView(self)
+        self.editor = QAEditor(self.controller, self)
+        self.summary = QLabel()
+        self.summary.setWordWrap(True)
+        self._build_filters()
+        self._build_table()
+        self._build_buttons()
+        self._layout()
+        self._wire()
+        self.reload()
+
+    # -- construction ---------------------------------------------------------------------------
+    def _combo(self, key: str, label: str, values) -> QComboBox:
+        box = QComboBox()
+        box.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        box.setMinimumContentsLength(9)
+        box.addItem(f"All {label}", None)
+        for v in values:
+            box.addItem(str(v).replace("_", " "), v)
+        box.currentIndexChanged.connect(lambda _i, k=key, b=box: self.controller.set_filter(k, b.currentData()))
+        return box
+
+    def _build_filters(self) -> None:
+        self.task_box = self._combo("task", "sub-tasks", task_ids())
+        self.status_box = self._combo("status", "statuses", REVIEW_STATUSES)
+        self.source_box = self._combo("source", "sources", self.ctx.repo.qa_distinct("source"))
+        self.video_box = self._combo("video", "clips", self.ctx.repo.qa_distinct("video"))
+        self.search = QLineEdit()
+        self.search.setPlaceholderText("Search question, options, note…")
+        self._search_timer = QTimer(self, singleShot=True, interval=250)
+        self._search_timer.timeout.connect(
+            lambda: self.controller.set_filter("text", self.search.text().strip()))
+        self.search.textChanged.connect(lambda _t: self._search_timer.start())
+
+    def _build_table(self) -> None:
+        t = self.table
+        t.setModel(self.model)
+        t.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        t.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        t.setSortingEnabled(True)
+        t.sortByColumn(-1, Qt.SortOrder.AscendingOrder)
+        t.verticalHeader().setDefaultSectionSize(22)
+        t.verticalHeader().hide()
+        t.horizontalHeader().setSectionResizeMode(3, QHeaderView.ResizeMode.Stretch)
+        t.setWordWrap(False)
+        t.setMinimumHeight(150)
+
+    def _button(self, text: str, tip: str, slot) -> QPushButton:
+        b = QPushButton(text)
+        b.setToolTip(tip)
+        b.clicked.connect(slot)
+        return b
+
+    def _build_buttons(self) -> None:
+        self.accept_btn = self._button("Accept (A)", "Accept the selected item(s)", self.accept)
+        self.reject_btn = self._button("Reject (R)", "Reject the selected item(s)", self.reject)
+        self.fix_btn = self._button("Needs fix (F)", "Mark the selected item(s) as needing a fix",
+                                    self.needs_fix)
+        self.undo_act = QAction("Undo", self, shortcut=QKeySequence("Ctrl+Z"))
+        self.redo_act = QAction("Redo", self, shortcut=QKeySequence("Ctrl+Shift+Z"))
+        for act, slot in ((self.undo_act, self.controller.undo), (self.redo_act, self.controller.redo)):
+            act.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+            act.triggered.connect(slot)
+            self.addAction(act)
+        self.undo_btn, self.redo_btn = QToolButton(), QToolButton()
+        self.undo_btn.setDefaultAction(self.undo_act)
+        self.redo_btn.setDefaultAction(self.redo_act)
+        self.report_btn = self._button("Quality report", "Run the quality checks on the listed items",
+                                       self.show_report)
+        self.gen_btn = QToolButton(text="Generate QA")
+        self.gen_btn.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+        menu = QMenu(self.gen_btn)
+        menu.addAction("From the open clip's poses", lambda: self.generate(False))
+        menu.addAction("From every clip of the dataset", lambda: self.generate(True))
+        menu.addAction("From captions and model answers (loaded VLM)", self.generate_from_text)
+        menu.addAction("Blind test with the loaded VLM", self.blind_test)
+        menu.addAction("Cancel generation", self.controller.cancel_generation)
+        menu.addSeparator()
+        menu.addAction("Import captions…", self.import_captions)
+        menu.addAction("Type a caption for the open clip…", self.type_caption)
+        self.gen_btn.setMenu(menu)
+
+    def _layout(self) -> None:
+        filters = QHBoxLayout()
+        for w in (self.task_box, self.status_box, self.source_box, self.video_box):
+            filters.addWidget(w, 1)
+        buttons = QHBoxLayout()
+        for w in (self.accept_btn, self.reject_btn, self.fix_btn, self.undo_btn, self.redo_btn):
+            buttons.addWidget(w)
+        buttons.addStretch(1)
+        buttons.addWidget(self.report_btn)
+        buttons.addWidget(self.gen_btn)
+        split = QSplitter(Qt.Orientation.Vertical)
+        split.addWidget(self.table)
+        split.addWidget(self.editor)
+        split.setStretchFactor(0, 3)
+        split.setStretchFactor(1, 2)
+        split.setSizes([320, 220])
+        lay = QVBoxLayout(self)
+        lay.addLayout(filters)
+        lay.addWidget(self.search)
+        lay.addLayout(buttons)
+        lay.addWidget(split, 1)
+        lay.addWidget(self.summary)
+
+    def _wire(self) -> None:
+        self.table.selectionModel().currentRowChanged.connect(self._on_current_row)
+        self.controller.itemsChanged.connect(self._on_items_changed)
+        self.controller.undoChanged.connect(self._on_undo_changed)
+        self.controller.filtersChanged.connect(self._restore_selection)
+        self.controller.generationProgress.connect(
+            lambda d, t, m: self.summary.setText(f"Generating QA… {d}/{t} {m}"))
+        self._on_undo_changed(self.ctx.repo.undo_label() or "", self.ctx.repo.redo_label() or "")
+
+    # -- intents ----------------------------------------------------------------------------------
+    def selected_ids(self) -> list[str]:
+        rows = sorted({i.row() for i in self.table.selectionModel().selectedRows()})
+        ids = [self.model.qa_id(r) for r in rows]
+        cur = self.model.qa_id(self.table.currentIndex().row())
+        return [i for i in ids if i] or ([cur] if cur else [])
+
+    def _review(self, status: str) -> None:
+        ids = self.selected_ids()
+        if ids:
+            self.controller.set_status(ids, status)
+            if len(ids) == 1:
+                self.next()
+
+    def accept(self) -> None:
+        self._review("accepted")
+
+    def reject(self) -> None:
+        self._review("rejected")
+
+    def needs_fix(self) -> None:
+        self._review("needs_fix")
+
+    def next(self) -> None:
+        self._move(1)
+
+    def previous(self) -> None:
+        self._move(-1)
+
+    def _move(self, step: int) -> None:
+        row = self.table.currentIndex().row()
+        target = max(0, min(self.model.rowCount() - 1, row + step if row >= 0 else 0))
+        self.select_row(target)
+
+    def select_row(self, row: int) -> None:
+        if 0 <= row < self.model.rowCount():
+            index = self.model.index(row, 0)
+            flags = QItemSelectionModel.SelectionFlag.ClearAndSelect | \
+                QItemSelectionModel.SelectionFlag.Rows
+            self.table.selectionModel().setCurrentIndex(index, flags)
+            self.table.scrollTo(index)
+
+    def reload(self) -> None:
+        self.model.reload()
+        self._update_summary()
+
+    def generate(self, whole_dataset: bool) -> None:
+        paths = list(self.ctx.dataset.paths) if whole_dataset else \
+            [self.ctx.player.path] if self.ctx.player.path else []
+        if not paths:
+            self.ctx.message("Open a clip or a dataset folder first")
+            return
+        self.controller.generate(paths, extract=True)
+
+    def _backend(self):
+        backend = self.controller.vlm_backend()
+        if backend is None:
+            self.ctx.message("Load a model in the VLM panel first")
+        return backend
+
+    def generate_from_text(self) -> None:
+        backend = self._backend()
+        if backend is not None:
+            self.controller.generate_from_text(backend)
+
+    def blind_test(self) -> None:
+        backend = self._backend()
+        if backend is not None:
+            self.controller.run_blind_test(backend)
+
+    def import_captions(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Import captions", "",
+                                              "Captions (*.csv *.json *.jsonl)")
+        if path:
+            self.controller.import_captions(path)
+
+    def type_caption(self) -> None:
+        path = self.ctx.player.path
+        if not path:
+            self.ctx.message("Open a clip first")
+            return
+        video = os.path.basename(path)
+        text, ok = QInputDialog.getMultiLineText(self, "Caption", f"Caption for {video}:")
+        if ok:
+            self.controller.add_caption(video, text)
+
+    def show_report(self) -> dict:
+        report = self.controller.run_checks()
+        lines = [f"{report['items']} items checked"]
+        for n, b in report["balance"].items():
+            lines.append(f"answer positions ({n} options): {b['counts']}"
+                         f"{'' if b['balanced'] else '  ⚠ unbalanced'}")
+        lines += [f"{k}: {v}" for k, v in sorted(report["flag_counts"].items())] or ["no item flagged"]
+        self._report_box = QMessageBox(QMessageBox.Icon.Information, "QA quality report",
+                                       "\n".join(lines), parent=self)
+        self._report_box.open()
+        self._show_current()
+        return report
+
+    # -- observers ---------------------------------------------------------------------------------
+    def _on_current_row(self, current, _previous) -> None:
+        qa_id = self.model.qa_id(current.row())
+        rec = self.controller.select(qa_id)
+        self.editor.show_record(rec, self.controller.flags(qa_id) if qa_id else [])
+
+    def _show_current(self) -> None:
+        qa_id = self.controller.current
+        rec = self.controller.record(qa_id) if qa_id else None
+        self.editor.show_record(rec, self.controller.flags(qa_id) if rec else [])
+
+    def _refill(self, box: QComboBox, values) -> None:
+        current = box.currentData()
+        box.blockSignals(True)
+        while box.count() > 1:
+            box.removeItem(1)
+        for v in values:
+            box.addItem(str(v).replace("_", " "), v)
+        box.setCurrentIndex(max(0, box.findData(current)) if current is not None else 0)
+        box.blockSignals(False)
+
+    def _on_items_changed(self, ids: list) -> None:
+        if not ids:
+            self._refill(self.source_box, self.ctx.repo.qa_distinct("source"))
+            self._refill(self.video_box, self.ctx.repo.qa_distinct("video"))
+            self._restore_selection()
+        self._show_current()
+        self._update_summary()
+
+    def _restore_selection(self) -> None:
+        row = self.model.row_of(self.controller.current) if self.controller.current else None
+        if row is not None:
+            self.select_row(row)
+
+    def _on_undo_changed(self, undo: str, redo: str) -> None:
+        self.undo_act.setEnabled(bool(undo))
+        self.undo_act.setToolTip(f"Undo {undo} (Ctrl+Z)" if undo else "Nothing to undo")
+        self.redo_act.setEnabled(bool(redo))
+        self.redo_act.setToolTip(f"Redo {redo} (Ctrl+Shift+Z)" if redo else "Nothing to redo")
+
+    def _update_summary(self) -> None:
+        summary = self.controller.summary()
+        short = [f"{task.replace('_', ' ')} {d['accepted']}✓ {d['rejected']}✗ /{d['total']}"
+                 for task, d in sorted(summary.items())]
+        full = [f"{task}: {d['total']} items: {d['candidate']} candidates, {d['accepted']} "
+                f"accepted, {d['rejected']} rejected, {d['edited']} edited, {d['needs_fix']} "
+                f"need a fix" for task, d in sorted(summary.items())]
+        self.summary.setText(" · ".join(short) if short else "No QA items yet: use Generate QA")
+        self.summary.setToolTip("\n".join(full))

@@ -1,0 +1,1 @@
+"""Dataset views: the clip list."""

@@ -1,0 +1,124 @@
+"""Describe panel: the description and the fact list of the displayed frame.
+
+Observes the player (``frameChanged``, ``trackChanged``) and the describe controller
+(``trackFactsReady``); renders text + facts; "Copy" puts the text on the clipboard, "Copy
+JSON" the facts. Clicking a fact asks the controller to highlight its joints, which the
+ring item on the main video view (``widgets.describe.highlight``) draws.
+"""
+from __future__ import annotations
+
+import json
+
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtGui import QGuiApplication
+from PySide6.QtWidgets import (QHBoxLayout, QLabel, QPlainTextEdit, QPushButton, QTreeWidget,
+                               QTreeWidgetItem, QVBoxLayout, QWidget)
+
+from app.controllers.describe import describe_controller
+
+from .highlight import attach_highlight
+
+COLUMNS = ("fact", "value", "bin", "vis.")
+
+
+def fact_row(f) -> list[str]:
+    value = "" if f.kind in ("posture", "unknown") else f"{f.value:.2f} {f.unit}".strip()
+    return [f.phrase, value, f.bin, f"{f.visibility:.2f}"]
+
+
+class DescribePanel(QWidget):
+    def __init__(self, ctx, parent=None) -> None:
+        super().__init__(parent)
+        self.ctx = ctx
+        self.ctrl = describe_controller(ctx)
+        self.facts: list = []
+        self.header = QLabel("No frame")
+        self.text = QPlainTextEdit()
+        self.text.setReadOnly(True)
+        self.text.setMaximumHeight(140)
+        self.tree = QTreeWidget()
+        self.tree.setHeaderLabels(list(COLUMNS))
+        self.tree.setRootIsDecorated(False)
+        self.tree.setColumnWidth(0, 300)
+        self.tree.itemSelectionChanged.connect(self._on_select)
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(4, 4, 4, 4)
+        lay.addWidget(self.header)
+        lay.addWidget(self.text)
+        lay.addLayout(self._buttons())
+        lay.addWidget(self.tree, 1)
+        ctx.player.frameChanged.connect(self.refresh)
+        ctx.player.trackChanged.connect(self.refresh)
+        self.ctrl.trackFactsReady.connect(self.refresh)
+        QTimer.singleShot(0, self._attach)
+
+    def _buttons(self) -> QHBoxLayout:
+        row = QHBoxLayout()
+        self.copy_button = QPushButton("Copy")
+        self.copy_button.setToolTip("Copy the description to the clipboard")
+        self.copy_button.clicked.connect(self.copy_text)
+        self.copy_json_button = QPushButton("Copy JSON")
+        self.copy_json_button.setToolTip("Copy the facts as JSON")
+        self.copy_json_button.clicked.connect(self.copy_json)
+        clear = QPushButton("Clear highlight")
+        clear.clicked.connect(lambda: (self.tree.clearSelection(), self.ctrl.highlight(())))
+        for b in (self.copy_button, self.copy_json_button, clear):
+            row.addWidget(b)
+        row.addStretch(1)
+        return row
+
+    def _attach(self) -> None:
+        video = getattr(self.window(), "video", None)
+        if video is not None and hasattr(video, "view"):
+            attach_highlight(video.view, self.ctx)
+
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        self._attach()
+        self.refresh()
+
+    def refresh(self, *_args) -> None:
+        player = self.ctx.player
+        frame = player.current_frame
+        if frame < 0:
+            self.header.setText("No frame")
+            self._show([], "")
+            return
+        self.header.setText(f"Frame {frame} · {player.time_of(frame):.2f} s")
+        if player.track is None:
+            self._show([], "No pose track yet: extract poses for this clip.")
+            return
+        facts = self.ctrl.facts(frame)
+        text = self.ctrl.text(facts) if facts else "Poses for this frame are not extracted yet."
+        self._show(facts, text)
+
+    def _show(self, facts, text: str) -> None:
+        keep = self._selected_quantity()
+        self.facts = facts
+        self.text.setPlainText(text)
+        self.tree.blockSignals(True)
+        self.tree.clear()
+        for f in facts:
+            item = QTreeWidgetItem(fact_row(f))
+            item.setData(0, Qt.ItemDataRole.UserRole, f.quantity)
+            self.tree.addTopLevelItem(item)
+            if f.quantity == keep:
+                item.setSelected(True)
+        self.tree.blockSignals(False)
+
+    def _selected_quantity(self):
+        items = self.tree.selectedItems()
+        return items[0].data(0, Qt.ItemDataRole.UserRole) if items else None
+
+    def _on_select(self) -> None:
+        rows = [self.tree.indexOfTopLevelItem(i) for i in self.tree.selectedItems()]
+        joints = [j for r in rows for j in self.facts[r].joints]
+        self.ctrl.highlight(dict.fromkeys(joints))
+
+    def copy_text(self) -> None:
+        QGuiApplication.clipboard().setText(self.text.toPlainText())
+        self.ctx.message("Description copied", 2000)
+
+    def copy_json(self) -> None:
+        QGuiApplication.clipboard().setText(json.dumps([f.to_dict() for f in self.facts], indent=1))
+        self.ctx.message("Facts copied as JSON", 2000)

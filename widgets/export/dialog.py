@@ -1,0 +1,147 @@
+"""Export dialog: the registry's formats, an output folder, options; asks before replacing
+a non-empty folder and before leaving out items whose video is missing. The export runs in
+the background (EvaluationController.export); the dialog only gathers choices."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QDialog, QDialogButtonBox, QFormLayout,
+                               QHBoxLayout, QLabel, QLineEdit, QListWidget, QListWidgetItem,
+                               QMessageBox, QPushButton, QSpinBox, QVBoxLayout, QWidget)
+
+from app.controllers.evaluation import EvaluationController
+from models.export import ExportOptions, MissingVideosError, formats
+from widgets import dialogs
+
+STATUS_CHOICES = (("accepted", ("accepted",)), ("accepted + edited", ("accepted", "edited")),
+                  ("every item", ("candidate", "accepted", "edited", "needs_fix")))
+
+
+class ExportDialog(QDialog):
+    def __init__(self, ctx, controller=None, parent=None) -> None:
+        super().__init__(parent)
+        self.ctx = ctx
+        self.controller = controller or EvaluationController(ctx, self)
+        self.setWindowTitle("Export benchmark / training data")
+        self.formats = formats()
+        self._build()
+        self.controller.exportDone.connect(self._on_done)
+        self.controller.exportFailed.connect(self._on_failed)
+        self._pending = None
+
+    # -- layout ---------------------------------------------------------------------------------
+    def _build(self) -> None:
+        self.format_list = QListWidget()
+        for f in self.formats:
+            item = QListWidgetItem(f.label)
+            item.setToolTip(f.description)
+            self.format_list.addItem(item)
+        self.format_list.currentRowChanged.connect(self._show_description)
+        self.description = QLabel(wordWrap=True)
+        self.out_edit = QLineEdit(placeholderText="output folder (empty or new)")
+        browse = QPushButton("Browse…")
+        browse.clicked.connect(self._browse)
+        row = QHBoxLayout()
+        row.addWidget(self.out_edit)
+        row.addWidget(browse)
+        self.name_edit = QLineEdit("actionart")
+        self.status_combo = QComboBox()
+        self.status_combo.addItems([label for label, _ in STATUS_CHOICES])
+        self.copy_check = QCheckBox("Copy videos (cut clip windows into their own files)")
+        self.copy_check.setChecked(True)
+        self.frames_spin = QSpinBox(minimum=1, maximum=64, value=8)
+        form = QFormLayout()
+        form.addRow("Output folder", _wrap(row))
+        form.addRow("Benchmark name", self.name_edit)
+        form.addRow("Items", self.status_combo)
+        form.addRow("Frames per item", self.frames_spin)
+        form.addRow("", self.copy_check)
+        self.status = QLabel(wordWrap=True)
+        self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
+        self.export_button = self.buttons.addButton("Export", QDialogButtonBox.ButtonRole.ActionRole)
+        self.export_button.clicked.connect(self.start_export)
+        self.buttons.rejected.connect(self.reject)
+        lay = QVBoxLayout(self)
+        for w in (QLabel("Format"), self.format_list, self.description):
+            lay.addWidget(w)
+        lay.addLayout(form)
+        lay.addWidget(self.status)
+        lay.addWidget(self.buttons)
+        self.format_list.setCurrentRow(0)
+
+    def _show_description(self, row: int) -> None:
+        if 0 <= row < len(self.formats):
+            self.description.setText(self.formats[row].description)
+
+    def _browse(self) -> None:
+        path = dialogs.open_folder(self, "Export to folder")
+        if path:
+            self.out_edit.setText(path)
+
+    # -- intents ---------------------------------------------------------------------------------
+    def select_format(self, format_id: str) -> None:
+        self.format_list.setCurrentRow([f.id for f in self.formats].index(format_id))
+
+    def options(self, overwrite: bool = False, skip_missing: bool = False) -> ExportOptions:
+        return ExportOptions(name=self.name_edit.text().strip() or "actionart",
+                             copy_videos=self.copy_check.isChecked(),
+                             frames_per_item=self.frames_spin.value(), overwrite=overwrite,
+                             skip_missing=skip_missing)
+
+    def start_export(self, skip_missing: bool = False, overwrite=None) -> bool:
+        out = self.out_edit.text().strip()
+        if not out:
+            self.status.setText("Choose an output folder first.")
+            return False
+        folder = Path(out)
+        if overwrite is None and folder.is_dir() and any(folder.iterdir()):
+            if not self.confirm(f"{folder} is not empty. Replace its contents with the export?"):
+                self.status.setText("Export cancelled: the folder is not empty.")
+                return False
+            overwrite = True
+        overwrite = bool(overwrite)
+        fid = self.formats[self.format_list.currentRow()].id
+        statuses = STATUS_CHOICES[self.status_combo.currentIndex()][1]
+        self._pending = (overwrite,)
+        self.export_button.setEnabled(False)
+        self.status.setText("Exporting…")
+        self.controller.export(fid, out, self.options(overwrite, skip_missing), statuses)
+        return True
+
+    def confirm(self, text: str) -> bool:
+        """Ask a yes/no question (tests replace this method)."""
+        answer = QMessageBox.question(self, "Export", text)
+        return answer == QMessageBox.StandardButton.Yes
+
+    def _on_done(self, report) -> None:
+        self.export_button.setEnabled(True)
+        self.status.setText(report.summary())
+        self.ctx.message(report.summary())
+
+    def _on_failed(self, exc) -> None:
+        self.export_button.setEnabled(True)
+        if isinstance(exc, MissingVideosError):
+            if self.confirm(f"{exc}\n\nExport without these items?"):
+                self.start_export(skip_missing=True, overwrite=self._pending[0])
+                return
+        self.status.setText(str(exc))
+        dialogs.error("Export failed", str(exc), self)
+
+
+def _wrap(layout) -> QWidget:
+    w = QWidget()
+    layout.setContentsMargins(0, 0, 0, 0)
+    w.setLayout(layout)
+    return w
+
+
+class ExportLauncher:
+    """Menu target: opens the export dialog over the main window."""
+
+    def __init__(self, window) -> None:
+        self.window = window
+
+    def open_dialog(self) -> ExportDialog:
+        dlg = ExportDialog(self.window.ctx, parent=self.window)
+        dlg.show()
+        return dlg

@@ -1,0 +1,267 @@
+"""Main window: lays out the central video panel and the docks of widgets/panels.py, builds
+menus from app/actions.py, and wires controller signals to the status bar and dialogs.
+No business rules live here."""
+from __future__ import annotations
+
+import importlib
+import logging
+import os
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import (QDockWidget, QLabel, QMainWindow, QProgressBar, QToolButton,
+                               QWidget)
+
+from app import actions
+from models.errors import StudioError
+from models.video import is_video_path
+
+from . import dialogs
+from .panels import PANELS, PanelSpec
+from .video.panel import VideoPanel
+
+log = logging.getLogger(__name__)
+AREAS = {"left": Qt.DockWidgetArea.LeftDockWidgetArea,
+         "right": Qt.DockWidgetArea.RightDockWidgetArea,
+         "top": Qt.DockWidgetArea.TopDockWidgetArea,
+         "bottom": Qt.DockWidgetArea.BottomDockWidgetArea}
+VIDEO_FILTER = "Videos (*.mp4 *.avi *.mov *.mkv *.webm *.m4v);;All files (*)"
+
+
+def load_factory(ref: str):
+    module, _, name = ref.partition(":")
+    return getattr(importlib.import_module(module), name)
+
+
+class MainWindow(QMainWindow):
+    def __init__(self, ctx, parent=None) -> None:
+        super().__init__(parent)
+        self.ctx = ctx
+        self.setWindowTitle("ActionArt Studio")
+        self.resize(1440, 900)
+        self.video = VideoPanel(ctx)
+        self.setCentralWidget(self.video)
+        self.panels: dict[str, QWidget] = {}
+        self.docks: dict[str, QDockWidget] = {}
+        self.actions_by_id: dict[str, QAction] = {}
+        self._build_status_bar()
+        self._build_menus()
+        self.build_panels()
+        self._docks_sized = False
+        self._wire()
+
+    # -- construction ---------------------------------------------------------------------------
+    def build_panels(self, specs: list[PanelSpec] | None = None) -> None:
+        for spec in PANELS if specs is None else specs:
+            try:
+                widget = load_factory(spec.factory)(self.ctx, None)
+            except Exception as exc:  # noqa: BLE001 (a broken panel must not stop the app)
+                log.exception("panel %s failed to load", spec.id)
+                self.ctx.message(f"Panel '{spec.title}' could not be loaded: {exc}", 0)
+                continue
+            self._add_dock(spec, widget)
+
+    def _add_dock(self, spec: PanelSpec, widget: QWidget) -> None:
+        dock = QDockWidget(spec.title, self)
+        dock.setObjectName(f"dock-{spec.id}")
+        dock.setWidget(widget)
+        self.addDockWidget(AREAS.get(spec.area, Qt.DockWidgetArea.LeftDockWidgetArea), dock)
+        dock.setVisible(spec.visible)
+        self.panels[spec.id], self.docks[spec.id] = widget, dock
+        if self._view_menu is not None:
+            self._view_menu.addAction(dock.toggleViewAction())
+
+    def _size_docks(self) -> None:
+        """Initial dock sizes: the video keeps the largest share of the window."""
+        w, h = self.width(), self.height()
+        by_area: dict[str, list] = {}
+        for spec in PANELS:
+            if spec.id in self.docks and spec.visible:
+                by_area.setdefault(spec.area, []).append(self.docks[spec.id])
+        for area, share in (("left", 0.25), ("right", 0.27)):
+            if by_area.get(area):
+                self.resizeDocks(by_area[area][:1], [int(w * share)], Qt.Orientation.Horizontal)
+        if by_area.get("bottom"):
+            self.resizeDocks(by_area["bottom"][:1], [int(h * 0.26)], Qt.Orientation.Vertical)
+
+    def _targets(self) -> dict:
+        return {"window": self, "player": self.ctx.player, "marks": self.ctx.marks,
+                "poses": self.ctx.poses, "export": load_factory("widgets.export.dialog:ExportLauncher")(self)}
+
+    def _build_menus(self) -> None:
+        menus = {title: self.menuBar().addMenu(title) for title in actions.menus()}
+        targets = self._targets()
+        for spec in actions.ACTIONS:
+            act = QAction(spec.text, self)
+            act.setObjectName(spec.id)
+            if spec.shortcut:
+                act.setShortcut(QKeySequence(spec.shortcut))
+                act.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
+            act.setToolTip(spec.tip or spec.text)
+            act.setCheckable(spec.checkable)
+            handler = actions.resolve(spec.handler, targets)
+            if spec.checkable:
+                act.toggled.connect(handler)
+            else:
+                act.triggered.connect(lambda _c=False, h=handler: h())
+            if spec.separator_before:
+                menus[spec.menu].addSeparator()
+            menus[spec.menu].addAction(act)
+            self.addAction(act)
+            self.actions_by_id[spec.id] = act
+        self.actions_by_id["view.overlay"].setChecked(True)
+        self._recent_menu = menus["&File"].addMenu("Open &Recent")
+        self._recent_menu.aboutToShow.connect(self._fill_recent)
+        self._view_menu = menus["&View"]
+        self._view_menu.addSeparator()
+
+    def _build_status_bar(self) -> None:
+        bar = self.statusBar()
+        self.progress = QProgressBar()
+        self.progress.setMaximumWidth(260)
+        self.progress.setFormat("poses %v/%m")
+        self.progress.setTextVisible(True)
+        self.cancel_button = QToolButton()
+        self.cancel_button.setText("Cancel")
+        self.cancel_button.setToolTip("Cancel pose extraction (it resumes next time)")
+        self.cancel_button.clicked.connect(lambda: self.ctx.poses.cancel())
+        self.project_label = QLabel()
+        for w in (self.progress, self.cancel_button):
+            bar.addPermanentWidget(w)
+            w.hide()
+        bar.addPermanentWidget(self.project_label)
+        self._show_project()
+
+    def _show_project(self) -> None:
+        repo = self.ctx.repo
+        name = "in-memory project (not saved)" if repo.path == ":memory:" else os.path.basename(repo.path)
+        self.project_label.setText(name)
+        self.project_label.setToolTip(repo.path)
+
+    # -- wiring ---------------------------------------------------------------------------------
+    def _wire(self) -> None:
+        c = self.ctx
+        c.statusMessage.connect(lambda text, ms: self.statusBar().showMessage(text, ms))
+        c.warning.connect(lambda title, text: dialogs.warning(title, text, self))
+        c.jobs.jobFailed.connect(lambda _id, msg: self.statusBar().showMessage(msg, 0))
+        c.player.openFailed.connect(self._on_open_failed)
+        c.player.error.connect(lambda msg: dialogs.error("Cannot decode frame", msg, self))
+        c.player.clipChanged.connect(self._on_clip)
+        self.video.overlay_box.toggled.connect(self.actions_by_id["view.overlay"].setChecked)
+        c.poses.started.connect(self._on_extract_started)
+        c.poses.progress.connect(self._on_extract_progress)
+        c.poses.busyChanged.connect(self._on_busy)
+        c.poses.finished.connect(self._on_poses_done)
+        c.poses.cancelled.connect(lambda _p, msg: self.statusBar().showMessage(msg, 0))
+        c.poses.failed.connect(lambda _p, msg: dialogs.error("Pose extraction failed", msg, self))
+
+    def _on_clip(self, path: str) -> None:
+        info = self.ctx.player.video_info
+        self.setWindowTitle(f"{os.path.basename(path)} — ActionArt Studio")
+        self.statusBar().showMessage(f"{os.path.basename(path)}: {info.width}x{info.height}, "
+                                     f"{info.fps:.2f} fps, {info.frame_count} frames", 5000)
+
+    def _on_open_failed(self, path: str, message: str) -> None:
+        self.video.view.clear("cannot open this clip")
+        self.statusBar().showMessage(message, 0)
+        dialogs.error("Cannot open video", message, self)
+
+    def _on_extract_started(self, path: str) -> None:
+        self.statusBar().showMessage(f"Extracting poses of {os.path.basename(path)}…", 0)
+
+    def _on_extract_progress(self, done: int, total: int) -> None:
+        self.progress.setRange(0, max(total, 1))
+        self.progress.setValue(done)
+
+    def _on_busy(self, busy: bool) -> None:
+        self.progress.setVisible(busy)
+        self.cancel_button.setVisible(busy)
+        if busy:
+            self.progress.setRange(0, 0)
+
+    def _on_poses_done(self, path: str) -> None:
+        track = self.ctx.player.track
+        found = int(track.has_pose.sum()) if track is not None else 0
+        total = len(track) if track is not None else 0
+        self.statusBar().showMessage(f"Poses of {os.path.basename(path)}: found on {found} of "
+                                     f"{total} frames", 8000)
+        self.ctx.dataset.refresh(path)
+
+    # -- intents (handlers of the action table) ------------------------------------------------
+    def open_path(self, path) -> bool:
+        """Open a video or a folder; a bad path becomes a dialog, never an exception."""
+        path = str(path)
+        try:
+            if os.path.isdir(path):
+                clips = self.ctx.dataset.open_folder(path)
+                self.ctx.settings.add_recent_folder(path)
+                if not clips:
+                    dialogs.warning("No videos", f"No video files in {path}", self)
+                    return False
+                self.ctx.player.open(clips[0])
+                return True
+            if not os.path.exists(path):
+                raise StudioError(f"File not found: {path}")
+            if not is_video_path(path):
+                raise StudioError(f"Unsupported file type '{os.path.splitext(path)[1] or '(none)'}'"
+                                  f" for {os.path.basename(path)}")
+        except StudioError as exc:
+            dialogs.error("Cannot open", str(exc), self)
+            self.statusBar().showMessage(str(exc), 0)
+            return False
+        self.ctx.dataset.set_single(path)
+        self.ctx.settings.add_recent_file(path)
+        self.ctx.player.open(path)
+        return True
+
+    def open_video_dialog(self) -> None:
+        path = dialogs.open_file(self, "Open video", VIDEO_FILTER)
+        if path:
+            self.open_path(path)
+
+    def open_folder_dialog(self) -> None:
+        path = dialogs.open_folder(self, "Open folder of videos")
+        if path:
+            self.open_path(path)
+
+    def import_coco_dialog(self) -> None:
+        path = dialogs.open_file(self, "Import COCO keypoints", "COCO JSON (*.json);;All files (*)")
+        if path:
+            self.show_coco(path)
+
+    def show_coco(self, path):
+        from .coco_browser import CocoBrowser  # noqa: PLC0415 (rarely used)
+
+        try:
+            browser = CocoBrowser.from_file(path, self)
+        except StudioError as exc:
+            dialogs.error("Cannot import COCO keypoints", str(exc), self)
+            return None
+        browser.show()
+        return browser
+
+    def _fill_recent(self) -> None:
+        menu = self._recent_menu
+        menu.clear()
+        s = self.ctx.settings
+        for path in s.recent_files() + s.recent_folders():
+            menu.addAction(path, lambda p=path: self.open_path(p))
+        if menu.isEmpty():
+            menu.addAction("(none)").setEnabled(False)
+
+    def fit_video(self) -> None:
+        self.video.view.fit()
+
+    def set_overlay(self, on: bool) -> None:
+        self.video.overlay_box.setChecked(bool(on))
+
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        if not self._docks_sized:
+            self._docks_sized = True
+            self._size_docks()
+
+    def closeEvent(self, event) -> None:
+        self.ctx.poses.cancel(quiet=True)
+        self.ctx.player.pause()
+        super().closeEvent(event)

@@ -1,0 +1,184 @@
+"""Joint angle plot dock: elbows, shoulders, hips and knees (both sides) over time.
+
+Angles come from WORLD landmarks (``models.geometry.joint_angles``); frames without a pose
+are NaN and drawn as gaps (``connect='finite'``). A vertical cursor follows the displayed
+frame; clicking or dragging on the plot seeks the video; the context menu (or the A/B
+keys of the window) marks frame A/B, shown as labelled lines.
+"""
+from __future__ import annotations
+
+from typing import Optional
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QAction
+from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QMenu, QVBoxLayout, QWidget
+
+from models.geometry import ANGLE_ORDER, joint_angles
+
+SIDE_RGB = {"left": ((255, 145, 30), (255, 200, 90)), "right": ((45, 150, 255), (120, 210, 255))}
+JOINT_STYLE = {"elbow": (Qt.PenStyle.SolidLine, 0), "shoulder": (Qt.PenStyle.DashLine, 1),
+               "hip": (Qt.PenStyle.DotLine, 0), "knee": (Qt.PenStyle.DashDotLine, 1)}
+GLYPH = {"elbow": "━", "shoulder": "╍", "hip": "┈", "knee": "┅"}
+
+
+def angle_pen(name: str):
+    side, joint = name.split("_", 1)
+    style, shade = JOINT_STYLE[joint]
+    return pg.mkPen(SIDE_RGB[side][shade], width=2, style=style)
+
+
+class SeekViewBox(pg.ViewBox):
+    """Left click/drag seeks instead of panning; right click opens the marks menu."""
+
+    seekRequested = Signal(float)
+    menuRequested = Signal(float, object)  # frame x, screen position
+
+    def __init__(self) -> None:
+        super().__init__(enableMenu=False)
+        self.setMouseEnabled(x=True, y=False)
+
+    def _x(self, ev) -> float:
+        return float(self.mapSceneToView(ev.scenePos()).x())
+
+    def mouseClickEvent(self, ev) -> None:
+        if ev.button() == Qt.MouseButton.LeftButton:
+            ev.accept()
+            self.seekRequested.emit(self._x(ev))
+        elif ev.button() == Qt.MouseButton.RightButton:
+            ev.accept()
+            self.menuRequested.emit(self._x(ev), ev.screenPos())
+        else:
+            super().mouseClickEvent(ev)
+
+    def mouseDragEvent(self, ev, axis=None) -> None:
+        if ev.button() == Qt.MouseButton.LeftButton:
+            ev.accept()
+            self.seekRequested.emit(self._x(ev))
+        else:
+            super().mouseDragEvent(ev, axis)
+
+
+class AnglePlotPanel(QWidget):
+    def __init__(self, ctx, parent=None) -> None:
+        super().__init__(parent)
+        self.ctx = ctx
+        self.player = ctx.player
+        self.viewbox = SeekViewBox()
+        self.plot = pg.PlotWidget(viewBox=self.viewbox, background=(30, 31, 34))
+        self.plot_item = self.plot.getPlotItem()
+        self._setup_axes()
+        self.curves = {name: self.plot_item.plot([], [], pen=angle_pen(name), connect="finite")
+                       for name in ANGLE_ORDER}
+        self.cursor = pg.InfiniteLine(0, angle=90, movable=True,
+                                      pen=pg.mkPen((240, 240, 240), width=1.5),
+                                      hoverPen=pg.mkPen((255, 255, 255), width=3))
+        self.cursor.sigDragged.connect(lambda line: self.seek_x(line.value()))
+        self.plot_item.addItem(self.cursor, ignoreBounds=True)
+        self.mark_lines = {k: self._mark_line(k) for k in ("A", "B")}
+        self.angles: dict[str, np.ndarray] = {}
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.setSpacing(0)
+        lay.addWidget(self._legend())
+        lay.addWidget(self.plot, 1)
+        self.viewbox.seekRequested.connect(self.seek_x)
+        self.viewbox.menuRequested.connect(self._menu)
+        self.player.trackChanged.connect(self.refresh)
+        self.player.clipChanged.connect(lambda _p: self.refresh())
+        self.player.frameChanged.connect(self._on_frame)
+        ctx.marks.changed.connect(self._show_marks)
+        self.setMinimumHeight(180)
+
+    def _setup_axes(self) -> None:
+        p = self.plot_item
+        p.showGrid(x=True, y=True, alpha=0.15)
+        p.setLabel("left", "angle (°)")
+        p.setLabel("bottom", "frame")
+        p.setYRange(0, 185, padding=0)
+
+    def _legend(self) -> QWidget:
+        """One checkable, coloured entry per curve (the legend doubles as a filter)."""
+        bar = QWidget()
+        lay = QHBoxLayout(bar)
+        lay.setContentsMargins(8, 2, 8, 0)
+        lay.addWidget(QLabel("world-landmark angles:"))
+        self.toggles = {}
+        for name in ANGLE_ORDER:
+            side, joint = name.split("_", 1)
+            box = QCheckBox(f"{GLYPH[joint]} {side[0].upper()} {joint}")
+            box.setChecked(True)
+            box.setStyleSheet("QCheckBox { color: rgb%s; }" % (SIDE_RGB[side][JOINT_STYLE[joint][1]],))
+            box.toggled.connect(self.curves[name].setVisible)
+            lay.addWidget(box)
+            self.toggles[name] = box
+        lay.addStretch(1)
+        return bar
+
+    def _mark_line(self, name: str) -> pg.InfiniteLine:
+        color = (120, 230, 140) if name == "A" else (240, 120, 200)
+        line = pg.InfiniteLine(0, angle=90, movable=False, pen=pg.mkPen(color, width=1.5,
+                                                                        style=Qt.PenStyle.DashLine),
+                               label=name, labelOpts={"position": 0.93, "color": color})
+        line.setVisible(False)
+        self.plot_item.addItem(line, ignoreBounds=True)
+        return line
+
+    # -- data -----------------------------------------------------------------------------------
+    def refresh(self) -> None:
+        """Recompute the curves from the player's track (partial tracks included)."""
+        track = self.player.track
+        n = self.player.frame_count
+        self.angles = {} if track is None else joint_angles(track.world)
+        x = np.arange(len(track)) if track is not None else np.arange(0)
+        for name, curve in self.curves.items():
+            y = self.angles.get(name)
+            if y is None:
+                curve.setData([], [])
+            else:
+                done = max(track.frames_done, 0)
+                curve.setData(x[:done], y[:done], connect="finite")
+        self.plot_item.setXRange(0, max(n - 1, 1), padding=0.01)
+        self._show_marks()
+
+    def _on_frame(self, frame: int) -> None:
+        if not self.cursor.moving:
+            self.cursor.setValue(frame)
+
+    def _show_marks(self) -> None:
+        frames = self.ctx.marks.frames_in(self.player.path) if self.player.path else {}
+        for name, line in self.mark_lines.items():
+            line.setVisible(name in frames)
+            if name in frames:
+                line.setValue(frames[name])
+
+    # -- intents --------------------------------------------------------------------------------
+    def frame_at(self, x: float) -> Optional[int]:
+        n = self.player.frame_count
+        if n <= 0:
+            return None
+        return int(min(max(round(x), 0), n - 1))
+
+    def seek_x(self, x: float) -> None:
+        frame = self.frame_at(x)
+        if frame is not None:
+            self.player.pause()
+            self.player.seek(frame)
+
+    def _menu(self, x: float, screen_pos) -> None:
+        frame = self.frame_at(x)
+        if frame is None:
+            return
+        menu = QMenu(self)
+        path = self.player.path
+        for text, fn in ((f"Mark frame A here ({frame})", self.ctx.marks.mark_a),
+                         (f"Mark frame B here ({frame})", self.ctx.marks.mark_b)):
+            act = QAction(text, menu)
+            act.triggered.connect(lambda _c=False, f=fn: f(path, frame))
+            menu.addAction(act)
+        menu.addSeparator()
+        menu.addAction("Clear marks", self.ctx.marks.clear)
+        menu.addAction("Show all frames", self.refresh)
+        menu.popup(screen_pos.toPoint())
+        self._last_menu = menu

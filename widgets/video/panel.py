@@ -1,0 +1,86 @@
+"""The central video panel: view toolbar (overlay, threshold, zoom, legend), the video
+view with its skeleton overlay, and the transport bar. It observes the player and draws
+``current_image`` with ``pose(current_frame)`` in one update."""
+from __future__ import annotations
+
+from PySide6.QtWidgets import (QCheckBox, QDoubleSpinBox, QHBoxLayout, QLabel, QToolButton,
+                               QVBoxLayout, QWidget)
+
+from .overlay import DEFAULT_THRESHOLD, SIDE_COLORS
+from .transport import TransportBar
+from .view import VideoView
+
+
+def legend_html() -> str:
+    parts = [f"<span style='color:{SIDE_COLORS[s].name()}'>&#9632;</span>&nbsp;{s}"
+             for s in ("left", "right", "centre")]
+    return "&nbsp;&nbsp;".join(parts)
+
+
+class VideoPanel(QWidget):
+    def __init__(self, ctx, parent=None) -> None:
+        super().__init__(parent)
+        self.ctx = ctx
+        self.player = ctx.player
+        self.view = VideoView()
+        self.transport = TransportBar(ctx)
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.setSpacing(0)
+        lay.addWidget(self._toolbar())
+        lay.addWidget(self.view, 1)
+        lay.addWidget(self.transport)
+        self.player.frameChanged.connect(self._on_frame)
+        self.player.trackChanged.connect(self._redraw_overlay)
+        self.player.clipChanged.connect(lambda _p: self.view.clear("loading…"))
+        self.view.clear("Open a video (Ctrl+O) or a folder (Ctrl+Shift+O)")
+
+    def _toolbar(self) -> QWidget:
+        bar = QWidget()
+        bar.setObjectName("viewToolbar")
+        lay = QHBoxLayout(bar)
+        lay.setContentsMargins(8, 3, 8, 3)
+        self.overlay_box = QCheckBox("Skeleton")
+        self.overlay_box.setChecked(True)
+        self.overlay_box.setToolTip("Show the skeleton overlay (O)")
+        self.overlay_box.toggled.connect(self.view.set_overlay_visible)
+        self.threshold_box = QDoubleSpinBox()
+        self.threshold_box.setRange(0.0, 1.0)
+        self.threshold_box.setSingleStep(0.05)
+        self.threshold_box.setDecimals(2)
+        self.threshold_box.setValue(DEFAULT_THRESHOLD)
+        self.threshold_box.setToolTip("Hide joints whose visibility is below this value")
+        self.threshold_box.valueChanged.connect(self.view.set_threshold)
+        fit = QToolButton()
+        fit.setText("Fit")
+        fit.setToolTip("Fit the video to the window (F, or double-click)")
+        fit.clicked.connect(self.view.fit)
+        one = QToolButton()
+        one.setText("1:1")
+        one.setToolTip("Show at 100 % (one image pixel per screen pixel)")
+        one.clicked.connect(lambda: self.view.set_zoom(1.0))
+        self.zoom_label = QLabel("")
+        self.view.zoomChanged.connect(lambda z: self.zoom_label.setText(f"{z * 100:.0f} %"))
+        for w in (self.overlay_box, QLabel("  min. visibility"), self.threshold_box, fit, one,
+                  self.zoom_label):
+            lay.addWidget(w)
+        lay.addStretch(1)
+        lay.addWidget(QLabel(legend_html()))
+        return bar
+
+    def _message(self, frame: int) -> str:
+        track = self.player.track
+        if track is None:
+            return ""
+        if frame >= track.frames_done:
+            return "poses pending…"
+        return "" if self.player.pose(frame) is not None else "no pose"
+
+    def _on_frame(self, frame: int, new_image: bool = True) -> None:
+        pose = self.player.pose(frame)
+        image = self.player.current_image if new_image else None
+        self.view.show_frame(image, [pose] if pose is not None else [], self._message(frame))
+
+    def _redraw_overlay(self) -> None:
+        if self.player.current_frame >= 0 and self.player.current_image is not None:
+            self._on_frame(self.player.current_frame, new_image=False)

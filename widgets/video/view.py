@@ -1,0 +1,169 @@
+"""VideoView: a QGraphicsView showing one frame image with its skeleton overlay(s).
+
+``show_frame(image, poses, message)`` replaces image, overlay and status text in one call,
+so the pose drawn always belongs to the image shown. Wheel zooms around the cursor, drag
+pans, ``fit()`` (or double-click) fits the image to the window again.
+"""
+from __future__ import annotations
+
+from typing import Optional, Sequence
+
+import numpy as np
+from PySide6.QtCore import QRectF, Qt, Signal
+from PySide6.QtGui import QBrush, QColor, QFont, QImage, QPainter, QPixmap
+from PySide6.QtWidgets import (QGraphicsItem, QGraphicsPixmapItem, QGraphicsScene,
+                               QGraphicsSimpleTextItem, QGraphicsView)
+
+from .overlay import DEFAULT_THRESHOLD, SkeletonItem
+
+ZOOM_STEP = 1.15
+
+
+def to_qimage(rgb: np.ndarray) -> QImage:
+    """Wrap an RGB uint8 array (no copy; keep the array alive while the image lives)."""
+    rgb = np.ascontiguousarray(rgb)
+    h, w = rgb.shape[:2]
+    return QImage(rgb.data, w, h, rgb.strides[0], QImage.Format.Format_RGB888)
+
+
+class VideoView(QGraphicsView):
+    zoomChanged = Signal(float)
+
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        self.setScene(QGraphicsScene(self))
+        self.frame_item = QGraphicsPixmapItem()
+        self.frame_item.setTransformationMode(Qt.TransformationMode.SmoothTransformation)
+        self.scene().addItem(self.frame_item)
+        self.skeletons: list[SkeletonItem] = []
+        self.threshold = DEFAULT_THRESHOLD
+        self.overlay_visible = True
+        self.message_item = self._make_message()
+        self._image: Optional[np.ndarray] = None
+        self._auto_fit = True
+        self.setRenderHints(QPainter.RenderHint.Antialiasing |
+                            QPainter.RenderHint.SmoothPixmapTransform)
+        self.setDragMode(QGraphicsView.DragMode.ScrollHandDrag)
+        self.setTransformationAnchor(QGraphicsView.ViewportAnchor.AnchorUnderMouse)
+        self.setBackgroundBrush(QBrush(QColor(24, 25, 28)))
+        self.setFrameShape(QGraphicsView.Shape.NoFrame)
+        self.setMinimumSize(320, 180)
+
+    def _make_message(self) -> QGraphicsSimpleTextItem:
+        item = QGraphicsSimpleTextItem()
+        font = QFont()
+        font.setPointSize(13)
+        font.setBold(True)
+        item.setFont(font)
+        item.setBrush(QBrush(QColor(255, 210, 80)))
+        item.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIgnoresTransformations, True)
+        item.setZValue(5)
+        self.scene().addItem(item)
+        return item
+
+    # -- content -----------------------------------------------------------------------------
+    @property
+    def skeleton(self) -> SkeletonItem:
+        """The first (main subject) overlay item."""
+        return self._skeleton_items(1)[0]
+
+    def _skeleton_items(self, n: int) -> list[SkeletonItem]:
+        while len(self.skeletons) < n:
+            item = SkeletonItem()
+            item.set_threshold(self.threshold)
+            self.scene().addItem(item)
+            self.skeletons.append(item)
+        return self.skeletons
+
+    def show_frame(self, image: Optional[np.ndarray], poses: Sequence[Optional[np.ndarray]] = (),
+                   message: str = "") -> None:
+        """Show ``image`` with ``poses`` ((joints, 3) pixel arrays) and ``message``."""
+        if image is not None:
+            self._set_image(image)
+        bounds = self.frame_item.boundingRect()
+        items = self._skeleton_items(max(1, len(poses)))
+        for i, item in enumerate(items):
+            item.set_pose(poses[i] if i < len(poses) else None, bounds)
+            item.setVisible(self.overlay_visible)
+        self.message_item.setText(message)
+        self.message_item.setPos(bounds.topLeft())
+
+    def _set_image(self, image: np.ndarray) -> None:
+        first = self._image is None or self._image.shape != image.shape
+        self._image = image
+        self.frame_item.setPixmap(QPixmap.fromImage(to_qimage(image)))
+        if first:
+            self.scene().setSceneRect(self.frame_item.boundingRect())
+            if self._auto_fit:
+                self.fit()
+
+    def show_picture(self, picture: QImage, poses: Sequence[np.ndarray] = (),
+                     message: str = "") -> None:
+        """Show a still ``QImage`` (e.g. an imported COCO photo) with its poses."""
+        self._image = None
+        self.frame_item.setPixmap(QPixmap.fromImage(picture))
+        self.scene().setSceneRect(self.frame_item.boundingRect())
+        self.fit()
+        self.show_frame(None, poses, message)
+
+    def clear(self, message: str = "") -> None:
+        self._image = None
+        self.frame_item.setPixmap(QPixmap())
+        self.show_frame(None, (), message)
+
+    # -- view options ----------------------------------------------------------------------------
+    def set_threshold(self, value: float) -> None:
+        self.threshold = float(value)
+        for item in self.skeletons:
+            item.set_threshold(value)
+
+    def set_overlay_visible(self, on: bool) -> None:
+        self.overlay_visible = bool(on)
+        for item in self.skeletons:
+            item.setVisible(self.overlay_visible)
+
+    # -- zoom and pan ----------------------------------------------------------------------------
+    @property
+    def zoom(self) -> float:
+        return self.transform().m11()
+
+    def fit(self) -> None:
+        self._auto_fit = True
+        rect = self.frame_item.boundingRect()
+        if rect.width() > 0:
+            self.fitInView(rect, Qt.AspectRatioMode.KeepAspectRatio)
+            self.zoomChanged.emit(self.zoom)
+
+    def set_zoom(self, factor: float) -> None:
+        self._auto_fit = False
+        self.resetTransform()
+        self.scale(factor, factor)
+        self.zoomChanged.emit(self.zoom)
+
+    def wheelEvent(self, event) -> None:
+        steps = event.angleDelta().y() / 120.0
+        if steps:
+            self._auto_fit = False
+            f = ZOOM_STEP ** steps
+            self.scale(f, f)
+            self.zoomChanged.emit(self.zoom)
+        event.accept()
+
+    def mouseDoubleClickEvent(self, event) -> None:
+        self.fit()
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        if self._auto_fit:
+            self.fit()
+
+    def render_scene(self, size=None) -> QImage:
+        """The scene (frame + overlay) rendered at image resolution (or ``size``)."""
+        rect = self.frame_item.boundingRect()
+        w, h = (int(rect.width()), int(rect.height())) if size is None else size
+        out = QImage(w, h, QImage.Format.Format_RGB32)
+        out.fill(QColor(0, 0, 0))
+        painter = QPainter(out)
+        self.scene().render(painter, QRectF(0, 0, w, h), rect)
+        painter.end()
+        return out
