@@ -16,7 +16,7 @@ def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] in COMMANDS:
         return run_cli(argv)
-    from app.gui_main import run_gui  # noqa: PLC0415 (Qt only on the GUI path)
+    from widgets.gui_main import run_gui  # noqa: PLC0415 (Qt only on the GUI path)
 
     return run_gui(argv)
 

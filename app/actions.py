@@ -50,6 +50,8 @@ ACTIONS: tuple[ActionSpec, ...] = (
     ActionSpec("marks.clear", "Clear Marks", "&Marks", "marks.clear"),
     ActionSpec("poses.extract", "&Extract Poses", "P&oses", "poses.extract", "Ctrl+E",
                "Extract (or resume) poses of the open clip"),
+    ActionSpec("poses.extract_all", "Extract Poses of &All Clips", "P&oses", "poses.extract_all",
+               "", "Extract every clip of the open folder (resumable)"),
     ActionSpec("poses.cancel", "&Cancel Extraction", "P&oses", "poses.cancel", "",
                "Stop the running extraction; it resumes next time"),
     ActionSpec("view.fit", "&Fit Video", "&View", "window.fit_video", "F"),

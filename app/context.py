@@ -24,6 +24,7 @@ from .jobs import JobService
 from .settings import UserSettings
 
 log = logging.getLogger(__name__)
+DEFAULT_VISIBILITY = 0.5
 
 
 def open_project(path=None) -> tuple[Repository, Optional[str]]:
@@ -42,6 +43,7 @@ def open_project(path=None) -> tuple[Repository, Optional[str]]:
 
 class AppContext(QObject):
     statusMessage = Signal(str, int)   # text, timeout ms (0 = until replaced)
+    visibilityChanged = Signal(float)  # the joint-visibility threshold of overlay and plots
     warning = Signal(str, str)         # title, text: the window shows a dialog
 
     def __init__(self, repo: Repository, jobs: Optional[JobService] = None,
@@ -56,6 +58,14 @@ class AppContext(QObject):
         self.poses = PoseController(self, parent=self)
         self.dataset = DatasetController(self, parent=self)
         self.project_warning: Optional[str] = None
+        self.visibility_threshold = DEFAULT_VISIBILITY
+
+    def set_visibility_threshold(self, value: float) -> None:
+        """Joints below ``value`` are hidden in the overlay and their angles left out."""
+        value = float(min(max(value, 0.0), 1.0))
+        if value != self.visibility_threshold:
+            self.visibility_threshold = value
+            self.visibilityChanged.emit(value)
 
     @property
     def in_memory(self) -> bool:

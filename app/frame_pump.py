@@ -69,7 +69,10 @@ class FramePump(QObject):
             self._generation += 1
             self._open_req = None
             self._frame_req = None
-        self._jobs.lane(self._lane).submit(self._close_reader)
+        try:
+            self._jobs.lane(self._lane).submit(self._close_reader).result(timeout=5)
+        except Exception:  # noqa: BLE001 (closing at exit: nothing useful to report)
+            pass
 
     # -- lane thread ----------------------------------------------------------------------
     def _kick(self) -> None:

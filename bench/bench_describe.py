@@ -63,6 +63,14 @@ def main() -> None:
     print(f"vectorised track_facts: {a.frames} frames in {vec:.3f} s = {vec_fps:,.0f} frames/s")
     print(f"per-frame loop (pose_facts x {len(sub)}): {loop:.3f} s = {loop_fps:,.0f} frames/s")
     print(f"ratio vectorised / loop: {vec_fps / loop_fps:.1f}x (target >= 20x)")
+    from models.pose.track import PoseTrack  # noqa: PLC0415
+
+    img = w.astype(np.float32)
+    img[..., 0], img[..., 1] = 0.5 + 0.25 * w[..., 0], 0.5 + 0.33 * w[..., 1]
+    pt = PoseTrack(img, w.astype(np.float32), 30.0, 1920, 1080)
+    with_check = timed(lambda: track_facts(pt))
+    print(f"same track as a PoseTrack (adds the world-vs-image check): {with_check:.3f} s "
+          f"= {a.frames / with_check:,.0f} frames/s")
     one = []
     for i in range(200):
         t0 = time.perf_counter()

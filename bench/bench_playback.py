@@ -62,12 +62,14 @@ def make_drawer(track, display):
     from widgets.video.view import VideoView
 
     view = VideoView()
+    view.set_smooth(False)  # what the view does while playing
     target = QImage(display[0], display[1], QImage.Format.Format_RGB32)
 
     def draw(i, image):
         view.show_frame(image, [track.pixels(i)])
         target.fill(QColor(24, 25, 28))
         painter = QPainter(target)
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
         view.scene().render(painter)
         painter.end()
     return view, draw

@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import os
+import resource
 import shutil
 import struct
 import sys
@@ -75,13 +76,21 @@ def bench_pipeline(clips: list[Path]) -> None:
           f"ratio {pipe / bare:.3f} (target >= 0.90)")
 
 
+def cpu_seconds() -> float:
+    """User + system CPU time of this process and its finished children."""
+    me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
+
+
 def batch_rate(clips: list[Path], workers: int) -> float:
     with tempfile.TemporaryDirectory() as folder:
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), cpu_seconds()
         result = extract_many(clips, os.path.join(folder, "batch.aastudio"), workers=workers)
-        dt = time.perf_counter() - t0
+        dt, cpu = time.perf_counter() - t0, cpu_seconds() - c0
     bad = [r for r in result if r[1] != "extracted"]
     assert not bad, bad
+    print(f"    {workers} worker(s): {dt:.1f} s wall, {cpu:.1f} s CPU "
+          f"({cpu / dt:.2f} cores busy on average)")
     return len(clips) / dt
 
 
@@ -115,6 +124,8 @@ def bench_batch(clips: list[Path], times: int) -> None:
 
 
 def main(argv: list[str]) -> int:
+    print("load average before: %.2f %.2f %.2f (other processes skew every timing)"
+          % os.getloadavg())
     times = int(argv[argv.index("--replicate") + 1]) if "--replicate" in argv else 4
     rest = [a for i, a in enumerate(argv) if not a.startswith("--")
             and (i == 0 or argv[i - 1] != "--replicate")]

@@ -8,6 +8,7 @@ the medians are compared. Models: a tiny Qwen2.5-VL checkpoint and a real-size r
 SmolVLM2-256M-like checkpoint (built from a config in code, no download). Target <= 1.05.
 
     .venv/bin/python bench/bench_vlm_overhead.py [--runs 5] [--new-tokens 24] [--skip-real]
+        [--threads 1]
 """
 from __future__ import annotations
 
@@ -77,7 +78,13 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--new-tokens", type=int, default=24)
     ap.add_argument("--skip-real", action="store_true")
+    ap.add_argument("--threads", type=int, default=1,
+                    help="torch intra-op threads for both sides (default 1: on a busy machine "
+                         "OpenMP spin-waiting on the main thread distorts the bare side)")
     args = ap.parse_args()
+    import torch
+
+    torch.set_num_threads(args.threads)
     sampled = sample_frames(CLIP, FrameSelection(count=8))
     tmp = Path(tempfile.mkdtemp(prefix="aa_bench_vlm_"))
     cases = [("tiny Qwen2.5-VL", lambda: build_tiny_checkpoint("qwen2_5_vl", tmp / "tiny"))]
@@ -85,7 +92,7 @@ def main() -> None:
         cases.append(("SmolVLM2-256M-like (random)",
                       lambda: build_real_size_checkpoint("smolvlm2_256m", tmp / "smol256")))
     print(f"8 frames of {CLIP.name}, greedy, {args.new_tokens} new tokens, median of "
-          f"{args.runs} alternating runs, CPU fp32")
+          f"{args.runs} alternating runs, CPU fp32, {args.threads} torch thread(s)")
     for name, build in cases:
         folder = build()
         app, bare, n_app, n_bare = measure(folder, args.runs, args.new_tokens, sampled)

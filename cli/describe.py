@@ -2,7 +2,7 @@
 
     python main.py describe VIDEO --frame N [--json]
     python main.py diff VIDEO --a N --b M [--video-b OTHER] [--json]
-    python main.py motion VIDEO --start S --end E [--json]
+    python main.py motion VIDEO --start S --end E [--signal NAME] [--json]
 
 The pose track comes from ``models.pose.extract.extract_video`` (cached in the project
 store, so only the first call decodes). Bad input ends with one line on stderr and a
@@ -12,6 +12,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import sys
+from contextlib import contextmanager
 
 
 def register(sub) -> None:
@@ -29,6 +32,9 @@ def register(sub) -> None:
     p.add_argument("video")
     p.add_argument("--start", type=float, required=True, help="seconds")
     p.add_argument("--end", type=float, required=True, help="seconds")
+    p.add_argument("--signal", default=None,
+                   help="count repetitions on this signal, e.g. 'left knee angle' (default: "
+                        "the most periodic one)")
     _common(p, run_motion)
 
 
@@ -45,15 +51,43 @@ def _project(args):
 
 
 def load_track(path, project=None):
-    """The cached or freshly extracted pose track of ``path``."""
+    """The cached or freshly extracted pose track of ``path`` (mediapipe's native log lines
+    are kept off stderr, so a failure stays one line)."""
     from models.pose.extract import extract_video  # noqa: PLC0415
     from models.store import Repository  # noqa: PLC0415
 
     repo = Repository(project)
     try:
-        return extract_video(path, repo)
+        with _native_stderr_silenced():
+            return extract_video(path, repo)
     finally:
         repo.close()
+
+
+@contextmanager
+def _native_stderr_silenced():
+    """Point file descriptor 2 at /dev/null for native code (Python's sys.stderr object
+    is untouched, so our own messages still print after the block)."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
+def _check_frames(video: str, **frames) -> None:
+    """Refuse out-of-range frame numbers before any pose extraction (cheap probe)."""
+    from models.describe import DescribeError  # noqa: PLC0415
+    from models.video import probe  # noqa: PLC0415
+
+    n = probe(video).frame_count
+    for label, frame in frames.items():
+        if frame is not None and not 0 <= frame < n:
+            raise DescribeError(f"Frame {label}{frame} is out of range: {video} has {n} frames.")
 
 
 def _emit(args, text: str, doc: dict) -> int:
@@ -69,6 +103,7 @@ def run_describe(args) -> int:
     from models.describe import describe, pose_facts  # noqa: PLC0415
     from models.diff import frame_world  # noqa: PLC0415
 
+    _check_frames(args.video, **{"": args.frame})
     track = load_track(args.video, _project(args))
     frame_world(track, args.frame, "", args.video)
     facts = pose_facts(track, args.frame, args.min_visibility)
@@ -82,8 +117,10 @@ def run_describe(args) -> int:
 def run_diff(args) -> int:
     from models.diff import check_compatible, describe_diff, diff_facts, frame_world  # noqa: PLC0415
 
-    ta = load_track(args.video, _project(args))
     video_b = args.video_b or args.video
+    _check_frames(args.video, **{"A=": args.a})
+    _check_frames(video_b, **{"B=": args.b})
+    ta = load_track(args.video, _project(args))
     tb = ta if video_b == args.video else load_track(video_b, _project(args))
     check_compatible(ta, tb, args.video, video_b)
     wa = frame_world(ta, args.a, "A=", args.video)
@@ -97,10 +134,13 @@ def run_diff(args) -> int:
 
 
 def run_motion(args) -> int:
-    from models.motion import describe_motion, motion_facts  # noqa: PLC0415
+    from models.motion import check_interval, describe_motion, motion_facts  # noqa: PLC0415
+    from models.video import probe  # noqa: PLC0415
 
+    info = probe(args.video)
+    check_interval(info.frame_count, info.fps, args.start, args.end)   # before any extraction
     track = load_track(args.video, _project(args))
-    facts = motion_facts(track, track.fps, args.start, args.end, args.min_visibility)
+    facts = motion_facts(track, track.fps, args.start, args.end, args.min_visibility, args.signal)
     dicts = [f.to_dict() for f in facts]
     for d in dicts:
         d["extra"].pop("series", None)

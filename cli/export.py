@@ -36,7 +36,13 @@ def register(sub) -> None:
 
 
 def _records(repo, args) -> list:
+    from models.export import ExportError  # noqa: PLC0415
+
     records = repo.qa_records({"status": args.status, "task": args.tasks or None})
+    if not records and args.format != "coco-keypoints":
+        where = f" in sub-tasks {', '.join(args.tasks)}" if args.tasks else ""
+        raise ExportError(f"Nothing to export: no accepted items (status {', '.join(args.status)})"
+                          f"{where} in {args.project_file}")
     return records
 
 
@@ -50,17 +56,16 @@ def _video_root(repo, args, records):
 
 def run_export(args) -> int:
     from models.export import ExportOptions, MissingVideosError, export  # noqa: PLC0415
-    from models.export.project import extra_for  # noqa: PLC0415
+    from models.export.project import prepare_options  # noqa: PLC0415
     from models.store import Repository  # noqa: PLC0415
 
     repo = Repository(args.project_file)
     try:
         records = _records(repo, args)
-        root = _video_root(repo, args, records)
-        options = ExportOptions(name=args.name, video_root=root,
+        options = ExportOptions(name=args.name, video_root=_video_root(repo, args, records),
                                 copy_videos=not args.no_copy_videos, overwrite=args.overwrite,
-                                skip_missing=args.skip_missing, frames_per_item=args.frames,
-                                extra=extra_for(args.format, repo, records, root))
+                                skip_missing=args.skip_missing, frames_per_item=args.frames)
+        prepare_options(args.format, repo, records, options)
         try:
             report = export(args.format, records, args.out, options)
         except MissingVideosError as exc:

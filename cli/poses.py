@@ -180,14 +180,25 @@ def _write_outputs(results, out: str, fmt: str, repo, backend: str) -> None:
     one_file = out.endswith((".json", ".npz"))
     if not one_file:
         os.makedirs(out, exist_ok=True)
+    used: set = set()
     for path, status in results:
         if status not in ("cached", "extracted"):
             continue
         track = cached_track(repo, path, backend)
-        target = out if one_file else os.path.join(out, f"{Path(path).stem}.poses.{fmt}")
+        target = out if one_file else _unique(os.path.join(out, Path(path).stem), fmt, used)
         tmp = target + ".part" + os.path.splitext(target)[1]
         track.save(tmp)
         os.replace(tmp, target)  # never leave a half-written result file
+
+
+def _unique(stem: str, fmt: str, used: set) -> str:
+    """``stem.poses.fmt``; clips with the same name from different folders get ``-2``..."""
+    target, n = f"{stem}.poses.{fmt}", 1
+    while target in used:
+        n += 1
+        target = f"{stem}-{n}.poses.{fmt}"
+    used.add(target)
+    return target
 
 
 def run_extract(args) -> int:

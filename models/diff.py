@@ -17,16 +17,19 @@ min_visibility=None) -> list[Fact]``
 ``displacements(world_a_frame, world_b_frame) -> (33, 3)``: aligned per-joint vectors
     (body axes of each pose, metres; NaN where unknown), used by the comparison view.
 ``frame_world(track, frame, label, video)`` / ``check_compatible(track_a, track_b, ...)``:
-    input checks with one-line ``DescribeError`` messages (no pose, out of range, mixed
-    skeletons or backends).
+    input checks with one-line ``DescribeError`` messages (no pose, out of range, a 3-D
+    pose that contradicts the image, mixed skeletons or backends).
 """
 from __future__ import annotations
+
+from types import SimpleNamespace
 
 import numpy as np
 
 from .body import body_frame
 from .describe.build import POSTURES, DescribeError, as_world, posture_support, track_facts
 from .describe.config import config, display_name, part_joints
+from .describe.consistency import inconsistent_frames
 from .describe.facts import Fact
 
 AXIS_WORDS = (("left", "right"), ("up", "down"), ("forward", "back"))
@@ -173,6 +176,12 @@ def frame_world(track, frame: int, label: str, video: str) -> np.ndarray:
         raise DescribeError(f"Frame {label}{frame} is out of range: {video} has {len(track)} frames.")
     if not track.has_pose[frame]:
         raise DescribeError(f"No pose was found on frame {label}{frame} of {video}.")
+    bad = inconsistent_frames(SimpleNamespace(world=track.world[frame:frame + 1],
+                                              image=track.image[frame:frame + 1],
+                                              width=track.width, height=track.height))
+    if bad is not None and bad[0]:
+        raise DescribeError(f"The 3-D pose on frame {label}{frame} of {video} contradicts the image "
+                            "(upside-down or mirrored world skeleton); pick another frame.")
     return track.world[frame]
 
 

@@ -9,6 +9,7 @@ direction as its hand/foot is left out (implied).
 from __future__ import annotations
 
 from .describe.config import config, display_name
+from .describe.text import merge_subjects
 
 WORDS = {"left": "to the left", "right": "to the right", "up": "up", "down": "down",
          "forward": "forward", "back": "back"}
@@ -86,8 +87,10 @@ def _merge(clauses: list[tuple]) -> list[str]:
     for i, (tpl, noun, side, tail) in enumerate(clauses):
         if i in used:
             continue
-        twin = next((k for k, c in enumerate(clauses) if k not in used and k != i and
-                     c == (tpl, noun, "right", tail)), None) if side == "left" else None
+        same = lambda c: (c[1:] == (noun, "right", tail) and  # noqa: E731
+                          sorted(c[0].split()) == sorted(tpl.split()))  # directions in any order
+        twin = next((k for k, c in enumerate(clauses) if k not in used and k != i and same(c)),
+                    None) if side == "left" else None
         if twin is not None:
             used.add(twin)
             obj = f"both {noun}s" if noun != "foot" else "both feet"
@@ -107,7 +110,7 @@ def render_diff(facts) -> str:
     verbs = [c for c in (_verb_clause(f) for f in kept) if c is not None]
     rank = {"distance_change": 0, "lean_change": 1, "turn": 2}
     rest = sorted((f for f in kept if _verb_clause(f) is None), key=lambda f: rank.get(f.kind, 3))
-    subjects = [_subject_clause(f) for f in rest]
+    subjects = merge_subjects([_subject_clause(f) for f in rest])
     parts = []
     if verbs:
         parts.append("The person " + _join(_merge(verbs)))

@@ -13,6 +13,8 @@ Reports (CSV / Markdown) live in ``models/eval_report.py``.
 from __future__ import annotations
 
 import time
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from functools import lru_cache
 from typing import Optional
@@ -201,19 +203,39 @@ def backend_key(backend) -> tuple[str, str]:
 
 
 # -- runs --------------------------------------------------------------------------------------
-def ask(backend, rec: QARecord, settings: EvalSettings, video_root, ctx) -> tuple:
+def prepared_requests(backend, todo: list, settings: EvalSettings, video_root, ahead: int = 2):
+    """(record, future of its request) in order; frames of the next items are sampled on a
+    helper thread while the model answers the current one (decode overlaps generate)."""
+    if isinstance(backend, RuleReference):
+        for rec in todo:
+            yield rec, None
+        return
+    with ThreadPoolExecutor(1, thread_name_prefix="aa-eval-frames") as pool:
+        futures = deque(pool.submit(build_request, r, settings, video_root) for r in todo[:ahead])
+        try:
+            for k, rec in enumerate(todo):
+                fut = futures.popleft()
+                if k + ahead < len(todo):
+                    futures.append(pool.submit(build_request, todo[k + ahead], settings, video_root))
+                yield rec, fut
+        finally:
+            for fut in futures:
+                fut.cancel()
+
+
+def ask(backend, rec: QARecord, request_future, ctx) -> tuple:
     """(raw text or None if the backend abstains, generate seconds)."""
     if isinstance(backend, RuleReference):
         return backend.answer(rec), 0.0
-    request = build_request(rec, settings, video_root)
+    request = request_future.result()
     t0 = time.perf_counter()
     text = "".join(backend.generate(request, ctx))
     return text, time.perf_counter() - t0
 
 
-def _answer_one(repo, run_id, backend, rec, settings, video_root, ctx) -> dict:
+def _answer_one(repo, run_id, backend, rec, request_future, ctx) -> dict:
     t0 = time.perf_counter()
-    raw, gen_s = ask(backend, rec, settings, video_root, ctx)
+    raw, gen_s = ask(backend, rec, request_future, ctx)
     abstained = raw is None
     parsed = None if abstained else parse_choice(raw, rec.options)
     correct = parsed is not None and parsed == rec.answer_index
@@ -243,9 +265,9 @@ def run_eval(repo, run_id: int, backend, video_root: Optional[str] = None,
     try:
         if todo:
             backend.load(ctx)
-        for k, rec in enumerate(todo):
+        for k, (rec, request) in enumerate(prepared_requests(backend, todo, settings, video_root)):
             ctx.check()
-            ctx.partial(_answer_one(repo, run_id, backend, rec, settings, video_root, ctx))
+            ctx.partial(_answer_one(repo, run_id, backend, rec, request, ctx))
             ctx.progress(len(done) + k + 1, len(records), f"{backend.info.label or backend.info.model_id}")
     except Cancelled:
         repo.set_eval_run_status(run_id, "cancelled")

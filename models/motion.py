@@ -8,7 +8,7 @@ API
     (``motion.smooth_s``), then peaks with at least ``prominence`` (default: the
     configured fraction of the 5-95 % range) at least ``min_period_s`` apart. ``count`` =
     number of peaks, ``peaks`` = their indices into the signal.
-``motion_facts(world, fps, start, end, min_visibility=None) -> list[Fact]``
+``motion_facts(world, fps, start, end, min_visibility=None, signal=None) -> list[Fact]``
     ``world``: a ``PoseTrack`` (image coordinates add sideways movement in the frame) or
     world landmarks (frames, 33, 4); ``start``/``end`` in seconds. Facts:
     ``movement`` (direction of the head, hands and feet in body axes between the first
@@ -16,7 +16,9 @@ API
     turn), ``repetition`` (count on the most periodic named signal, ``extra["signal"]``,
     ``extra["peaks"]`` as absolute frame indices, ``extra["series"]``), ``onset``
     (when each movement starts; ``extra["verb"]``). Raises ``DescribeError`` for an
-    interval out of range, with no pose, or shorter than one movement cycle.
+    interval out of range, with no pose, or shorter than one movement cycle. ``signal``
+    (one of ``signal_names()``) forces the repetition count onto that signal. Frames whose
+    3-D pose contradicts the image (``describe.consistency``) count as missing.
 ``signals(world) -> dict[name, (values, kind)]``: the candidate signals (angles in
     degrees, heights in metres) for every frame.
 ``describe_motion(facts) -> str``: directions, the count with its signal, onset order.
@@ -28,6 +30,7 @@ import numpy as np
 from .body import body_frame
 from .describe.build import DescribeError, as_world, track_facts
 from .describe.config import config, display_name, part_joints
+from .describe.consistency import inconsistent_frames
 from .describe.facts import Fact
 
 ANGLE_SIGNALS = ("left_elbow", "right_elbow", "left_knee", "right_knee",
@@ -107,11 +110,19 @@ def signals(world, min_visibility=None) -> dict:
     return out
 
 
-def _interval(n: int, fps: float, start: float, end: float) -> tuple[int, int]:
+def signal_names() -> list[str]:
+    """Names of the candidate repetition signals, in a fixed order."""
+    return ([f"{n.replace('_', ' ')} angle" for n in ANGLE_SIGNALS]
+            + [f"{display_name(n)} height" for n in HEIGHT_SIGNALS] + ["hips height"])
+
+
+def check_interval(n: int, fps: float, start: float, end: float) -> tuple[int, int]:
     if fps <= 0:
         raise DescribeError("The clip has no frame rate; cannot place an interval in time.")
     dur = n / fps
-    if not (0 <= start < end) or start >= dur or end > dur + 0.5 / fps:
+    if not end > start:
+        raise DescribeError(f"Interval {start:g}-{end:g} s is empty: the end must come after the start.")
+    if start < 0 or start >= dur or end > dur + 0.5 / fps:
         raise DescribeError(f"Interval {start:g}-{end:g} s is outside the clip (0-{dur:.2f} s).")
     i0, i1 = int(round(start * fps)), min(n - 1, int(round(end * fps)))
     n_int, cfg = i1 - i0 + 1, _cfg()
@@ -122,9 +133,16 @@ def _interval(n: int, fps: float, start: float, end: float) -> tuple[int, int]:
     return i0, i1
 
 
-def motion_facts(world, fps: float, start: float, end: float, min_visibility=None) -> list[Fact]:
+def motion_facts(world, fps: float, start: float, end: float, min_visibility=None,
+                 signal: str | None = None) -> list[Fact]:
     w = as_world(world)
-    i0, i1 = _interval(len(w), fps, start, end)
+    if signal is not None and signal not in signal_names():
+        raise DescribeError(f"Unknown signal '{signal}'; choose one of: {', '.join(signal_names())}.")
+    bad = inconsistent_frames(world)
+    if bad is not None and bad.any():
+        w = w.copy()
+        w[bad, :, :3] = np.nan          # 3-D pose contradicts the image: treated as missing
+    i0, i1 = check_interval(len(w), fps, start, end)
     seg = w[i0:i1 + 1]
     has = ~np.isnan(seg[:, [23, 24], 0]).any(axis=1)
     if has.mean() < 0.5:
@@ -135,7 +153,7 @@ def motion_facts(world, fps: float, start: float, end: float, min_visibility=Non
     ctx = {"i0": i0, "i1": i1, "fps": fps, "min_vis": mv}
     out = _movements(seg, sig, ctx) + _turn(seg, ctx)
     out += _sideways(world, i0, i1, ctx)
-    out += _repetition(sig, ctx) + _onsets(sig, ctx)
+    out += _repetition({signal: sig[signal]} if signal else sig, ctx) + _onsets(sig, ctx)
     return out
 
 
@@ -224,6 +242,9 @@ def _repetition(sig, ctx) -> list[Fact]:
     best = None
     for name, (x, kind) in sig.items():
         if np.isnan(x).mean() > _cfg()["max_missing"]:
+            if len(sig) == 1:       # the user asked for this signal: say why there is no count
+                raise DescribeError(f"The {name} is unknown on {int(np.isnan(x).sum())} of {len(x)} "
+                                    "frames of the interval; choose another signal or interval.")
             continue
         floor = _cfg()["angle_prominence" if kind == "angle" else "height_prominence"]
         count, peaks, s = count_repetitions(x, ctx["fps"], prominence=floor)

@@ -7,6 +7,7 @@ bending; just after, the left hand starts rising").
 from __future__ import annotations
 
 from .describe.config import config
+from .describe.text import merge_subjects
 
 WORDS = {"left": "to the left", "right": "to the right", "up": "up", "down": "down",
          "forward": "forward", "back": "back"}
@@ -26,10 +27,10 @@ def _movement(f) -> str:
     if f.quantity == "body_height":
         return f"the body {'rises' if f.value > 0 else 'lowers'}{adv}"
     if f.quantity == "body_sideways":
-        return f"the body moves{adv} to the {f.extra['directions'][0]}"
+        return f"the body moves{adv} towards the {f.extra['directions'][0]}"
     dirs = [WORDS[d] for d in f.extra.get("directions", [])]
     name = f.parts[0].replace("_", " ")
-    return f"the {name} moves{adv} " + (_join(dirs) if dirs else "")
+    return f"the {name} moves{adv}" + (" " + _join(dirs) if dirs else "")
 
 
 def _repetition(f) -> str:
@@ -107,7 +108,7 @@ def render_motion(facts) -> str:
     moves = _moves(facts)
     moves += [f"the body turns {f.bin} to the {f.extra['direction']}" if f.bin != "around"
               else "the body turns around" for f in facts if f.kind == "turn"]
-    out = [_cap(_join(moves)) + "."] if moves else ["No part moves clearly from start to end."]
+    out = [_cap(_join(merge_subjects(moves))) + "."] if moves else ["No part moves clearly from start to end."]
     out += [_repetition(f) for f in facts if f.kind == "repetition"]
     order = _order([f for f in facts if f.kind == "onset"])
     return " ".join(out + ([order] if order else []))

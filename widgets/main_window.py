@@ -9,8 +9,7 @@ import os
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import (QDockWidget, QLabel, QMainWindow, QProgressBar, QToolButton,
-                               QWidget)
+from PySide6.QtWidgets import QDockWidget, QMainWindow, QWidget
 
 from app import actions
 from models.errors import StudioError
@@ -18,6 +17,7 @@ from models.video import is_video_path
 
 from . import dialogs
 from .panels import PANELS, PanelSpec
+from .status_bar import StatusBarPanel
 from .video.panel import VideoPanel
 
 log = logging.getLogger(__name__)
@@ -44,7 +44,8 @@ class MainWindow(QMainWindow):
         self.panels: dict[str, QWidget] = {}
         self.docks: dict[str, QDockWidget] = {}
         self.actions_by_id: dict[str, QAction] = {}
-        self._build_status_bar()
+        self.status = StatusBarPanel(ctx, self.statusBar(), self)
+        self.progress, self.cancel_button = self.status.progress, self.status.cancel_button
         self._build_menus()
         self.build_panels()
         self._docks_sized = False
@@ -115,29 +116,6 @@ class MainWindow(QMainWindow):
         self._view_menu = menus["&View"]
         self._view_menu.addSeparator()
 
-    def _build_status_bar(self) -> None:
-        bar = self.statusBar()
-        self.progress = QProgressBar()
-        self.progress.setMaximumWidth(260)
-        self.progress.setFormat("poses %v/%m")
-        self.progress.setTextVisible(True)
-        self.cancel_button = QToolButton()
-        self.cancel_button.setText("Cancel")
-        self.cancel_button.setToolTip("Cancel pose extraction (it resumes next time)")
-        self.cancel_button.clicked.connect(lambda: self.ctx.poses.cancel())
-        self.project_label = QLabel()
-        for w in (self.progress, self.cancel_button):
-            bar.addPermanentWidget(w)
-            w.hide()
-        bar.addPermanentWidget(self.project_label)
-        self._show_project()
-
-    def _show_project(self) -> None:
-        repo = self.ctx.repo
-        name = "in-memory project (not saved)" if repo.path == ":memory:" else os.path.basename(repo.path)
-        self.project_label.setText(name)
-        self.project_label.setToolTip(repo.path)
-
     # -- wiring ---------------------------------------------------------------------------------
     def _wire(self) -> None:
         c = self.ctx
@@ -148,11 +126,6 @@ class MainWindow(QMainWindow):
         c.player.error.connect(lambda msg: dialogs.error("Cannot decode frame", msg, self))
         c.player.clipChanged.connect(self._on_clip)
         self.video.overlay_box.toggled.connect(self.actions_by_id["view.overlay"].setChecked)
-        c.poses.started.connect(self._on_extract_started)
-        c.poses.progress.connect(self._on_extract_progress)
-        c.poses.busyChanged.connect(self._on_busy)
-        c.poses.finished.connect(self._on_poses_done)
-        c.poses.cancelled.connect(lambda _p, msg: self.statusBar().showMessage(msg, 0))
         c.poses.failed.connect(lambda _p, msg: dialogs.error("Pose extraction failed", msg, self))
 
     def _on_clip(self, path: str) -> None:
@@ -165,27 +138,6 @@ class MainWindow(QMainWindow):
         self.video.view.clear("cannot open this clip")
         self.statusBar().showMessage(message, 0)
         dialogs.error("Cannot open video", message, self)
-
-    def _on_extract_started(self, path: str) -> None:
-        self.statusBar().showMessage(f"Extracting poses of {os.path.basename(path)}…", 0)
-
-    def _on_extract_progress(self, done: int, total: int) -> None:
-        self.progress.setRange(0, max(total, 1))
-        self.progress.setValue(done)
-
-    def _on_busy(self, busy: bool) -> None:
-        self.progress.setVisible(busy)
-        self.cancel_button.setVisible(busy)
-        if busy:
-            self.progress.setRange(0, 0)
-
-    def _on_poses_done(self, path: str) -> None:
-        track = self.ctx.player.track
-        found = int(track.has_pose.sum()) if track is not None else 0
-        total = len(track) if track is not None else 0
-        self.statusBar().showMessage(f"Poses of {os.path.basename(path)}: found on {found} of "
-                                     f"{total} frames", 8000)
-        self.ctx.dataset.refresh(path)
 
     # -- intents (handlers of the action table) ------------------------------------------------
     def open_path(self, path) -> bool:

@@ -10,9 +10,22 @@ from PySide6.QtCore import QObject, QTimer, Signal
 
 from models.errors import StudioError
 from models.qa import checks
-from models.qa.generate import generate_qa
+from models.qa.generate import generate_qa, relative_video
 from models.qa.record import QARecord
 from models.qa.synth import SynthSettings
+
+
+HISTORY_FIELDS = ("question", "options", "answer_index", "status", "note")
+
+
+def _short(value, limit: int = 80) -> str:
+    if isinstance(value, str):
+        value = f"“{value}”"
+    elif value is not None and not isinstance(value, int):
+        import json  # noqa: PLC0415
+        value = json.dumps(value, ensure_ascii=False)
+    text = "∅" if value is None else str(value).replace("\r", "").replace("\n", "⏎")
+    return text if len(text) <= limit else text[:limit - 1] + "…"
 
 
 class CurationController(QObject):
@@ -23,6 +36,7 @@ class CurationController(QObject):
     reportReady = Signal(dict)       # quality report
     generationProgress = Signal(int, int, str)
     generationDone = Signal(object)  # GenerationSummary
+    posesMissing = Signal(list)      # absolute paths of clips generation skipped (no poses)
 
     def __init__(self, ctx, parent: Optional[QObject] = None) -> None:
         super().__init__(parent)
@@ -33,6 +47,7 @@ class CurationController(QObject):
         self._pending_seek: Optional[tuple[str, int]] = None
         self._flags: dict = {}
         self._job = None
+        self._gen: tuple = ([], None, None)   # paths, root, settings of the last generation
         if getattr(ctx, "player", None) is not None:
             ctx.player.clipChanged.connect(self._on_clip_opened)
 
@@ -161,12 +176,28 @@ class CurationController(QObject):
         self._after_change([] if done["kind"] == "delete" else done["ids"])
         return done
 
+    def history(self, qa_id: str) -> list[str]:
+        """The item's edit history, newest first: one line per action with each changed
+        field as before -> after (undone actions are marked)."""
+        import json  # noqa: PLC0415
+        lines = []
+        for h in reversed(self.repo.qa_history(qa_id)):
+            before = json.loads(h["before"]) if h["before"] else {}
+            after = json.loads(h["after"]) if h["after"] else {}
+            changes = [f"{k}: {_short(before.get(k))} → {_short(after.get(k))}"
+                       for k in HISTORY_FIELDS if before.get(k) != after.get(k)]
+            state = "" if h["state"] == "done" else f" ({h['state']})"
+            lines.append(f"{h['created_at'][:19].replace('T', ' ')} · {h['label']}{state}: "
+                         + ("; ".join(changes) or "deleted"))
+        return lines
+
     # -- summary and quality -------------------------------------------------------------------
     def summary(self) -> dict:
         return self.repo.qa_summary()
 
     def flags(self, qa_id: str) -> list[str]:
-        stored = [f"{k}: {v}" for k, v in self.repo.qa_flags(qa_id).items()]
+        names = {"blind": "blind test"}
+        stored = [f"{names.get(k, k)}: {v}" for k, v in self.repo.qa_flags(qa_id).items()]
         return self._flags.get(qa_id, []) + stored
 
     def run_checks(self) -> dict:
@@ -179,20 +210,61 @@ class CurationController(QObject):
     # -- generation in the background -----------------------------------------------------------
     def generate(self, videos: list, settings: Optional[SynthSettings] = None,
                  extract: bool = False, root: Optional[str] = None):
+        """Generate from pose facts in the background. Without ``extract``, clips that have
+        no poses are skipped and reported through ``posesMissing`` (the view offers to
+        extract them: ``extract_and_generate``)."""
         root = root or getattr(getattr(self.ctx, "dataset", None), "root", None)
+        settings = settings or SynthSettings()
+        self._gen = (list(videos), root, settings)
         self._job = self.ctx.jobs.submit(
-            generate_qa, self.repo, list(videos), settings or SynthSettings(), root=root,
+            generate_qa, self.repo, list(videos), settings, root=root,
             extract=extract, kind="cpu", on_result=self._on_generated,
-            on_error=lambda exc: self.ctx.warn("QA generation", str(exc)),
+            on_error=self._on_generation_error, on_progress=self.generationProgress.emit)
+        return self._job
+
+    def extract_and_generate(self, paths: list):
+        """Extract poses of ``paths`` (inside the job) and generate QA for them."""
+        _videos, root, settings = self._gen
+        return self.generate(paths, settings, extract=True, root=root)
+
+    def missing_paths(self, summary) -> list[str]:
+        """Absolute paths of the last run's clips that had no poses."""
+        videos, root, _s = self._gen
+        missing = set(summary.no_poses)
+        return [p for p in videos if relative_video(str(p), root) in missing]
+
+    # -- model lane: blind test and QA from text ----------------------------------------------
+    def model_choices(self) -> list:
+        """Models a blind test or text generation can use: the VLM panel's choices (shared
+        with the Ask panel, so a model loaded there stays resident), without the rule-based
+        describer (it answers from poses, not from a question)."""
+        from app.controllers.vlm import vlm_controller  # noqa: PLC0415
+        return [c for c in vlm_controller(self.ctx).choices if c.kind != "rule"]
+
+    def add_model(self, spec: str):
+        """A checkpoint folder, cached id or server URL typed by the user (a new choice)."""
+        from app.controllers.vlm import vlm_controller  # noqa: PLC0415
+        try:
+            return vlm_controller(self.ctx).add_choice(spec)
+        except StudioError as exc:
+            self.ctx.warn("Choose a model", str(exc))
+            return None
+
+    def _submit_model(self, choice, fn, args: tuple, title: str, on_result):
+        """Run ``fn(*args, backend, ctx=...)`` on the model worker; ``choice`` is a
+        ``BackendChoice`` (made and loaded there, cached with the VLM panel's backends) or
+        an already made backend."""
+        cache = {}
+        if not hasattr(choice, "generate"):
+            from app.controllers.vlm import vlm_controller  # noqa: PLC0415
+            cache = vlm_controller(self.ctx)._backends
+        self._job = self.ctx.jobs.submit(
+            _with_backend, choice, cache, fn, args, kind="model", on_result=on_result,
+            on_error=lambda exc: self.ctx.warn(title, str(exc)),
             on_progress=self.generationProgress.emit)
         return self._job
 
-    def vlm_backend(self):
-        """The loaded VLM backend of the app, if a VLM controller offers one."""
-        vlm = getattr(self.ctx, "vlm", None)
-        return getattr(vlm, "backend", None) if vlm is not None else None
-
-    def generate_from_text(self, backend, video: Optional[str] = None):
+    def generate_from_text(self, choice, video: Optional[str] = None):
         """QA from the project's captions and saved model answers (VLM job lane)."""
         from models.qa.from_text import (answer_sources, caption_sources,  # noqa: PLC0415
                                          generate_from_text)
@@ -202,28 +274,27 @@ class CurationController(QObject):
             return None
 
         def done(stats) -> None:
+            self._job = None
             self.ctx.message(f"QA from text: {stats.items} items; {stats.invalid_outputs} "
                              f"invalid outputs and {stats.rejected_items} invalid items rejected")
             self.itemsChanged.emit([])
-        self._job = self.ctx.jobs.submit(
-            generate_from_text, self.repo, backend, sources, kind="model", on_result=done,
-            on_error=lambda exc: self.ctx.warn("QA from text", str(exc)),
-            on_progress=self.generationProgress.emit)
-        return self._job
+        return self._submit_model(choice, _text_job, (self.repo, sources, generate_from_text),
+                                  "QA from text", done)
 
-    def run_blind_test(self, backend):
-        """Ask ``backend`` every listed question without frames; flag those it gets right."""
+    def run_blind_test(self, choice):
+        """Ask the model every listed question without frames; flag those it gets right."""
         records = self.repo.qa_records(self.filters)
+        if not records:
+            self.ctx.message("No QA items to test")
+            return None
 
         def done(right: dict) -> None:
+            self._job = None
             self.repo.set_qa_flags("blind", right)
             self.ctx.message(f"Blind test: {len(right)} of {len(records)} answered right "
                              "without the video")
-            self.itemsChanged.emit(list(right))
-        return self.ctx.jobs.submit(checks.blind_test, records, backend, kind="model",
-                                    on_result=done,
-                                    on_error=lambda exc: self.ctx.warn("Blind test", str(exc)),
-                                    on_progress=self.generationProgress.emit)
+            self.itemsChanged.emit(list(right) or [records[0].qa_id])
+        return self._submit_model(choice, _blind_job, (records,), "Blind test", done)
 
     # -- captions -----------------------------------------------------------------------------
     def import_captions(self, path: str) -> int:
@@ -247,8 +318,38 @@ class CurationController(QObject):
         if self._job is not None:
             self._job.cancel()
 
+    def _on_generation_error(self, exc) -> None:
+        self._job = None
+        self.ctx.warn("QA generation", str(exc))
+
     def _on_generated(self, summary) -> None:
         self._job = None
         self.ctx.message(summary.line())
         self.itemsChanged.emit([])
         self.generationDone.emit(summary)
+        missing = self.missing_paths(summary)
+        if missing:
+            self.posesMissing.emit(missing)
+
+
+def _with_backend(choice, cache: dict, fn, args: tuple, ctx=None):
+    """On the model worker: make (or reuse) and load the backend, then run ``fn``."""
+    backend = choice
+    if not hasattr(choice, "generate"):
+        from app.controllers.vlm import _key  # noqa: PLC0415 (the VLM panel's cache key)
+        from models.vlm.specs import make_backend  # noqa: PLC0415
+        clean = type(choice)(choice.kind, {k: v for k, v in choice.settings.items()
+                                           if k != "added"})
+        backend = cache.get(_key(clean)) or make_backend(clean)
+        cache[_key(clean)] = backend
+    ctx.check()
+    backend.load(ctx)
+    return fn(*args, backend, ctx=ctx)
+
+
+def _blind_job(records, backend, ctx=None):
+    return checks.blind_test(records, backend, ctx)
+
+
+def _text_job(repo, sources, generate, backend, ctx=None):
+    return generate(repo, backend, sources, ctx=ctx)

@@ -67,8 +67,9 @@ def load_pair(repo, player, mark_a, mark_b, ctx=None) -> FramePair:
     (pa, fa), (pb, fb) = mark_a, mark_b
     ta = _track_for(repo, player, pa)
     tb = ta if pb == pa else _track_for(repo, player, pb)
-    check_compatible(ta, tb, pa.rsplit("/", 1)[-1], pb.rsplit("/", 1)[-1])
-    wa, wb = frame_world(ta, fa, "A=", pa), frame_world(tb, fb, "B=", pb)
+    name_a, name_b = pa.rsplit("/", 1)[-1], pb.rsplit("/", 1)[-1]
+    check_compatible(ta, tb, name_a, name_b)
+    wa, wb = frame_world(ta, fa, "A=", name_a), frame_world(tb, fb, "B=", name_b)
     facts = diff_facts(wa, wb, fa, fb)
     return FramePair(pa, fa, pb, fb, _read(pa, fa), _read(pb, fb), ta.pixels(fa), tb.pixels(fb),
                      np.asarray(wa), np.asarray(wb), facts, describe_diff(facts),
@@ -145,14 +146,28 @@ class DescribeController(QObject):
             self.pairFailed.emit(str(exc) if isinstance(exc, StudioError) else f"Comparison failed: {exc}")
 
     # -- interval ------------------------------------------------------------------------------
-    def motion(self, start_s: float, end_s: float) -> list:
-        """Motion facts of the current track over [start_s, end_s] (raises StudioError)."""
+    def motion(self, start_s: float, end_s: float, signal=None) -> list:
+        """Motion facts of the current track over [start_s, end_s] (raises StudioError);
+        ``signal`` forces the repetition count onto one named signal."""
         from models.motion import motion_facts  # noqa: PLC0415
 
         track = self.player.track
         if track is None or not track.complete:
             raise StudioError("The pose track of this clip is not ready yet.")
-        return motion_facts(track, track.fps, start_s, end_s)
+        return motion_facts(track, track.fps, start_s, end_s, signal=signal)
+
+    def signal_series(self, name: str):
+        """(times s, smoothed values) of one motion signal over the whole current track,
+        cached per track; None without a complete track."""
+        from models.motion import signals, smooth  # noqa: PLC0415
+
+        track = self.player.track
+        if track is None or not track.complete or not track.fps:
+            return None
+        if getattr(self, "_sig_track", None) is not track:
+            self._sig_track, self._sig = track, signals(track)
+        values = smooth(self._sig[name][0], track.fps)
+        return np.arange(len(values)) / track.fps, values
 
 
 def describe_controller(ctx) -> DescribeController:

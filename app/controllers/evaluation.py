@@ -27,10 +27,9 @@ def _run_models(repo, specs, records, settings, root, device, ctx=None):
 
 def _export_project(repo, format_id, records, out_dir, options, ctx=None):
     from models.export import export  # noqa: PLC0415
-    from models.export.project import extra_for  # noqa: PLC0415
+    from models.export.project import prepare_options  # noqa: PLC0415
 
-    if not options.extra:
-        options.extra = extra_for(format_id, repo, records, options.video_root)
+    prepare_options(format_id, repo, records, options)
     return export(format_id, records, out_dir, options, ctx)
 
 

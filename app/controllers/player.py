@@ -73,8 +73,14 @@ class PlayerController(QObject):
 
     @Slot(int, str, str)
     def _on_open_failed(self, gen: int, path: str, message: str) -> None:
-        if gen == self.pump.generation:
-            self.openFailed.emit(path, message)
+        if gen != self.pump.generation:
+            return
+        had_clip = self.video_info is not None
+        self.path = self.video_info = self.current_image = self.track = None
+        self.current_frame = self._requested = -1  # the old clip's reader is closed
+        self.openFailed.emit(path, message)
+        if had_clip:
+            self.trackChanged.emit()
 
     def set_track(self, track: Optional[PoseTrack]) -> None:
         """Attach the pose track of the current clip (None to clear)."""

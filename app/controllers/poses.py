@@ -11,7 +11,7 @@ from typing import Optional
 
 from PySide6.QtCore import QObject, Signal
 
-from models.errors import Cancelled
+from models.errors import Cancelled, StudioError
 from models.pose.registry import DEFAULT_BACKEND
 
 from ..jobs import one_line
@@ -32,6 +32,30 @@ def _extract(repo, path, backend_id, ctx=None):
                          checkpoint_every=CHECKPOINT_FRAMES)
 
 
+def _extract_all(repo, paths, backend_id, ctx=None):
+    """Every clip of ``paths`` into the project (cached clips are skipped): worker processes
+    on a project file, one clip after another for an in-memory project."""
+    if repo.path != ":memory:":
+        from models.pose.extract import extract_many  # noqa: PLC0415
+
+        return extract_many(paths, repo.path, backend_id=backend_id, ctx=ctx)
+    from models.jobs import JobContext  # noqa: PLC0415
+
+    out = []
+    for i, path in enumerate(paths):
+        sub = JobContext(lambda d, t, m, i=i: ctx.progress(i * 1000 + d * 1000 // max(t, 1),
+                                                         len(paths) * 1000, m), token=ctx.token)
+        try:
+            _extract(repo, path, backend_id, ctx=sub)
+            out.append((path, "extracted"))
+        except Cancelled:
+            out.append((path, "cancelled"))
+            break
+        except StudioError as exc:
+            out.append((path, f"error: {exc}"))
+    return out
+
+
 class PoseController(QObject):
     started = Signal(str)              # path: extraction started
     progress = Signal(int, int)        # frames done, total
@@ -39,6 +63,7 @@ class PoseController(QObject):
     cancelled = Signal(str, str)       # path, message
     failed = Signal(str, str)          # path, message
     busyChanged = Signal(bool)
+    batchFinished = Signal(int, int)   # clips extracted or cached, clips failed
 
     def __init__(self, ctx, parent: Optional[QObject] = None) -> None:
         super().__init__(parent)
@@ -89,6 +114,35 @@ class PoseController(QObject):
             on_partial=lambda t: self._on_partial(g, path, t))
         self.started.emit(path)
         self.busyChanged.emit(True)
+
+    def extract_all(self, paths=None) -> None:
+        """Extract poses of every clip of the open folder (resumable; cached clips skip)."""
+        paths = list(paths or self.ctx.dataset.paths)
+        if not paths:
+            return
+        self.cancel(quiet=True)
+        self._path, g = "<all clips>", self._next_gen()
+        self._job = self.ctx.jobs.submit(
+            _extract_all, self.ctx.repo, paths, self.backend_id, kind="model",
+            on_result=lambda res: self._on_all_done(g, res),
+            on_error=lambda e: self._on_failed(g, self._path, e),
+            on_progress=lambda d, n, _m: self._on_progress(g, d, n))
+        self.started.emit(self._path)
+        self.busyChanged.emit(True)
+
+    def _on_all_done(self, g: int, results) -> None:
+        if g != self._gen:
+            return
+        self._job = None
+        self.busyChanged.emit(False)
+        failed = [f"{p}: {s[7:]}" for p, s in results if s.startswith("error")]
+        for path, _status in results:
+            self.ctx.dataset.refresh(path)
+        if failed:
+            self.failed.emit(self._path, f"{len(failed)} clip(s) failed; first: {failed[0]}")
+        self.batchFinished.emit(len(results) - len(failed), len(failed))
+        if self.ctx.player.path:
+            self._on_clip(self.ctx.player.path)  # attach the open clip's fresh track
 
     def cancel(self, quiet: bool = False) -> None:
         job, self._job = self._job, None

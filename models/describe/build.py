@@ -22,6 +22,7 @@ import numpy as np
 from ..body import body_frame
 from ..errors import StudioError
 from .config import bin_codes, config, group
+from .consistency import inconsistent_frames
 from .facts import Fact, TrackFacts, phrase_for
 from .measure import measure, plan
 
@@ -136,6 +137,11 @@ def track_facts(world, min_visibility=None, hysteresis: bool = True,
                 first_frame: int = 0) -> TrackFacts:
     """Every measurement, bin and posture label for every frame (see module docstring)."""
     w = as_world(world)
+    bad = inconsistent_frames(world)
+    bad = np.zeros(len(w), dtype=bool) if bad is None else bad
+    if bad.any():
+        w = w.copy()
+        w[bad, :, :3] = np.nan          # contradicts the image: measure nothing there
     mv = _min_vis(min_visibility)
     pts, yaw = body_frame(w)
     values, vis = measure(pts, yaw, mv)
@@ -148,11 +154,14 @@ def track_facts(world, min_visibility=None, hysteresis: bool = True,
     tf = TrackFacts(specs, values, codes, vis, flags, POSTURES, first_frame)
     tf.joint_vis = np.nan_to_num(jvis, nan=0.0)
     tf.min_visibility = mv
+    tf.unreliable = bad
     return tf
 
 
 def facts_from_row(tf: TrackFacts, i: int) -> list[Fact]:
     frame = tf.first_frame + i
+    if getattr(tf, "unreliable", None) is not None and tf.unreliable[i]:
+        return [unreliable_fact(frame)]
     out = _unknown_facts(tf, i, frame)
     if out and out[0].parts == ("body",):
         return out
@@ -166,6 +175,12 @@ def facts_from_row(tf: TrackFacts, i: int) -> list[Fact]:
                         group(m.group)["labels"][code], frame, float(tf.vis[i, j]),
                         m.resting_joints(), m.region, m.side, phrase))
     return out
+
+
+def unreliable_fact(frame) -> Fact:
+    """The one fact of a frame whose 3-D pose contradicts the image (see consistency)."""
+    return Fact("unknown", ("body",), "world_consistency", 0.0, "", "unreliable", frame,
+                0.0, (), "body", "centre", "the 3-D pose contradicts the image")
 
 
 def _posture_facts(tf: TrackFacts, i: int, frame: int) -> list[Fact]:
@@ -208,5 +223,16 @@ def pose_facts(track_or_world, frame=None, min_visibility=None) -> list[Fact]:
         if not 0 <= int(frame) < len(w):
             raise DescribeError(f"Frame {frame} is out of range (the clip has {len(w)} frames).")
         frame = int(frame)
-        sel = w[frame:frame + 1]
+        sel = _one_frame(track_or_world, w, frame)
     return track_facts(sel, min_visibility, hysteresis=False, first_frame=frame).facts_at(0)
+
+
+def _one_frame(track, w: np.ndarray, frame: int):
+    """Frame ``frame`` alone, keeping the image landmarks (for the consistency check)."""
+    image = getattr(track, "image", None)
+    if image is None:
+        return w[frame:frame + 1]
+    from types import SimpleNamespace  # noqa: PLC0415
+
+    return SimpleNamespace(world=w[frame:frame + 1], image=np.asarray(image[frame:frame + 1]),
+                           width=getattr(track, "width", 1), height=getattr(track, "height", 1))

@@ -39,7 +39,7 @@ def _implied(f: Fact, b: dict, postures: set) -> bool:
     if q.endswith(("_upper_arm_orientation", "_forearm_orientation")) and f.bin == "vertical up" \
             and b.get(f"{side}_shoulder_angle") == "straight" and b.get(f"{side}_elbow_angle") == "straight":
         return True
-    if q.endswith("_hand_above_shoulder") and b.get(f"{side}_hand_above_head") == "above":
+    if q.endswith("_hand_above_shoulder") and b.get(f"{side}_hand_above_head") in ("above", "level"):
         return True
     if q.endswith("_hand_to_hips") and b.get(f"{side}_forearm_orientation") == "vertical down":
         return True
@@ -86,41 +86,63 @@ def _limb_clauses(facts: list[Fact]) -> list[str]:
         else:
             out.append(f.phrase)
         done.add(f.quantity)
-    return _merge_subjects(_merge_hanging(out))
+    return merge_subjects(_merge_hanging(out))
+
+
+VERBS = ("is", "are", "leans", "lean", "twists", "twist", "hangs", "hang", "faces", "face",
+         "moves", "move", "turns", "turn", "rises", "rise", "lowers", "lower")
 
 
 def _split(clause: str):
-    for verb in (" is ", " are "):
-        if verb in clause:
-            subject, rest = clause.split(verb, 1)
-            return subject + verb, rest
-    return None, clause
+    """(subject, verb, rest) of a clause, or (None, None, clause) when no known verb."""
+    words = clause.split(" ")
+    for k, w in enumerate(words[1:], start=1):
+        if w in VERBS:
+            return " ".join(words[:k]), w, " ".join(words[k + 1:])
+    return None, None, clause
 
 
-def _merge_subjects(clauses: list[str]) -> list[str]:
-    """Adjacent clauses about the same subject share it: 'the left hand is at head height
-    and close to the head'."""
-    out: list[list] = []
+def merge_subjects(clauses: list[str], per: int = 3) -> list[str]:
+    """Clauses about the same subject share it, adjacent or not (the merged clause stands
+    where the subject first appears): 'the left hand is raised above the head, close to
+    the head and higher than the right hand'; 'the torso leans back and twists to the right'.
+    A verb repeated from the previous piece is dropped."""
+    groups: list[list] = []
+    open_by_subject: dict = {}
     for c in clauses:
-        head, rest = _split(c)
-        if out and head is not None and out[-1][0] == head and len(out[-1][1]) < 3:
-            out[-1][1].append(rest)
-        else:
-            out.append([head, [rest]])
-    return [(head or "") + _join(rests) if head else rests[0] for head, rests in out]
+        subject, verb, rest = _split(c)
+        key = None if subject is None else "the " + subject[5:] if subject.startswith("both ") else subject
+        g = open_by_subject.get(key) if key is not None else None
+        if g is None or len(g[1]) >= per:
+            g = [subject, []]
+            groups.append(g)
+            if key is not None:
+                open_by_subject[key] = g
+        g[1].append((verb, rest))
+    out = []
+    for subject, pieces in groups:
+        if subject is None:
+            out.append(pieces[0][1])
+            continue
+        words, prev = [], None
+        for verb, rest in pieces:
+            words.append(rest if verb == prev else f"{verb} {rest}")
+            prev = verb
+        out.append(f"{subject} " + _join(words))
+    return out
 
 
 def _merge_hanging(clauses: list[str]) -> list[str]:
     """'X upper arm(s) ... pointing down' + 'X forearm(s) ... pointing down' -> 'X arm(s) hang(s)'."""
     for subj in ("both", "the left", "the right"):
-        ua = f"{subj} upper arm{'s are' if subj == 'both' else ' is'} vertical, pointing down"
-        fa = f"{subj} forearm{'s are' if subj == 'both' else ' is'} vertical, pointing down"
+        ua = f"{subj} upper arm{'s are' if subj == 'both' else ' is'} pointing straight down"
+        fa = f"{subj} forearm{'s are' if subj == 'both' else ' is'} pointing straight down"
         if ua in clauses and fa in clauses:
             i = clauses.index(ua)
             clauses[i] = f"{subj} arm{'s hang' if subj == 'both' else ' hangs'} straight down"
             clauses.remove(fa)
-        th = f"{subj} thigh{'s are' if subj == 'both' else ' is'} vertical, pointing down"
-        sh = f"{subj} shin{'s are' if subj == 'both' else ' is'} vertical, pointing down"
+        th = f"{subj} thigh{'s are' if subj == 'both' else ' is'} pointing straight down"
+        sh = f"{subj} shin{'s are' if subj == 'both' else ' is'} pointing straight down"
         if th in clauses and sh in clauses:
             i = clauses.index(th)
             clauses[i] = f"{subj} leg{'s are' if subj == 'both' else ' is'} straight and vertical"
@@ -131,7 +153,12 @@ def _merge_hanging(clauses: list[str]) -> list[str]:
 def _sentences(clauses: list[str], per: int = 3) -> list[str]:
     out = []
     for k in range(0, len(clauses), per):
-        text = _join(clauses[k:k + per])
+        chunk = clauses[k:k + per]
+        # a clause that already holds "and" is set off with semicolons ("a; b and c; d")
+        if len(chunk) == 2 and " and " in chunk[0]:
+            text = chunk[0] + ", and " + chunk[1]
+        else:
+            text = "; ".join(chunk) if any(" and " in c for c in chunk[:-1]) else _join(chunk)
         out.append(text[0].upper() + text[1:] + ".")
     return out
 
@@ -165,6 +192,9 @@ def _unknown_sentence(facts: list[Fact]) -> list[str]:
 
 def describe(facts) -> str:
     facts = list(facts)
+    if any(f.quantity == "world_consistency" for f in facts):
+        return ("The 3-D pose of this frame contradicts the image (an upside-down or mirrored "
+                "world skeleton), so it is not described.")
     if any(f.kind == "unknown" and f.parts == ("body",) for f in facts):
         return "No person is visible."
     facts = prune(facts)

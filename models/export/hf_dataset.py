@@ -6,6 +6,7 @@ the default, then one per sub-task), and the clips beside it under ``videos/``.
 from __future__ import annotations
 
 import io
+import json
 import sys
 
 from ..jobs import NULL_CONTEXT
@@ -65,10 +66,10 @@ def write(records, sink, media, options, ctx=NULL_CONTEXT) -> int:
 def card(name: str, files: dict, count: int) -> str:
     lines = ["---", "configs:", "- config_name: all", "  default: true", "  data_files:",
              "  - split: test", "    path:"]
-    lines += [f"    - {rel}" for rel in files.values()]
-    for ident, rel in files.items():
-        lines += [f"- config_name: {ident}", "  data_files:",
-                  "  - split: test", f"    path: {rel}"]
+    lines += [f"    - {json.dumps(rel)}" for rel in files.values()]
+    for ident, rel in files.items():  # JSON strings are YAML scalars ("yes" stays a string)
+        lines += [f"- config_name: {json.dumps(ident)}", "  data_files:",
+                  "  - split: test", f"    path: {json.dumps(rel)}"]
     lines += ["task_categories:", "- video-text-to-text", "language:", "- en", "---", ""]
     body = (f"# {name}\n\nFine-grained human-action multiple-choice QA exported by ActionArt "
             f"Studio: {count} items in {len(files)} sub-tasks. The `video` column is the path "

@@ -9,6 +9,7 @@ environment variable and defaults to the task folder itself.
 from __future__ import annotations
 
 import inspect
+import json
 import sys
 
 from .. import answer_parse
@@ -51,19 +52,20 @@ def write(records, sink, media, options, ctx=NULL_CONTEXT) -> int:
 
 
 def task_yaml(name: str, ident: str, data: str) -> str:
+    q = json.dumps  # JSON strings are YAML double-quoted scalars ("yes" stays a string)
     return (f"include: {TEMPLATE}\n"
-            f"task: {name}\n"
-            f"task_alias: {ident}\n"
+            f"task: {q(name)}\n"
+            f"task_alias: {q(ident)}\n"
             "dataset_kwargs:\n"
             "  data_files:\n"
-            f"    test: {data}\n"
+            f"    test: {q(data)}\n"
             "metadata:\n"
             "  version: 1.0\n"
-            f"  sub_task: {ident}\n")
+            f"  sub_task: {q(ident)}\n")
 
 
 def group_yaml(group: str, names: list) -> str:
-    lines = [f"group: {group}", "task:"] + [f"  - {n}" for n in names]
+    lines = [f"group: {json.dumps(group)}", "task:"] + [f"  - {json.dumps(n)}" for n in names]
     lines += ["aggregate_metric_list:", "  - metric: accuracy", "    aggregation: mean",
               "    weight_by_size: false", "metadata:", "  version: 1.0", ""]
     return "\n".join(lines)

@@ -1,7 +1,9 @@
 """Inputs some formats take beyond the QA records, gathered from a project: the cached pose
-tracks of the items' clips (COCO poses) and the describers' texts (proxy training data)."""
+tracks of the items' clips (COCO poses; every clip of the project when no item is chosen)
+and the describers' texts (proxy training data)."""
 from __future__ import annotations
 
+import os
 from typing import Optional
 
 from ..errors import StudioError
@@ -23,6 +25,29 @@ def project_tracks(repo, records, video_root: Optional[str]) -> list:
         if track is not None:
             out.append((video, track))
     return out
+
+
+def all_project_tracks(repo) -> tuple[list, Optional[str]]:
+    """(video relative to the clips' common folder, PoseTrack) of every project clip with
+    a complete cached track, and that common folder."""
+    paths = [c["path"] for c in repo.clips() if os.path.isfile(c["path"])]
+    if not paths:
+        return [], None
+    root = os.path.commonpath([os.path.dirname(p) for p in paths])
+    recs = [QARecord("v", "v", os.path.relpath(p, root).replace(os.sep, "/"), "", ["", ""], 0)
+            for p in paths]
+    return project_tracks(repo, recs, root), root
+
+
+def prepare_options(format_id: str, repo, records, options) -> None:
+    """Fill ``options.extra`` (and the video root for a whole-project pose export)."""
+    if options.extra:
+        return
+    if format_id == "coco-keypoints" and not records:
+        tracks, root = all_project_tracks(repo)
+        options.extra, options.video_root = {"tracks": tracks}, root
+        return
+    options.extra = extra_for(format_id, repo, records, options.video_root)
 
 
 def extra_for(format_id: str, repo, records, video_root: Optional[str]) -> dict:

@@ -92,7 +92,7 @@ def _one(repo, path, video, s, load, balancer, summary) -> None:
     if repo.generation_done(video, key):
         summary.skipped.append(video)
         return
-    seen = {q for _t, q in repo.qa_questions(video)}
+    seen = repo.qa_questions(video)
     records = synthesize_track(track, video, s, balancer, seen)
     added = repo.add_qa_items(records, key, run={"video": video, "settings": s.to_dict()})
     summary.generated += added

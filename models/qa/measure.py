@@ -8,6 +8,14 @@ that a stored fact re-derives exactly the answer it produced.
 Coordinates: world landmarks (metres, MediaPipe: y down) turned into the body frame of
 ``models.body.body_frame`` (x = the person's left, y = up, z = forward). Vectorised over
 frames.
+
+One binning source: joint angles, torso inclination, the hands/feet offsets and the
+posture labels are read from the pose describer's own fact table
+(``models.describe.track_facts``, thresholds in ``resources/posecodes.json``), so a QA
+answer and the description text of the same frame rest on the same numbers and the same
+visibility gate. Facts taken from there carry ``measure`` (the describer's measurement id)
+and ``bin`` (its label). Repetitions use ``models.motion``'s smoothing and the configured
+angle prominence.
 """
 from __future__ import annotations
 
@@ -16,6 +24,9 @@ from functools import lru_cache
 import numpy as np
 
 from ..body import body_frame
+from ..describe import track_facts
+from ..describe.config import config as posecodes
+from ..describe.config import group
 from ..geometry import joint_angles
 from ..pose.skeleton import blazepose
 
@@ -51,43 +62,57 @@ def _vis(world: np.ndarray, frame: int, names) -> float:
 
 
 class TrackMeasures:
-    """Angles and body-frame coordinates of a whole track, computed once (vectorised)."""
+    """The describer's fact table and body-frame coordinates of a whole track, computed
+    once (vectorised). Bins without hysteresis: QA skips values near a bin edge by more
+    than the describer's hysteresis margin, so both agree on every asked value."""
 
     def __init__(self, world: np.ndarray, min_visibility: float = 0.5) -> None:
         self.world = world
-        self.angles = joint_angles(world, blazepose(), min_visibility)
+        self.tf = track_facts(world, min_visibility, hysteresis=False)
         self.bc = body_coords(world)
+
+    def described(self, measure_id: str, frame: int) -> tuple[float, float, str | None]:
+        """(value, visibility, bin label) of one describer measurement at ``frame``."""
+        j = self.tf.column(measure_id)
+        code = int(self.tf.codes[frame, j])
+        label = group(self.tf.specs[j].group)["labels"][code] if code >= 0 else None
+        return float(self.tf.values[frame, j]), float(self.tf.vis[frame, j]), label
+
+    def postures(self, frame: int) -> list[str]:
+        return [p for p, on in zip(self.tf.posture_labels, self.tf.postures[frame]) if on]
+
+
+def _described_fact(m: TrackMeasures, measure_id: str, part, quantity: str, unit: str,
+                    frame: int, **extra) -> dict | None:
+    value, vis, label = m.described(measure_id, frame)
+    return _fact(part, quantity, value, unit, frame, vis, measure=measure_id, bin=label, **extra)
 
 
 def frame_facts(world: np.ndarray, frame: int, min_visibility: float = 0.5,
                 measures: TrackMeasures | None = None) -> list[dict]:
-    """Angles, torso inclination, heights above the floor and left/up/forward offsets."""
-    sk = blazepose()
+    """Angles, torso inclination, heights above the floor, left/up/forward offsets and the
+    describer's posture labels at one frame (only values at or above the visibility gate)."""
+    shown = frame
     if measures is None:
-        measures = TrackMeasures(world[frame:frame + 1], min_visibility)
-        world, frame, shown = world[frame:frame + 1], 0, frame
-    else:
-        shown = frame
-    out = [_fact(j, "angle", measures.angles[j][frame], "deg", shown,
-                 _vis(world, frame, sk.angles[j])) for j in ANGLE_JOINTS]
+        world, frame = world[frame:frame + 1], 0
+        measures = TrackMeasures(world, min_visibility)
+    out = [_described_fact(measures, f"{j}_angle", j, "angle", "deg", frame)
+           for j in ANGLE_JOINTS]
+    out.append(_described_fact(measures, "torso_orientation", "torso", "inclination", "deg", frame))
     bc = measures.bc[frame]
-    out.append(_torso_fact(world, bc, frame))
     out += _height_facts(world, bc, frame)
-    out += _offset_facts(world, bc, frame)
+    out += _offset_facts(world, bc, frame, measures)
+    out.append(_posture_fact(measures, frame))
     for f in out:
         if f is not None:
             f["frame"] = int(shown)
     return [f for f in out if f is not None and f["visibility"] >= min_visibility]
 
 
-def _torso_fact(world, bc, frame) -> dict | None:
-    mid_sh = (bc[_idx("left_shoulder")] + bc[_idx("right_shoulder")]) / 2
-    mid_hip = (bc[_idx("left_hip")] + bc[_idx("right_hip")]) / 2
-    v = mid_sh - mid_hip
-    with np.errstate(invalid="ignore"):
-        incl = np.degrees(np.arccos(np.clip(v[1] / np.linalg.norm(v), -1, 1)))
-    names = ("left_shoulder", "right_shoulder", "left_hip", "right_hip")
-    return _fact("torso", "inclination", incl, "deg", frame, _vis(world, frame, names))
+def _posture_fact(m: TrackMeasures, frame: int) -> dict:
+    """The describer's whole-body labels at this frame (what its text says)."""
+    return {"part": "body", "quantity": "posture_labels", "value": None, "unit": "",
+            "frame": int(frame), "visibility": 1.0, "labels": m.postures(frame)}
 
 
 HEIGHT_PARTS = ("left_knee", "right_knee", "left_hip", "right_hip")
@@ -103,15 +128,22 @@ def _height_facts(world, bc, frame) -> list:
                   min(vis_floor, _vis(world, frame, (p,)))) for p in HEIGHT_PARTS]
 
 
-OFFSET_PAIRS = (("left_wrist", "right_wrist", "y"), ("left_ankle", "right_ankle", "z"),
-                ("left_knee", "right_knee", "y"), ("left_wrist", "nose", "y"),
-                ("right_wrist", "nose", "y"))
+# (a, b, axis) -> the describer's measurement of the same offset (None: QA's own, the
+# describer has no such pair). Feet are the describer's foot parts (ankle, heel, toe).
+OFFSET_PAIRS = (("left_wrist", "right_wrist", "y", "hands_height"),
+                ("left_foot", "right_foot", "z", "feet_front"),
+                ("left_knee", "right_knee", "y", None),
+                ("left_wrist", "nose", "y", "left_hand_above_head"),
+                ("right_wrist", "nose", "y", "right_hand_above_head"))
 
 
-def _offset_facts(world, bc, frame) -> list:
+def _offset_facts(world, bc, frame, m: TrackMeasures) -> list:
     axis_i = {"x": 0, "y": 1, "z": 2}
     out = []
-    for a, b, ax in OFFSET_PAIRS:
+    for a, b, ax, measure_id in OFFSET_PAIRS:
+        if measure_id is not None:
+            out.append(_described_fact(m, measure_id, [a, b], "offset", "m", frame, axis=ax))
+            continue
         diff = bc[_idx(a), axis_i[ax]] - bc[_idx(b), axis_i[ax]]
         out.append(_fact([a, b], "offset", diff, "m", frame, _vis(world, frame, (a, b)), axis=ax))
     return out
@@ -135,34 +167,44 @@ def displacement_facts(world: np.ndarray, start: int, end: int, min_visibility: 
 
 
 REP_JOINTS = ("left_elbow", "right_elbow", "left_knee", "right_knee")
-BEND_PROMINENCE_DEG = 30.0  # a bend counts when the angle dips at least this much
+
+
+def bend_prominence() -> float:
+    """Degrees an angle must dip to count as a bend: the motion facts' angle prominence."""
+    return float(posecodes()["motion"]["angle_prominence"])
 
 
 def bend_events(signal: np.ndarray, fps: float) -> list[int]:
-    """Frames where an angle signal bends (its minima with at least
-    ``BEND_PROMINENCE_DEG`` prominence), by the shared ``models.motion.count_repetitions``."""
+    """Frames where an angle signal bends: its minima with at least ``bend_prominence()``
+    prominence, by the shared ``models.motion.count_repetitions`` (same gap filling,
+    smoothing and minimum cycle length as the motion facts)."""
     from ..motion import count_repetitions  # noqa: PLC0415 (scipy is imported lazily there)
 
     s = np.asarray(signal, dtype=np.float64)
     if np.isfinite(s).sum() < 3:
         return []
-    _n, peaks, _smoothed = count_repetitions(-s, fps, prominence=BEND_PROMINENCE_DEG)
+    _n, peaks, _smoothed = count_repetitions(-s, fps, prominence=bend_prominence())
     return [int(p) for p in peaks]
 
 
 def repetition_facts(world: np.ndarray, fps: float, start: int, end: int,
                      min_visibility: float = 0.5) -> list[dict]:
-    """How many times each elbow/knee bends over [start, end) (angle signal cycles)."""
+    """How many times each elbow/knee bends over [start, end) (angle signal cycles). A
+    joint is counted only when it is seen throughout: below the visibility gate for no
+    longer than the motion facts' ``max_gap_s`` at a time (a longer gap could hide a bend)."""
+    from ..motion import smooth  # noqa: PLC0415
+
     seg = world[start:end]
     angles = joint_angles(seg, blazepose(), min_visibility)
     out = []
     for j in REP_JOINTS:
         sig = angles[j]
-        if np.isfinite(sig).mean() < 0.9:
-            continue  # too many frames below the visibility threshold
+        if np.isnan(smooth(sig, fps)).any():
+            continue  # unseen for longer than the motion facts' max gap: a bend may hide there
         events = bend_events(sig, fps)
-        vis = float(np.nanmin(seg[:, [_idx(n) for n in blazepose().angles[j]], 3]))
+        seen = seg[:, [_idx(n) for n in blazepose().angles[j]], 3]
+        vis = float(np.nanmin(np.where(np.isfinite(sig)[:, None], seen, np.nan)))
         out.append(_fact(j, "repetitions", len(events), "count", None, vis,
                          frames=[int(start), int(end)], peaks=[int(start + e) for e in events],
-                         signal="angle"))
+                         signal="angle", prominence_deg=bend_prominence()))
     return [f for f in out if f is not None]

@@ -20,7 +20,7 @@ from .record import Provenance, QARecord, stable_qa_id
 from .tasks import GENERATORS
 from .tasks.common import Candidate, ClipFacts
 
-SYNTH_VERSION = "1"
+SYNTH_VERSION = "2"
 
 
 @dataclass
@@ -84,10 +84,24 @@ def _intervals(world, fps, present, s: SynthSettings, m) -> list:
         if np.isnan(world[[start, end], :, 0]).all(axis=1).any():
             continue
         out.append((start, end, measure.displacement_facts(world, start, end, s.min_visibility, m)))
-    reps = measure.repetition_facts(world, fps, first, last + 1, s.min_visibility)
-    if reps:
-        out.append((first, last + 1, reps))
+    for a, b in pose_runs(present, fps):
+        reps = measure.repetition_facts(world, fps, a, b, s.min_visibility)
+        if reps:
+            out.append((a, b, reps))
     return out
+
+
+def pose_runs(present: np.ndarray, fps: float, min_s: float = 2.0) -> list[tuple[int, int]]:
+    """[start, end) of each stretch with a pose on every frame but gaps of at most the
+    motion facts' ``max_gap_s``, lasting at least ``min_s`` (enough for repetitions)."""
+    from ..describe.config import config  # noqa: PLC0415
+    max_gap = max(1, int(round(config()["motion"]["max_gap_s"] * fps)))
+    if not len(present):
+        return []
+    breaks = np.flatnonzero(np.diff(present) > max_gap + 1)
+    starts = np.concatenate([[present[0]], present[breaks + 1]])
+    ends = np.concatenate([present[breaks], [present[-1]]]) + 1
+    return [(int(a), int(b)) for a, b in zip(starts, ends) if b - a >= min_s * fps]
 
 
 # -- selection and balancing -------------------------------------------------------------
@@ -95,15 +109,39 @@ def _rng(seed: int, video: str) -> np.random.Generator:
     return np.random.default_rng([int(seed), zlib.crc32(video.encode("utf-8"))])
 
 
+def repeats(c: Candidate, seen) -> bool:
+    """``c`` repeats an item already stored for the clip: the same question, or what the
+    quality check calls a near-duplicate (same sub-task and answer, word overlap of at
+    least ``checks.NEAR_JACCARD`` with numbers ignored). ``seen``: (task, question,
+    answer text) triples, or plain question texts."""
+    from .checks import NEAR_JACCARD, _jaccard, _tokens  # noqa: PLC0415
+
+    toks = None
+    for item in seen:
+        if isinstance(item, str):
+            if item == c.question:
+                return True
+            continue
+        task, question, answer = item
+        if question == c.question:
+            return True
+        if task == c.task and answer == c.answer:
+            toks = toks if toks is not None else _tokens(c.question)
+            if _jaccard(toks, _tokens(question)) >= NEAR_JACCARD:
+                return True
+    return False
+
+
 def select(cands: list[Candidate], per_clip: int, tasks, rng,
-           seen_questions: set = frozenset()) -> list[Candidate]:
-    """Drop near-duplicates (same key or an already stored question), then round-robin
-    over sub-tasks in a seeded order until ``per_clip`` items."""
+           seen_questions=()) -> list[Candidate]:
+    """Drop near-duplicates (same key, or repeating an item already stored for the clip,
+    see ``repeats``), then round-robin over sub-tasks in a seeded order until
+    ``per_clip`` items."""
     by_task: dict[str, list] = {t: [] for t in tasks}
     keys = set()
     for i in rng.permutation(len(cands)):
         c = cands[int(i)]
-        if c.key in keys or c.question in seen_questions or c.task not in by_task:
+        if c.key in keys or c.task not in by_task or repeats(c, seen_questions):
             continue
         keys.add(c.key)
         by_task[c.task].append(c)

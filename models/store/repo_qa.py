@@ -217,9 +217,15 @@ class QARepo:
             d["total"] += r[2]
         return out
 
-    def qa_questions(self, video: str) -> list[tuple[str, str]]:
-        return [(r[0], r[1]) for r in self.db.query(
-            "SELECT task, question FROM qa_items WHERE video=?", (video,))]
+    def qa_questions(self, video: str) -> list[tuple[str, str, str]]:
+        """(task, question, answer text) of every item of one clip (near-duplicate check)."""
+        out = []
+        for r in self.db.query("SELECT task, question, options, answer_index FROM qa_items "
+                               "WHERE video=?", (video,)):
+            options = json.loads(r[2])
+            answer = options[r[3]] if 0 <= r[3] < len(options) else ""
+            out.append((r[0], r[1], answer))
+        return out
 
     # -- generation runs (resume) --------------------------------------------------------
     def generation_done(self, video: str, gen_key: str) -> bool:

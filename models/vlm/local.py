@@ -9,6 +9,7 @@ stopping criterion watches ``ctx.cancelled``.
 from __future__ import annotations
 
 import gc
+import importlib.util
 import os
 import threading
 import time
@@ -132,6 +133,7 @@ class TransformersBackend:
         self.load_s = 0.0
         self.params: Optional[int] = None
         self.last_ids: list[int] = []          # token ids of the last answer
+        self._worker = None                    # GenerationWorker while loaded
 
     @property
     def loaded(self) -> bool:
@@ -160,8 +162,6 @@ class TransformersBackend:
         ctx.progress(2, 2, "model loaded")
 
     def _check_quantization(self) -> None:
-        import importlib.util
-
         if self.quantization and importlib.util.find_spec("bitsandbytes") is None:
             raise VLMError(f"{self.quantization} loading needs bitsandbytes "
                            "(pip install bitsandbytes)")
@@ -187,8 +187,8 @@ class TransformersBackend:
         try:
             self.processor = AutoProcessor.from_pretrained(folder, **common)
             kwargs = dict(common, dtype=torch_dtype(dtype))
-            if self.device.startswith("cuda"):  # straight onto the GPU, no CPU copy
-                kwargs["device_map"] = {"": self.device}
+            if self.device.startswith("cuda") and importlib.util.find_spec("accelerate"):
+                kwargs["device_map"] = {"": self.device}  # straight onto the GPU
             if self.quantization:
                 from transformers import BitsAndBytesConfig
 
@@ -202,7 +202,17 @@ class TransformersBackend:
         self.model = model if "device_map" in kwargs else model.to(self.device)
         self.model.eval()
 
+    def worker(self):
+        if self._worker is None:
+            from .streaming import GenerationWorker
+
+            self._worker = GenerationWorker()
+        return self._worker
+
     def unload(self) -> None:
+        if self._worker is not None:
+            self._worker.shutdown()
+            self._worker = None
         if self.model is None:
             return
         self.model = self.processor = None

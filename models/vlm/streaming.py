@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import resource
 import sys
-import threading
 import time
 from typing import Iterator
 
@@ -21,9 +20,14 @@ def _cancel_criteria(ctx):
     from transformers import StoppingCriteria, StoppingCriteriaList
 
     class _Cancel(StoppingCriteria):
+        cache: dict = {}   # (batch, device, cancelled) -> reusable answer tensor
+
         def __call__(self, input_ids, scores, **kwargs):
-            return torch.full((input_ids.shape[0],), bool(ctx.cancelled), dtype=torch.bool,
-                              device=input_ids.device)
+            key = (input_ids.shape[0], str(input_ids.device), bool(ctx.cancelled))
+            if key not in self.cache:
+                self.cache[key] = torch.full((key[0],), key[2], dtype=torch.bool,
+                                             device=input_ids.device)
+            return self.cache[key]
 
     return StoppingCriteriaList([_Cancel()])
 
@@ -62,6 +66,22 @@ def peak_memory(device: str) -> int:
     return int(rss if sys.platform == "darwin" else rss * 1024)
 
 
+class GenerationWorker:
+    """One long-lived thread per loaded model that runs ``model.generate`` while the caller
+    consumes the stream: its CUDA/cuBLAS thread state is created once, not per answer."""
+
+    def __init__(self) -> None:
+        from concurrent.futures import ThreadPoolExecutor
+
+        self._pool = ThreadPoolExecutor(1, thread_name_prefix="vlm-generate")
+
+    def submit(self, fn):
+        return self._pool.submit(fn)
+
+    def shutdown(self) -> None:
+        self._pool.shutdown(wait=False)
+
+
 def stream_generate(backend, request: VLMRequest, ctx) -> Iterator[str]:
     """Yield text chunks as tokens arrive; fill ``backend.stats``."""
     import torch
@@ -86,12 +106,11 @@ def stream_generate(backend, request: VLMRequest, ctx) -> Iterator[str]:
             result["error"] = exc
             streamer.end()
 
-    worker = threading.Thread(target=run, name="vlm-generate", daemon=True)
-    worker.start()
+    future = backend.worker().submit(run)
     for chunk in streamer:
         if chunk:
             yield chunk
-    worker.join()
+    future.result()
     if streamer.first_token_at is not None:
         stats.ttft_s = streamer.first_token_at - t0
     _finish(backend, stats, result, t0)

@@ -21,6 +21,7 @@ def ctx(tmp_path, qtbot):
     c.shutdown()
 
 
+@pytest.mark.slow
 def test_background_generation_reports_progress_and_reloads(ctx, qtbot, clip):
     from app.controllers.curation import CurationController
     from models.qa.synth import SynthSettings
@@ -29,8 +30,12 @@ def test_background_generation_reports_progress_and_reloads(ctx, qtbot, clip):
     progress, reloads = [], []
     ctrl.generationProgress.connect(lambda d, t, m: progress.append((d, t)))
     ctrl.itemsChanged.connect(reloads.append)
+    video = str(clip("street_pedestrians.mp4"))
+    with qtbot.waitSignal(ctrl.posesMissing, timeout=60000) as missing:
+        ctrl.generate([video], SynthSettings(per_clip=6))      # no poses yet: offer extraction
+    assert missing.args[0] == [video] and ctx.repo.qa_count() == 0
     with qtbot.waitSignal(ctrl.generationDone, timeout=60000) as sig:
-        ctrl.generate([str(clip("street_pedestrians.mp4"))], SynthSettings(per_clip=6), extract=True)
+        ctrl.extract_and_generate(missing.args[0])
     summary = sig.args[0]
     assert summary.clips == 1 and summary.generated == ctx.repo.qa_count()
     assert progress and progress[-1] == (1, 1) and [] in reloads

@@ -136,3 +136,16 @@ def test_marks_default_to_the_displayed_frame(qtbot, ctx, clip):
     assert ctx.marks.frames_in(ctx.player.path) == {"A": 12, "B": 30}
     ctx.marks.clear()
     assert ctx.marks.a is None and ctx.marks.b is None
+
+
+def test_failed_open_after_a_good_clip_leaves_no_stale_clip(qtbot, ctx, clip, tmp_path):
+    player = ctx.player
+    _open(qtbot, player, clip("street_pedestrians.mp4"))
+    player.set_track(synthetic_track(5, 960, 540))
+    bad = tmp_path / "bad.mp4"
+    bad.write_bytes(b"\x00" * 4096)
+    with qtbot.waitSignal(player.trackChanged, timeout=TIMEOUT):
+        player.open(bad)
+    assert player.video_info is None and player.track is None and player.path is None
+    player.seek(3)  # no clip: ignored, no crash
+    assert player.current_frame == -1

@@ -97,3 +97,26 @@ def test_mixed_backends_and_missing_poses_are_refused():
     empty = PoseTrack.empty(4, fps=30.0, width=10, height=10)
     with pytest.raises(DescribeError, match="No pose was found on frame A=2"):
         frame_world(empty, 2, "A=", "x.mp4")
+
+
+def test_motion_signal_choice_and_input_checked_before_extraction(real, capsys, tmp_path):
+    video, project, track = real
+    rc, out, _ = cli(capsys, "motion", video, "--start", "0", "--end", "2.5", "--project", project,
+                     "--signal", "left knee angle", "--json")
+    rep = next(f for f in json.loads(out)["facts"] if f["kind"] == "repetition")
+    assert rc == 0 and rep["extra"]["signal"] == "left knee angle"
+    rc, out, err = cli(capsys, "motion", video, "--start", "0", "--end", "2.5", "--project", project,
+                       "--signal", "left toe height")
+    assert rc != 0 and out == "" and err.count("\n") == 1 and "Unknown signal 'left toe height'" in err
+    fresh = str(tmp_path / "fresh.aastudio")              # no cached poses: errors come first
+    for argv, msg in ((("describe", video, "--frame", "72"), "Frame 72 is out of range"),
+                      (("diff", video, "--a", "1", "--b", "-2"), "Frame B=-2 is out of range"),
+                      (("motion", video, "--start", "2", "--end", "1"), "the end must come after")):
+        rc, out, err = cli(capsys, *argv, "--project", fresh)
+        assert rc != 0 and out == "" and err.count("\n") == 1 and msg in err, err
+    from models.store import Repository
+    repo = Repository(fresh)
+    try:
+        assert repo.track_status(repo.clip_hash(video)) == []  # nothing was extracted
+    finally:
+        repo.close()

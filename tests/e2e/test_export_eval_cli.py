@@ -115,6 +115,9 @@ def test_proxy_and_coco_exports_from_real_poses(posed_project, tmp_path):
     r = cli("export", posed_project, "--format", "coco-keypoints", "--out", tmp_path / "coco")
     assert r.returncode == 0, r.stderr
     assert r.stdout.startswith("Exported 72 item(s) as coco-keypoints")
+    whole = cli("export", posed_project, "--format", "coco-keypoints", "--out", tmp_path / "all",
+                "--status", "rejected", "--no-copy-videos")   # no items: every clip's poses
+    assert whole.returncode == 0 and whole.stdout.startswith("Exported 72 item(s)"), whole.stderr
     r = cli("import", tmp_path / "coco/actionart_blazepose33.json", "--project", tmp_path / "n.aastudio")
     assert r.returncode == 0 and "72 person pose(s) on 72 image(s); 72 new of 72 stored" in r.stdout
 

@@ -203,12 +203,45 @@ def test_translation_changes_nothing():
     assert [f.value for f in a] == pytest.approx([f.value for f in b], abs=1e-9)
 
 
+def image_of(w: np.ndarray, scale=(0.25, 0.33)) -> np.ndarray:
+    """Normalised image landmarks that agree with world landmarks (weak perspective)."""
+    img = np.array(w, dtype=np.float32, copy=True)
+    img[..., 0] = 0.5 + scale[0] * w[..., 0]
+    img[..., 1] = 0.5 + scale[1] * w[..., 1]
+    return img
+
+
 def test_image_scaling_does_not_change_world_facts():
     w = track([asymmetric_pose()] * 2)
-    img = np.random.default_rng(0).uniform(0.2, 0.8, w.shape).astype(np.float32)
-    t1 = PoseTrack(img, w, 30.0, 640, 480)
-    t2 = PoseTrack(img * 0.5, w, 30.0, 1920, 1080)
-    assert pose_facts(t1, 1) == pose_facts(t2, 1)
+    t1 = PoseTrack(image_of(w), w, 30.0, 640, 480)
+    t2 = PoseTrack(image_of(w, (0.5 * 0.75, 0.5 * 0.7)), w, 30.0, 1920, 1080)
+    facts = pose_facts(t1, 1)
+    assert facts == pose_facts(t2, 1) == pose_facts(t1.world, 1) and len(facts) > 10
+
+
+# --- world-vs-image consistency ---------------------------------------------------------------
+def test_world_skeleton_contradicting_the_image_is_not_described():
+    from models.describe.consistency import inconsistent_frames
+
+    w = track([SynthPose().bend("left_elbow", 90)] * 4)
+    img = image_of(w)
+    flipped = w.copy()
+    flipped[1, :, 1] *= -1                  # frame 1: world skeleton upside down
+    flipped[2, :, 0] *= -1                  # frame 2: world skeleton mirrored left/right
+    t = PoseTrack(img, flipped, 30.0, 640, 480)
+    assert list(inconsistent_frames(t)) == [False, True, True, False]
+    tf = track_facts(t)
+    for i in (1, 2):
+        facts = tf.facts_at(i)
+        assert [f.quantity for f in facts] == ["world_consistency"] == [f.quantity for f in pose_facts(t, i)]
+        assert describe(facts).startswith("The 3-D pose of this frame contradicts the image")
+    assert describe(tf.facts_at(3)) == describe(pose_facts(w, 3))   # consistent frames unchanged
+    assert "upside down" in describe(pose_facts(flipped, 1))        # what the check prevents
+    side = SynthPose().world(yaw=90)        # a side view has no left/right offset: never flagged
+    side_w = track([side])
+    side_img = image_of(side_w)
+    side_img[..., 0] = 0.5 - 0.25 * side_w[..., 0]
+    assert not inconsistent_frames(PoseTrack(side_img, side_w, 30.0, 640, 480)).any()
 
 
 # --- visibility, partial and empty poses ------------------------------------------------------------
@@ -276,3 +309,20 @@ def test_hysteresis_keeps_bins_near_an_edge():
     assert plain == ["right angle", "right angle", "bent less", "right angle", "bent less",
                      "bent less", "bent less", "right angle", "right angle"]
     assert held == ["right angle"] * 5 + ["bent less"] * 3 + ["right angle"]
+
+
+def test_clauses_about_one_subject_merge_even_when_not_adjacent():
+    from models.describe.text import merge_subjects
+
+    clauses = ["the hands are close together", "the left hand is at head height",
+               "the hands are at the same height", "both knees are straight",
+               "the knees are close together", "the torso leans slightly back",
+               "the torso twists clearly to the right"]
+    assert merge_subjects(clauses) == [
+        "the hands are close together and at the same height", "the left hand is at head height",
+        "both knees are straight and close together",
+        "the torso leans slightly back and twists clearly to the right"]
+    raised = SynthPose().raise_arm("left").raise_arm("right")
+    text = describe(pose_facts(raised.world()))
+    for subject in ("the hands", "both hands", "the arms", "both arms"):
+        assert text.lower().count(subject + " ") <= 1, (subject, text)

@@ -95,3 +95,27 @@ def test_invisible_joints_do_not_count():
     b = a.copy().move("nose", (0, 0, 0.3))
     b.vis[0] = 0.2
     assert diff_facts(a.world(), b.world()) == []
+
+
+def test_difference_text_shares_the_subject():
+    from models.describe.facts import Fact
+    from models.diff_text import render_diff
+
+    def lean(q, value):
+        return Fact("lean_change", ("torso",), q, value, "deg", "clearly", 2, 1.0, (), "torso",
+                    "centre", "", {})
+    text = render_diff([lean("lean_fb", -25.0), lean("twist", -30.0)])
+    assert text == "The torso leans further back and twists to the right."
+
+
+def test_twins_moving_the_same_ways_merge_whatever_the_order():
+    from models.describe.facts import Fact
+    from models.diff_text import render_diff
+
+    def foot(side, dirs):
+        return Fact("displacement", (f"{side}_foot",), f"{side}_foot_displacement", 0.2, "m",
+                    "slightly", 2, 1.0, (), "legs", side, "", {"directions": dirs})
+    assert render_diff([foot("left", ["back", "up"]), foot("right", ["up", "back"])]) == \
+        "The person moves both feet back and up slightly."
+    assert render_diff([foot("left", ["back", "up"]), foot("right", ["up", "left"])]) == \
+        "The person moves the left foot back and up slightly and moves the right foot up and to the left slightly."

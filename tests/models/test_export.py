@@ -70,9 +70,9 @@ def test_canonical_jsonl_has_every_field_and_round_trips(exported):
 def test_lmms_eval_folder_layout_and_data_round_trip(exported):
     folder = exported["lmms-eval"][0]
     group = (folder / "_actionart.yaml").read_text()
-    assert "group: actionart" in group and "  - actionart_body_part_pose" in group
+    assert 'group: "actionart"' in group and '  - "actionart_body_part_pose"' in group
     task = (folder / "actionart_spatial_difference.yaml").read_text()
-    assert "test: data/spatial_difference.jsonl" in task
+    assert 'test: "data/spatial_difference.jsonl"' in task
     tmpl = (folder / "_default_template_yaml").read_text()
     for hook in ("doc_to_visual", "doc_to_text", "doc_to_target", "process_results"):
         assert f"{hook}: !function utils.{hook}" in tmpl
@@ -260,17 +260,18 @@ def test_look_alike_task_ids_stay_distinct(tmp_path, clips_dir):
 
     base = sample_records()[1]
     recs = [dataclasses.replace(base, qa_id=f"q{i}", task=t)
-            for i, t in enumerate(["body part", "body_part", "all", "Body-Part"])]
+            for i, t in enumerate(["body part", "body_part", "all", "Body-Part", "yes"])]
     opts = ExportOptions(video_root=str(clips_dir))
     export("lmms-eval", recs, tmp_path / "lm", opts)
     yamls = sorted(p.name for p in (tmp_path / "lm").glob("actionart_*.yaml"))
-    assert len(yamls) == 4 and len(list((tmp_path / "lm" / "data").glob("*.jsonl"))) == 4
+    assert len(yamls) == 5 and len(list((tmp_path / "lm" / "data").glob("*.jsonl"))) == 5
     export("hf-dataset", recs, tmp_path / "hf", opts)
     card = (tmp_path / "hf" / "README.md").read_text()
-    names = [ln.split(": ", 1)[1] for ln in card.splitlines() if ln.startswith("- config_name")]
-    assert len(names) == len(set(names)) == 5 and names[0] == "all"
+    names = [json.loads(ln.split(": ", 1)[1]) if '"' in ln else ln.split(": ", 1)[1]
+             for ln in card.splitlines() if ln.startswith("- config_name")]
+    assert len(names) == len(set(names)) == 6 and names[0] == "all" and "yes" in names
     sizes = [len(load_dataset(str(tmp_path / "hf"), n, split="test")) for n in names]
-    assert sizes == [4, 1, 1, 1, 1]
+    assert sizes == [5, 1, 1, 1, 1, 1]
 
 
 def test_cancelled_export_leaves_nothing(tmp_path, clips_dir):

@@ -76,8 +76,10 @@ def test_interval_errors():
     w = squat_track(seconds=2.0)
     with pytest.raises(DescribeError, match="outside the clip"):
         motion_facts(w, FPS, 1.0, 5.0)
-    with pytest.raises(DescribeError, match="outside the clip"):
+    with pytest.raises(DescribeError, match="is empty: the end must come after the start"):
         motion_facts(w, FPS, 1.5, 1.0)
+    with pytest.raises(DescribeError, match="outside the clip"):
+        motion_facts(w, FPS, -1.0, 1.0)
     with pytest.raises(DescribeError, match="shorter than one movement cycle"):
         motion_facts(w, FPS, 0.5, 0.6)
     empty = np.full((60, 33, 4), np.nan)
@@ -94,3 +96,19 @@ def test_importing_the_core_stays_light():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          cwd=str(__import__("pathlib").Path(__file__).resolve().parents[2]))
     assert out.stdout.strip() == "[]"
+
+
+def test_motion_text_merges_subjects_and_never_dangles():
+    from models.describe.facts import Fact
+    from models.motion_text import render_motion
+
+    def move(part, dirs, label="slightly", side="centre"):
+        return Fact("movement", (part,), f"{part}_movement", 0.2, "m", label, 0, 1.0, (), "body",
+                    side, "", {"directions": dirs})
+    body = Fact("movement", ("body",), "body_sideways", 1.2, "torso lengths", "clearly", 0, 1.0, (),
+                "body", "centre", "", {"directions": ["right of the frame"]})
+    turn = Fact("turn", ("body",), "turn", 170.0, "deg", "around", 0, 1.0, (), "body", "centre", "",
+                {"direction": "left"})
+    text = render_motion([move("left_foot", []), body, turn])
+    assert text == ("The left foot moves slightly and the body moves towards the right of the frame "
+                    "and turns around.")

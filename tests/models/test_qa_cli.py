@@ -1,10 +1,13 @@
 """`synth-qa` and `import-captions` from the command line (in-process, real files)."""
 from __future__ import annotations
 
+import pytest
+
 from main import main
 from models.store import Repository
 
 
+@pytest.mark.slow
 def test_synth_qa_without_poses_says_so_then_extracts(tmp_path, clip, capsys):
     proj = str(tmp_path / "p.aastudio")
     video = str(clip("street_pedestrians.mp4"))
@@ -43,9 +46,8 @@ def test_synth_qa_bad_task_and_import_errors_are_one_line(tmp_path, clip, capsys
     repo.close()
 
 
+@pytest.mark.slow
 def test_synth_from_text_with_a_tiny_real_checkpoint_and_qa_check(tmp_path, capsys):
-    import pytest
-
     pytest.importorskip("torch")
     from models.vlm.tiny import build_tiny_checkpoint
 

@@ -137,6 +137,7 @@ def test_blind_test_flags_items_answered_without_frames(project):
     assert project.qa_flags("q1") == {"blind": right["q1"]} and project.qa_flags("q2") == {}
 
 
+@pytest.mark.slow
 def test_tiny_real_checkpoint_output_is_parsed_strictly(project, tmp_path):
     pytest.importorskip("torch")
     from models.vlm.local import TransformersBackend

@@ -2,8 +2,13 @@
 restores it, the player jumps to the item's frames, filters and the editor work."""
 from __future__ import annotations
 
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
 import pytest
 from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QMessageBox
 
 from app.context import AppContext
 from models.qa.record import Provenance, QARecord
@@ -23,6 +28,7 @@ def panel(qtbot, tmp_path, clip):
              for i in range(8)]
     repo.add_qa_items(items)
     ctx = AppContext(repo)
+    ctx.poses.auto_extract = False
     ctx.dataset.set_single(video)
     w = CurationPanel(ctx)
     qtbot.addWidget(w)
@@ -124,3 +130,94 @@ def test_table_loads_rows_lazily_and_sorts_in_sql(qtbot, tmp_path):
     ctrl.set_filter("video", "c3.mp4")
     assert model.rowCount() == len([i for i in range(5000) if i % 7 == 3])
     repo.close()
+
+
+class _LoopModel(BaseHTTPRequestHandler):
+    """A real loopback OpenAI-compatible server whose model always answers "B"."""
+    protocol_version = "HTTP/1.1"
+    seen: list = []
+
+    def log_message(self, *args):
+        pass
+
+    def _send(self, body: bytes, ctype="application/json") -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def do_GET(self):
+        self._send(json.dumps({"data": [{"id": "loop-model"}]}).encode())
+
+    def do_POST(self):
+        payload = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))))
+        type(self).seen.append(payload)
+        if payload.get("stream"):
+            chunk = json.dumps({"choices": [{"delta": {"content": "B"}}]}).encode()
+            self._send(b"data: " + chunk + b"\n\ndata: [DONE]\n\n", "text/event-stream")
+        else:
+            self._send(json.dumps({"choices": [{"message": {"content": "B"}}]}).encode())
+
+
+@pytest.fixture
+def loop_model():
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _LoopModel)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    _LoopModel.seen.clear()
+    yield f"http://127.0.0.1:{server.server_address[1]}/v1#loop-model"
+    server.shutdown()
+    server.server_close()
+
+
+def test_blind_test_dialog_adds_a_model_and_flags_items_it_answers_blind(panel, qtbot, loop_model):
+    dlg = panel.blind_test()
+    assert all(dlg.combo.itemData(i).kind != "rule" for i in range(dlg.combo.count()))
+    dlg.spec.setText(loop_model)
+    dlg.add_spec()
+    assert "loop-model" in dlg.combo.currentText()
+    panel.select_row(1)                       # q1: answer index 1 = "B"
+    with qtbot.waitSignal(panel.controller.itemsChanged, timeout=20000):
+        dlg.accept()
+    right = {q for q in (f"q{i}" for i in range(8)) if "blind" in panel.ctx.repo.qa_flags(q)}
+    assert right == {"q1", "q4", "q7"}        # answer_index == 1 <=> i % 3 == 1
+    assert len(_LoopModel.seen) == 8
+    parts = [p for m in _LoopModel.seen[0]["messages"] for p in
+             (m["content"] if isinstance(m["content"], list) else [])]
+    assert not [p for p in parts if p.get("type") == "image_url"]   # no frames sent
+    assert "blind test" in panel.editor.info.text()
+
+
+def test_generation_for_a_clip_without_poses_offers_extraction(panel, qtbot, monkeypatch):
+    asked = []
+    monkeypatch.setattr(panel.controller, "extract_and_generate", asked.append)
+    dlg = panel.generate_chosen()          # a selection of the dataset's clips
+    assert dlg.checked() == []
+    dlg.set_checked(["two_people_room.mp4"])
+    with qtbot.waitSignal(panel.controller.posesMissing, timeout=20000):
+        dlg.accept()
+    box = panel._extract_box
+    assert box.isVisible() and "no extracted poses (two_people_room.mp4)" in box.text()
+    box.done(QMessageBox.StandardButton.Yes)
+    assert asked == [[panel.ctx.dataset.paths[0]]]
+    assert panel.ctx.repo.qa_count() == 8     # nothing generated without poses
+
+
+def test_editor_save_keeps_untouched_odd_text_and_shows_history(panel, qtbot):
+    odd = ["  two\nlines  ", "emoji 🤸 and עברית", "'); DROP TABLE qa_items; --"]
+    panel.ctx.repo.edit_qa("q3", question="He said \"why?\"\nthen left", options=odd,
+                           answer_index=2)
+    panel.controller.undoChanged.emit("", "")
+    panel.select_row(3)
+    assert panel.editor.qa_id == "q3"
+    panel.editor.note.setText("checked ✓")
+    panel.editor.commit()                   # only the note changed
+    rec = panel.ctx.repo.qa_record("q3")
+    assert rec.options == odd and rec.question == "He said \"why?\"\nthen left"
+    assert (rec.answer_index, rec.review.note) == (2, "checked ✓")
+    history = panel.editor.history.toPlainText().splitlines()
+    assert len(history) == 2 and "note: ∅ → “checked ✓”" in history[0]
+    assert "question: “Question 3?” → “He said" in history[1]
+    panel.controller.undo()
+    assert "(undone)" in panel.editor.history.toPlainText().splitlines()[0]

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import numpy as np
+from PySide6.QtCore import QPointF
 import pytest
 
 from app.context import AppContext
@@ -16,6 +17,7 @@ def ctx(qtbot, tmp_path):
     from models.store import Repository
 
     c = AppContext(Repository(tmp_path / "gui.aastudio"))
+    c.poses.auto_extract = False        # synthetic tracks only: no real extraction here
     yield c
     c.shutdown()
 
@@ -117,3 +119,113 @@ def test_compare_without_poses_says_why(ctx, qtbot, clip):
     assert "extract poses for that clip first" in sig.args[0]
     assert panel.text.toPlainText() == sig.args[0]
     assert panel.aligned.arrow_joints() == []
+    assert panel.aligned.placeholder.startswith("No comparison")
+    assert "/" not in sig.args[0].split("for ", 1)[-1]        # clip named by its file name only
+
+
+def test_describe_panel_follows_seeking(ctx, qtbot, clip):
+    from models.describe import describe, pose_facts, track_facts
+    from widgets.describe.panel import DescribePanel
+
+    panel = DescribePanel(ctx)
+    qtbot.addWidget(panel)
+    panel.show()
+    _open(ctx, qtbot, clip, lambda i: SynthPose().bend("left_knee", 40 + 2 * i).world())
+    for frame in (5, 60):
+        with qtbot.waitSignal(ctx.player.frameChanged, timeout=10000):
+            ctx.player.seek(frame)
+        assert panel.header.text().startswith(f"Frame {frame} ")
+        assert panel.text.toPlainText() == describe(track_facts(ctx.player.track).facts_at(frame))
+    assert panel.text.toPlainText() != describe(pose_facts(ctx.player.track, 5))
+
+
+def _save_synthetic_track(ctx, path, poses, fps):
+    from models.pose.extract import DEFAULT_BACKEND, _settings
+    from models.video import VideoInfo  # noqa: F401  (the clip is probed by clip_hash)
+
+    w = track(poses).astype(np.float32)
+    img = np.full_like(w, 0.5)
+    t = PoseTrack(img, w, fps, 960, 540, backend=DEFAULT_BACKEND, settings=_settings(DEFAULT_BACKEND, None))
+    ctx.repo.save_track(ctx.repo.clip_hash(path), t)
+    return t
+
+
+def test_compare_frames_across_two_clips_with_different_fps(ctx, qtbot, clip):
+    """A from the open 28 fps clip, B from a 5 fps clip whose poses are only in the store;
+    A/B marked from the angle plot's menu and the panel's button."""
+    from models.pose.extract import DEFAULT_BACKEND, _settings
+    from widgets.compare.frame_pair import FramePairPanel
+    from widgets.plots.angles import AnglePlotPanel
+
+    other = str(clip("street_pedestrians.mp4"))
+    moved = SynthPose().move("left_wrist", (0, 0.35, 0.1))
+    _save_synthetic_track(ctx, other, [moved] * 5, 5.0)
+    with qtbot.waitSignal(ctx.player.frameChanged, timeout=10000):
+        ctx.player.open(str(clip("two_people_room.mp4")))
+    n = ctx.player.frame_count
+    w = track([SynthPose()] * n).astype(np.float32)
+    ctx.player.set_track(PoseTrack(np.full_like(w, 0.5), w, ctx.player.fps, 1920, 1080,
+                                   backend=DEFAULT_BACKEND, settings=_settings(DEFAULT_BACKEND, None)))
+    panel, plot = FramePairPanel(ctx), AnglePlotPanel(ctx)
+    qtbot.addWidget(panel)
+    qtbot.addWidget(plot)
+    panel.resize(1000, 600)
+    panel.show()
+    plot._menu(7.2, QPointF(panel.mapToGlobal(panel.rect().center())))
+    plot._last_menu.actions()[0].trigger()              # "Mark frame A here (7)"
+    assert ctx.marks.a == (str(clip("two_people_room.mp4")), 7)
+    with qtbot.waitSignal(describe_controller(ctx).pairReady, timeout=20000):
+        ctx.marks.mark_b(other, 3)
+    pair = panel.pair
+    assert (pair.frame_a, pair.path_b, pair.frame_b) == (7, other, 3)
+    assert pair.image_a.shape[:2] == (1080, 1920) and pair.image_b.shape[:2] == (540, 960)
+    assert "raises the left hand" in panel.text.toPlainText()
+    panel.aligned.grab()
+    assert panel.aligned.drawn_arrows == [15]
+    assert "A #7" in panel.view_a.message_item.text() and "B #3" in panel.view_b.message_item.text()
+
+
+def test_crop_to_person_keeps_the_skeleton_in_view():
+    from widgets.compare.frame_pair import crop_to_person
+
+    img = np.zeros((1080, 1920, 3), dtype=np.uint8)
+    px = np.full((33, 3), np.nan)
+    px[:, 0], px[:, 1], px[:, 2] = np.linspace(900, 1000, 33), np.linspace(300, 700, 33), 0.9
+    px[5, 2] = 0.1                                          # an invisible joint does not count
+    px[5, :2] = (10, 10)
+    crop, shifted = crop_to_person(img, px)
+    assert crop.shape[0] < 1080 and crop.shape[1] < 1920
+    ok = px[:, 2] >= 0.5
+    assert (shifted[ok, :2] >= 0).all()
+    assert (shifted[ok, 0] < crop.shape[1]).all() and (shifted[ok, 1] < crop.shape[0]).all()
+    assert crop_to_person(img, None)[0] is img
+
+
+def test_motion_interval_from_marks_region_and_signal_choice(ctx, qtbot, clip):
+    from widgets.describe.motion import MotionPanel
+
+    panel = MotionPanel(ctx)
+    qtbot.addWidget(panel)
+    panel.show()
+
+    def squat(i):
+        knee = 170 - 50 * (1 - np.cos(2 * np.pi * 3 * i / 72))
+        return SynthPose().bend("left_knee", knee).bend("right_knee", knee).world()
+
+    _open(ctx, qtbot, clip, squat)
+    fps, path = ctx.player.fps, ctx.player.path
+    ctx.marks.mark_a(path, 0)
+    ctx.marks.mark_b(path, 47)                                # marks in this clip: interval follows
+    assert panel.start.value() == 0.0 and panel.end.value() == pytest.approx(47 / fps, abs=0.01)
+    assert next(f for f in panel.facts if f.kind == "repetition").value == 2
+    panel.region.setRegion((0.0, 71 / fps))                   # dragging the region re-analyses
+    panel.region.sigRegionChangeFinished.emit(panel.region)
+    assert panel.end.value() == pytest.approx(71 / fps, abs=0.01)
+    rep = next(f for f in panel.facts if f.kind == "repetition")
+    assert rep.value == 3 and len(panel.labels) == 3
+    assert "3 cycles counted" in panel.plot.plotItem.titleLabel.text
+    panel.signal.setCurrentText("right hand height")          # a flat signal: no cycles on it
+    panel.analyse()
+    rep = next(f for f in panel.facts if f.kind == "repetition")
+    assert rep.extra["signal"] == "right hand height" and rep.value == 0
+    assert len(panel.peaks.getData()[0]) == 0

@@ -115,8 +115,31 @@ def _bad_inputs(tmp_path, clip):
     empty.write_bytes(b"")
     doc = tmp_path / "clip.txt"
     doc.write_text("x")
+    zero = tmp_path / "zero frames.mp4"
+    _write_video(zero, 0)
     return {"missing": tmp_path / "nope.mp4", "text": text, "truncated": truncated,
-            "empty": empty, "extension": doc}
+            "empty": empty, "extension": doc, "zero frames": zero}
+
+
+def _write_video(path, frames: int) -> None:
+    import cv2
+
+    w = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), 25, (64, 48))
+    for i in range(frames):
+        w.write(np.full((48, 64, 3), 40 + i, np.uint8))
+    w.release()
+
+
+def test_one_frame_video(qtbot, window, tmp_path):
+    one = tmp_path / "one.mp4"
+    _write_video(one, 1)
+    _open(qtbot, window, one)
+    player = window.ctx.player
+    assert player.frame_count == 1 and player.current_image.shape == (48, 64, 3)
+    assert window.video.transport.slider.maximum() == 0
+    player.play()  # nothing to play: stays on frame 0, stops
+    qtbot.waitUntil(lambda: not player.playing, timeout=T)
+    assert player.current_frame == 0
 
 
 def test_bad_inputs_show_one_line_dialogs_and_the_app_goes_on(qtbot, window, dialogs_seen,
@@ -192,3 +215,57 @@ def test_pose_progress_and_cancel_in_status_bar(qtbot, window, clip):
         window.cancel_button.click()
     assert not window.progress.isVisible()
     assert "cancelled" in window.statusBar().currentMessage().lower()
+
+
+def test_plot_context_menu_marks_frames(qtbot, window, clip):
+    _open(qtbot, window, clip("arm_wrestling.mp4"))
+    panel = window.panels["angles"]
+    panel.viewbox.menuRequested.emit(77.2, QPointF(10, 10))
+    acts = [a for a in panel._last_menu.actions() if a.text()]
+    assert acts[0].text() == "Mark frame A here (77)"
+    acts[0].trigger()
+    acts[1].trigger()
+    assert window.ctx.marks.a == (window.ctx.player.path, 77)
+    assert window.ctx.marks.b == (window.ctx.player.path, 77)
+    panel._last_menu.close()
+
+
+def test_recent_files_menu(qtbot, window, clip):
+    _open(qtbot, window, clip("street_pedestrians.mp4"))
+    window._fill_recent()
+    texts = [a.text() for a in window._recent_menu.actions()]
+    assert texts == [str(clip("street_pedestrians.mp4"))]
+    with qtbot.waitSignal(window.ctx.player.clipChanged, timeout=T):
+        window._recent_menu.actions()[0].trigger()
+
+
+def test_extract_all_clips_of_a_folder(qtbot, window, tmp_path, clip):
+    folder = tmp_path / "set"
+    folder.mkdir()
+    for name in ("a.mp4", "b.mp4"):
+        shutil.copy(clip("street_pedestrians.mp4"), folder / name)
+    _open(qtbot, window, folder)
+    ctx = window.ctx
+    with qtbot.waitSignal(ctx.poses.batchFinished, timeout=180000) as blocker:
+        window.actions_by_id["poses.extract_all"].trigger()
+    assert blocker.args == [2, 0]
+    qtbot.waitUntil(lambda: [r[2] for r in window.panels["clips"].row_texts()] == ["done", "done"],
+                    timeout=T)
+    qtbot.waitUntil(lambda: ctx.player.track is not None, timeout=T)  # open clip attached
+    assert ctx.player.track.complete
+
+
+def test_visibility_threshold_is_shared_by_overlay_and_plot(qtbot, window, clip):
+    _open(qtbot, window, clip("arm_wrestling.mp4"))
+    player = window.ctx.player
+    track = synthetic_track(player.frame_count, 340, 256)
+    track.world[:50, 13, 3] = 0.3  # left elbow barely visible on frames 0..49
+    track.image[:50, 13, 3] = 0.3
+    player.set_track(track)
+    panel = window.panels["angles"]
+    _, y = panel.curves["left_elbow"].getData()
+    assert np.isnan(y[:50]).all() and np.isfinite(y[50:]).all()
+    window.video.threshold_box.setValue(0.2)
+    assert window.video.view.threshold == 0.2 and panel.min_visibility == 0.2
+    _, y = panel.curves["left_elbow"].getData()
+    assert np.isfinite(y).all()

@@ -1,7 +1,7 @@
 """Both skeletons of a frame pair overlaid after aligning at the hips (body frame).
 
-Frame A is drawn in grey, frame B in white with its joints coloured by how far they
-moved (green = still, yellow, red = ``COLOR_MAX`` m or more; legend in the corner), and
+Frame A is drawn with dashed blue bones, frame B in white with its joints coloured by how
+far they moved (green = still, yellow, red = ``COLOR_MAX`` m or more; legend at the bottom), and
 an arrow from A to B for every main joint that moved at least ``ARROW_MIN`` m. Front
 view (x = the person's left, seen from the front) or side view (z forward).
 ``arrow_joints()`` lists the joints that get an arrow; ``drawn_arrows`` the ones the
@@ -23,6 +23,9 @@ ARROW_MIN = 0.05          # metres: smaller displacements get no arrow
 COLOR_MAX = 0.40          # metres: the top of the colour scale (SPEC 5 "clear" edge)
 MAIN_JOINTS = (0, 11, 12, 13, 14, 15, 16, 23, 24, 25, 26, 27, 28)
 MIN_VIS = 0.5
+A_COLOR = QColor(120, 170, 255, 210)     # frame A: dashed blue bones
+B_COLOR = QColor(235, 235, 235)          # frame B: white bones, joints coloured by distance
+LEGEND_H = 44
 
 
 def motion_color(d: float) -> QColor:
@@ -42,9 +45,12 @@ class AlignedSkeletonView(QWidget):
         self.side_view = False
         self.highlight: tuple = ()
         self.drawn_arrows: list[int] = []
+        self.placeholder = "Mark frames A and B"
         self.setMinimumSize(240, 240)
 
-    def set_worlds(self, world_a, world_b) -> None:
+    def set_worlds(self, world_a, world_b, placeholder: str = "Mark frames A and B") -> None:
+        """Both poses to overlay; with either missing, ``placeholder`` is shown instead."""
+        self.placeholder = placeholder
         if world_a is None or world_b is None:
             self.pa = self.pb = None
         else:
@@ -83,7 +89,7 @@ class AlignedSkeletonView(QWidget):
         both = both[~np.isnan(both).any(axis=1)]
         lo, hi = both.min(axis=0), both.max(axis=0)
         span = max(float((hi - lo).max()), 0.5)
-        w, h = self.width(), self.height() - 28
+        w, h = self.width(), self.height() - LEGEND_H
         scale = 0.85 * min(w, h) / span
         cx, cy = (lo + hi) / 2
         return lambda p: QPointF(w / 2 + (p[axis] - cx) * scale, h / 2 + 4 - (p[1] - cy) * scale)
@@ -96,19 +102,20 @@ class AlignedSkeletonView(QWidget):
         self.drawn_arrows = []
         if self.pa is None or np.isnan(self.pa[:, 0]).all() or np.isnan(self.pb[:, 0]).all():
             painter.setPen(QColor(200, 200, 200))
-            painter.drawText(self.rect(), Qt.AlignmentFlag.AlignCenter, "Mark frames A and B")
+            painter.drawText(self.rect(), int(Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap),
+                             self.placeholder)
             return
         m, ok, d = self._mapper(), self._ok(), self.moved()
-        self._bones(painter, self.pa, m, QColor(150, 150, 150, 170))
-        self._bones(painter, self.pb, m, QColor(235, 235, 235))
+        self._bones(painter, self.pa, m, A_COLOR, Qt.PenStyle.DashLine)
+        self._bones(painter, self.pb, m, B_COLOR)
         for j in self.arrow_joints():
             self._arrow(painter, m(self.pa[j]), m(self.pb[j]), motion_color(d[j]))
             self.drawn_arrows.append(j)
         self._joints(painter, m, ok, d)
         self._legend(painter)
 
-    def _bones(self, painter, p, m, color) -> None:
-        painter.setPen(QPen(color, 2))
+    def _bones(self, painter, p, m, color, style=Qt.PenStyle.SolidLine) -> None:
+        painter.setPen(QPen(color, 2, style))
         for a, b in self.sk.bones:
             if not (np.isnan(p[a, 0]) or np.isnan(p[b, 0])):
                 painter.drawLine(QLineF(m(p[a]), m(p[b])))
@@ -139,14 +146,25 @@ class AlignedSkeletonView(QWidget):
         painter.drawPolygon(QPolygonF([QPointF(*p) for p in head]))
 
     def _legend(self, painter) -> None:
-        x, y, w = 10, self.height() - 20, min(160, self.width() - 20)
+        """Bottom strip: the colour scale of joint displacement and the A/B line styles."""
+        x, w = 10, max(60, min(170, self.width() - 20))
+        y = self.height() - LEGEND_H + 18
         grad = QLinearGradient(x, 0, x + w, 0)
         for t in (0.0, 0.5, 1.0):
             grad.setColorAt(t, motion_color(t * COLOR_MAX))
         painter.setPen(Qt.PenStyle.NoPen)
         painter.setBrush(QBrush(grad))
-        painter.drawRect(QRectF(x, y, w, 8))
+        painter.drawRect(QRectF(x, y, w, 7))
         painter.setPen(QColor(220, 220, 220))
-        painter.drawText(QPointF(x, y - 3), "moved: 0")
-        painter.drawText(QPointF(x + w - 50, y - 3), f"≥{COLOR_MAX:.1f} m")
-        painter.drawText(QPointF(x + w + 8, y + 8), "grey = A, white = B")
+        painter.drawText(QPointF(x, y - 3), "joint moved: 0")
+        painter.drawText(QRectF(x, y - 16, w, 14), int(Qt.AlignmentFlag.AlignRight),
+                         f"≥{COLOR_MAX:.1f} m")
+        y2 = y + 22
+        painter.setPen(QPen(A_COLOR, 2, Qt.PenStyle.DashLine))
+        painter.drawLine(QLineF(x, y2 - 4, x + 22, y2 - 4))
+        painter.setPen(QColor(220, 220, 220))
+        painter.drawText(QPointF(x + 27, y2), "A")
+        painter.setPen(QPen(B_COLOR, 2))
+        painter.drawLine(QLineF(x + 45, y2 - 4, x + 67, y2 - 4))
+        painter.setPen(QColor(220, 220, 220))
+        painter.drawText(QPointF(x + 72, y2), "B (arrows A → B)")

@@ -8,7 +8,7 @@ from typing import Optional
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (QComboBox, QFormLayout, QHBoxLayout, QLabel, QLineEdit,
-                               QPlainTextEdit, QPushButton, QVBoxLayout, QWidget)
+                               QPlainTextEdit, QPushButton, QTabWidget, QVBoxLayout, QWidget)
 
 from models.qa.record import LETTERS, QARecord
 
@@ -18,6 +18,7 @@ class QAEditor(QWidget):
         super().__init__(parent)
         self.controller = controller
         self.qa_id: Optional[str] = None
+        self._shown: tuple = ()   # (question, option lines, answer, note) as displayed
         self.question = QPlainTextEdit()
         self.question.setMaximumHeight(70)
         self.question.setMinimumHeight(30)
@@ -38,6 +39,11 @@ class QAEditor(QWidget):
         self.facts = QPlainTextEdit()
         self.facts.setReadOnly(True)
         self.facts.setMinimumHeight(24)
+        self.history = QPlainTextEdit()
+        self.history.setReadOnly(True)
+        self.tabs = QTabWidget()
+        self.tabs.addTab(self.facts, "Facts the answer was derived from")
+        self.tabs.addTab(self.history, "Edit history")
         self._layout()
         self.setEnabled(False)
 
@@ -54,8 +60,7 @@ class QAEditor(QWidget):
         lay.setContentsMargins(0, 0, 0, 0)
         lay.addLayout(form)
         lay.addWidget(self.info)
-        lay.addWidget(QLabel("Facts the answer was derived from"))
-        lay.addWidget(self.facts, 1)
+        lay.addWidget(self.tabs, 1)
 
     def _sync_answers(self) -> None:
         n = len(self.option_list())
@@ -74,7 +79,7 @@ class QAEditor(QWidget):
         self.qa_id = rec.qa_id if rec else None
         self.setEnabled(rec is not None)
         if rec is None:
-            for w in (self.question, self.options, self.facts):
+            for w in (self.question, self.options, self.facts, self.history):
                 w.setPlainText("")
             self.note.setText("")
             self.info.setText("")
@@ -83,8 +88,12 @@ class QAEditor(QWidget):
         self.options.setPlainText("\n".join(rec.options))
         self.answer.setCurrentIndex(rec.answer_index)
         self.note.setText(rec.review.note or "")
+        self._shown = (self.question.toPlainText(), self.option_list(), rec.answer_index,
+                       self.note.text())
         self.facts.setPlainText("\n".join(json.dumps(f, ensure_ascii=False)
                                           for f in rec.provenance.facts or []))
+        self.history.setPlainText("\n".join(self.controller.history(rec.qa_id)) or
+                                  "no edits yet")
         where = f"frames A={rec.frame_a} B={rec.frame_b}" if rec.frame_b is not None else \
             (f"{rec.start_s}-{rec.end_s} s" if rec.start_s is not None else f"frame {rec.frame_a}")
         text = f"{rec.task} · {rec.review.status} · {rec.source} · {rec.video} · {where}"
@@ -93,7 +102,18 @@ class QAEditor(QWidget):
         self.info.setText(text)
 
     def commit(self) -> Optional[int]:
+        """Save what the reviewer changed; untouched fields are passed as None so the stored
+        text stays exactly as it was (an option with a line break or edge spaces is never
+        rewritten by a save that did not touch the options)."""
         if self.qa_id is None:
             return None
-        return self.controller.edit(self.qa_id, self.question.toPlainText(), self.option_list(),
-                                    self.answer.currentIndex(), self.note.text() or None)
+        question, options, answer, note = self._shown
+        new_q = self.question.toPlainText()
+        new_opts = self.option_list()
+        new_note = self.note.text()
+        return self.controller.edit(
+            self.qa_id, None if new_q == question else new_q,
+            None if new_opts == options else new_opts,
+            None if self.answer.currentIndex() == answer and new_opts == options
+            else self.answer.currentIndex(),
+            None if new_note == note else (new_note or ""))

@@ -4,10 +4,11 @@ undo/redo (Ctrl+Z / Ctrl+Shift+Z), quality report, per-sub-task progress and gen
 from __future__ import annotations
 
 import os
+from typing import Optional
 
 from PySide6.QtCore import QEvent, QItemSelectionModel, Qt, QTimer
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QFileDialog, QHBoxLayout,
+from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QHBoxLayout,
                                QHeaderView, QInputDialog, QLabel, QLineEdit, QMenu, QMessageBox,
                                QPushButton, QSplitter, QTableView, QToolButton, QVBoxLayout,
                                QWidget)
@@ -16,7 +17,10 @@ from app.controllers.curation import CurationController
 from models.qa.record import REVIEW_STATUSES
 from models.qa.taxonomy import task_ids
 
+from .. import dialogs
+from .clip_pick import ClipPickDialog
 from .editor import QAEditor
+from .model_dialog import ModelChoiceDialog
 from .table_model import QATableModel
 
 REVIEW_KEYS = {Qt.Key.Key_A: "accept", Qt.Key.Key_R: "reject", Qt.Key.Key_F: "needs_fix",
@@ -130,9 +134,11 @@ class CurationPanel(QWidget):
         self.gen_btn.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
         menu = QMenu(self.gen_btn)
         menu.addAction("From the open clip's poses", lambda: self.generate(False))
+        menu.addAction("From chosen clips of the dataset…", self.generate_chosen)
         menu.addAction("From every clip of the dataset", lambda: self.generate(True))
-        menu.addAction("From captions and model answers (loaded VLM)", self.generate_from_text)
-        menu.addAction("Blind test with the loaded VLM", self.blind_test)
+        menu.addAction("From captions and model answers (choose a model)…",
+                       self.generate_from_text)
+        menu.addAction("Blind test (choose a model)…", self.blind_test)
         menu.addAction("Cancel generation", self.controller.cancel_generation)
         menu.addSeparator()
         menu.addAction("Import captions…", self.import_captions)
@@ -167,6 +173,7 @@ class CurationPanel(QWidget):
         self.controller.itemsChanged.connect(self._on_items_changed)
         self.controller.undoChanged.connect(self._on_undo_changed)
         self.controller.filtersChanged.connect(self._restore_selection)
+        self.controller.posesMissing.connect(self.offer_extraction)
         self.controller.generationProgress.connect(
             lambda d, t, m: self.summary.setText(f"Generating QA… {d}/{t} {m}"))
         self._on_undo_changed(self.ctx.repo.undo_label() or "", self.ctx.repo.redo_label() or "")
@@ -223,27 +230,56 @@ class CurationPanel(QWidget):
         if not paths:
             self.ctx.message("Open a clip or a dataset folder first")
             return
-        self.controller.generate(paths, extract=True)
+        self.controller.generate(paths)
 
-    def _backend(self):
-        backend = self.controller.vlm_backend()
-        if backend is None:
-            self.ctx.message("Load a model in the VLM panel first")
-        return backend
+    def generate_chosen(self) -> Optional[ClipPickDialog]:
+        paths = list(self.ctx.dataset.paths)
+        if not paths:
+            self.ctx.message("Open a dataset folder first")
+            return None
+        dlg = ClipPickDialog(paths, self.controller.generate, self)
+        self._clip_dialog = dlg
+        dlg.open()
+        return dlg
 
-    def generate_from_text(self) -> None:
-        backend = self._backend()
-        if backend is not None:
-            self.controller.generate_from_text(backend)
+    def offer_extraction(self, paths: list) -> QMessageBox:
+        """Clips without poses were skipped: ask (non-blocking) whether to extract them."""
+        names = ", ".join(os.path.basename(p) for p in paths[:4]) + ("…" if len(paths) > 4 else "")
+        box = QMessageBox(QMessageBox.Icon.Question, "No poses yet",
+                          f"{len(paths)} clip(s) have no extracted poses ({names}), so no QA "
+                          "could be generated from them.\n\nExtract their poses now and "
+                          "generate QA?",
+                          QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, self)
+        box.setDefaultButton(QMessageBox.StandardButton.Yes)
+        box.finished.connect(lambda r, p=list(paths): self._extraction_answer(r, p))
+        self._extract_box = box
+        box.open()
+        return box
 
-    def blind_test(self) -> None:
-        backend = self._backend()
-        if backend is not None:
-            self.controller.run_blind_test(backend)
+    def _extraction_answer(self, result: int, paths: list) -> None:
+        if result == QMessageBox.StandardButton.Yes:
+            self.controller.extract_and_generate(paths)
+
+    def _choose_model(self, title: str, explanation: str, run) -> ModelChoiceDialog:
+        dlg = ModelChoiceDialog(self.controller, title, explanation, run, self)
+        self._model_dialog = dlg
+        dlg.open()
+        return dlg
+
+    def generate_from_text(self) -> ModelChoiceDialog:
+        return self._choose_model(
+            "Generate QA from text", "Generate questions (human-object interaction, action "
+            "sequence) from the project's captions and saved model answers with:",
+            self.controller.generate_from_text)
+
+    def blind_test(self) -> ModelChoiceDialog:
+        return self._choose_model(
+            "Blind test", "Ask this model every listed question without any frames; items "
+            "it answers right are flagged (they may not need the video):",
+            self.controller.run_blind_test)
 
     def import_captions(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Import captions", "",
-                                              "Captions (*.csv *.json *.jsonl)")
+        path = dialogs.open_file(self, "Import captions", "Captions (*.csv *.json *.jsonl)")
         if path:
             self.controller.import_captions(path)
 

@@ -37,6 +37,7 @@ class DescribePanel(QWidget):
         self.text.setReadOnly(True)
         self.text.setMaximumHeight(140)
         self.tree = QTreeWidget()
+        self.tree.setMinimumHeight(84)        # room for ~4 facts even in a crowded dock area
         self.tree.setHeaderLabels(list(COLUMNS))
         self.tree.setRootIsDecorated(False)
         self.tree.setColumnWidth(0, 300)

@@ -64,6 +64,7 @@ class EvaluationPanel(QWidget):
         self.chart = pg.PlotWidget(background="w")
         self.chart.setLabel("left", "accuracy (%)")
         self.chart.setYRange(0, 100)
+        self.legend = self.chart.addLegend(offset=(-10, 10), brush=pg.mkBrush(255, 255, 255, 220))
         self.compare_text = QPlainTextEdit(readOnly=True)
         split = QSplitter(Qt.Orientation.Vertical)
         for w in (self.runs_table, self.results, self.chart, self.compare_text):
@@ -159,18 +160,20 @@ class EvaluationPanel(QWidget):
         for i, t in enumerate(tasks):
             for j, m in enumerate(models):
                 self.results.setItem(i, j, QTableWidgetItem(acc.get((m, t), "")))
+        self.results.resizeColumnsToContents()
         self._draw_chart(models, [t for t in tasks if t != OVERALL], acc)
 
     def _draw_chart(self, models, tasks, acc) -> None:
         self.chart.clear()
+        self.legend.clear()
         self.bars = []
         width = 0.8 / max(1, len(models))
         for j, m in enumerate(models):
             heights = [float(acc.get((m, t)) or 0.0) for t in tasks]
             xs = [i + (j - (len(models) - 1) / 2) * width for i in range(len(tasks))]
             bar = pg.BarGraphItem(x=xs, height=heights, width=width * 0.9,
-                                  brush=COLORS[j % len(COLORS)], name=m)
-            self.chart.addItem(bar)
+                                  brush=pg.mkBrush(COLORS[j % len(COLORS)]), name=m)
+            self.chart.addItem(bar)   # named items join the legend
             self.bars.append(bar)
         labels = [(i, "mean" if t == MEAN else t) for i, t in enumerate(tasks)]
         self.chart.getAxis("bottom").setTicks([labels])

@@ -1,7 +1,8 @@
 """Joint angle plot dock: elbows, shoulders, hips and knees (both sides) over time.
 
-Angles come from WORLD landmarks (``models.geometry.joint_angles``); frames without a pose
-are NaN and drawn as gaps (``connect='finite'``). A vertical cursor follows the displayed
+Angles come from WORLD landmarks (``models.geometry.joint_angles``); frames without a pose,
+or where one of the angle's three joints is below the visibility threshold, are NaN and
+drawn as gaps (``connect='finite'``). A vertical cursor follows the displayed
 frame; clicking or dragging on the plot seeks the video; the context menu (or the A/B
 keys of the window) marks frame A/B, shown as labelled lines.
 """
@@ -78,6 +79,8 @@ class AnglePlotPanel(QWidget):
         self.plot_item.addItem(self.cursor, ignoreBounds=True)
         self.mark_lines = {k: self._mark_line(k) for k in ("A", "B")}
         self.angles: dict[str, np.ndarray] = {}
+        self.min_visibility = ctx.visibility_threshold  # an angle's 3 joints must reach it
+        ctx.visibilityChanged.connect(self._on_visibility)
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
         lay.setSpacing(0)
@@ -107,10 +110,11 @@ class AnglePlotPanel(QWidget):
         self.toggles = {}
         for name in ANGLE_ORDER:
             side, joint = name.split("_", 1)
-            box = QCheckBox(f"{GLYPH[joint]} {side[0].upper()} {joint}")
+            box = QCheckBox(self._label(name))
             box.setChecked(True)
             box.setStyleSheet("QCheckBox { color: rgb%s; }" % (SIDE_RGB[side][JOINT_STYLE[joint][1]],))
             box.toggled.connect(self.curves[name].setVisible)
+            box.setMinimumWidth(box.fontMetrics().horizontalAdvance(self._label(name) + " 180°") + 28)
             lay.addWidget(box)
             self.toggles[name] = box
         lay.addStretch(1)
@@ -130,7 +134,8 @@ class AnglePlotPanel(QWidget):
         """Recompute the curves from the player's track (partial tracks included)."""
         track = self.player.track
         n = self.player.frame_count
-        self.angles = {} if track is None else joint_angles(track.world)
+        self.angles = ({} if track is None else
+                       joint_angles(track.world, min_visibility=self.min_visibility))
         x = np.arange(len(track)) if track is not None else np.arange(0)
         for name, curve in self.curves.items():
             y = self.angles.get(name)
@@ -141,10 +146,27 @@ class AnglePlotPanel(QWidget):
                 curve.setData(x[:done], y[:done], connect="finite")
         self.plot_item.setXRange(0, max(n - 1, 1), padding=0.01)
         self._show_marks()
+        if self.player.current_frame >= 0:
+            self._on_frame(self.player.current_frame)
+
+    def _on_visibility(self, value: float) -> None:
+        self.min_visibility = value
+        self.refresh()
 
     def _on_frame(self, frame: int) -> None:
         if not self.cursor.moving:
             self.cursor.setValue(frame)
+        for name, box in self.toggles.items():
+            box.setText(self._label(name, frame))
+
+    def _label(self, name: str, frame: int = -1) -> str:
+        """Legend text: glyph, side, joint and the angle at ``frame`` when known."""
+        side, joint = name.split("_", 1)
+        text = f"{GLYPH[joint]} {side[0].upper()} {joint}"
+        values = self.angles.get(name) if hasattr(self, "angles") else None
+        if values is not None and 0 <= frame < len(values) and np.isfinite(values[frame]):
+            text += f" {values[frame]:.0f}°"
+        return text
 
     def _show_marks(self) -> None:
         frames = self.ctx.marks.frames_in(self.player.path) if self.player.path else {}

@@ -20,6 +20,7 @@ from models.pose.skeleton import Skeleton, blazepose
 SIDE_COLORS = {"left": QColor(255, 145, 30), "right": QColor(45, 150, 255),
                "centre": QColor(205, 205, 205)}
 DEFAULT_THRESHOLD = 0.5
+ALPHA_LEVELS = 16
 
 
 def line_width(width: int, height: int) -> float:
@@ -32,8 +33,11 @@ class SkeletonItem(QGraphicsItem):
         super().__init__(parent)
         self.skeleton = skeleton or blazepose()
         self._bones = np.array(self.skeleton.bones, dtype=int).reshape(-1, 2)
-        self._bone_side = [self.skeleton.bone_side(tuple(b)) for b in self._bones]
+        bone_side = [self.skeleton.bone_side(tuple(b)) for b in self._bones]
+        self._side_bones = {side: self._bones[[i for i, s in enumerate(bone_side) if s == side]]
+                            for side in SIDE_COLORS}
         self._joint_side = [self.skeleton.side(j) for j in range(self.skeleton.n)]
+        self._brushes: dict = {}  # (side, alpha level) -> QBrush, built on first use
         self._pose: Optional[np.ndarray] = None   # (joints, 3): x px, y px, visibility
         self._bounds = QRectF(0, 0, 1, 1)
         self.threshold = DEFAULT_THRESHOLD
@@ -61,7 +65,7 @@ class SkeletonItem(QGraphicsItem):
         if self._pose is None:
             return np.zeros(self.skeleton.n, dtype=bool)
         p = self._pose
-        vis = np.nan_to_num(p[:, 2], nan=1.0)
+        vis = np.where(np.isnan(p[:, 2]), 1.0, p[:, 2])
         return ~np.isnan(p[:, 0]) & ~np.isnan(p[:, 1]) & (vis >= self.threshold)
 
     def _width(self) -> float:
@@ -82,24 +86,33 @@ class SkeletonItem(QGraphicsItem):
 
     def _paint_bones(self, painter: QPainter, shown: np.ndarray) -> None:
         p, w = self._pose, self._width()
-        ok = shown[self._bones[:, 0]] & shown[self._bones[:, 1]]
-        for side, color in SIDE_COLORS.items():
-            lines = [QLineF(p[a, 0], p[a, 1], p[b, 0], p[b, 1])
-                     for (a, b), s, k in zip(self._bones, self._bone_side, ok) if k and s == side]
-            if lines:
-                pen = QPen(color, w, Qt.PenStyle.SolidLine, Qt.PenCapStyle.RoundCap)
-                painter.setPen(pen)
-                painter.drawLines(lines)
+        for side, bones in self._side_bones.items():
+            ok = bones[shown[bones[:, 0]] & shown[bones[:, 1]]]
+            if not len(ok):
+                continue
+            segments = np.concatenate([p[ok[:, 0], :2], p[ok[:, 1], :2]], axis=1).tolist()
+            painter.setPen(QPen(SIDE_COLORS[side], w, Qt.PenStyle.SolidLine,
+                                Qt.PenCapStyle.RoundCap))
+            painter.drawLines([QLineF(*seg) for seg in segments])
+
+    def _brush(self, side: str, level: int) -> QBrush:
+        key = (side, level)
+        if key not in self._brushes:
+            color = QColor(SIDE_COLORS[side])
+            color.setAlpha(int(70 + 185 * level / ALPHA_LEVELS))
+            self._brushes[key] = QBrush(color)
+        return self._brushes[key]
 
     def _paint_joints(self, painter: QPainter, shown: np.ndarray) -> None:
-        p, w = self._pose, self._width()
-        painter.setPen(QPen(QColor(20, 20, 20, 220), max(1.0, w / 4)))
-        for j in np.flatnonzero(shown):
-            vis = 1.0 if np.isnan(p[j, 2]) else float(np.clip(p[j, 2], 0, 1))
-            color = QColor(SIDE_COLORS[self._joint_side[j]])
-            color.setAlpha(int(70 + 185 * vis))
-            painter.setBrush(QBrush(color))
-            painter.drawEllipse(QPointF(p[j, 0], p[j, 1]), w * 1.3, w * 1.3)
+        """Joint discs; opacity follows visibility (quantised to ALPHA_LEVELS steps)."""
+        p, r = self._pose, self._width() * 1.3
+        painter.setPen(QPen(QColor(20, 20, 20, 220), max(1.0, r / 5)))
+        idx = np.flatnonzero(shown)
+        vis = np.clip(np.where(np.isnan(p[idx, 2]), 1.0, p[idx, 2]), 0, 1)
+        levels = np.rint(vis * ALPHA_LEVELS).astype(int).tolist()
+        for j, level, (x, y) in zip(idx.tolist(), levels, p[idx, :2].tolist()):
+            painter.setBrush(self._brush(self._joint_side[j], level))
+            painter.drawEllipse(QPointF(x, y), r, r)
 
     # -- hover ------------------------------------------------------------------------------------
     def joint_at(self, pos: QPointF, radius: Optional[float] = None) -> Optional[int]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from PySide6.QtWidgets import (QCheckBox, QDoubleSpinBox, QHBoxLayout, QLabel, QToolButton,
                                QVBoxLayout, QWidget)
 
-from .overlay import DEFAULT_THRESHOLD, SIDE_COLORS
+from .overlay import SIDE_COLORS
 from .transport import TransportBar
 from .view import VideoView
 
@@ -32,6 +32,7 @@ class VideoPanel(QWidget):
         lay.addWidget(self.transport)
         self.player.frameChanged.connect(self._on_frame)
         self.player.trackChanged.connect(self._redraw_overlay)
+        self.player.playingChanged.connect(lambda playing: self.view.set_smooth(not playing))
         self.player.clipChanged.connect(lambda _p: self.view.clear("loading…"))
         self.view.clear("Open a video (Ctrl+O) or a folder (Ctrl+Shift+O)")
 
@@ -48,9 +49,13 @@ class VideoPanel(QWidget):
         self.threshold_box.setRange(0.0, 1.0)
         self.threshold_box.setSingleStep(0.05)
         self.threshold_box.setDecimals(2)
-        self.threshold_box.setValue(DEFAULT_THRESHOLD)
-        self.threshold_box.setToolTip("Hide joints whose visibility is below this value")
-        self.threshold_box.valueChanged.connect(self.view.set_threshold)
+        self.threshold_box.setValue(self.ctx.visibility_threshold)
+        self.view.set_threshold(self.ctx.visibility_threshold)
+        self.threshold_box.setToolTip("Hide joints whose visibility is below this value "
+                                      "(also leaves their angles out of the plot)")
+        self.threshold_box.valueChanged.connect(self.ctx.set_visibility_threshold)
+        self.ctx.visibilityChanged.connect(self.view.set_threshold)
+        self.ctx.visibilityChanged.connect(self.threshold_box.setValue)
         fit = QToolButton()
         fit.setText("Fit")
         fit.setToolTip("Fit the video to the window (F, or double-click)")

@@ -58,6 +58,7 @@ class TransportBar(QWidget):
         self.player.clipChanged.connect(self._on_clip)
         self.player.frameChanged.connect(self._on_frame)
         self.player.playingChanged.connect(self._on_playing)
+        self.player.openFailed.connect(lambda *_: self._on_no_clip())
         self.setEnabled(False)
 
     def _button(self, icon, tip: str, slot) -> QToolButton:
@@ -93,6 +94,10 @@ class TransportBar(QWidget):
         self.slider.setValue(0)
         self._updating = False
         self.setEnabled(True)
+
+    def _on_no_clip(self) -> None:
+        self.setEnabled(False)
+        self.label.setText("no clip")
 
     def _on_frame(self, frame: int) -> None:
         if not self.slider.isSliderDown():

@@ -4,12 +4,16 @@ Each posture is a rule over a few measurements (torso inclination, knee angles, 
 above the floor). The answer is the first posture whose rule holds; a distractor is a
 posture whose rule is false even with every threshold loosened by a margin, so it is
 provably wrong for these facts. 'Sitting' is never offered: it needs the chair.
+
+The pose describer's own posture labels of the frame (the ``posture_labels`` fact, from
+``models.describe``) must agree: the answer's label is among them and no distractor's
+label is, so the description text and the QA answer never contradict each other.
 """
 from __future__ import annotations
 
 from typing import Optional
 
-from .common import Candidate, ClipFacts, value
+from .common import Candidate, ClipFacts, find, value
 
 TASK = "full_body_posture"
 MARGIN = {"deg": 5.0, "m": 0.03}
@@ -28,6 +32,11 @@ RULES = {
 }
 
 
+# QA posture -> the describer's posture label (resources/posecodes.json "postures")
+DESCRIBED = {"lying down": "lying", "kneeling": "kneeling", "standing upright": "standing",
+             "bending forward at the waist": "bending over", "squatting": "squatting"}
+
+
 def measurements(facts: list, frame: int) -> dict:
     def pair(q, a, b):
         va, vb = value(facts, q, a, frame), value(facts, q, b, frame)
@@ -35,7 +44,9 @@ def measurements(facts: list, frame: int) -> dict:
     knees = pair("angle", "left_knee", "right_knee")
     kh = pair("height_above_floor", "left_knee", "right_knee")
     hh = pair("height_above_floor", "left_hip", "right_hip")
+    described = find(facts, "posture_labels", "body", frame)
     return {"torso": value(facts, "inclination", "torso", frame),
+            "described": None if described is None else list(described["labels"]),
             "knee_angle_min": knees and min(knees), "knee_angle_max": knees and max(knees),
             "knee_height_min": kh and min(kh), "hip_height_min": hh and min(hh)}
 
@@ -59,6 +70,10 @@ def classify(m: dict) -> tuple[Optional[str], list[str]]:
     thresholds tightened, each distractor fails even with its thresholds loosened."""
     answer = next((p for p, r in RULES.items() if holds(r, m, -1.0)), None)
     wrong = [p for p, r in RULES.items() if p != answer and holds(r, m, +1.0) is False]
+    said = m.get("described")
+    if said is not None:   # agree with the describer's text of the same frame
+        answer = answer if answer is not None and DESCRIBED[answer] in said else None
+        wrong = [p for p in wrong if DESCRIBED[p] not in said]
     return answer, wrong
 
 
@@ -76,7 +91,7 @@ def generate(clip: ClipFacts) -> list[Candidate]:
 
 
 def _used(f: dict) -> bool:
-    if f["quantity"] == "inclination":
+    if f["quantity"] in ("inclination", "posture_labels"):
         return True
     if f["quantity"] == "angle":
         return f["part"] in ("left_knee", "right_knee")

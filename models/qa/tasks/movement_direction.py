@@ -6,10 +6,14 @@ along axes that moved less than 0.05 m (movements that did not happen).
 """
 from __future__ import annotations
 
+from ...describe.config import config
 from .common import Candidate, ClipFacts, find
 
 TASK = "movement_direction"
-CLEAR, STILL, DOMINANCE = 0.15, 0.05, 0.5
+# clear movement: the describer's first displacement bin ("slightly", 0.15 m); still:
+# under a third of that; the main axis moves at least twice as much as any other
+CLEAR = float(config()["diff"]["displacement"]["edges"][0])
+STILL, DOMINANCE = 0.05, 0.5
 WORDS = {("x", 1): "towards the person's left", ("x", -1): "towards the person's right",
          ("y", 1): "up", ("y", -1): "down", ("z", 1): "forward", ("z", -1): "backward"}
 PARTS = {"left_wrist": "left hand", "right_wrist": "right hand", "left_ankle": "left foot",

@@ -1,22 +1,24 @@
 """relative_position: which of two parts is higher / further forward at one moment.
 
 Offsets beyond +-0.15 m are clear, within +-0.05 m aligned, in between ambiguous (not
-asked), per SPEC section 4. The options are the two sides and 'about the same'.
+asked), per SPEC section 4 (the describer's "height_pair" edges). Hands, feet and hand vs
+head offsets are the describer's own measurements (feet = ankle, heel and toe). The options are the two sides and 'about the same'.
 """
 from __future__ import annotations
 
+from ...describe.config import group
 from .common import Candidate, ClipFacts, find
 
 TASK = "relative_position"
-CLEAR, ALIGNED = 0.15, 0.05
+ALIGNED, CLEAR = (float(e) for e in group("height_pair")["edges"])  # the describer's bins
 # (part a, part b, axis) -> question, option if a > b, option if b > a, option if aligned
 PHRASES = {
     ("left_wrist", "right_wrist", "y"): ("which of the person's hands is higher?",
                                          "the left hand", "the right hand",
                                          "both hands are at about the same height"),
-    ("left_ankle", "right_ankle", "z"): ("which of the person's feet is further forward?",
-                                         "the left foot", "the right foot",
-                                         "both feet are about level"),
+    ("left_foot", "right_foot", "z"): ("which of the person's feet is further forward?",
+                                       "the left foot", "the right foot",
+                                       "both feet are about level"),
     ("left_knee", "right_knee", "y"): ("which of the person's knees is higher?",
                                        "the left knee", "the right knee",
                                        "both knees are at about the same height"),

@@ -1,4 +1,5 @@
-"""GUI entry: ``run_gui(argv) -> int`` (called by main.py for every non-CLI invocation).
+"""GUI composition: ``run_gui(argv) -> int`` (main.py calls it for every non-CLI invocation;
+it lives in widgets/ because it builds the QApplication and the main window).
 
 ``main.py [VIDEO_OR_FOLDER] [--project FILE] [--screenshot OUT.png [--frame N]
 [--wait-poses]]``. Without a path the bundled demo clip opens. Heavy packages (torch,
@@ -47,6 +48,7 @@ def _qt_message_handler(mode, context, message) -> None:
 def _make_app(args):
     if args.screenshot:
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    import app  # noqa: F401, PLC0415 (applies the PySide6 work-arounds before any Qt call)
     from PySide6.QtCore import qInstallMessageHandler  # noqa: PLC0415
     from PySide6.QtWidgets import QApplication  # noqa: PLC0415
 
@@ -93,6 +95,21 @@ def run_gui(argv: list[str]) -> int:
         ctx.message(warning, 0)
         ctx.warn("Project opened in memory", warning)
     window.open_path(args.path or demo_clip())
+    if shooter is None:
+        _quit_on_sigint(app)
     rc = shooter.run() if shooter is not None else app.exec()
     ctx.shutdown()
     return int(rc)
+
+
+def _quit_on_sigint(app) -> None:
+    """Ctrl+C in the terminal closes the app cleanly (Qt's loop hides Python signals
+    unless the interpreter runs now and then: a 250 ms no-op timer gives it the chance)."""
+    import signal  # noqa: PLC0415
+
+    from PySide6.QtCore import QTimer  # noqa: PLC0415
+
+    signal.signal(signal.SIGINT, lambda *_: app.closeAllWindows() or app.quit())
+    timer = QTimer(app)
+    timer.timeout.connect(lambda: None)
+    timer.start(250)

@@ -1,0 +1,199 @@
+"""VLM controller: backend choices, Ask / Compare runs on the model worker, saving.
+
+One per AppContext (``vlm_controller(ctx)``), shared by the Ask panel and the Compare
+view. Runs go to ``ctx.jobs`` with ``kind="model"`` (one model worker: loading and
+generation never overlap). Every run has a request id; chunks and results of an older run
+are dropped. Views connect to the signals and call the intents; no rule lives in them.
+"""
+from __future__ import annotations
+
+import json
+from typing import Optional
+
+from PySide6.QtCore import QObject, Signal
+
+from models.errors import StudioError
+from models.vlm.service import Answer, AskSpec, Prepared, compare, prepare
+from models.vlm.specs import BackendChoice, make_backend, parse_model
+
+RULE = BackendChoice("rule", {"label": "Rule-based describer"})
+
+
+def _key(choice: BackendChoice) -> str:
+    return choice.kind + json.dumps(choice.settings, sort_keys=True, default=str)
+
+
+def _discover_job(folders, endpoints, ctx=None) -> list[BackendChoice]:
+    from models.vlm.discovery import discover
+
+    out = []
+    for e in discover(folders):
+        if e["runnable"]:
+            out.append(BackendChoice("transformers", {"model": e["spec"], "label":
+                                     f"{e['spec'].split('/')[-1]} ({e['family_label']})"}))
+    for ep in endpoints:
+        out.append(BackendChoice("openai", {"base_url": ep["base_url"], "model": ep["model"],
+                                            "api_key_env": ep["api_key_env"],
+                                            "label": f"{ep['name']} (server)"}))
+    return out
+
+
+def _run_job(choices, backends, spec: AskSpec, track, frames, ctx=None):
+    """On the model worker: sample frames once, then every backend in turn."""
+    prepared = prepare(spec, track=track, frames=frames)
+    ctx.partial(("prepared", prepared))
+    made = [backends.get(_key(c)) or make_backend(c, track=track) for c in choices]
+    for c, b in zip(choices, made):
+        backends[_key(c)] = b
+        if c.kind == "rule":
+            b.track = track
+    answers = compare(made, prepared, ctx,
+                      on_chunk=lambda pos, text: ctx.partial(("chunk", pos, text)),
+                      on_answer=lambda pos, a: ctx.partial(("answer", pos, a)))
+    return prepared, answers
+
+
+class VLMController(QObject):
+    choicesChanged = Signal()
+    started = Signal(int, int)            # request id, number of backends
+    prepared = Signal(int, object)        # request id, Prepared (frames + prompt)
+    chunk = Signal(int, int, str)         # request id, column, text
+    answerReady = Signal(int, int, object)  # request id, column, Answer
+    finished = Signal(int, object)        # request id, list[Answer]
+    failed = Signal(int, str)             # request id, one-line message
+    progress = Signal(int, str)           # request id, message
+    saved = Signal(str, int)              # "answer" | "comparison", row id
+
+    def __init__(self, ctx, parent: Optional[QObject] = None) -> None:
+        super().__init__(parent)
+        self.ctx = ctx
+        self.choices: list[BackendChoice] = [RULE]
+        self._backends: dict = {}          # choice key -> backend (keeps models resident)
+        self._rid = 0
+        self._handle = None
+        self.last: Optional[tuple[Prepared, list[Answer]]] = None
+        self.last_saved: Optional[tuple[str, int]] = None
+
+    # -- choices ----------------------------------------------------------------------------
+    def refresh_choices(self) -> None:
+        from models.vlm.discovery import user_folders
+
+        self.ctx.jobs.submit(_discover_job, user_folders(self.ctx.repo), self.ctx.repo.endpoints(),
+                             kind="cpu", on_result=self._set_discovered,
+                             on_error=lambda e: self.ctx.message(str(e)))
+
+    def _set_discovered(self, found: list[BackendChoice]) -> None:
+        keep = [c for c in self.choices if c.settings.get("added")]
+        self.choices = [RULE] + keep + [c for c in found if _key(c) not in
+                                        {_key(k) for k in keep}]
+        self.choicesChanged.emit()
+
+    def add_choice(self, spec: str, **local_opts) -> BackendChoice:
+        """Add a folder / cache id / URL typed by the user (validated lazily on load)."""
+        choice = parse_model(spec, self.ctx.repo, **local_opts)
+        choice.settings.setdefault("label", spec if choice.kind != "openai" else choice.label)
+        choice.settings["added"] = True
+        if _key(choice) not in {_key(c) for c in self.choices}:
+            self.choices.append(choice)
+            self.choicesChanged.emit()
+        return choice
+
+    # -- runs -------------------------------------------------------------------------------
+    @property
+    def busy(self) -> bool:
+        return self._handle is not None and not self._handle.done
+
+    def run(self, choices: list[BackendChoice], spec: AskSpec, frames=None) -> int:
+        """Ask every chosen backend (1 = Ask, 2-4 = Compare); returns the request id."""
+        self._cancel_quietly()
+        self._rid += 1
+        rid = self._rid
+        clean = [BackendChoice(c.kind, {k: v for k, v in c.settings.items() if k != "added"})
+                 for c in choices]
+        track = self._track_for(spec.video)
+        self.started.emit(rid, len(clean))
+        self._handle = self.ctx.jobs.submit(
+            _run_job, clean, self._backends, spec, track, frames, kind="model",
+            on_partial=lambda v: self._on_partial(rid, v),
+            on_progress=lambda d, t, m: rid == self._rid and self.progress.emit(rid, m),
+            on_result=lambda r: self._on_result(rid, r),
+            on_error=lambda e: self._on_error(rid, e))
+        return rid
+
+    def _track_for(self, video: str):
+        player = self.ctx.player
+        return player.track if player.path and str(player.path) == str(video) else None
+
+    def cancel(self) -> None:
+        """Stop the current run; views hear ``failed(rid, "Cancelled …")`` at once (the
+        model stops at its next token; a cancelled job delivers no result)."""
+        if self._cancel_quietly():
+            self.failed.emit(self._rid, "Cancelled by the user.")
+
+    def _cancel_quietly(self) -> bool:
+        if self._handle is not None and not self._handle.done:
+            self._handle.cancel()
+            return True
+        return False
+
+    def _on_partial(self, rid: int, value) -> None:
+        if rid != self._rid:
+            return                                   # stale: a newer run started
+        if value[0] == "chunk":
+            self.chunk.emit(rid, value[1], value[2])
+        elif value[0] == "answer":
+            self.answerReady.emit(rid, value[1], value[2])
+        elif value[0] == "prepared":
+            self.prepared.emit(rid, value[1])
+
+    def _on_result(self, rid: int, result) -> None:
+        if rid != self._rid:
+            return
+        self.last = result
+        self.last_saved = None
+        self.finished.emit(rid, result[1])
+
+    def _on_error(self, rid: int, exc: BaseException) -> None:
+        if rid == self._rid:
+            from app.jobs import one_line
+
+            self.failed.emit(rid, one_line(exc))
+
+    def unload_all(self) -> None:
+        for b in self._backends.values():
+            b.unload()
+        self._backends.clear()
+
+    # -- store ------------------------------------------------------------------------------
+    def save_last(self, title: str = "") -> tuple[str, int]:
+        """Save the last run: one answer -> model_answers; several -> a comparison."""
+        from models.vlm.service import save_answer, save_comparison
+
+        if self.last is None:
+            raise StudioError("Nothing to save yet: ask a question first")
+        if self.last_saved is not None:
+            return self.last_saved
+        prepared, answers = self.last
+        if len(answers) == 1:
+            self.last_saved = ("answer", save_answer(self.ctx.repo, prepared, answers[0]))
+        else:
+            self.last_saved = ("comparison", save_comparison(self.ctx.repo, prepared, answers, title))
+        self.saved.emit(*self.last_saved)
+        return self.last_saved
+
+    def saved_comparisons(self) -> list[dict]:
+        return self.ctx.repo.comparisons()
+
+    def open_comparison(self, comparison_id: int) -> dict:
+        rec = self.ctx.repo.comparison(comparison_id)
+        if rec is None:
+            raise StudioError(f"Comparison {comparison_id} no longer exists")
+        return rec
+
+
+def vlm_controller(ctx) -> VLMController:
+    ctrl = getattr(ctx, "_vlm_controller", None)
+    if ctrl is None:
+        ctrl = VLMController(ctx, parent=ctx)
+        ctx._vlm_controller = ctrl
+    return ctrl

@@ -1,0 +1,129 @@
+"""Ask panel and Compare models view offscreen with tiny real checkpoints on a real clip."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from app.context import AppContext
+from app.controllers.vlm import vlm_controller
+from models.describe.synth import SynthPose, track
+from models.pose.track import PoseTrack
+from tests.vlm_fixtures import tiny_ckpt  # noqa: F401
+
+
+@pytest.fixture
+def ctx(qtbot, tmp_path, clip):
+    from models.store import Repository
+
+    c = AppContext(Repository(tmp_path / "vlm.aastudio"))
+    c.poses.auto_extract = False          # these tests bring their own (synthetic) poses
+    with qtbot.waitSignal(c.player.frameChanged, timeout=15000):
+        c.player.open(str(clip("arm_wrestling.mp4")))
+    yield c
+    vlm_controller(c).unload_all()
+    c.shutdown()
+
+
+def _synthetic_track(ctx) -> None:
+    up = SynthPose()
+    up.raise_arm("right")
+    n = ctx.player.frame_count
+    w = track([SynthPose().world() if i < n // 2 else up.world() for i in range(n)])
+    ctx.player.set_track(PoseTrack(np.full_like(w, 0.5), w.astype(np.float32), ctx.player.fps,
+                                   340, 256, backend="mediapipe"))
+
+
+def test_compare_view_two_models_and_rule_baseline_saved_and_reopened(ctx, qtbot, tiny_ckpt):
+    from widgets.vlm.compare_view import CompareView
+
+    _synthetic_track(ctx)
+    view = CompareView(ctx)
+    qtbot.addWidget(view)
+    ctrl = view.controller
+    labels = [ctrl.add_choice(str(tiny_ckpt(f)), device="cpu").label for f in ("smolvlm", "qwen2_5_vl")]
+    assert view.pickers[0].select_label(labels[0]) and view.pickers[1].select_label(labels[1])
+    assert view.pickers[2].select_label("Rule-based describer")
+    view.form.question.setText("Which arm is raised?")
+    view.form.set_template("mcq_letter")
+    view.form.options.setText("left arm | right arm")
+    view.form.answer.setValue(1)
+    view.form.count.setValue(2)
+    view.form.max_tokens.setValue(6)
+    with qtbot.waitSignal(ctrl.finished, timeout=60000) as done:
+        view.run_button.click()
+    answers = done.args[1]
+    assert [a.status for a in answers] == ["ok", "ok", "ok"]
+    assert [a.info.kind for a in answers] == ["transformers", "transformers", "rule"]
+    for col, a in zip(view.columns, answers):
+        assert col.raw == a.text and col.title()
+        assert ("right" in col.mark.text() or "wrong" in col.mark.text()) or a.chosen_index is None
+    assert "raises the right hand" in answers[2].text       # baseline: rule-based A->B diff
+    assert "frames [70, 210]" in view.frames_label.text()
+    view.save_button.click()
+    kind, cid = ctrl.last_saved
+    rec = ctx.repo.comparison(cid)
+    assert kind == "comparison" and rec["frame_indices"] == [70, 210]
+    assert rec["template_id"] == "mcq_letter" and rec["options"] == ["left arm", "right arm"]
+    assert len(rec["answers"]) == 3
+    for row, a in zip(rec["answers"], answers):
+        assert row["answer"] == a.text and row["frame_indices"] == [70, 210]
+        assert row["model_id"] == a.info.model_id and row["template_version"] == "1"
+        assert row["generation_params"]["max_new_tokens"] == 6 and row["seed"] == 0
+        assert row["ttft_s"] is not None and row["prompt_tokens"] is not None
+        assert row["content_hash"] and row["video"].endswith("arm_wrestling.mp4")
+    assert rec["answers"][0]["peak_mem_bytes"] > 0 and rec["answers"][0]["model_revision"]
+    fresh = CompareView(ctx)                      # reopen later in a new view
+    qtbot.addWidget(fresh)
+    assert fresh.saved_box.count() == 1
+    fresh.open_selected()
+    assert [c.raw for c in fresh.columns[:3]] == [a.text for a in answers]
+    assert fresh.columns[3].isHidden() and "frames [70, 210]" in fresh.frames_label.text()
+
+
+def test_ask_panel_streams_cancels_and_saves(ctx, qtbot, tiny_ckpt):
+    from widgets.vlm.ask_panel import AskPanel
+
+    panel = AskPanel(ctx)
+    qtbot.addWidget(panel)
+    panel.add_edit.setText(str(tiny_ckpt("qwen2_5_vl")))
+    panel.add_button.click()
+    panel.form.question.setText("What happens?")
+    panel.form.count.setValue(4)
+    panel.form.max_tokens.setValue(8)
+    ctrl = panel.controller
+    with qtbot.waitSignal(ctrl.finished, timeout=60000) as done:
+        panel.ask_button.click()
+    answer = done.args[1][0]
+    assert answer.status == "ok" and panel.answer.toPlainText() == answer.text
+    assert "TTFT" in panel.status.text() and panel.save_button.isEnabled()
+    panel.save_button.click()
+    saved = ctx.repo.answer(ctrl.last_saved[1])
+    assert saved["answer"] == answer.text and saved["frame_indices"] == [35, 105, 175, 245]
+    panel.form.max_tokens.setValue(4000)
+    ctrl.chunk.connect(lambda *a: panel.cancel_button.isEnabled() and panel.cancel_button.click())
+    with qtbot.waitSignal(ctrl.failed, timeout=60000) as failed:
+        panel.ask_button.click()
+    assert "Cancelled" in failed.args[1] and panel.ask_button.isEnabled()
+
+
+def test_ask_panel_bad_input_messages(ctx, qtbot, tmp_path):
+    from widgets.vlm.ask_panel import AskPanel
+
+    panel = AskPanel(ctx)
+    qtbot.addWidget(panel)
+    panel.add_edit.setText(str(tmp_path))          # a folder that is not a checkpoint
+    panel.add_button.click()
+    panel.form.question.setText("")
+    panel.ask_button.click()
+    assert "question is empty" in panel.status.text()
+    panel.form.question.setText("Why?")
+    panel.form.set_mode("window")
+    panel.form.start.setValue(900)
+    panel.form.end.setValue(950)
+    with qtbot.waitSignal(panel.controller.failed, timeout=30000):
+        panel.ask_button.click()
+    assert "No frames in the chosen interval" in panel.status.text()
+    panel.form.set_mode("clip")
+    with qtbot.waitSignal(panel.controller.finished, timeout=30000) as done:
+        panel.ask_button.click()
+    assert "no config.json" in done.args[1][0].error and "no config.json" in panel.status.text()

@@ -1,0 +1,72 @@
+"""Status bar content: pose extraction progress + cancel button, and the project name
+(with a permanent note when working in an in-memory project)."""
+from __future__ import annotations
+
+import os
+
+from PySide6.QtCore import QObject
+from PySide6.QtWidgets import QLabel, QProgressBar, QToolButton
+
+
+class StatusBarPanel(QObject):
+    def __init__(self, ctx, bar, parent=None) -> None:
+        super().__init__(parent)
+        self.ctx, self.bar = ctx, bar
+        self.progress = QProgressBar()
+        self.progress.setMaximumWidth(260)
+        self.progress.setFormat("poses %v/%m")
+        self.cancel_button = QToolButton()
+        self.cancel_button.setText("Cancel")
+        self.cancel_button.setToolTip("Cancel pose extraction (it resumes next time)")
+        self.cancel_button.clicked.connect(lambda: ctx.poses.cancel())
+        self.project_label = QLabel()
+        for w in (self.progress, self.cancel_button):
+            bar.addPermanentWidget(w)
+            w.hide()
+        bar.addPermanentWidget(self.project_label)
+        self._show_project()
+        self._wire(ctx.poses)
+
+    def _wire(self, poses) -> None:
+        poses.started.connect(self._on_started)
+        poses.progress.connect(self._on_progress)
+        poses.busyChanged.connect(self._on_busy)
+        poses.finished.connect(self._on_done)
+        poses.cancelled.connect(self._on_cancelled)
+        poses.batchFinished.connect(lambda ok, bad: self.bar.showMessage(
+            f"Poses extracted for {ok} clip(s)" + (f", {bad} failed" if bad else ""), 0))
+
+    def _show_project(self) -> None:
+        path = self.ctx.repo.path
+        memory = path == ":memory:"
+        self.project_label.setText("in-memory project (not saved)" if memory
+                                   else os.path.basename(path))
+        self.project_label.setToolTip(path)
+        if memory:
+            self.project_label.setStyleSheet("color: #f0b050;")
+
+    def _on_started(self, path: str) -> None:
+        name = "all clips" if path.startswith("<") else os.path.basename(path)
+        self.bar.showMessage(f"Extracting poses of {name}…", 0)
+
+    def _on_progress(self, done: int, total: int) -> None:
+        self.progress.setRange(0, max(total, 1))
+        self.progress.setValue(done)
+
+    def _on_busy(self, busy: bool) -> None:
+        self.progress.setVisible(busy)
+        self.cancel_button.setVisible(busy)
+        if busy:
+            self.progress.setRange(0, 0)  # indeterminate until the first progress report
+
+    def _on_done(self, path: str) -> None:
+        track = self.ctx.player.track
+        found = int(track.has_pose.sum()) if track is not None else 0
+        total = len(track) if track is not None else 0
+        self.bar.showMessage(f"Poses of {os.path.basename(path)}: found on {found} of "
+                             f"{total} frames", 8000)
+        self.ctx.dataset.refresh(path)
+
+    def _on_cancelled(self, path: str, message: str) -> None:
+        self.bar.showMessage(message, 0)
+        self.ctx.dataset.refresh(path)

@@ -1,0 +1,1 @@
+"""Ask panel and Compare models view (video LLMs)."""

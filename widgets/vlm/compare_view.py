@@ -1,0 +1,204 @@
+"""Compare models: 2-4 backends (and the rule-based describer) answer the same prompt on
+the same frames; columns stream side by side with timings, MCQ right/wrong marks and the
+words only one answer has highlighted. Runs are saved and can be reopened."""
+from __future__ import annotations
+
+from typing import Optional
+
+from PySide6.QtWidgets import (QComboBox, QGroupBox, QHBoxLayout, QLabel, QPushButton,
+                               QTextBrowser, QVBoxLayout, QWidget)
+
+from app.controllers.vlm import vlm_controller
+from models.errors import StudioError
+from models.vlm.checkpoint import fmt_bytes
+from models.vlm.textdiff import distinct_words, highlight_html
+
+from .ask_panel import stats_text
+from .backend_picker import BackendPicker
+from .prompt_form import PromptForm
+
+MAX_COLUMNS = 4
+
+
+class AnswerColumn(QGroupBox):
+    def __init__(self, parent: Optional[QWidget] = None) -> None:
+        super().__init__(parent)
+        self.mark = QLabel("")
+        self.stats = QLabel("")
+        self.stats.setWordWrap(True)
+        self.text = QTextBrowser()
+        self.raw = ""
+        lay = QVBoxLayout(self)
+        lay.addWidget(self.mark)
+        lay.addWidget(self.stats)
+        lay.addWidget(self.text, 1)
+
+    def reset(self, title: str) -> None:
+        self.setTitle(title)
+        self.raw = ""
+        self.text.clear()
+        self.mark.setText("")
+        self.stats.setText("waiting…")
+
+    def append(self, chunk: str) -> None:
+        self.raw += chunk
+        self.text.setPlainText(self.raw)
+
+    def set_mark(self, correct) -> None:
+        self.mark.setText("" if correct is None else ("✔ right" if correct else "✘ wrong"))
+        self.mark.setStyleSheet("color: #1e8449;" if correct else "color: #c0392b;")
+
+    def show_html(self, html: str) -> None:
+        self.text.setHtml(html)
+
+
+def _saved_stats(row: dict) -> str:
+    if row["status"] != "ok":
+        return f"{row['status']}: {row['error']}"
+    f = lambda v, fmt: "?" if v is None else format(v, fmt)  # noqa: E731
+    return (f"load {f(row['load_s'], '.2f')} s · TTFT {f(row['ttft_s'], '.3f')} s · "
+            f"{f(row['tokens_per_s'], '.1f')} tok/s · prompt {f(row['prompt_tokens'], 'd')} tok · "
+            f"peak {fmt_bytes(row['peak_mem_bytes'])}")
+
+
+class CompareView(QWidget):
+    def __init__(self, ctx, parent: Optional[QWidget] = None) -> None:
+        super().__init__(parent)
+        self.ctx = ctx
+        self.controller = vlm_controller(ctx)
+        self.rid = 0
+        self.pickers = [BackendPicker(self.controller, allow_none=True) for _ in range(MAX_COLUMNS)]
+        self.form = PromptForm(ctx)
+        self.run_button, self.cancel_button = QPushButton("Compare"), QPushButton("Cancel")
+        self.save_button = QPushButton("Save")
+        self.saved_box, self.open_button = QComboBox(), QPushButton("Open saved")
+        self.columns = [AnswerColumn() for _ in range(MAX_COLUMNS)]
+        self.frames_label = QLabel("")
+        self.status = QLabel("")
+        self.status.setWordWrap(True)
+        self._layout()
+        self._connect()
+        self._set_busy(False)
+        self.reload_saved()
+
+    def _layout(self) -> None:
+        pick = QHBoxLayout()
+        for p in self.pickers:
+            pick.addWidget(p)
+        buttons = QHBoxLayout()
+        for w in (self.run_button, self.cancel_button, self.save_button, self.saved_box,
+                  self.open_button):
+            buttons.addWidget(w)
+        cols = QHBoxLayout()
+        for c in self.columns:
+            cols.addWidget(c, 1)
+        lay = QVBoxLayout(self)
+        lay.addLayout(pick)
+        lay.addWidget(self.form)
+        lay.addLayout(buttons)
+        lay.addWidget(self.frames_label)
+        lay.addLayout(cols, 1)
+        lay.addWidget(self.status)
+
+    def _connect(self) -> None:
+        c = self.controller
+        self.run_button.clicked.connect(self.run)
+        self.cancel_button.clicked.connect(c.cancel)
+        self.save_button.clicked.connect(self.save)
+        self.open_button.clicked.connect(self.open_selected)
+        c.prepared.connect(self._on_prepared)
+        c.chunk.connect(lambda rid, pos, t: rid == self.rid and self.columns[pos].append(t))
+        c.answerReady.connect(self._on_answer)
+        c.finished.connect(self._on_finished)
+        c.failed.connect(self._on_failed)
+        c.progress.connect(lambda rid, m: rid == self.rid and self.status.setText(m))
+        c.saved.connect(lambda kind, _id: kind == "comparison" and self.reload_saved())
+
+    # -- intents ----------------------------------------------------------------------------
+    def chosen(self) -> list:
+        return [p.choice() for p in self.pickers if p.choice() is not None]
+
+    def run(self) -> None:
+        try:
+            choices = self.chosen()
+            if not choices:
+                raise StudioError("Choose at least one backend to compare")
+            spec = self.form.spec()
+        except StudioError as exc:
+            self._show_error(str(exc))
+            return
+        for i, col in enumerate(self.columns):
+            col.setVisible(i < len(choices))
+            if i < len(choices):
+                col.reset(choices[i].label)
+        self._set_busy(True)
+        self.rid = self.controller.run(choices, spec)
+
+    def save(self) -> None:
+        try:
+            kind, row = self.controller.save_last()
+        except StudioError as exc:
+            self._show_error(str(exc))
+            return
+        self.status.setText(f"saved as {kind} #{row}")
+
+    def reload_saved(self) -> None:
+        self.saved_box.clear()
+        for rec in self.controller.saved_comparisons():
+            q = rec["question"] or rec["template_id"]
+            self.saved_box.addItem(f"#{rec['id']} {q[:40]} ({rec['n_answers']} answers)", rec["id"])
+
+    def open_selected(self) -> None:
+        cid = self.saved_box.currentData()
+        if cid is None:
+            self._show_error("No saved comparison to open")
+            return
+        self.show_saved(self.controller.open_comparison(cid))
+
+    def show_saved(self, rec: dict) -> None:
+        """Re-display a saved comparison exactly as it was recorded."""
+        answers = rec["answers"][:MAX_COLUMNS]
+        for i, col in enumerate(self.columns):
+            col.setVisible(i < len(answers))
+        for col, row in zip(self.columns, answers):
+            col.reset(row["model_id"].split("/")[-1] + f" [{row['backend']}]")
+            col.raw = row["answer"]
+            col.stats.setText(_saved_stats(row))
+            col.set_mark(row["correct"])
+        self._highlight([row["answer"] for row in answers])
+        self.frames_label.setText(f"frames {rec['frame_indices']} · template "
+                                  f"{rec['template_id']} v{rec['template_version']}")
+
+    # -- controller events ------------------------------------------------------------------
+    def _on_prepared(self, rid: int, prepared) -> None:
+        if rid == self.rid:
+            self.frames_label.setText(f"frames {prepared.frames.indices} (same for every column)")
+
+    def _on_answer(self, rid: int, pos: int, answer) -> None:
+        if rid == self.rid:
+            self.columns[pos].stats.setText(stats_text(answer))
+            self.columns[pos].set_mark(answer.correct)
+
+    def _on_finished(self, rid: int, answers) -> None:
+        if rid == self.rid:
+            self._set_busy(False)
+            self._highlight([a.text for a in answers])
+            self.status.setText("done: words only one model used are highlighted")
+
+    def _highlight(self, texts: list[str]) -> None:
+        for col, text, distinct in zip(self.columns, texts, distinct_words(texts)):
+            col.show_html(highlight_html(text, distinct))
+
+    def _on_failed(self, rid: int, message: str) -> None:
+        if rid == self.rid:
+            self._set_busy(False)
+            self._show_error(message)
+
+    def _show_error(self, message: str) -> None:
+        self.status.setText(message)
+        self.ctx.message(message)
+
+    def _set_busy(self, busy: bool) -> None:
+        self.run_button.setEnabled(not busy)
+        self.cancel_button.setEnabled(busy)
+        self.save_button.setEnabled(not busy and self.controller.last is not None)
