@@ -40,9 +40,11 @@ class JobHandle:
         self._finished = threading.Event()
 
     def cancel(self) -> None:
+        """Ask the job to stop; a job that has not started yet never runs (its on_error
+        still receives ``Cancelled``)."""
         self.token.cancel()
-        if self.future is not None and self.future.cancel():
-            self._finished.set()  # never started: nothing will run
+        if self.future is not None:
+            self.future.cancel()
 
     @property
     def cancelled(self) -> bool:
@@ -114,6 +116,10 @@ class JobService(QObject):
             self._active[handle.id] = handle
         handle.future = executor.submit(self._run, handle, fn, args, kwargs, ctx,
                                         on_result, on_error)
+        handle.future.add_done_callback(
+            lambda f: f.cancelled() and self.post(self._finish_error, handle,
+                                                  Cancelled("Cancelled before it started."),
+                                                  on_error))
         self.jobStarted.emit(handle.id, kind)
         return handle
 

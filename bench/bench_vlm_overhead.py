@@ -1,8 +1,9 @@
 """App overhead of an Ask: the app's backend end to end / bare ``model.generate``.
 
 Both sides get identical inputs (8 frames of a real clip, same prompt, greedy, same
-max_new_tokens) on an already loaded model. The app side is ``TransformersBackend.generate``
-(chat template + processor + streamer thread + cancel criterion + stats); the bare side is
+max_new_tokens) on an already loaded model. The app side is ``TransformersBackend.generate_to``
+(chat template + processor + text streamer + cancel criterion + stats), as the
+service's ``run_answer`` drives it; the bare side is
 processor + ``model.generate`` written directly against transformers. Runs alternate;
 the medians are compared. Models: a tiny Qwen2.5-VL checkpoint and a real-size random
 SmolVLM2-256M-like checkpoint (built from a config in code, no download). Target <= 1.05.
@@ -60,7 +61,7 @@ def measure(folder: Path, runs: int, new_tokens: int, sampled) -> tuple[float, f
     app_t, bare_t = [], []
     for i in range(runs + 1):                     # first round is warm-up
         t0 = time.perf_counter()
-        list(backend.generate(req))
+        backend.generate_to(req, on_text=lambda _chunk: None)   # the path Ask/Compare use
         t1 = time.perf_counter()
         n_bare = bare_generate(backend.model, backend.processor, sampled.frames, q, new_tokens,
                                sampled.fps, sampled.indices)

@@ -20,6 +20,10 @@ def register(sub) -> None:
     syn.add_argument("--from-text", action="store_true",
                      help="generate from the project's captions and saved model answers "
                           "through --model (human_object_interaction, action_sequence)")
+    syn.add_argument("--sources", default="captions,answers",
+                     help="with --from-text: comma-separated text sources: captions, answers "
+                          "(saved model answers), descriptions (pose descriptions and "
+                          "difference texts of the clips' extracted poses)")
     syn.add_argument("--model", help="with --from-text: checkpoint folder, cached id or URL")
     syn.add_argument("--device", default="auto", help="with --model: auto, cuda, mps or cpu")
     syn.add_argument("--max-new-tokens", type=int, default=None,
@@ -101,8 +105,7 @@ def _report(summary, as_json: bool, require_poses) -> int:
 
 def run_synth_text(args) -> int:
     from models.errors import StudioError  # noqa: PLC0415
-    from models.qa.from_text import (TextSettings, answer_sources, caption_sources,  # noqa: PLC0415
-                                     generate_from_text)
+    from models.qa.from_text import TextSettings, generate_from_text  # noqa: PLC0415
     from models.store import Repository  # noqa: PLC0415
 
     if not args.model:
@@ -110,10 +113,11 @@ def run_synth_text(args) -> int:
     repo = Repository(getattr(args, "project", None))
     try:
         video = None if os.path.isdir(args.target) else os.path.basename(args.target)
-        sources = caption_sources(repo, video) + answer_sources(repo, video)
+        sources = _text_sources(args, repo, video)
         if not sources:
-            raise StudioError(f"No captions or model answers for {args.target}; "
-                              "import captions first (python main.py import-captions FILE)")
+            raise StudioError(f"No {args.sources.replace(',', ' or ')} texts for {args.target}; "
+                              "import captions first (python main.py import-captions FILE)"
+                              " or extract poses and add --sources descriptions")
         backend = _load_backend(args.model, repo, args.device)
         stats = generate_from_text(repo, backend, sources,
                                    TextSettings(per_text=args.per_clip, n_options=args.options,
@@ -126,6 +130,30 @@ def run_synth_text(args) -> int:
     for video, reason in stats.reasons[:5]:
         print(f"  rejected ({video}): {reason}", file=sys.stderr)
     return 0
+
+
+def _text_sources(args, repo, video) -> list:
+    from cli.poses import expand_paths  # noqa: PLC0415
+    from models.errors import StudioError  # noqa: PLC0415
+    from models.pose.extract import cached_track  # noqa: PLC0415
+    from models.qa import from_text  # noqa: PLC0415
+
+    kinds = [k.strip() for k in args.sources.split(",") if k.strip()]
+    unknown = [k for k in kinds if k not in ("captions", "answers", "descriptions")]
+    if unknown:
+        raise StudioError(f"Unknown text source '{unknown[0]}' (known: captions, answers, "
+                          "descriptions)")
+    out = []
+    if "captions" in kinds:
+        out += from_text.caption_sources(repo, video)
+    if "answers" in kinds:
+        out += from_text.answer_sources(repo, video)
+    if "descriptions" in kinds:
+        for path in expand_paths([args.target]):
+            track = cached_track(repo, path)
+            if track is not None:
+                out += from_text.pose_text_sources(track, os.path.basename(path))
+    return out
 
 
 def run_check(args) -> int:

@@ -84,6 +84,8 @@ def run_gui(argv: list[str]) -> int:
     ctx.poses.auto_extract = not args.no_extract
     window = MainWindow(ctx)
     window.resize(*_size(args.size))
+    if not args.screenshot:  # screenshots use the default layout, so they are reproducible
+        window.restore_layout()
     shooter = None
     if args.screenshot:
         from widgets.screenshot import Screenshotter  # noqa: PLC0415

@@ -7,7 +7,7 @@ import importlib
 import logging
 import os
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QByteArray, Qt
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QDockWidget, QMainWindow, QWidget
 
@@ -38,6 +38,7 @@ class MainWindow(QMainWindow):
         super().__init__(parent)
         self.ctx = ctx
         self.setWindowTitle("ActionArt Studio")
+        self.setAcceptDrops(True)
         self.resize(1440, 900)
         self.video = VideoPanel(ctx)
         self.setCentralWidget(self.video)
@@ -216,4 +217,30 @@ class MainWindow(QMainWindow):
     def closeEvent(self, event) -> None:
         self.ctx.poses.cancel(quiet=True)
         self.ctx.player.pause()
+        self.save_layout()
         super().closeEvent(event)
+
+    # -- layout persistence and drag & drop ----------------------------------------------------
+    def save_layout(self) -> None:
+        s = self.ctx.settings
+        s.set("window_geometry", bytes(self.saveGeometry().toBase64()).decode(), save=False)
+        s.set("window_state", bytes(self.saveState().toBase64()).decode())
+
+    def restore_layout(self) -> bool:
+        """Dock layout and window geometry of the last session (False when none)."""
+        geometry, state = (self.ctx.settings.get(k) for k in ("window_geometry", "window_state"))
+        if not (isinstance(geometry, str) and isinstance(state, str)):
+            return False
+        self._docks_sized = True
+        self.restoreGeometry(QByteArray.fromBase64(geometry.encode()))
+        return self.restoreState(QByteArray.fromBase64(state.encode()))
+
+    def dragEnterEvent(self, event) -> None:
+        if event.mimeData().hasUrls():
+            event.acceptProposedAction()
+
+    def dropEvent(self, event) -> None:
+        urls = [u.toLocalFile() for u in event.mimeData().urls() if u.isLocalFile()]
+        if urls:
+            self.open_path(urls[0])
+            event.acceptProposedAction()

@@ -196,9 +196,14 @@ class CurationController(QObject):
         return self.repo.qa_summary()
 
     def flags(self, qa_id: str) -> list[str]:
+        """Quality flags of one item: its own checks (identical options, an option holding
+        the answer text) always, set-level ones (duplicates) from the last report, and
+        the stored blind-test result."""
         names = {"blind": "blind test"}
+        rec = self.repo.qa_record(qa_id)
+        own = checks.item_flags([rec]).get(qa_id, []) if rec is not None else []
         stored = [f"{names.get(k, k)}: {v}" for k, v in self.repo.qa_flags(qa_id).items()]
-        return self._flags.get(qa_id, []) + stored
+        return list(dict.fromkeys(own + self._flags.get(qa_id, []) + stored))
 
     def run_checks(self) -> dict:
         records = self.repo.qa_records(self.filters)
@@ -265,12 +270,19 @@ class CurationController(QObject):
         return self._job
 
     def generate_from_text(self, choice, video: Optional[str] = None):
-        """QA from the project's captions and saved model answers (VLM job lane)."""
+        """QA from the project's captions and saved model answers, plus the pose
+        descriptions and difference texts of the open clip when its poses are loaded
+        (VLM job lane)."""
         from models.qa.from_text import (answer_sources, caption_sources,  # noqa: PLC0415
-                                         generate_from_text)
+                                         generate_from_text, pose_text_sources)
         sources = caption_sources(self.repo, video) + answer_sources(self.repo, video)
+        player = getattr(self.ctx, "player", None)
+        track = getattr(player, "track", None)
+        if track is not None and player.path and video in (None, os.path.basename(player.path)):
+            sources += pose_text_sources(track, os.path.basename(player.path))
         if not sources:
-            self.ctx.message("No captions or model answers to generate QA from")
+            self.ctx.message("No captions, model answers or pose descriptions to generate "
+                             "QA from")
             return None
 
         def done(stats) -> None:

@@ -24,7 +24,7 @@ def pose_descriptions(tracks, per_clip: int = 8) -> list[dict]:
     for video, track in tracks:
         for f in sample_pose_frames(track, per_clip):
             text = describe(pose_facts(track, f))
-            if text and text != "No person is visible.":
+            if text and text != "No person is visible." and not text.startswith("The 3-D pose"):
                 out.append({"video": video, "frame": f, "text": text})
     return out
 

@@ -17,6 +17,7 @@ IMPORTERS: dict[str, str] = {
     "coco-keypoints": "models.importers.coco",
     "videomme": "models.importers.videomme",
     "mvbench": "models.importers.mvbench",
+    "export-table": "models.importers.tables",
 }
 
 

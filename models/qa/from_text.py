@@ -230,3 +230,15 @@ def difference_sources(track, video: str, pairs: list[tuple]) -> list[TextSource
             out.append(TextSource(video, f"From frame A ({a}) to frame B ({b}): {text}",
                                   "difference", f"frames:{a}-{b}"))
     return out
+
+
+def pose_text_sources(track, video: str, n_frames: int = 4) -> list[TextSource]:
+    """Descriptions of ``n_frames`` evenly spread frames with a pose and the difference
+    texts between consecutive ones (the rule-based describer's texts of one clip)."""
+    present = np.flatnonzero(track.has_pose)
+    if not len(present):
+        return []
+    idx = np.linspace(0, len(present) - 1, min(n_frames, len(present))).round().astype(int)
+    frames = [int(present[i]) for i in dict.fromkeys(idx)]
+    return (description_sources(track, video, frames) +
+            difference_sources(track, video, list(zip(frames[:-1], frames[1:]))))

@@ -69,8 +69,26 @@ def clip_facts(world: np.ndarray, fps: float, video: str,
     per_frame = {f: measure.frame_facts(world, f, s.min_visibility, m) for f in frames}
     intervals = _intervals(world, fps, present, s, m)
     gap = max(1, int(round(s.pair_gap_s * fps)))
-    pairs = [(a, b) for i, a in enumerate(frames) for b in frames[i + 1:] if b - a >= gap]
-    return ClipFacts(video, fps, per_frame, intervals, pairs[:24], s.n_options)
+    run = _run_ids(present, fps, len(world))
+    pairs = [(a, b) for i, a in enumerate(frames) for b in frames[i + 1:]
+             if b - a >= gap and run[a] == run[b]]
+    return ClipFacts(video, fps, per_frame, intervals, _spread(pairs, 24), s.n_options)
+
+
+def _spread(items: list, k: int) -> list:
+    """At most ``k`` items evenly spread over the list (not just the first ones)."""
+    if len(items) <= k:
+        return items
+    return [items[int(i)] for i in np.linspace(0, len(items) - 1, k).round().astype(int)]
+
+
+def _run_ids(present: np.ndarray, fps: float, n: int) -> np.ndarray:
+    """Per frame: which pose run it belongs to (-1 = none). Frame pairs and intervals stay
+    inside one run: across a longer gap the tracker may have switched to another person."""
+    ids = np.full(n, -1)
+    for k, (a, b) in enumerate(pose_runs(present, fps, min_s=0.0)):
+        ids[a:b] = k
+    return ids
 
 
 def _intervals(world, fps, present, s: SynthSettings, m) -> list:
@@ -78,10 +96,11 @@ def _intervals(world, fps, present, s: SynthSettings, m) -> list:
         return []
     first, last = int(present[0]), int(present[-1])
     win = max(2, int(round(s.window_s * fps)))
+    run = _run_ids(present, fps, len(world))
     out = []
     for start in range(first, last - win + 1, max(1, win // 2)):
         end = start + win
-        if np.isnan(world[[start, end], :, 0]).all(axis=1).any():
+        if np.isnan(world[[start, end], :, 0]).all(axis=1).any() or run[start] != run[end]:
             continue
         out.append((start, end, measure.displacement_facts(world, start, end, s.min_visibility, m)))
     for a, b in pose_runs(present, fps):

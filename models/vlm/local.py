@@ -231,6 +231,20 @@ class TransformersBackend:
 
         return processor_inputs(self, request)
 
+    def generate_to(self, request: VLMRequest, ctx=NULL_CONTEXT, on_text=None) -> str:
+        """Answer on the calling thread, calling ``on_text(chunk)`` as text decodes; returns
+        the whole answer. Same result as ``generate`` without a consumer thread."""
+        request.validate()
+        if not self.loaded:
+            self.load(ctx)
+        from .streaming import generate_to
+
+        parts: list[str] = []
+        generate_to(self, request, ctx, lambda t: (parts.append(t), on_text and on_text(t)))
+        if ctx.cancelled:
+            raise Cancelled("Generation cancelled by the user.")
+        return "".join(parts)
+
     def generate(self, request: VLMRequest, ctx=NULL_CONTEXT) -> Iterator[str]:
         request.validate()
         if not self.loaded:

@@ -106,20 +106,34 @@ def score(answer: Answer, spec: AskSpec) -> None:
         answer.correct = answer.chosen_index == spec.answer_index
 
 
+def _stream(backend, request, ctx, sink) -> None:
+    """Feed an answer's text chunks to ``sink`` as they arrive. Backends with
+    ``generate_to`` generate on this thread and call ``sink`` directly (no second thread);
+    others are iterated."""
+    if hasattr(backend, "generate_to"):
+        backend.generate_to(request, ctx, sink)
+        return
+    for chunk in backend.generate(request, ctx):
+        sink(chunk)
+
+
 def run_answer(backend, prepared: Prepared, ctx=NULL_CONTEXT, on_chunk: Optional[ChunkFn] = None,
                position: int = 0, keep_errors: bool = False) -> Answer:
     """Load (timed) and stream one backend's answer. With ``keep_errors`` a failure is
     recorded in the Answer (status ``error``) instead of raised: one broken column of a
     comparison never loses the others."""
     answer = Answer(backend.info)
+
+    def sink(chunk: str) -> None:
+        answer.text += chunk
+        if on_chunk is not None:
+            on_chunk(position, chunk)
+
     try:
         t0 = time.perf_counter()
         backend.load(ctx)            # immediate when already resident
         load_s = time.perf_counter() - t0
-        for chunk in backend.generate(prepared.request, ctx):
-            answer.text += chunk
-            if on_chunk is not None:
-                on_chunk(position, chunk)
+        _stream(backend, prepared.request, ctx, sink)
         answer.stats = backend.stats
         answer.stats.load_s = load_s
     except Cancelled as exc:

@@ -32,17 +32,26 @@ def _cancel_criteria(ctx):
     return StoppingCriteriaList([_Cancel()])
 
 
-def _timed_streamer(tok):
-    """A TextIteratorStreamer that also notes when the first generated token arrived."""
-    from transformers import TextIteratorStreamer
+def _streamer(tok, on_text=None):
+    """A text streamer that notes when the first generated token arrived. Without
+    ``on_text`` it is a TextIteratorStreamer (queue for a consumer thread); with it, text
+    goes straight to ``on_text`` on the generating thread (no queue, no thread hand-off)."""
+    from transformers import TextIteratorStreamer, TextStreamer
 
-    class _Timed(TextIteratorStreamer):
+    base = TextStreamer if on_text is not None else TextIteratorStreamer
+
+    class _Timed(base):
         first_token_at = None
 
         def put(self, value):
             if not self.next_tokens_are_prompt and self.first_token_at is None:
                 self.first_token_at = time.perf_counter()
             super().put(value)
+
+        if on_text is not None:
+            def on_finalized_text(self, text: str, stream_end: bool = False) -> None:
+                if text:
+                    on_text(text)
 
     return _Timed(tok, skip_prompt=True, skip_special_tokens=True)
 
@@ -82,31 +91,50 @@ class GenerationWorker:
         self._pool.shutdown(wait=False)
 
 
-def stream_generate(backend, request: VLMRequest, ctx) -> Iterator[str]:
-    """Yield text chunks as tokens arrive; fill ``backend.stats``."""
+def _start(backend, request: VLMRequest):
     import torch
 
     t0 = time.perf_counter()
     inputs = backend.prepare(request)
     stats = backend.stats = AnswerStats(load_s=backend.load_s)
     stats.prompt_tokens = int(inputs["input_ids"].shape[1])
-    tok = getattr(backend.processor, "tokenizer", backend.processor)
-    streamer = _timed_streamer(tok)
-    result: dict = {}
     _reset_peak(backend.device)
     torch.manual_seed(request.params.seed)
+    return t0, inputs, stats
 
-    def run() -> None:
-        try:
-            with torch.inference_mode():
-                result["ids"] = backend.model.generate(
-                    **inputs, max_new_tokens=request.params.max_new_tokens, streamer=streamer,
-                    stopping_criteria=_cancel_criteria(ctx), **generation_kwargs(request.params))
-        except Exception as exc:  # noqa: BLE001 (re-raised on the caller's thread)
-            result["error"] = exc
-            streamer.end()
 
-    future = backend.worker().submit(run)
+def _generate(backend, inputs, request: VLMRequest, streamer, ctx, result: dict) -> None:
+    import torch
+
+    try:
+        with torch.inference_mode():
+            result["ids"] = backend.model.generate(
+                **inputs, max_new_tokens=request.params.max_new_tokens, streamer=streamer,
+                stopping_criteria=_cancel_criteria(ctx), **generation_kwargs(request.params))
+    except Exception as exc:  # noqa: BLE001 (re-raised as a one-line VLMError)
+        result["error"] = exc
+        streamer.end()
+
+
+def generate_to(backend, request: VLMRequest, ctx, on_text) -> None:
+    """Generate on the calling thread; text chunks go to ``on_text`` as they decode.
+    The fast path (no consumer thread): used by the service, CLI and GUI worker."""
+    t0, inputs, stats = _start(backend, request)
+    tok = getattr(backend.processor, "tokenizer", backend.processor)
+    streamer, result = _streamer(tok, on_text), {}
+    _generate(backend, inputs, request, streamer, ctx, result)
+    if streamer.first_token_at is not None:
+        stats.ttft_s = streamer.first_token_at - t0
+    _finish(backend, stats, result, t0)
+
+
+def stream_generate(backend, request: VLMRequest, ctx) -> Iterator[str]:
+    """Yield text chunks as tokens arrive (generation runs on the backend's worker)."""
+    t0, inputs, stats = _start(backend, request)
+    tok = getattr(backend.processor, "tokenizer", backend.processor)
+    streamer, result = _streamer(tok), {}
+    future = backend.worker().submit(
+        lambda: _generate(backend, inputs, request, streamer, ctx, result))
     for chunk in streamer:
         if chunk:
             yield chunk

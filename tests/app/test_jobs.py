@@ -172,3 +172,16 @@ def test_project_fallback_to_memory(tmp_path):
     assert repo.get_setting("k") == 1
     repo2, warning2 = open_project(tmp_path)  # a folder
     assert repo2.path == ":memory:" and "folder" in warning2
+
+
+def test_cancel_before_start_reports_cancelled_and_finishes(qtbot, jobs):
+    gate = threading.Event()
+    blocker = jobs.submit(lambda ctx: gate.wait(5), kind="model")
+    errors = []
+    queued = jobs.submit(lambda ctx: "ran", kind="model", on_result=errors.append,
+                         on_error=errors.append)
+    queued.cancel()
+    gate.set()
+    qtbot.waitUntil(lambda: queued.done and blocker.done, timeout=TIMEOUT)
+    assert len(errors) == 1 and isinstance(errors[0], Cancelled)
+    assert jobs.active() == []

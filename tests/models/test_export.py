@@ -135,6 +135,17 @@ def test_hf_folder_loads_with_datasets(exported):
     assert json.loads(row["provenance"]) == recs["qa_0001"].to_dict()["provenance"]
 
 
+def test_table_exports_import_back_to_the_same_records(exported):
+    want = sorted(sample_records(), key=lambda r: r.qa_id)
+    hf = exported["hf-dataset"][0]
+    back = [r for f in sorted((hf / "data").glob("*.parquet")) for r in load_file(f).records]
+    assert sorted(back, key=lambda r: r.qa_id) == want
+    for fid, name in (("vlmevalkit-video", "actionart.tsv"),
+                      ("vlmevalkit-frames", "actionart_frames.tsv")):
+        back = load_file(exported[fid][0] / name).records
+        assert sorted(back, key=lambda r: r.qa_id) == want
+
+
 def test_proxy_training_layouts(exported):
     folder = exported["proxy-training"][0]
     llava = json.loads((folder / "llava/synth_qa.json").read_text())

@@ -185,3 +185,8 @@ def test_descriptions_and_differences_are_text_sources(project):
     assert stats.outputs == 3 and stats.items == 6
     kinds = {r.provenance.facts[0]["kind"] for r in project.qa_records()}
     assert kinds == {"description", "difference"}
+    from models.qa.from_text import pose_text_sources
+
+    both = pose_text_sources(elbow_pumping(), "pump.mp4", n_frames=4)
+    assert [s.kind for s in both] == ["description"] * 4 + ["difference"] * 3
+    assert [s.ref for s in both[:4]] == ["frame:0", "frame:33", "frame:66", "frame:99"]

@@ -221,3 +221,17 @@ def test_editor_save_keeps_untouched_odd_text_and_shows_history(panel, qtbot):
     assert "question: “Question 3?” → “He said" in history[1]
     panel.controller.undo()
     assert "(undone)" in panel.editor.history.toPlainText().splitlines()[0]
+
+
+def test_item_checks_show_on_selection_and_duplicates_after_the_report(panel):
+    panel.ctx.repo.edit_qa("q5", options=["bent", "slightly bent", "straight"], answer_index=0)
+    panel.ctx.repo.edit_qa("q7", question="Question 5?", options=["bent", "slightly bent",
+                                                                  "straight"], answer_index=0)
+    panel.select_row(5)
+    assert "an option contains the answer text" in panel.editor.info.text()
+    assert "duplicate" not in panel.editor.info.text()
+    panel.select_row(7)
+    report = panel.show_report()
+    assert report["flag_counts"] == {"an option contains the answer text": 2, "duplicate": 1,
+                                     "near-duplicate": 1}      # q6 ~ q0: "Question #?"
+    assert "duplicate of q5" in panel.editor.info.text()

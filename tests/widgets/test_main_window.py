@@ -269,3 +269,18 @@ def test_visibility_threshold_is_shared_by_overlay_and_plot(qtbot, window, clip)
     assert window.video.view.threshold == 0.2 and panel.min_visibility == 0.2
     _, y = panel.curves["left_elbow"].getData()
     assert np.isfinite(y).all()
+
+
+def test_layout_is_remembered(qtbot, ctx, dialogs_seen):
+    from widgets.main_window import MainWindow
+
+    first = MainWindow(ctx)
+    qtbot.addWidget(first)
+    first.show()
+    first.docks["angles"].hide()
+    first.close()  # saves the layout
+    second = MainWindow(ctx)
+    qtbot.addWidget(second)
+    assert second.restore_layout()
+    second.show()
+    assert not second.docks["angles"].isVisible() and second.docks["clips"].isVisible()

@@ -24,8 +24,9 @@ class QAEditor(QWidget):
         self.question.setMinimumHeight(30)
         self.options = QPlainTextEdit()
         self.options.setPlaceholderText("one option per line")
-        self.options.setMaximumHeight(110)
-        self.options.setMinimumHeight(40)
+        lines = self.options.fontMetrics().lineSpacing()
+        self.options.setMinimumHeight(5 * lines + 12)   # five options visible
+        self.options.setMaximumHeight(6 * lines + 12)
         self.options.textChanged.connect(self._sync_answers)
         self.answer = QComboBox()
         self.note = QLineEdit()

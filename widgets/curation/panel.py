@@ -136,7 +136,7 @@ class CurationPanel(QWidget):
         menu.addAction("From the open clip's poses", lambda: self.generate(False))
         menu.addAction("From chosen clips of the dataset…", self.generate_chosen)
         menu.addAction("From every clip of the dataset", lambda: self.generate(True))
-        menu.addAction("From captions and model answers (choose a model)…",
+        menu.addAction("From texts: captions, model answers, pose descriptions (choose a model)…",
                        self.generate_from_text)
         menu.addAction("Blind test (choose a model)…", self.blind_test)
         menu.addAction("Cancel generation", self.controller.cancel_generation)
@@ -269,7 +269,8 @@ class CurationPanel(QWidget):
     def generate_from_text(self) -> ModelChoiceDialog:
         return self._choose_model(
             "Generate QA from text", "Generate questions (human-object interaction, action "
-            "sequence) from the project's captions and saved model answers with:",
+            "sequence) from the project's captions and saved model answers, and the open "
+            "clip's pose descriptions and difference texts, with:",
             self.controller.generate_from_text)
 
     def blind_test(self) -> ModelChoiceDialog:

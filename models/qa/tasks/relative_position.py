@@ -19,6 +19,10 @@ PHRASES = {
     ("left_foot", "right_foot", "z"): ("which of the person's feet is further forward?",
                                        "the left foot", "the right foot",
                                        "both feet are about level"),
+    # items of synthesis version 1 (ankles only) still re-derive
+    ("left_ankle", "right_ankle", "z"): ("which of the person's feet is further forward?",
+                                         "the left foot", "the right foot",
+                                         "both feet are about level"),
     ("left_knee", "right_knee", "y"): ("which of the person's knees is higher?",
                                        "the left knee", "the right knee",
                                        "both knees are at about the same height"),
