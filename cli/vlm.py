@@ -127,7 +127,9 @@ def _spec(args):
 
 
 def _track(args, repo):
-    if not args.ground and "rule" not in (getattr(args, "models", None) or [args.__dict__.get("model")]):
+    """Poses of the clip (cached or extracted) when grounding or the rule baseline needs them."""
+    specs = getattr(args, "models", None) or [getattr(args, "model", "")]
+    if not args.ground and "rule" not in specs:
         return None
     from models.pose.extract import extract_video  # noqa: PLC0415
 

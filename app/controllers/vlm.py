@@ -34,7 +34,8 @@ def _discover_job(folders, endpoints, ctx=None) -> list[BackendChoice]:
     for ep in endpoints:
         out.append(BackendChoice("openai", {"base_url": ep["base_url"], "model": ep["model"],
                                             "api_key_env": ep["api_key_env"],
-                                            "label": f"{ep['name']} (server)"}))
+                                            "label": f"{ep['name']} (server)",
+                                            "endpoint": ep["name"]}))
     return out
 
 
@@ -70,6 +71,7 @@ class VLMController(QObject):
         self.choices: list[BackendChoice] = [RULE]
         self._backends: dict = {}          # choice key -> backend (keeps models resident)
         self._rid = 0
+        self._discovery_gen = 0
         self._handle = None
         self.last: Optional[tuple[Prepared, list[Answer]]] = None
         self.last_saved: Optional[tuple[str, int]] = None
@@ -78,11 +80,15 @@ class VLMController(QObject):
     def refresh_choices(self) -> None:
         from models.vlm.discovery import user_folders
 
+        self._discovery_gen += 1
+        gen = self._discovery_gen
         self.ctx.jobs.submit(_discover_job, user_folders(self.ctx.repo), self.ctx.repo.endpoints(),
-                             kind="cpu", on_result=self._set_discovered,
+                             kind="cpu", on_result=lambda found: self._set_discovered(gen, found),
                              on_error=lambda e: self.ctx.message(str(e)))
 
-    def _set_discovered(self, found: list[BackendChoice]) -> None:
+    def _set_discovered(self, gen: int, found: list[BackendChoice]) -> None:
+        if gen != self._discovery_gen:
+            return                                   # an older scan: a newer one is running
         keep = [c for c in self.choices if c.settings.get("added")]
         self.choices = [RULE] + keep + [c for c in found if _key(c) not in
                                         {_key(k) for k in keep}]
@@ -98,6 +104,22 @@ class VLMController(QObject):
             self.choicesChanged.emit()
         return choice
 
+    def save_endpoint(self, url_spec: str, name: str = "", api_key_env: str = "") -> str:
+        """Remember a server (``http://host:port/v1#model``) in the project; no key stored."""
+        choice = parse_model(url_spec)
+        if choice.kind != "openai":
+            raise StudioError("Only http(s):// server URLs can be saved as endpoints")
+        url, model = choice.settings["base_url"], choice.settings["model"]
+        name = name or url.split("://", 1)[1].split("/", 1)[0]
+        self.ctx.repo.add_endpoint(name, url, model, api_key_env)
+        self.refresh_choices()
+        return name
+
+    def remove_endpoint(self, name: str) -> bool:
+        removed = self.ctx.repo.remove_endpoint(name)
+        self.refresh_choices()
+        return removed
+
     # -- runs -------------------------------------------------------------------------------
     @property
     def busy(self) -> bool:
@@ -108,7 +130,8 @@ class VLMController(QObject):
         self._cancel_quietly()
         self._rid += 1
         rid = self._rid
-        clean = [BackendChoice(c.kind, {k: v for k, v in c.settings.items() if k != "added"})
+        clean = [BackendChoice(c.kind, {k: v for k, v in c.settings.items()
+                                        if k not in ("added", "endpoint")})
                  for c in choices]
         track = self._track_for(spec.video)
         self.started.emit(rid, len(clean))

@@ -200,8 +200,10 @@ def available_bytes(device: str) -> int:
 
         free, _total = torch.cuda.mem_get_info(torch.device(device))
         return int(free)
-    import psutil
-
+    try:
+        import psutil
+    except ImportError:  # Linux fallback: free pages (less generous than "available")
+        return int(os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
     return int(psutil.virtual_memory().available)
 
 

@@ -73,11 +73,11 @@ def _to_device(batch, model) -> dict:
     import torch
 
     out = {}
-    dtype = model.dtype
     for key, value in dict(batch).items():
         if isinstance(value, torch.Tensor):
-            value = value.to(model.device)
-            if value.is_floating_point():
-                value = value.to(dtype)
+            # pixels take the model's dtype; other floats (e.g. seconds per video grid,
+            # used for rotary positions) keep their precision
+            dtype = model.dtype if key.startswith("pixel_values") else None
+            value = value.to(model.device, dtype=dtype)
         out[key] = value
     return out

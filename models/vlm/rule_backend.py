@@ -39,9 +39,8 @@ class RuleBackend:
         t0 = time.perf_counter()
         idx = list(request.frame_indices)
         text = self._pair(idx) if len(idx) == 2 else grounding_text(self.track, idx)
-        self.stats = AnswerStats(ttft_s=time.perf_counter() - t0, prompt_tokens=0,
-                                 completion_tokens=len(text.split()))
-        self.stats.total_s = time.perf_counter() - t0
+        self.stats = AnswerStats(ttft_s=time.perf_counter() - t0, prompt_tokens=0)
+        self.stats.total_s = self.stats.ttft_s      # no tokens: rules, not a language model
         yield text
 
     def _pair(self, idx: list[int]) -> str:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -183,3 +184,36 @@ def test_empty_question_and_bad_frames(backends, tiny_ckpt):
         list(b.generate(VLMRequest(messages_for("   "))))
     with pytest.raises(VLMError, match="RGB uint8"):
         list(b.generate(VLMRequest(messages_for("hi"), [np.zeros((4, 4), np.uint8)])))
+
+
+def test_generate_to_streams_on_the_calling_thread(backends, tiny_ckpt, eight_frames):
+    import threading
+
+    b = _backend(backends, tiny_ckpt, "qwen2_5_vl")
+    req = VLMRequest(messages_for("Which arm moves?"), list(eight_frames.frames[:4]),
+                     GenerationParams(max_new_tokens=12), fps=28.0, frame_indices=[0, 1, 2, 3])
+    threads, chunks = set(), []
+    text = b.generate_to(req, on_text=lambda t: (chunks.append(t),
+                                                  threads.add(threading.get_ident())))
+    assert threads == {threading.get_ident()} and "".join(chunks) == text
+    assert text == "".join(b.generate(req))            # same answer as the iterator path
+    token = CancelToken()
+    long = VLMRequest(req.messages, req.frames, GenerationParams(max_new_tokens=400), fps=28.0,
+                      frame_indices=[0, 1, 2, 3])
+    with pytest.raises(Cancelled):
+        b.generate_to(long, JobContext(token=token), on_text=lambda t: token.cancel())
+    assert b.stats.completion_tokens < 400
+
+
+def test_core_modules_import_without_torch_or_transformers():
+    import subprocess
+    import sys
+
+    code = ("import sys; import models.vlm.service, models.vlm.local, models.vlm.openai_http, "
+            "models.vlm.discovery, models.vlm.specs, models.vlm.rule_backend, models.vlm.tiny, "
+            "models.store.repo_vlm, cli.vlm; "
+            "print(sorted(m for m in ('torch', 'transformers', 'PySide6', 'cv2') if m in sys.modules))")
+    repo = Path(__file__).resolve().parents[2]
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         cwd=str(repo), check=True)
+    assert out.stdout.strip() == "[]"

@@ -127,3 +127,22 @@ def test_ask_panel_bad_input_messages(ctx, qtbot, tmp_path):
     with qtbot.waitSignal(panel.controller.finished, timeout=30000) as done:
         panel.ask_button.click()
     assert "no config.json" in done.args[1][0].error and "no config.json" in panel.status.text()
+
+
+def test_ask_panel_saves_and_forgets_servers(ctx, qtbot):
+    from widgets.vlm.ask_panel import AskPanel
+
+    panel = AskPanel(ctx)
+    qtbot.addWidget(panel)
+    ctrl = panel.controller
+    panel.add_edit.setText("http://127.0.0.1:9/v1#served-model")
+    with qtbot.waitSignal(ctrl.choicesChanged, timeout=10000):
+        panel.save_server_button.click()
+    assert ctx.repo.endpoint("127.0.0.1:9")["model"] == "served-model"
+    assert panel.picker.select_label("127.0.0.1:9 (server)"), [panel.picker.itemText(i) for i in range(panel.picker.count())]
+    with qtbot.waitSignal(ctrl.choicesChanged, timeout=10000):
+        panel.forget_button.click()
+    assert ctx.repo.endpoints() == [] and panel.picker.findText("127.0.0.1:9 (server)") < 0
+    panel.add_edit.setText("/not/a/url")
+    panel.save_server_button.click()
+    assert "Only http(s)" in panel.status.text()

@@ -36,6 +36,10 @@ class AskPanel(QWidget):
         self.add_edit = QLineEdit()
         self.add_edit.setPlaceholderText("checkpoint folder, cached id or http://host:port/v1#model")
         self.add_button = QPushButton("Add")
+        self.save_server_button = QPushButton("Save server")
+        self.save_server_button.setToolTip("Remember this http(s) server in the project "
+                                           "(its API key stays in an environment variable)")
+        self.forget_button = QPushButton("Forget server")
         self.form = PromptForm(ctx)
         self.ask_button, self.cancel_button = QPushButton("Ask"), QPushButton("Cancel")
         self.copy_button, self.save_button = QPushButton("Copy"), QPushButton("Save")
@@ -53,6 +57,8 @@ class AskPanel(QWidget):
         top.addWidget(self.picker, 2)
         top.addWidget(self.add_edit, 3)
         top.addWidget(self.add_button)
+        top.addWidget(self.save_server_button)
+        top.addWidget(self.forget_button)
         buttons = QHBoxLayout()
         for b in (self.ask_button, self.cancel_button, self.copy_button, self.save_button):
             buttons.addWidget(b)
@@ -66,6 +72,8 @@ class AskPanel(QWidget):
     def _connect(self) -> None:
         c = self.controller
         self.add_button.clicked.connect(self.add_backend)
+        self.save_server_button.clicked.connect(self.save_server)
+        self.forget_button.clicked.connect(self.forget_server)
         self.ask_button.clicked.connect(self.ask)
         self.cancel_button.clicked.connect(c.cancel)
         self.copy_button.clicked.connect(self.copy)
@@ -85,6 +93,23 @@ class AskPanel(QWidget):
             return
         self.picker.select_label(choice.label)
         self.add_edit.clear()
+
+    def save_server(self) -> None:
+        try:
+            name = self.controller.save_endpoint(self.add_edit.text())
+        except StudioError as exc:
+            self._show_error(str(exc))
+            return
+        self.status.setText(f"server saved as endpoint '{name}'")
+
+    def forget_server(self) -> None:
+        choice = self.picker.choice()
+        name = choice.settings.get("endpoint") if choice is not None else None
+        if not name:
+            self._show_error("The selected backend is not a saved server")
+            return
+        self.controller.remove_endpoint(name)
+        self.status.setText(f"endpoint '{name}' removed")
 
     def ask(self) -> None:
         try:
