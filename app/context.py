@@ -9,12 +9,15 @@ line in the status bar; ``ctx.warn(text)`` also raises a dialog (see widgets/dia
 from __future__ import annotations
 
 import logging
+import sqlite3
+from pathlib import Path
 from typing import Optional
 
 from PySide6.QtCore import QObject, Signal
 
 from models.errors import StoreError
 from models.store import Repository
+from models.store.repository import default_project_path
 
 from .controllers.dataset import DatasetController
 from .controllers.marks import FrameMarks
@@ -25,6 +28,7 @@ from .settings import UserSettings
 
 log = logging.getLogger(__name__)
 DEFAULT_VISIBILITY = 0.5
+LOCK_PROBE_S = 0.75
 
 
 def open_project(path=None) -> tuple[Repository, Optional[str]]:
@@ -34,11 +38,38 @@ def open_project(path=None) -> tuple[Repository, Optional[str]]:
     one-line explanation that nothing will be saved this session.
     """
     try:
+        _probe_lock(path)
         return Repository(path), None
     except StoreError as exc:
         log.warning("project fallback to memory: %s", exc)
         return Repository(":memory:"), (f"{exc}. Working in a temporary in-memory project: "
                                         "nothing will be saved this session.")
+
+
+def _probe_lock(path, timeout_s: float = LOCK_PROBE_S) -> None:
+    """Fail fast (StoreError) when another program holds the project file's write lock.
+
+    The store waits up to 10 s for a lock, which is right for a busy writer but would
+    freeze the window at start-up; a writer's transactions last milliseconds, so a lock
+    still held after ``timeout_s`` belongs to another program."""
+    target = Path(path) if path else Path(default_project_path())
+    if not target.is_file() or target.stat().st_size == 0:
+        return
+    try:
+        conn = sqlite3.connect(f"{target.absolute().as_uri()}?mode=rw", uri=True,
+                               timeout=timeout_s, isolation_level=None)
+    except sqlite3.DatabaseError:
+        return  # not openable for writing: Repository reports why
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+        conn.execute("ROLLBACK")
+    except sqlite3.OperationalError as exc:
+        if "locked" in str(exc) or "busy" in str(exc):
+            raise StoreError(f"Project file {target} is locked by another program") from None
+    except sqlite3.DatabaseError:
+        pass  # not SQLite, read-only ...: Repository gives the precise message
+    finally:
+        conn.close()
 
 
 class AppContext(QObject):

@@ -21,6 +21,8 @@ def register(sub) -> None:
                          "JSONL, MVBench/Video-MME JSON) instead of the project's QA set")
     ev.add_argument("--frames", type=int, default=8, help="frames per item (default 8)")
     ev.add_argument("--max-new-tokens", type=int, default=16)
+    ev.add_argument("--template", default="mcq-letter-v1",
+                    help="prompt template: mcq-letter-v1 (default), mcq-letter-text-v1, mcq-plain-v1")
     ev.add_argument("--device", default="auto", help="auto, cpu, cuda, mps")
     ev.add_argument("--video-root", default=None, help="folder of the items' videos")
     ev.add_argument("--csv", default=None, help="write the report as CSV here")
@@ -75,7 +77,8 @@ def run(args) -> int:
         root = args.video_root or guess_video_root([c["path"] for c in repo.clips()], records)
         specs = list(args.model) + (["rule"] if args.reference and "rule" not in args.model else [])
         backends = [open_backend(s, args.device, repo) for s in specs]
-        settings = EvalSettings(frames=args.frames, max_new_tokens=args.max_new_tokens)
+        settings = EvalSettings(frames=args.frames, max_new_tokens=args.max_new_tokens,
+                                template=args.template)
         run_ids = evaluate_models(repo, backends, records, settings, root,
                                   JobContext(on_progress=_progress(args.quiet)))
         rows = rep.report_rows(repo, run_ids)

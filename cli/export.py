@@ -41,7 +41,7 @@ def _records(repo, args) -> list:
     records = repo.qa_records({"status": args.status, "task": args.tasks or None})
     if not records and args.format != "coco-keypoints":
         where = f" in sub-tasks {', '.join(args.tasks)}" if args.tasks else ""
-        raise ExportError(f"Nothing to export: no accepted items (status {', '.join(args.status)})"
+        raise ExportError(f"Nothing to export: no items with status {', '.join(args.status)}"
                           f"{where} in {args.project_file}")
     return records
 

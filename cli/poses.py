@@ -8,6 +8,8 @@ import sys
 import time
 from pathlib import Path
 
+from models.pose.native_logs import NativeLogsMuted as _NativeLogsMuted
+
 
 def register(sub) -> None:
     info = sub.add_parser("info", help="print a video's properties and pose cache status")
@@ -40,36 +42,6 @@ def _backend(args) -> str:
     backend = args.backend or registry.DEFAULT_BACKEND
     registry.get(backend)  # unknown id -> BackendUnavailable (one line)
     return backend
-
-
-class _NativeLogsMuted:
-    """Send native (C++) library chatter on fd 2 to /dev/null; Python's stderr keeps the
-    terminal. Only when stderr is the real one (not captured) and ACTIONART_DEBUG unset."""
-
-    def __enter__(self):
-        self.saved = None
-        if sys.stderr is not sys.__stderr__ or os.environ.get("ACTIONART_DEBUG"):
-            return self
-        try:
-            sys.stderr.flush()
-            self.saved = os.dup(2)
-            devnull = os.open(os.devnull, os.O_WRONLY)
-            os.dup2(devnull, 2)
-            os.close(devnull)
-            sys.stderr = os.fdopen(os.dup(self.saved), "w", buffering=1,
-                                   encoding=sys.__stderr__.encoding, errors="replace")
-        except (OSError, ValueError, AttributeError):
-            self.saved = None
-        return self
-
-    def __exit__(self, *exc) -> None:
-        if self.saved is None:
-            return
-        sys.stderr.flush()
-        sys.stderr.close()
-        os.dup2(self.saved, 2)
-        os.close(self.saved)
-        sys.stderr = sys.__stderr__
 
 
 # -- info ---------------------------------------------------------------------------------

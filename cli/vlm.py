@@ -217,6 +217,7 @@ def _timing_line(answer, prepared) -> str:
 
 def run_models(args) -> int:
     from models.vlm import discovery  # noqa: PLC0415
+    from models.vlm.checkpoint import fmt_bytes  # noqa: PLC0415
     from models.vlm.prompts import load_templates  # noqa: PLC0415
 
     _quiet_libraries()
@@ -240,7 +241,8 @@ def run_models(args) -> int:
     for e in found:
         size = f"{e['params'] / 1e6:.1f}M" if e["params"] else "?"
         state = "runnable" if e["runnable"] else f"NOT runnable: {e['reason']}"
-        print(f"{e['spec']}  [{e['family_label']}, {size} params, {e['source']}]  {state}")
+        print(f"{e['spec']}  [{e['family_label']}, {size} params, ~{fmt_bytes(e['memory_bf16'])} "
+              f"in bf16, {e['source']}]  {state}")
     for ep in repo.endpoints():
         print(f"endpoint:{ep['name']}  {ep['base_url']}  model={ep['model'] or '(first)'}")
     print("templates: " + ", ".join(f"{k} v{v}" for k, v in templates.items()))

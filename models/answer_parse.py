@@ -114,6 +114,12 @@ def _number(norm, n):
 
 
 MCQ_POST_PROMPT = "Answer with the option's letter from the given choices directly."
+# prompt template id -> instruction after the options (None: question and options only)
+PROMPT_TEMPLATES = {
+    "mcq-letter-v1": MCQ_POST_PROMPT,
+    "mcq-letter-text-v1": "Answer with the option's letter and the option's text.",
+    "mcq-plain-v1": None,
+}
 
 
 def build_mcq_prompt(question, options, post_prompt=MCQ_POST_PROMPT):

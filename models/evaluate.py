@@ -133,11 +133,20 @@ def build_request(rec: QARecord, settings: EvalSettings, video_root: Optional[st
     path = source_path(rec, video_root)
     info = _probe(str(path), *_stamp(path))
     sampled = sample_frames(path, frame_selection(rec, settings, info), info=info)
-    return VLMRequest(messages_for(build_mcq_prompt(rec.question, rec.options)),
+    return VLMRequest(messages_for(build_mcq_prompt(rec.question, rec.options,
+                                                    post_prompt(settings.template))),
                       frames=list(sampled.frames),
                       params=GenerationParams(max_new_tokens=settings.max_new_tokens),
                       as_video=settings.as_video and len(sampled.frames) > 1, fps=info.fps,
                       frame_indices=list(sampled.indices))
+
+
+def post_prompt(template: str):
+    from .answer_parse import PROMPT_TEMPLATES  # noqa: PLC0415
+
+    if template not in PROMPT_TEMPLATES:
+        raise EvalError(f"Unknown prompt template '{template}'; known: {', '.join(PROMPT_TEMPLATES)}")
+    return PROMPT_TEMPLATES[template]
 
 
 def _stamp(path) -> tuple:
@@ -299,6 +308,7 @@ def start_or_resume(repo, backend, records, settings: EvalSettings, name: str = 
 def evaluate_models(repo, backends, records, settings: EvalSettings = EvalSettings(),
                     video_root: Optional[str] = None, ctx: JobContext = NULL_CONTEXT) -> list[int]:
     """Run (or resume) every backend over the same records with the same settings."""
+    post_prompt(settings.template)   # an unknown template fails before any model loads
     run_ids = []
     for backend in backends:
         run_id = start_or_resume(repo, backend, records, settings, ctx=ctx)

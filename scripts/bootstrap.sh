@@ -16,6 +16,13 @@ have_lib libfontconfig.so.1 || need_sys+=(libfontconfig1)
 have_lib libxkbcommon.so.0  || need_sys+=(libxkbcommon0)
 have_lib libglib-2.0.so.0   || need_sys+=(libglib2.0-0)
 have_lib libdbus-1.so.3     || need_sys+=(libdbus-1-3)
+# the xcb platform plugin (a real X display) needs these on top
+for pair in libxcb-cursor.so.0:libxcb-cursor0 libxcb-icccm.so.4:libxcb-icccm4 \
+            libxcb-keysyms.so.1:libxcb-keysyms1 libxkbcommon-x11.so.0:libxkbcommon-x11-0 \
+            libxcb-image.so.0:libxcb-image0 libxcb-render-util.so.0:libxcb-render-util0 \
+            libxcb-shape.so.0:libxcb-shape0 libxcb-randr.so.0:libxcb-randr0; do
+    have_lib "${pair%%:*}" || need_sys+=("${pair##*:}")
+done
 if [ "${#need_sys[@]}" -gt 0 ]; then
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
         echo "bootstrap: installing system libraries: ${need_sys[*]}"

@@ -24,9 +24,13 @@ def check_video(folder, name, preds):
     video = [m["value"] for m in msgs if m["type"] == "video"][0]
     data = ds.data.copy()
     data["prediction"] = [preds.get(q, "") for q in data["qa_id"]]
+    # frames mode: the harness samples nframe frames per clip with decord
+    framed = cls(dataset=name, nframe=4).build_prompt(0, video_llm=False)
+    images = [m["value"] for m in framed if m["type"] == "image"]
     return {"len": len(ds), "video_exists": os.path.isfile(video),
             "prompt": [m["value"] for m in msgs if m["type"] == "text"][0],
-            "score": cls.score(data)}
+            "score": cls.score(data), "frames_mode": len(images),
+            "frames_mode_exist": all(os.path.getsize(p) > 0 for p in images)}
 
 
 def check_frames(folder, name):

@@ -39,10 +39,21 @@ def _quiet_native_logs() -> None:
     os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
     os.environ.setdefault("GLOG_minloglevel", "2")      # mediapipe (inside extraction jobs)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    from models.pose.native_logs import NativeLogsMuted  # noqa: PLC0415 (no heavy imports)
+
+    NativeLogsMuted().enter()  # for the whole session; ACTIONART_DEBUG=1 keeps them
 
 
 def _qt_message_handler(mode, context, message) -> None:
-    logging.getLogger("qt").debug("%s", message)
+    """Qt's chatter goes to the debug log; critical and fatal lines (e.g. a platform plugin
+    that cannot load) still reach stderr, so a failed start is never silent."""
+    from PySide6.QtCore import QtMsgType  # noqa: PLC0415
+
+    if mode in (QtMsgType.QtCriticalMsg, QtMsgType.QtFatalMsg):
+        sys.stderr.write(f"{message}\n")
+        sys.stderr.flush()
+    else:
+        logging.getLogger("qt").debug("%s", message)
 
 
 def _make_app(args):
@@ -72,8 +83,8 @@ def _size(text: str) -> tuple[int, int]:
 
 def run_gui(argv: list[str]) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     _quiet_native_logs()
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     app = _make_app(args)
     from app.context import AppContext, open_project  # noqa: PLC0415
     from models.resources import demo_clip  # noqa: PLC0415

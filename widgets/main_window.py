@@ -9,7 +9,7 @@ import os
 
 from PySide6.QtCore import QByteArray, Qt
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import QDockWidget, QMainWindow, QWidget
+from PySide6.QtWidgets import QDockWidget, QFrame, QMainWindow, QScrollArea, QWidget
 
 from app import actions
 from models.errors import StudioError
@@ -31,6 +31,17 @@ VIDEO_FILTER = "Videos (*.mp4 *.avi *.mov *.mkv *.webm *.m4v);;All files (*)"
 def load_factory(ref: str):
     module, _, name = ref.partition(":")
     return getattr(importlib.import_module(module), name)
+
+
+def _scrollable(widget: QWidget) -> QScrollArea:
+    """A side panel inside a frameless scroll area: its dock may then be narrower than the
+    panel's own minimum width (the video keeps the space; the panel scrolls)."""
+    area = QScrollArea()
+    area.setObjectName(f"scroll-{widget.objectName() or type(widget).__name__}")
+    area.setWidgetResizable(True)
+    area.setFrameShape(QFrame.Shape.NoFrame)
+    area.setWidget(widget)
+    return area
 
 
 class MainWindow(QMainWindow):
@@ -62,11 +73,27 @@ class MainWindow(QMainWindow):
                 self.ctx.message(f"Panel '{spec.title}' could not be loaded: {exc}", 0)
                 continue
             self._add_dock(spec, widget)
+        self._tabify_areas()
+
+    def _tabify_areas(self) -> None:
+        """Docks sharing an area become tabs of one dock (the first visible one in front),
+        so the side panels never squeeze the video."""
+        by_area: dict[str, list] = {}
+        for spec in PANELS:
+            if spec.id in self.docks:
+                by_area.setdefault(spec.area, []).append(spec)
+        for specs in by_area.values():
+            docks = [self.docks[s.id] for s in specs]
+            for other in docks[1:]:
+                self.tabifyDockWidget(docks[0], other)
+            front = next((self.docks[s.id] for s in specs if s.visible), None)
+            if front is not None and len(docks) > 1:
+                front.raise_()
 
     def _add_dock(self, spec: PanelSpec, widget: QWidget) -> None:
         dock = QDockWidget(spec.title, self)
         dock.setObjectName(f"dock-{spec.id}")
-        dock.setWidget(widget)
+        dock.setWidget(_scrollable(widget) if spec.area == "right" else widget)
         self.addDockWidget(AREAS.get(spec.area, Qt.DockWidgetArea.LeftDockWidgetArea), dock)
         dock.setVisible(spec.visible)
         self.panels[spec.id], self.docks[spec.id] = widget, dock
@@ -80,7 +107,7 @@ class MainWindow(QMainWindow):
         for spec in PANELS:
             if spec.id in self.docks and spec.visible:
                 by_area.setdefault(spec.area, []).append(self.docks[spec.id])
-        for area, share in (("left", 0.25), ("right", 0.27)):
+        for area, share in (("left", 0.19), ("right", 0.28)):
             if by_area.get(area):
                 self.resizeDocks(by_area[area][:1], [int(w * share)], Qt.Orientation.Horizontal)
         if by_area.get("bottom"):

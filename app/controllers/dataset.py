@@ -16,10 +16,10 @@ from models.store.repo_poses import settings_key
 from models.video import is_video_path, list_videos, probe, thumbnail
 
 
-def pose_status(repo, path, backend_id: str = DEFAULT_BACKEND) -> str:
+def pose_status(repo, path, backend_id: str = DEFAULT_BACKEND, info=None) -> str:
     """'done', 'partial N/M' or 'none' for the default backend's settings."""
     key = settings_key(get_backend(backend_id).settings())
-    for row in repo.track_status(repo.clip_hash(path)):
+    for row in repo.track_status(repo.clip_hash(path, info)):
         if row["backend"] == backend_id and row["settings_key"] == key:
             if row["complete"]:
                 return "done"
@@ -33,7 +33,7 @@ def clip_properties(path, repo, ctx=None) -> dict:
     try:
         out["info"] = probe(path)
         out["thumbnail"] = thumbnail(path, max_side=96)
-        out["poses"] = pose_status(repo, path)
+        out["poses"] = pose_status(repo, path, info=out["info"])
     except StudioError as exc:
         out["error"] = str(exc)
     return out
@@ -50,6 +50,8 @@ class DatasetController(QObject):
         self.paths: list[str] = []
         self.info: dict[str, dict] = {}
         self._jobs = []
+        ctx.poses.finished.connect(self.refresh)   # the list's pose status follows the work
+        ctx.poses.cancelled.connect(lambda path, _msg: self.refresh(path))
 
     def open_folder(self, folder) -> list[str]:
         """List the videos of ``folder``; raises VideoError when it is not a folder."""
@@ -80,6 +82,7 @@ class DatasetController(QObject):
 
     def refresh(self, path: str) -> None:
         """Recompute one clip's properties (e.g. after its poses were extracted)."""
+        path = os.path.abspath(str(path))
         if path in self.paths:
             self._jobs.append(self._probe(path))
 

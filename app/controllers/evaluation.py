@@ -20,6 +20,16 @@ def video_root(ctx, records) -> Optional[str]:
     return guessed or getattr(getattr(ctx, "dataset", None), "root", None)
 
 
+def choice_spec(choice) -> str:
+    """The backend spec ``open_backend`` takes for one of the VLM controller's choices."""
+    st = choice.settings
+    if choice.kind == "rule":
+        return "rule"
+    if choice.kind == "openai":
+        return f"endpoint:{st['endpoint']}" if st.get("endpoint") else f"{st['base_url']}#{st['model']}"
+    return str(st["model"])
+
+
 def _run_models(repo, specs, records, settings, root, device, ctx=None):
     backends = [open_backend(s, device, repo) for s in specs]
     return evaluate_models(repo, backends, records, settings, root, ctx)
@@ -56,6 +66,17 @@ class EvaluationController(QObject):
     def busy(self) -> bool:
         return self._job is not None and not self._job.done
 
+    # -- model choices (shared with the VLM panels) ------------------------------------------
+    @property
+    def vlm(self):
+        from app.controllers.vlm import vlm_controller  # noqa: PLC0415
+
+        return vlm_controller(self.ctx)
+
+    def model_choices(self) -> list[tuple[str, str]]:
+        """(label, spec) of the models the VLM panels know (found or added), no reference."""
+        return [(c.label, choice_spec(c)) for c in self.vlm.choices if c.kind != "rule"]
+
     # -- runs -----------------------------------------------------------------------------
     def runs(self) -> list[dict]:
         return self.repo.eval_runs()
@@ -63,19 +84,48 @@ class EvaluationController(QObject):
     def records(self, statuses=("accepted",), tasks=None) -> list:
         return self.repo.qa_records({"status": list(statuses), "task": tasks or None})
 
+    def tasks(self) -> list[str]:
+        """The sub-tasks present in the project's QA set."""
+        return self.repo.qa_distinct("task")
+
+    def qa_set(self, kind: str = "curated", statuses=("accepted",), tasks=None,
+               path: Optional[str] = None) -> tuple[list, Optional[str]]:
+        """(records, video root) of a QA set: ``curated`` (by review status), ``imported``
+        (items imported from other benchmarks, any status) or ``file`` (a canonical or
+        exported JSONL, MVBench/Video-MME JSON, read without storing it)."""
+        if kind == "file":
+            from pathlib import Path  # noqa: PLC0415
+
+            from models.importers import load_file  # noqa: PLC0415
+
+            if not path:
+                raise StudioError("Choose a QA file to evaluate")
+            records = [r for r in load_file(path).records if not tasks or r.task in tasks]
+            root = video_root(self.ctx, records) or str(Path(path).resolve().parent)
+            return records, root
+        if kind == "imported":
+            records = [r for r in self.repo.qa_records({"task": tasks or None})
+                       if str(r.source).startswith("import:")]
+        else:
+            records = self.records(statuses, tasks)
+        return records, video_root(self.ctx, records)
+
     def start(self, specs: list[str], settings: EvalSettings, statuses=("accepted",),
-              tasks=None, device: str = "auto") -> bool:
-        """Evaluate every backend spec over the set in the background (resumes runs)."""
+              tasks=None, device: str = "auto", records=None, root=None) -> bool:
+        """Evaluate every backend spec over the set in the background (resumes runs);
+        ``records`` (with their video ``root``) replace the status/task selection."""
         if self.busy:
             self.failed.emit("An evaluation is already running; cancel it first")
             return False
-        records = self.records(statuses, tasks)
+        if records is None:
+            records = self.records(statuses, tasks)
+            root = video_root(self.ctx, records)
         if not records or not specs:
-            self.failed.emit("Nothing to evaluate: no items with the chosen status, or no model")
+            self.failed.emit("Nothing to evaluate: no items in the chosen set, or no model")
             return False
         self._job = self.ctx.jobs.submit(
             _run_models, self.repo, list(specs), records, settings,
-            video_root(self.ctx, records), device, kind="model",
+            root, device, kind="model",
             on_result=self._on_done, on_error=self._on_error,
             on_progress=self.progress.emit, on_partial=self.answer.emit)
         self.runsChanged.emit()

@@ -185,8 +185,8 @@ def commit_dir(tmp: Path, out_dir: Path) -> None:
 
 
 def explain_os_error(exc: OSError, out_dir) -> str:
-    if exc.errno == errno.ENOSPC:
-        return f"Disk full while exporting to {out_dir}; nothing was exported"
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
+        return f"Disk full (or file size limit reached) while exporting to {out_dir}; nothing was exported"
     if exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
         return f"Cannot write the export to {out_dir} (read-only or permission denied)"
     return f"Export to {out_dir} failed: {exc.strerror or exc}"

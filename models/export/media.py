@@ -183,7 +183,23 @@ def cut_clip(src: Path, dst: Path, start_s, end_s) -> int:
             writer.release()
     if count == 0 or not os.path.getsize(dst):
         raise ExportError(f"Window {start_s}-{end_s} s of {src.name} holds no frames")
+    check_clip(dst, count)
     return count
+
+
+def check_clip(dst: Path, count: int) -> None:
+    """The encoder drops write errors (full disk, file size limit): re-open the clip and
+    refuse a truncated or unreadable file instead of exporting it as complete."""
+    from ..errors import VideoError  # noqa: PLC0415
+    from ..video import probe  # noqa: PLC0415
+
+    try:
+        written = probe(str(dst)).frame_count
+    except VideoError:
+        written = -1
+    if written != count:
+        raise ExportError(f"Writing the clip {dst.name} failed (disk full or write error); "
+                          "nothing was exported")
 
 
 def guess_video_root(clip_paths, records) -> Optional[str]:

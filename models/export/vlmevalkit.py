@@ -79,7 +79,7 @@ class {cls}(VideoBaseDataset):
         return dict(root=os.path.join(root, "videos"),
                     data_file=os.path.join(root, dataset + ".tsv"))
 
-    def build_prompt(self, line, video_llm=True, num_frames=8, **kwargs):
+    def build_prompt(self, line, video_llm=True, **kwargs):
         if isinstance(line, int):
             line = self.data.iloc[line]
         options = ast.literal_eval(line["candidates"])
@@ -87,7 +87,9 @@ class {cls}(VideoBaseDataset):
         text = build_mcq_prompt(line["question"], options)
         if video_llm:
             return [dict(type="video", value=video), dict(type="text", value=text)]
-        frames = self.save_video_frames(line["video"], num_frames)
+        if self.nframe <= 0 and self.fps <= 0:
+            self.nframe = 8   # frames mode needs a sampling: VLMEvalKit's usual default
+        frames = self.save_video_frames(line["video"])   # decord; nframe/fps from __init__
         return [dict(type="image", value=p) for p in frames] + [dict(type="text", value=text)]
 
     @staticmethod

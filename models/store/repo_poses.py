@@ -6,7 +6,8 @@ import os
 from typing import Optional
 
 from ..pose.track import PoseTrack
-from ..video import VideoInfo, content_hash
+from ..errors import StudioError
+from ..video import VideoInfo, content_hash, probe
 
 
 def settings_key(settings: dict) -> str:
@@ -18,14 +19,24 @@ class PoseRepo:
     db: "object"
 
     # -- clips ------------------------------------------------------------------------
-    def clip_hash(self, path) -> str:
-        """Content hash of a clip, cached by (path, size, mtime)."""
+    def clip_hash(self, path, info: Optional[VideoInfo] = None) -> str:
+        """Content hash of a clip, cached in ``clips`` by (path, size, mtime): the file is
+        read in full only the first time (or after it changed). The first time also
+        records the clip's properties (``info``, else a quick probe); a file that does not
+        decode is hashed but not recorded."""
         path = os.path.abspath(str(path))
         st = os.stat(path)
         rows = self.db.query("SELECT content_hash, size, mtime FROM clips WHERE path = ?", (path,))
         if rows and rows[0]["size"] == st.st_size and rows[0]["mtime"] == st.st_mtime:
             return rows[0]["content_hash"]
-        return content_hash(path)
+        digest = content_hash(path)
+        if info is None:
+            try:
+                info = probe(path)
+            except StudioError:
+                return digest
+        self.upsert_clip(info, digest)
+        return digest
 
     def upsert_clip(self, info: VideoInfo, digest: Optional[str] = None) -> int:
         path = os.path.abspath(info.path)

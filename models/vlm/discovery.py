@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Iterable, Optional
 
-from .checkpoint import CheckpointInfo, inspect_checkpoint
+from .checkpoint import CheckpointInfo, estimate_bytes, inspect_checkpoint
 from .local import hub_cache_dir
 
 FOLDERS_KEY = "vlm.model_folders"
@@ -54,7 +54,9 @@ def discover(folders: Iterable = (), cache: Optional[Path] = None) -> list[dict]
 
 
 def _entry(spec: str, source: str, info: CheckpointInfo) -> dict:
-    return dict(info.as_dict(), spec=spec, source=source, family_label=info.family_label)
+    need = estimate_bytes(info.params, "bf16") if info.params else None
+    return dict(info.as_dict(), spec=spec, source=source, family_label=info.family_label,
+                memory_bf16=need)
 
 
 def user_folders(repo) -> list[str]:

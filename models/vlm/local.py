@@ -18,7 +18,8 @@ from typing import Iterator, Optional
 
 from ..errors import Cancelled
 from ..jobs import NULL_CONTEXT
-from .checkpoint import check_fits, params_from_config, require_runnable
+from .checkpoint import (check_fits, estimate_bytes, fmt_bytes, params_from_config,
+                         require_runnable)
 from .registry import GENERIC
 from .types import AnswerStats, BackendInfo, VLMError, VLMRequest
 
@@ -27,7 +28,7 @@ DEVICES = ("auto", "cuda", "mps", "cpu")
 
 
 def hub_cache_dir() -> Path:
-    env = os.environ.get("HUGGINGFACE_HUB_CACHE") or os.environ.get("HF_HUB_CACHE")
+    env = os.environ.get("HF_HUB_CACHE") or os.environ.get("HUGGINGFACE_HUB_CACHE")
     if env:
         return Path(env)
     home = os.environ.get("HF_HOME") or os.path.join(os.path.expanduser("~"), ".cache",
@@ -150,7 +151,9 @@ class TransformersBackend:
         dtype = pick_dtype(self.dtype_pref, self.device)
         self._check_quantization()
         self.params = ckpt.params or self._params_from_config(folder)
-        ctx.progress(0, 2, f"{self.params / 1e6:.1f} M parameters; checking memory")
+        need = estimate_bytes(self.params, dtype, self.quantization)
+        ctx.progress(0, 2, f"loading {Path(self.spec).name}: {self.params / 1e6:.0f} M parameters, "
+                           f"needs about {fmt_bytes(need)} on {self.device}")
         check_fits(self.params, dtype, self.device, self.quantization, self.memory_limit_bytes)
         RESIDENT.make_resident(self)
         ctx.check()

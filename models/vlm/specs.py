@@ -19,6 +19,8 @@ class BackendChoice:
     @property
     def label(self) -> str:
         s = self.settings
+        if s.get("label"):
+            return s["label"]
         if self.kind == "openai":
             return f"{s.get('model') or '?'} @ {s.get('base_url')}"
         return s.get("label") or str(s.get("model", self.kind))

@@ -38,6 +38,8 @@ def test_screenshot_waits_for_real_poses_and_caches_them(tmp_path, clip):
     res = _run(args, tmp_path)
     assert res.returncode == 0, res.stderr
     assert out.stat().st_size > 20_000
+    for chatter in ("TensorFlow Lite", "absl", "W0000", "I0000"):  # mediapipe's fd-2 logs
+        assert chatter not in res.stderr, res.stderr
     from models.store import Repository
 
     repo = Repository(tmp_path / "project.aastudio")

@@ -107,3 +107,24 @@ def test_tiny_checkpoint_end_to_end_with_cancel_resume_compare(project, tiny_ckp
     md = eval_report.to_markdown(rows, eval_report.unparseable_by_run(project, [run_id, ref_id]))
     assert "| #%d Rule-based reference | mean over sub-tasks |" % ref_id in md
     assert "100.0" in md
+
+
+def test_prompt_templates_shape_the_request_and_unknown_ones_fail_early(tmp_path):
+    from models.errors import StudioError
+    from models.evaluate import build_request
+    from models.store import Repository
+
+    rec = sample_records()[1]                      # two_people_room.mp4, no window
+    texts = {}
+    for template in ("mcq-letter-v1", "mcq-letter-text-v1", "mcq-plain-v1"):
+        req = build_request(rec, EvalSettings(frames=2, template=template), str(CLIPS))
+        texts[template] = str(req.messages)
+        assert "A. standing" in texts[template] and len(req.frames) == 2
+    assert "letter from the given choices" in texts["mcq-letter-v1"]
+    assert "letter and the option's text" in texts["mcq-letter-text-v1"]
+    assert "Answer with" not in texts["mcq-plain-v1"]
+    repo = Repository(tmp_path / "t.aastudio")
+    with pytest.raises(StudioError, match="Unknown prompt template"):
+        evaluate_models(repo, [RuleReference()], [rec], EvalSettings(template="nope"))
+    assert repo.eval_runs() == []
+    repo.close()

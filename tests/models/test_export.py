@@ -295,3 +295,59 @@ def test_cancelled_export_leaves_nothing(tmp_path, clips_dir):
         export("lmms-eval", sample_records(), tmp_path / "out",
                ExportOptions(video_root=str(clips_dir)), ctx)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_read_only_folder_for_a_real_user_is_a_clear_error(public_tmp):
+    """Root ignores permission bits: export as uid 65534 into a folder it cannot write."""
+    from tests.conftest import run_unprivileged
+
+    ro = public_tmp / "ro"
+    ro.mkdir()
+    ro.chmod(0o555)
+    code = ("from models.export import export, ExportOptions, ExportError\n"
+            "from tests.models.export_samples import sample_records\n"
+            "try:\n"
+            f"    export('lmms-eval', sample_records(), {str(ro / 'out')!r},\n"
+            f"           ExportOptions(video_root={str(CLIPS)!r}))\n"
+            "    print('EXPORTED')\n"
+            "except ExportError as exc:\n"
+            "    print('ERROR', exc)\n")
+    res = run_unprivileged(code)
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.startswith("ERROR") and "read-only" in res.stdout, res.stdout
+    assert list(ro.iterdir()) == []
+
+
+FSIZE_CODE = """
+import resource, signal
+from models.export import export, ExportOptions, ExportError
+from tests.models.export_samples import sample_records
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)   # writes past the limit fail with EFBIG
+resource.setrlimit(resource.RLIMIT_FSIZE, ({limit}, {limit}))
+try:
+    export({fmt!r}, sample_records()[:{n}], {out!r}, ExportOptions(video_root={root!r}))
+    print('EXPORTED')
+except ExportError as exc:
+    print('ERROR', exc)
+"""
+
+
+@pytest.mark.parametrize("fmt,n,limit", [("hf-dataset", 5, 300_000),   # a copied video fails
+                                         ("lmms-eval", 1, 20_000)])    # the clip encoder fails
+def test_full_disk_leaves_no_export_that_looks_complete(tmp_path, fmt, n, limit):
+    """A real write limit (RLIMIT_FSIZE: writes fail like on a full disk), in a child process:
+    copies raise EFBIG, and cv2's encoder, which drops write errors, leaves a truncated clip
+    that the exporter must detect."""
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO
+
+    code = "import sys; sys.path.insert(0, %r)\n" % str(REPO) + FSIZE_CODE.format(
+        limit=limit, fmt=fmt, n=n, out=str(tmp_path / "out"), root=str(CLIPS))
+    res = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True,
+                         text=True, timeout=120)
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.startswith("ERROR") and ("Disk full" in res.stdout
+                                               or "write error" in res.stdout), res.stdout
+    assert list(tmp_path.iterdir()) == []

@@ -74,6 +74,7 @@ def test_vlmevalkit_loaders_read_both_tsvs(side_python, tmp_path):
     assert video["prompt"].splitlines()[1:3] == ["A. straight", "B. slightly bent"]
     assert video["score"]["mean_over_tasks"] == pytest.approx(100 * app.mean_over_tasks)
     assert video["score"]["overall"] == pytest.approx(100 * app.overall)
+    assert video["frames_mode"] == 4 and video["frames_mode_exist"]   # decord-sampled frames
     frames = out["frames"]
     assert frames["class"] == "CustomMCQDataset" and frames["len"] == 6 and frames["images_exist"]
     assert "A. straight" in frames["text"]

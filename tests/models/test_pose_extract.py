@@ -331,3 +331,24 @@ def test_subject_gate_rules():
     crop_pose = np.array([[0.5, 0.5, 0.1, 1.0]], np.float32)
     np.testing.assert_allclose(uncrop(crop_pose, (100, 200, 300, 600), w, h)[0],
                                [0.2, 0.4, 0.02, 1.0], rtol=1e-6)
+
+
+def test_cache_lookup_of_a_never_extracted_clip_hashes_the_file_once(tmp_path, monkeypatch):
+    import models.store.repo_poses as repo_poses
+
+    video = tmp_path / "copy.mp4"
+    shutil.copyfile(STREET, video)
+    repo = Repository(tmp_path / "p.aastudio")
+    hashed = []
+    real_hash = repo_poses.content_hash
+    monkeypatch.setattr(repo_poses, "content_hash", lambda p: hashed.append(p) or real_hash(p))
+    assert cached_track(repo, video) is None and cached_track(repo, video) is None
+    assert len(hashed) == 1  # the second lookup read the stored hash
+    row = repo.clip_by_path(video)
+    assert row["content_hash"] == real_hash(video) and row["frames"] > 0 and row["width"] > 0
+    os.utime(video, (1_000_000_000, 1_000_000_000))  # the file changed: hash again
+    assert repo.clip_hash(video) == row["content_hash"] and len(hashed) == 2
+    bad = tmp_path / "text.mp4"
+    bad.write_text("not a video")  # hashed, but a file that does not decode is not recorded
+    assert len(repo.clip_hash(bad)) == 32 and repo.clip_by_path(bad) is None
+    repo.close()

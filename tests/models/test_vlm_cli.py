@@ -69,6 +69,7 @@ def test_ask_not_a_checkpoint(clip, tmp_path, proj, capsys):
 
 def test_models_lists_checkpoints_endpoints_templates(tiny_ckpt, proj, capsys, tmp_path,
                                                       monkeypatch):
+    monkeypatch.delenv("HUGGINGFACE_HUB_CACHE", raising=False)
     monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "empty-cache"))
     folder = tiny_ckpt("qwen3_vl").parent
     assert run_cli(["models", "--add-folder", str(folder), "--add-endpoint", "lab",

@@ -103,6 +103,7 @@ def test_discovery_in_hf_cache_and_user_folders(tmp_path, monkeypatch, tiny_ckpt
     shutil.copytree(tiny_ckpt("smolvlm"), snap)
     (cache / "models--acme--tiny-smol" / "refs").mkdir()
     (cache / "models--acme--tiny-smol" / "refs" / "main").write_text("abc123")
+    monkeypatch.delenv("HUGGINGFACE_HUB_CACHE", raising=False)
     monkeypatch.setenv("HF_HUB_CACHE", str(cache))
     mine = tmp_path / "mine"
     copy_checkpoint("internvl", mine / "good")

@@ -217,3 +217,16 @@ def test_core_modules_import_without_torch_or_transformers():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          cwd=str(repo), check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_quantization_needs_bitsandbytes_and_cuda(tiny_ckpt):
+    import importlib.util
+
+    b = TransformersBackend(str(tiny_ckpt("smolvlm")), device="cpu", quantization="4bit")
+    expected = "bitsandbytes" if importlib.util.find_spec("bitsandbytes") is None else "CUDA GPU"
+    with pytest.raises(VLMError, match=expected):
+        b.load()
+    with pytest.raises(VLMError, match="Unknown quantisation"):
+        TransformersBackend("x", quantization="2bit")
+    with pytest.raises(VLMError, match="Unknown dtype"):
+        TransformersBackend(str(tiny_ckpt("smolvlm")), device="cpu", dtype="int3").load()

@@ -94,3 +94,57 @@ def test_main_window_has_the_panel_and_the_file_menu_action(qtbot, ctx):
     win.actions_by_id["file.export"].trigger()
     dialogs = win.findChildren(ExportDialog)
     assert len(dialogs) == 1 and dialogs[0].isVisible()
+
+
+def test_export_dialog_filters_sub_tasks_and_passes_options(panel, qtbot, tmp_path):
+    dlg = panel.open_export()
+    qtbot.addWidget(dlg)
+    tasks = dlg.task_list.values()
+    assert len(tasks) >= 2 and dlg.task_list.selected() is None
+    dlg.task_list.set_checked([])
+    dlg.out_edit.setText(str(tmp_path / "none"))
+    assert not dlg.start_export() and "sub-task" in dlg.status.text()
+    dlg.task_list.set_checked([tasks[0]])
+    dlg.select_format("jsonl")
+    dlg.cut_check.setChecked(False)
+    dlg.root_edit.setText("/nowhere")
+    opts = dlg.options()
+    assert not opts.cut_clips and opts.video_root == "/nowhere"
+    dlg.root_edit.setText("")
+    out = tmp_path / "one_task"
+    out.mkdir()
+    (out / "old.txt").write_text("old")
+    dlg.out_edit.setText(str(out))
+    dlg.overwrite_check.setChecked(True)      # replaces without asking
+    dlg.confirm = lambda text: pytest.fail("asked although overwriting was allowed")
+    with qtbot.waitSignal(panel.controller.exportDone, timeout=60000) as sig:
+        assert dlg.start_export()
+    assert sig.args[0].out_dir == str(out)
+    rows = [json.loads(ln) for ln in (out / "actionart.jsonl").read_text().splitlines()]
+    want = panel.ctx.repo.qa_count({"status": ["accepted"], "task": [tasks[0]]})
+    assert len(rows) == want and {r["task"] for r in rows} == {tasks[0]}
+    assert not (out / "old.txt").exists()
+
+
+def test_panel_evaluates_a_qa_file_with_the_chosen_prompt_and_models(panel, qtbot, tmp_path, clips_dir):
+    qa = tmp_path / "set.jsonl"
+    recs = synth_records()[:4]
+    qa.write_text("".join(json.dumps(r.to_dict()) + "\n" for r in recs))
+    panel.controller.vlm.add_choice(str(tmp_path / "some_checkpoint"))
+    assert panel.model_list.values() == [str(tmp_path / "some_checkpoint")]
+    panel.model_list.set_checked(panel.model_list.values())
+    assert panel.specs() == [str(tmp_path / "some_checkpoint"), "rule"]
+    panel.model_list.set_checked([])
+    panel.set_combo.setCurrentIndex(panel.set_combo.count() - 1)      # QA file
+    panel.file_edit.setText(str(qa))
+    panel.refresh_tasks()
+    panel.template_combo.setCurrentText("mcq-plain-v1")
+    with qtbot.waitSignal(panel.controller.finished, timeout=60000) as sig:
+        assert panel.start()
+    (run_id,) = sig.args[0]
+    run = panel.ctx.repo.eval_run(run_id)
+    assert run["items"] == 4 and run["correct"] == 4
+    assert run["settings"]["template"] == "mcq-plain-v1"
+    panel.set_combo.setCurrentIndex(3)                                 # imported: none here
+    with qtbot.waitSignal(panel.controller.failed, timeout=5000):
+        assert not panel.start()

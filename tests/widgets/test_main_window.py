@@ -203,12 +203,15 @@ def test_pose_progress_and_cancel_in_status_bar(qtbot, window, clip):
     """Real extraction of the 5-frame clip through the GUI; then cancel a second run."""
     ctx = window.ctx
     _open(qtbot, window, clip("street_pedestrians.mp4"))
+    status = lambda: ctx.dataset.info.get(str(clip("street_pedestrians.mp4")), {}).get("poses")  # noqa: E731
+    qtbot.waitUntil(lambda: status() == "none", timeout=T)
     with qtbot.waitSignal(ctx.poses.finished, timeout=120000):
         ctx.poses.extract()
         assert window.progress.isVisible() and window.cancel_button.isVisible()
     assert not window.progress.isVisible()
     assert ctx.player.track is not None and ctx.player.track.complete
     assert "Poses of street_pedestrians.mp4" in window.statusBar().currentMessage()
+    qtbot.waitUntil(lambda: status() == "done", timeout=T)  # the clip list follows
     _open(qtbot, window, clip("arm_wrestling.mp4"))
     ctx.poses.extract()
     with qtbot.waitSignal(ctx.poses.cancelled, timeout=T):
@@ -284,3 +287,52 @@ def test_layout_is_remembered(qtbot, ctx, dialogs_seen):
     assert second.restore_layout()
     second.show()
     assert not second.docks["angles"].isVisible() and second.docks["clips"].isVisible()
+
+
+def test_drop_a_video_file_opens_it(qtbot, window, clip):
+    from PySide6.QtCore import QMimeData, QPoint, QUrl
+    from PySide6.QtGui import QDragEnterEvent, QDropEvent
+    from PySide6.QtWidgets import QApplication
+
+    path = clip("street_pedestrians.mp4")
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(path))])
+    action, buttons = Qt.DropAction.CopyAction, Qt.MouseButton.NoButton
+    enter = QDragEnterEvent(QPoint(50, 50), action, mime, buttons, Qt.KeyboardModifier.NoModifier)
+    QApplication.sendEvent(window, enter)
+    assert enter.isAccepted()
+    drop = QDropEvent(QPointF(50, 50), action, mime, buttons, Qt.KeyboardModifier.NoModifier)
+    with qtbot.waitSignal(window.ctx.player.frameChanged, timeout=T):
+        QApplication.sendEvent(window, drop)
+    assert drop.isAccepted() and window.ctx.player.path == str(path)
+    assert str(path) in window.ctx.settings.recent_files()
+
+
+def test_keys_with_focus_in_the_video_and_in_a_text_field(qtbot, window, clip):
+    from PySide6.QtWidgets import QLineEdit
+
+    _open(qtbot, window, clip("basketball_gym.mp4"))
+    player, view = window.ctx.player, window.video.view
+    window.activateWindow()
+    view.setFocus()
+    for key, mod, expected in ((Qt.Key.Key_Right, Qt.KeyboardModifier.NoModifier, 1),
+                               (Qt.Key.Key_Right, Qt.KeyboardModifier.ShiftModifier, 31),
+                               (Qt.Key.Key_Left, Qt.KeyboardModifier.ShiftModifier, 1),
+                               (Qt.Key.Key_End, Qt.KeyboardModifier.NoModifier, 299),
+                               (Qt.Key.Key_Home, Qt.KeyboardModifier.NoModifier, 0)):
+        with qtbot.waitSignal(player.frameChanged, timeout=T,
+                              check_params_cb=lambda i, e=expected: i == e):
+            qtbot.keyClick(view, key, mod)
+    with qtbot.waitSignal(player.playingChanged, timeout=T):
+        qtbot.keyClick(view, Qt.Key.Key_Space)
+    player.pause()
+    qtbot.waitUntil(lambda: not player.playing, timeout=T)
+    frame = player.requested_frame
+    edit = QLineEdit(window.panels["clips"])  # any text field inside a dock panel
+    edit.show()
+    edit.setFocus()
+    qtbot.keyClicks(edit, "ab f")
+    for key in (Qt.Key.Key_Left, Qt.Key.Key_Home, Qt.Key.Key_End, Qt.Key.Key_Space):
+        qtbot.keyClick(edit, key)
+    qtbot.wait(100)
+    assert edit.text() == "ab f " and not player.playing and player.requested_frame == frame

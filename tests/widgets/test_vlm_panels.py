@@ -139,10 +139,22 @@ def test_ask_panel_saves_and_forgets_servers(ctx, qtbot):
     with qtbot.waitSignal(ctrl.choicesChanged, timeout=10000):
         panel.save_server_button.click()
     assert ctx.repo.endpoint("127.0.0.1:9")["model"] == "served-model"
-    assert panel.picker.select_label("127.0.0.1:9 (server)"), [panel.picker.itemText(i) for i in range(panel.picker.count())]
+    assert panel.picker.select_label("127.0.0.1:9 (server)")
     with qtbot.waitSignal(ctrl.choicesChanged, timeout=10000):
         panel.forget_button.click()
     assert ctx.repo.endpoints() == [] and panel.picker.findText("127.0.0.1:9 (server)") < 0
     panel.add_edit.setText("/not/a/url")
     panel.save_server_button.click()
     assert "Only http(s)" in panel.status.text()
+
+
+def test_panels_registered_in_main_window(ctx, qtbot):
+    from widgets.main_window import MainWindow
+    from widgets.vlm.ask_panel import AskPanel
+    from widgets.vlm.compare_view import CompareView
+
+    win = MainWindow(ctx)
+    qtbot.addWidget(win)
+    assert isinstance(win.panels["ask"], AskPanel)
+    assert isinstance(win.panels["compare_models"], CompareView)
+    assert win.panels["ask"].controller is win.panels["compare_models"].controller

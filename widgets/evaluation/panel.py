@@ -5,14 +5,17 @@ from __future__ import annotations
 
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QHBoxLayout, QLabel, QLineEdit,
-                               QPlainTextEdit, QProgressBar, QPushButton, QSpinBox, QSplitter,
+from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QHBoxLayout, QLabel,
+                               QLineEdit, QPlainTextEdit, QProgressBar, QPushButton, QSpinBox, QSplitter,
                                QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
 
 from app.controllers.evaluation import EvaluationController
+from models.answer_parse import PROMPT_TEMPLATES
+from models.errors import StudioError
 from models.eval_report import MEAN, OVERALL
 from models.evaluate import EvalSettings
 from widgets import dialogs
+from widgets.evaluation.choosers import STATUS_CHOICES, CheckList, TaskList
 
 RUN_COLUMNS = ("id", "name", "status", "items", "answered", "correct")
 COLORS = ("#4C72B0", "#DD8452", "#55A868", "#C44E52", "#8172B3", "#937860")
@@ -34,20 +37,71 @@ class EvaluationPanel(QWidget):
 
     # -- layout ---------------------------------------------------------------------------------
     def _build(self) -> None:
-        self.model_edit = QLineEdit(placeholderText="checkpoint folder or http://host/v1#model; "
+        lay = QVBoxLayout(self)
+        lay.addLayout(self._build_set_row())
+        lay.addLayout(self._build_model_row())
+        self.progress_bar = QProgressBar()
+        lay.addWidget(self.progress_bar)
+        self._build_results(lay)
+
+    def _build_set_row(self) -> QHBoxLayout:
+        self.set_combo = QComboBox()
+        self.set_combo.addItems([f"curated: {label}" for label, _ in STATUS_CHOICES]
+                                + ["imported items", "QA file (JSONL / JSON)"])
+        self.set_combo.currentIndexChanged.connect(self._set_kind_changed)
+        self.file_edit = QLineEdit(placeholderText="canonical / exported JSONL, MVBench or "
+                                                   "Video-MME JSON")
+        self.file_button = QPushButton("Browse…")
+        self.file_button.clicked.connect(self._browse_file)
+        self.task_list = TaskList(rows=3)
+        self.task_list.setToolTip("sub-tasks to evaluate")
+        self._set_kind_changed()
+        col = QVBoxLayout()
+        col.addWidget(self.set_combo)
+        file_row = QHBoxLayout()
+        file_row.addWidget(self.file_edit)
+        file_row.addWidget(self.file_button)
+        col.addLayout(file_row)
+        row = QHBoxLayout()
+        row.addWidget(QLabel("QA set"))
+        row.addLayout(col, 2)
+        row.addWidget(QLabel("Sub-tasks"))
+        row.addWidget(self.task_list, 2)
+        return row
+
+    def _build_model_row(self) -> QHBoxLayout:
+        self.model_list = CheckList(rows=3)
+        self.model_list.setToolTip("models the VLM panels know (found or added there)")
+        refresh = QPushButton("Find models")
+        refresh.clicked.connect(self.controller.vlm.refresh_choices)
+        self.controller.vlm.choicesChanged.connect(self.refresh_models)
+        self.model_edit = QLineEdit(placeholderText="more: checkpoint folder or http://host/v1#model; "
                                                     "several separated by ';'")
         self.reference_check = QCheckBox("rule-based reference")
         self.reference_check.setChecked(True)
         self.frames_spin = QSpinBox(minimum=1, maximum=64, value=8)
+        self.template_combo = QComboBox()
+        self.template_combo.addItems(list(PROMPT_TEMPLATES))
         self.run_button = QPushButton("Evaluate")
         self.run_button.clicked.connect(self.start)
         self.cancel_button = QPushButton("Cancel")
         self.cancel_button.clicked.connect(self.controller.cancel)
-        self.progress_bar = QProgressBar()
-        top = QHBoxLayout()
-        for w in (QLabel("Models"), self.model_edit, self.reference_check, QLabel("frames"),
-                  self.frames_spin, self.run_button, self.cancel_button):
-            top.addWidget(w)
+        col = QVBoxLayout()
+        col.addWidget(self.model_edit)
+        opts = QHBoxLayout()
+        for w in (self.reference_check, QLabel("frames"), self.frames_spin, QLabel("prompt"),
+                  self.template_combo, self.run_button, self.cancel_button):
+            opts.addWidget(w)
+        col.addLayout(opts)
+        row = QHBoxLayout()
+        row.addWidget(QLabel("Models"))
+        row.addWidget(self.model_list, 2)
+        row.addWidget(refresh)
+        row.addLayout(col, 3)
+        self.refresh_models()
+        return row
+
+    def _build_results(self, lay) -> None:
         self.runs_table = QTableWidget(0, len(RUN_COLUMNS))
         self.runs_table.setHorizontalHeaderLabels(RUN_COLUMNS)
         self.runs_table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
@@ -63,26 +117,45 @@ class EvaluationPanel(QWidget):
         self.results.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.chart = pg.PlotWidget(background="w")
         self.chart.setLabel("left", "accuracy (%)")
-        self.chart.setYRange(0, 100)
-        self.legend = self.chart.addLegend(offset=(-10, 10), brush=pg.mkBrush(255, 255, 255, 220))
+        self.chart.setYRange(0, 118, padding=0)     # headroom above 100 % for the legend row
+        self.chart.getAxis("left").setTicks([[(v, str(v)) for v in range(0, 101, 20)]])
+        self.legend = self.chart.addLegend(offset=(10, 5), brush=pg.mkBrush(255, 255, 255, 220))
         self.compare_text = QPlainTextEdit(readOnly=True)
         split = QSplitter(Qt.Orientation.Vertical)
         for w in (self.runs_table, self.results, self.chart, self.compare_text):
             split.addWidget(w)
-        lay = QVBoxLayout(self)
-        lay.addLayout(top)
-        lay.addWidget(self.progress_bar)
         lay.addLayout(buttons)
         lay.addWidget(split)
 
     # -- intents ---------------------------------------------------------------------------------
     def specs(self) -> list[str]:
-        specs = [s.strip() for s in self.model_edit.text().split(";") if s.strip()]
+        typed = [s.strip() for s in self.model_edit.text().split(";") if s.strip()]
+        specs = list(dict.fromkeys(self.model_list.checked() + typed))
         return specs + (["rule"] if self.reference_check.isChecked() else [])
 
+    def settings(self) -> EvalSettings:
+        return EvalSettings(frames=self.frames_spin.value(),
+                            template=self.template_combo.currentText())
+
+    def chosen_set(self):
+        """(records, video root) of the chosen QA set and sub-tasks."""
+        tasks = self.task_list.selected()
+        if tasks == []:
+            raise StudioError("Choose at least one sub-task")
+        k = self.set_combo.currentIndex()
+        if k < len(STATUS_CHOICES):
+            return self.controller.qa_set("curated", STATUS_CHOICES[k][1], tasks)
+        if k == len(STATUS_CHOICES):
+            return self.controller.qa_set("imported", tasks=tasks)
+        return self.controller.qa_set("file", tasks=tasks, path=self.file_edit.text().strip())
+
     def start(self) -> bool:
-        settings = EvalSettings(frames=self.frames_spin.value())
-        started = self.controller.start(self.specs(), settings)
+        try:
+            records, root = self.chosen_set()
+        except StudioError as exc:
+            self._on_failed(str(exc))
+            return False
+        started = self.controller.start(self.specs(), self.settings(), records=records, root=root)
         if started:
             self.progress_bar.setValue(0)
             self.ctx.message("Evaluation started")
@@ -136,6 +209,36 @@ class EvaluationPanel(QWidget):
         dlg.show()
         return dlg
 
+    def _set_kind_changed(self, *_):
+        is_file = self.set_combo.currentIndex() == len(STATUS_CHOICES) + 1
+        self.file_edit.setEnabled(is_file)
+        self.file_button.setEnabled(is_file)
+        self.refresh_tasks()
+
+    def _browse_file(self) -> None:
+        path = dialogs.open_file(self, "QA file to evaluate", "QA files (*.jsonl *.json)")
+        if path:
+            self.file_edit.setText(path)
+            self.refresh_tasks()
+
+    def refresh_tasks(self) -> None:
+        """Sub-tasks of the project, plus those of a chosen QA file."""
+        tasks = set(self.controller.tasks())
+        path = self.file_edit.text().strip()
+        if self.set_combo.currentIndex() == len(STATUS_CHOICES) + 1 and path:
+            try:
+                tasks |= {r.task for r in self.controller.qa_set("file", path=path)[0]}
+            except StudioError as exc:
+                self.ctx.message(str(exc), 0)
+        self.task_list.set_tasks(sorted(tasks))
+
+    def showEvent(self, event) -> None:  # noqa: N802 (Qt override)
+        self.refresh_tasks()                 # items may have been curated meanwhile
+        super().showEvent(event)
+
+    def refresh_models(self) -> None:
+        self.model_list.set_items(self.controller.model_choices(), checked=False)
+
     # -- rendering -------------------------------------------------------------------------------
     def refresh_runs(self) -> None:
         runs = self.controller.runs()
@@ -175,6 +278,7 @@ class EvaluationPanel(QWidget):
                                   brush=pg.mkBrush(COLORS[j % len(COLORS)]), name=m)
             self.chart.addItem(bar)   # named items join the legend
             self.bars.append(bar)
+        self.legend.setColumnCount(max(1, len(models)))   # one row above the bars
         labels = [(i, "mean" if t == MEAN else t) for i, t in enumerate(tasks)]
         self.chart.getAxis("bottom").setTicks([labels])
 
@@ -184,6 +288,9 @@ class EvaluationPanel(QWidget):
         self.progress_bar.setFormat(f"{label}: %v/%m")
 
     def _on_finished(self, run_ids) -> None:
+        self.progress_bar.setMaximum(max(1, self.progress_bar.maximum()))
+        self.progress_bar.setValue(self.progress_bar.maximum())
+        self.progress_bar.setFormat("done")
         self.refresh_runs()
         self.select_runs(run_ids)
         self.show_runs(run_ids)

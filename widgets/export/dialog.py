@@ -12,9 +12,8 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QDialog, QDialogButtonBox, 
 from app.controllers.evaluation import EvaluationController
 from models.export import ExportOptions, MissingVideosError, formats
 from widgets import dialogs
+from widgets.evaluation.choosers import STATUS_CHOICES, TaskList
 
-STATUS_CHOICES = (("accepted", ("accepted",)), ("accepted + edited", ("accepted", "edited")),
-                  ("every item", ("candidate", "accepted", "edited", "needs_fix")))
 
 
 class ExportDialog(QDialog):
@@ -36,6 +35,7 @@ class ExportDialog(QDialog):
             item = QListWidgetItem(f.label)
             item.setToolTip(f.description)
             self.format_list.addItem(item)
+        self.format_list.setMaximumHeight(12 + len(self.formats) * self.fontMetrics().height() * 3 // 2)
         self.format_list.currentRowChanged.connect(self._show_description)
         self.description = QLabel(wordWrap=True)
         self.out_edit = QLineEdit(placeholderText="output folder (empty or new)")
@@ -47,15 +47,32 @@ class ExportDialog(QDialog):
         self.name_edit = QLineEdit("actionart")
         self.status_combo = QComboBox()
         self.status_combo.addItems([label for label, _ in STATUS_CHOICES])
-        self.copy_check = QCheckBox("Copy videos (cut clip windows into their own files)")
+        self.task_list = TaskList(rows=4)
+        self.task_list.set_tasks(self.controller.tasks())
+        self.root_edit = QLineEdit(placeholderText="default: found from the project's clips")
+        self.root_edit.setToolTip("folder the items' relative video paths live in")
+        root_browse = QPushButton("Browse…")
+        root_browse.clicked.connect(self._browse_root)
+        root_row = QHBoxLayout()
+        root_row.addWidget(self.root_edit)
+        root_row.addWidget(root_browse)
+        self.copy_check = QCheckBox("Copy videos into the export")
         self.copy_check.setChecked(True)
+        self.cut_check = QCheckBox("Cut start/end windows into their own clip files")
+        self.cut_check.setChecked(True)
+        self.copy_check.toggled.connect(self.cut_check.setEnabled)
+        self.overwrite_check = QCheckBox("Replace a non-empty output folder without asking")
         self.frames_spin = QSpinBox(minimum=1, maximum=64, value=8)
         form = QFormLayout()
         form.addRow("Output folder", _wrap(row))
         form.addRow("Benchmark name", self.name_edit)
         form.addRow("Items", self.status_combo)
+        form.addRow("Sub-tasks", self.task_list)
+        form.addRow("Video root", _wrap(root_row))
         form.addRow("Frames per item", self.frames_spin)
         form.addRow("", self.copy_check)
+        form.addRow("", self.cut_check)
+        form.addRow("", self.overwrite_check)
         self.status = QLabel(wordWrap=True)
         self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         self.export_button = self.buttons.addButton("Export", QDialogButtonBox.ButtonRole.ActionRole)
@@ -78,13 +95,20 @@ class ExportDialog(QDialog):
         if path:
             self.out_edit.setText(path)
 
+    def _browse_root(self) -> None:
+        path = dialogs.open_folder(self, "Folder of the items' videos")
+        if path:
+            self.root_edit.setText(path)
+
     # -- intents ---------------------------------------------------------------------------------
     def select_format(self, format_id: str) -> None:
         self.format_list.setCurrentRow([f.id for f in self.formats].index(format_id))
 
     def options(self, overwrite: bool = False, skip_missing: bool = False) -> ExportOptions:
         return ExportOptions(name=self.name_edit.text().strip() or "actionart",
+                             video_root=self.root_edit.text().strip() or None,
                              copy_videos=self.copy_check.isChecked(),
+                             cut_clips=self.cut_check.isChecked(),
                              frames_per_item=self.frames_spin.value(), overwrite=overwrite,
                              skip_missing=skip_missing)
 
@@ -93,7 +117,13 @@ class ExportDialog(QDialog):
         if not out:
             self.status.setText("Choose an output folder first.")
             return False
+        tasks = self.task_list.selected()
+        if tasks == []:
+            self.status.setText("Choose at least one sub-task.")
+            return False
         folder = Path(out)
+        if overwrite is None and self.overwrite_check.isChecked():
+            overwrite = True
         if overwrite is None and folder.is_dir() and any(folder.iterdir()):
             if not self.confirm(f"{folder} is not empty. Replace its contents with the export?"):
                 self.status.setText("Export cancelled: the folder is not empty.")
@@ -105,7 +135,7 @@ class ExportDialog(QDialog):
         self._pending = (overwrite,)
         self.export_button.setEnabled(False)
         self.status.setText("Exporting…")
-        self.controller.export(fid, out, self.options(overwrite, skip_missing), statuses)
+        self.controller.export(fid, out, self.options(overwrite, skip_missing), statuses, tasks)
         return True
 
     def confirm(self, text: str) -> bool:
