@@ -111,10 +111,20 @@ def pipelined(draw, rounds: int) -> tuple[float, int]:
     return time.perf_counter() - t0, n
 
 
+def best_fps(fn, rounds: int) -> float:
+    """Frames/s of the fastest of ``rounds`` passes (other processes on this shared machine
+    only ever slow a pass down, so the best pass is the least disturbed one)."""
+    best = 0.0
+    for _ in range(rounds):
+        s, n = fn(1)
+        best = max(best, n / s)
+    return best
+
+
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--synthetic", action="store_true", help="synthetic track (no mediapipe)")
-    ap.add_argument("--rounds", type=int, default=3, help="passes over the 72-frame clip")
+    ap.add_argument("--rounds", type=int, default=5, help="passes over the 72-frame clip")
     args = ap.parse_args()
     from PySide6.QtWidgets import QApplication
 
@@ -125,18 +135,23 @@ def main() -> int:
     info = probe(CLIP)
     track = load_track(args.synthetic, info.frame_count, info.width, info.height)
     decode_all(1)  # warm caches
-    d_s, d_n = decode_all(args.rounds)
-    decode_fps = d_n / d_s
-    print(f"clip {CLIP.name}: {info.width}x{info.height}, {info.frame_count} frames x {args.rounds}")
-    print(f"decode alone           : {decode_fps:7.1f} fps")
+    print("load average: %.2f %.2f %.2f" % os.getloadavg())
+    print(f"clip {CLIP.name}: {info.width}x{info.height}, {info.frame_count} frames; "
+          f"best of {args.rounds} passes, decode and drawing passes interleaved")
     for label, size in (("960x540 (on-screen)", (960, 540)), ("1920x1080 (full)", (1920, 1080))):
         _view, draw = make_drawer(track, size)
-        s_s, s_n = serial(draw, args.rounds)
-        p_s, p_n = pipelined(draw, args.rounds)
-        s_fps, p_fps = s_n / s_s, p_n / p_s
-        print(f"overlay {label:20s} serial   : {s_fps:7.1f} fps  ratio {s_fps / decode_fps:.2f}")
-        print(f"overlay {label:20s} pipelined: {p_fps:7.1f} fps  ratio {p_fps / decode_fps:.2f}"
-              f"  {'OK' if p_fps / decode_fps >= 0.8 and p_fps >= 60 else 'BELOW TARGET'}")
+        fps = {"decode": 0.0, "serial": 0.0, "pipelined": 0.0}
+        for _ in range(args.rounds):  # interleaved: a load change hits all three alike
+            fps["decode"] = max(fps["decode"], best_fps(decode_all, 1))
+            fps["serial"] = max(fps["serial"], best_fps(lambda r: serial(draw, r), 1))
+            fps["pipelined"] = max(fps["pipelined"], best_fps(lambda r: pipelined(draw, r), 1))
+        d = fps["decode"]
+        print(f"decode alone                     : {d:7.1f} fps")
+        print(f"overlay {label:20s} serial   : {fps['serial']:7.1f} fps  ratio {fps['serial'] / d:.2f}")
+        ok = fps["pipelined"] / d >= 0.8 and fps["pipelined"] >= 60
+        print(f"overlay {label:20s} pipelined: {fps['pipelined']:7.1f} fps  ratio "
+              f"{fps['pipelined'] / d:.2f}  {'OK' if ok else 'BELOW TARGET'}")
+    print("load average: %.2f %.2f %.2f" % os.getloadavg())
     qapp.processEvents()
     return 0
 

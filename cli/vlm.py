@@ -132,8 +132,10 @@ def _track(args, repo):
     if not args.ground and "rule" not in specs:
         return None
     from models.pose.extract import extract_video  # noqa: PLC0415
+    from models.pose.native_logs import NativeLogsMuted  # noqa: PLC0415
 
-    return extract_video(args.video, repo)
+    with NativeLogsMuted():           # mediapipe's C++ log lines (unless ACTIONART_DEBUG=1)
+        return extract_video(args.video, repo)
 
 
 def _backend(args, spec_str: str, repo, track):
@@ -195,7 +197,7 @@ def run_compare(args) -> int:
 
 def _answer_json(answer, prepared, saved_id) -> dict:
     rec = answer.as_record(prepared)
-    rec.update(id=saved_id, label=answer.info.label)
+    rec.update(id=saved_id, label=answer.info.label, abstained=answer.abstained)
     return rec
 
 
@@ -208,6 +210,7 @@ def _timing_line(answer, prepared) -> str:
 
     s = answer.stats
     mark = "" if answer.correct is None else ("  RIGHT" if answer.correct else "  WRONG")
+    mark = "  n/a (abstained)" if answer.abstained else mark
     return (f"[frames {prepared.frames.indices}] load {_fmt(s.load_s, ' s')}  "
             f"TTFT {_fmt(s.ttft_s, ' s', 3)}  {_fmt(s.tokens_per_s, ' tok/s', 1)}  "
             f"prompt {s.prompt_tokens if s.prompt_tokens is not None else '?'} tok  "

@@ -305,10 +305,24 @@ def start_or_resume(repo, backend, records, settings: EvalSettings, name: str = 
                                 settings.as_dict(), list(records))
 
 
+def check_videos(records, video_root: Optional[str]) -> None:
+    """Refuse, listing them, items whose video is missing (before any model loads)."""
+    from .export.media import missing_videos  # noqa: PLC0415
+
+    missing = missing_videos(records, video_root)
+    if missing:
+        shown = ", ".join(f"{q} ({p})" for q, p in missing[:3])
+        more = f" and {len(missing) - 3} more" if len(missing) > 3 else ""
+        raise EvalError(f"{len(missing)} item(s) point at missing videos: {shown}{more}; "
+                        "set the folder of the videos (--video-root) or leave those items out")
+
+
 def evaluate_models(repo, backends, records, settings: EvalSettings = EvalSettings(),
                     video_root: Optional[str] = None, ctx: JobContext = NULL_CONTEXT) -> list[int]:
     """Run (or resume) every backend over the same records with the same settings."""
     post_prompt(settings.template)   # an unknown template fails before any model loads
+    if any(not isinstance(b, RuleReference) for b in backends):
+        check_videos(records, video_root)
     run_ids = []
     for backend in backends:
         run_id = start_or_resume(repo, backend, records, settings, ctx=ctx)

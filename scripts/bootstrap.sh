@@ -9,7 +9,9 @@ PY="${PYTHON:-python3.11}"
 command -v "$PY" >/dev/null 2>&1 || PY=python3
 
 need_sys=()
-have_lib() { ldconfig -p 2>/dev/null | grep -q "$1"; }
+# (grep reads everything: with -q it could quit early and, under pipefail, ldconfig's
+# SIGPIPE would make a present library look missing)
+have_lib() { ldconfig -p 2>/dev/null | grep -F "$1" >/dev/null; }
 have_lib libEGL.so.1        || need_sys+=(libegl1)
 have_lib libGL.so.1         || need_sys+=(libgl1)
 have_lib libfontconfig.so.1 || need_sys+=(libfontconfig1)

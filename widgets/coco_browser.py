@@ -13,6 +13,10 @@ from .video.overlay import DEFAULT_THRESHOLD
 from .video.view import VideoView
 
 
+def persons_text(n: int) -> str:
+    return f"{n} person" if n == 1 else f"{n} persons"
+
+
 def image_poses(image) -> list:
     """(33, 3) pixel x, y, visibility arrays, one per imported person of ``image``."""
     return [person_track(image, p).pixels(0) for p in image.persons]
@@ -28,7 +32,7 @@ class CocoBrowser(QDialog):
         self.resize(1100, 700)
         self.images = QListWidget()
         for im in dataset.images:
-            item = QListWidgetItem(f"{im.file_name}  ({len(im.persons)} persons)")
+            item = QListWidgetItem(f"{im.file_name}  ({persons_text(len(im.persons))})")
             item.setData(Qt.ItemDataRole.UserRole, im.id)
             self.images.addItem(item)
         self.view = VideoView()
@@ -80,4 +84,4 @@ class CocoBrowser(QDialog):
             picture.fill(Qt.GlobalColor.darkGray)
             message = f"image file not found: {im.file_name}"
         self.view.show_picture(picture, image_poses(im), message)
-        self.info.setText(f"{im.file_name}: {im.width}x{im.height}, {len(im.persons)} persons")
+        self.info.setText(f"{im.file_name}: {im.width}x{im.height}, {persons_text(len(im.persons))}")

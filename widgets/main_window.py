@@ -25,6 +25,7 @@ AREAS = {"left": Qt.DockWidgetArea.LeftDockWidgetArea,
          "right": Qt.DockWidgetArea.RightDockWidgetArea,
          "top": Qt.DockWidgetArea.TopDockWidgetArea,
          "bottom": Qt.DockWidgetArea.BottomDockWidgetArea}
+FRONT_PANELS = {"describe"}  # in front of the other tabs of their area (about the frame shown)
 VIDEO_FILTER = "Videos (*.mp4 *.avi *.mov *.mkv *.webm *.m4v);;All files (*)"
 
 
@@ -56,6 +57,7 @@ class MainWindow(QMainWindow):
         self.panels: dict[str, QWidget] = {}
         self.docks: dict[str, QDockWidget] = {}
         self.actions_by_id: dict[str, QAction] = {}
+        self._front_docks: list[QDockWidget] = []
         self.status = StatusBarPanel(ctx, self.statusBar(), self)
         self.progress, self.cancel_button = self.status.progress, self.status.cancel_button
         self._build_menus()
@@ -76,8 +78,8 @@ class MainWindow(QMainWindow):
         self._tabify_areas()
 
     def _tabify_areas(self) -> None:
-        """Docks sharing an area become tabs of one dock (the first visible one in front),
-        so the side panels never squeeze the video."""
+        """Docks sharing an area become tabs of one dock (a FRONT_PANELS one, else the
+        first visible one, in front), so the side panels never squeeze the video."""
         by_area: dict[str, list] = {}
         for spec in PANELS:
             if spec.id in self.docks:
@@ -86,9 +88,12 @@ class MainWindow(QMainWindow):
             docks = [self.docks[s.id] for s in specs]
             for other in docks[1:]:
                 self.tabifyDockWidget(docks[0], other)
-            front = next((self.docks[s.id] for s in specs if s.visible), None)
+            shown = [s for s in specs if s.visible]
+            shown.sort(key=lambda s: s.id not in FRONT_PANELS)
+            front = self.docks[shown[0].id] if shown else None
             if front is not None and len(docks) > 1:
                 front.raise_()
+                self._front_docks.append(front)  # raised again when first shown
 
     def _add_dock(self, spec: PanelSpec, widget: QWidget) -> None:
         dock = QDockWidget(spec.title, self)
@@ -240,6 +245,8 @@ class MainWindow(QMainWindow):
         if not self._docks_sized:
             self._docks_sized = True
             self._size_docks()
+            for dock in self._front_docks:
+                dock.raise_()
 
     def closeEvent(self, event) -> None:
         self.ctx.poses.cancel(quiet=True)

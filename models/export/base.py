@@ -8,6 +8,7 @@ leaves a partial export that looks complete. Every path an exporter writes goes 
 from __future__ import annotations
 
 import errno
+import glob
 import hashlib
 import json
 import os
@@ -155,8 +156,28 @@ def check_out_dir(out_dir: Path, overwrite: bool) -> None:
         raise ExportError(f"Cannot write in {parent} (read-only folder)")
 
 
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True      # exists, owned by someone else
+    return True
+
+
+def drop_stale_partials(out_dir: Path) -> None:
+    """Remove temp folders left by exports to ``out_dir`` whose process died (killed,
+    power loss); a running export's folder is kept."""
+    for p in out_dir.parent.glob(f".{glob.escape(out_dir.name)}.partial-*"):
+        pid = p.name.rsplit("-", 1)[-1]
+        if pid.isdigit() and int(pid) != os.getpid() and not _pid_alive(int(pid)):
+            shutil.rmtree(p, ignore_errors=True)
+
+
 def temp_dir_for(out_dir: Path) -> Path:
     out_dir = Path(out_dir).resolve()
+    drop_stale_partials(out_dir)
     tmp = out_dir.parent / f".{out_dir.name}.partial-{os.getpid()}"
     if tmp.exists():
         shutil.rmtree(tmp)

@@ -229,8 +229,10 @@ def _save_quietly(saver: _Saver, track: PoseTrack) -> None:
 
 def extract_many(paths, project_path, backend_id: str = DEFAULT_BACKEND,
                  settings: Optional[dict] = None, workers: Optional[int] = None,
-                 ctx: JobContext = NULL_CONTEXT) -> list[tuple[str, str]]:
-    """Extract many clips with worker processes; see ``models.pose.batch``."""
+                 ctx: JobContext = NULL_CONTEXT,
+                 threads: Optional[int] = None) -> list[tuple[str, str]]:
+    """Extract many clips with runner threads and worker processes; see
+    ``models.pose.batch``."""
     from .batch import extract_many as run  # noqa: PLC0415 (multiprocessing only here)
 
-    return run(paths, project_path, backend_id, settings, workers, ctx)
+    return run(paths, project_path, backend_id, settings, workers, ctx, threads)

@@ -127,10 +127,12 @@ def _open(path):
     return cap
 
 
-def _rgb(bgr):
+def _rgb(bgr, max_pixels: Optional[int] = None):
+    """RGB copy of a decoded BGR frame, shrunk to the pixel cap first (converting the
+    small frame, not the full-size one)."""
     import cv2
 
-    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+    return cv2.cvtColor(cap_pixels(bgr, max_pixels), cv2.COLOR_BGR2RGB)
 
 
 def _seek_to(cap, index: int) -> int:
@@ -146,7 +148,8 @@ def _seek_to(cap, index: int) -> int:
     return 0
 
 
-def decode_sequential(path, indices: list[int]) -> dict[int, np.ndarray]:
+def decode_sequential(path, indices: list[int],
+                      max_pixels: Optional[int] = None) -> dict[int, np.ndarray]:
     """One seek to the first pick, then one forward pass: grab() every frame and
     retrieve() (convert) only the wanted ones."""
     wanted, out = set(indices), {}
@@ -158,13 +161,14 @@ def decode_sequential(path, indices: list[int]) -> dict[int, np.ndarray]:
             if i in wanted:
                 ok, bgr = cap.retrieve()
                 if ok:
-                    out[i] = _rgb(bgr)
+                    out[i] = _rgb(bgr, max_pixels)
     finally:
         cap.release()
     return out
 
 
-def decode_seek(path, indices: list[int]) -> dict[int, np.ndarray]:
+def decode_seek(path, indices: list[int],
+                max_pixels: Optional[int] = None) -> dict[int, np.ndarray]:
     """One seek per wanted frame (the decoder decodes forward from the prior keyframe)."""
     import cv2
 
@@ -175,7 +179,7 @@ def decode_seek(path, indices: list[int]) -> dict[int, np.ndarray]:
             cap.set(cv2.CAP_PROP_POS_FRAMES, i)
             ok, bgr = cap.read()
             if ok:
-                out[i] = _rgb(bgr)
+                out[i] = _rgb(bgr, max_pixels)
     finally:
         cap.release()
     return out
@@ -212,12 +216,12 @@ def sample_frames(path, sel: FrameSelection = FrameSelection(),
 
 
 def _decode(p, info: VideoInfo, sel: FrameSelection, indices, strategy: str) -> SampledFrames:
-    decoded = DECODERS[strategy](p, indices)
+    decoded = DECODERS[strategy](p, indices, sel.max_pixels)
     missing = [i for i in indices if i not in decoded]
     if missing:
         raise VLMError(f"Frame {missing[0]} of {p.name} cannot be decoded "
                        "(file truncated or frame count wrong)")
-    frames = [cap_pixels(decoded[i], sel.max_pixels) for i in indices]
+    frames = [decoded[i] for i in indices]
     window = (sel.start or 0, info.frame_count - 1 if sel.end is None else sel.end)
     if sel.mode == "marked":
         window = (min(indices), max(indices))

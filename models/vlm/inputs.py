@@ -73,11 +73,12 @@ def _to_device(batch, model) -> dict:
     import torch
 
     out = {}
+    device, model_dtype = model.device, model.dtype      # each walks the parameters: once
     for key, value in dict(batch).items():
         if isinstance(value, torch.Tensor):
             # pixels take the model's dtype; other floats (e.g. seconds per video grid,
             # used for rotary positions) keep their precision
-            dtype = model.dtype if key.startswith("pixel_values") else None
-            value = value.to(model.device, dtype=dtype)
+            dtype = model_dtype if key.startswith("pixel_values") else None
+            value = value.to(device, dtype=dtype)
         out[key] = value
     return out

@@ -3,8 +3,8 @@
 The checkpoint comes from a folder or the Hugging Face cache (``org/name``), always with
 ``local_files_only=True``. Before loading, the weights' memory is estimated from the
 safetensors headers and the load is refused when it cannot fit. One model is resident per
-device (``ResidentModels``); tokens stream through ``TextIteratorStreamer`` and a
-stopping criterion watches ``ctx.cancelled``.
+device (``ResidentModels``); tokens stream through ``streaming.IncrementalText``, which
+also ends generation when ``ctx.cancelled``.
 """
 from __future__ import annotations
 
@@ -121,12 +121,20 @@ class TransformersBackend:
 
     def __init__(self, model: str, device: str = "auto", dtype: str = "auto",
                  quantization: Optional[str] = None, trust_remote_code: bool = False,
-                 memory_limit_bytes: Optional[int] = None, label: str = "") -> None:
+                 memory_limit_bytes: Optional[int] = None, label: str = "",
+                 threads: Optional[int] = None, stream_interval_s: float = 0.03) -> None:
         if quantization not in (None, "8bit", "4bit"):
             raise VLMError(f"Unknown quantisation '{quantization}'; choose 8bit or 4bit")
         self.spec, self.device_pref, self.dtype_pref = model, device, dtype
         self.quantization, self.trust_remote_code = quantization, trust_remote_code
         self.memory_limit_bytes = memory_limit_bytes
+        # torch intra-op threads of the generating thread (None: ACTIONART_TORCH_THREADS or
+        # every core) and the most often streamed text is handed to the caller
+        from .streaming import torch_threads
+
+        self.threads = int(threads) if threads else torch_threads()
+        self.threads_used = 0
+        self.stream_interval_s = stream_interval_s
         self.model = self.processor = self.family = None
         self.device = ""
         self.info = BackendInfo("transformers", model, label=label or Path(model).name)

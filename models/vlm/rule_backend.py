@@ -2,8 +2,10 @@
 
 It answers from the pose track of the clip, not from pixels: one frame -> the rule-based
 pose description; two frames -> the rule-based difference A -> B; more frames -> the
-description of each sampled frame. Needs ``models.describe`` (and ``models.diff`` for
-pairs) and a pose track of the clip.
+description of each sampled frame. A multiple-choice question is answered with a letter
+where it is one of the clip's pose-derivable QA items (``rule_mcq``); otherwise the
+baseline abstains explicitly. Needs ``models.describe`` (and ``models.diff`` for pairs)
+and a pose track of the clip.
 """
 from __future__ import annotations
 
@@ -24,6 +26,7 @@ class RuleBackend:
                                 label)
         self.stats = AnswerStats()
         self.load_s = 0.0
+        self.abstained = False               # the last MCQ was not answerable from poses
 
     def load(self, ctx=NULL_CONTEXT) -> None:
         if not describer_available():
@@ -38,10 +41,26 @@ class RuleBackend:
         self.load(ctx)
         t0 = time.perf_counter()
         idx = list(request.frame_indices)
-        text = self._pair(idx) if len(idx) == 2 else grounding_text(self.track, idx)
+        self.abstained = False
+        if request.mcq is not None:
+            text = self._mcq(request.mcq[0], request.mcq[1], idx)
+        else:
+            text = self._pair(idx) if len(idx) == 2 else grounding_text(self.track, idx)
         self.stats = AnswerStats(ttft_s=time.perf_counter() - t0, prompt_tokens=0)
         self.stats.total_s = self.stats.ttft_s      # no tokens: rules, not a language model
         yield text
+
+    def _mcq(self, question: str, options: list, idx: list[int]) -> str:
+        """The option's letter where the question is a pose-derivable QA item of this
+        clip; otherwise an explicit abstention (``self.abstained``), never a guess."""
+        from ..answer_parse import PARSE_LETTERS
+        from .rule_mcq import ABSTAIN, mcq_index
+
+        i = mcq_index(self.track, question, options, idx)
+        if i is None:
+            self.abstained = True
+            return ABSTAIN
+        return PARSE_LETTERS[i]
 
     def _pair(self, idx: list[int]) -> str:
         from ..describe import DescribeError

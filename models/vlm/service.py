@@ -53,7 +53,8 @@ def prepare(spec: AskSpec, track=None, frames: Optional[SampledFrames] = None) -
                     / sampled.fps, grounding)
     request = VLMRequest(build_messages(template, prompt), list(sampled.frames),
                          spec.params.validate(), as_video=template.frames == "clip",
-                         fps=sampled.fps, frame_indices=list(sampled.indices))
+                         fps=sampled.fps, frame_indices=list(sampled.indices),
+                         mcq=(spec.question, list(spec.options)) if spec.options else None)
     return Prepared(spec, sampled, prompt, template.version, request.validate())
 
 
@@ -65,7 +66,8 @@ class Answer:
     status: str = "ok"                  # ok | cancelled | error
     error: str = ""
     chosen_index: Optional[int] = None
-    correct: Optional[bool] = None
+    correct: Optional[bool] = None          # None: no known answer, or the backend abstained
+    abstained: bool = False                 # rule baseline: not answerable from pose alone
 
     def as_record(self, prepared: Prepared) -> dict:
         """Row for ``model_answers`` with the full provenance (never an API key)."""
@@ -97,8 +99,8 @@ def comparison_record(prepared: Prepared, title: str = "") -> dict:
 
 def score(answer: Answer, spec: AskSpec) -> None:
     """Mark an MCQ answer right or wrong when the right option is known."""
-    if not spec.options or answer.status != "ok":
-        return
+    if not spec.options or answer.status != "ok" or answer.abstained:
+        return                          # an abstention is shown as "n/a", not as wrong
     from ..answer_parse import parse_choice
 
     answer.chosen_index = parse_choice(answer.text, spec.options)
@@ -143,6 +145,7 @@ def run_answer(backend, prepared: Prepared, ctx=NULL_CONTEXT, on_chunk: Optional
             raise
         answer.status, answer.error = "error", str(exc)
     answer.info = backend.info
+    answer.abstained = answer.status == "ok" and bool(getattr(backend, "abstained", False))
     score(answer, prepared.spec)
     return answer
 

@@ -52,6 +52,7 @@ class VLMRequest:
     as_video: bool = True
     fps: Optional[float] = None            # frame rate of the sampled frames (video timing)
     frame_indices: list[int] = field(default_factory=list)
+    mcq: Optional[tuple] = None            # (question, options) of a multiple-choice ask
 
     def validate(self) -> "VLMRequest":
         if not self.messages or not any(str(m.get("content", "")).strip()

@@ -95,10 +95,11 @@ def test_model_jobs_run_one_at_a_time(qtbot, jobs):
 
 
 def test_decode_lanes_are_one_thread_per_key(qtbot, jobs):
-    names = []
+    names = {}  # results of different lanes may arrive in any order: keep them by job
     hs = [jobs.submit(lambda ctx: threading.current_thread().name, kind="decode", lane=k,
-                      on_result=names.append) for k in ("clip-a", "clip-a", "clip-b")]
-    qtbot.waitUntil(lambda: all(h.done for h in hs), timeout=TIMEOUT)
+                      on_result=lambda name, i=i: names.__setitem__(i, name))
+          for i, k in enumerate(("clip-a", "clip-a", "clip-b"))]
+    qtbot.waitUntil(lambda: all(h.done for h in hs) and len(names) == 3, timeout=TIMEOUT)
     assert names[0] == names[1] and names[0] != names[2]
     with pytest.raises(ValueError):
         jobs.submit(lambda ctx: None, kind="gpu")

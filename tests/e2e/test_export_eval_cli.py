@@ -49,7 +49,7 @@ def test_export_cli_and_refusals(project_file, tmp_path):
     assert "not empty" in again.stderr and "Traceback" not in again.stderr
     none = cli("export", project_file, "--format", "jsonl", "--out", tmp_path / "x",
                "--status", "rejected")
-    assert none.returncode == 2 and "no accepted items" in none.stderr
+    assert none.returncode == 2 and "no items with status rejected" in none.stderr
 
 
 def test_import_cli_good_and_malformed(tmp_path):
@@ -81,6 +81,13 @@ def test_eval_cli_reports_and_resumes(project_file, tmp_path, tiny_ckpt):
     assert (tmp_path / "r.md").read_text() == r.stdout
     again = cli(*args)
     assert again.returncode == 0 and again.stdout == r.stdout   # resumed: nothing re-asked
+    past = cli("eval", project_file, "--runs", "1", "2")        # reopen past runs
+    assert past.returncode == 0 and past.stdout == r.stdout
+    flips = cli("eval", project_file, "--compare", "2", "1").stdout.splitlines()
+    n_right = int(next(row["correct"] for row in rows if row["model"] == "#1 qwen2_5_vl"
+                       and row["sub_task"] == "overall (micro)"))
+    assert flips[0] == "Run #2 vs run #1: 4 items answered by both"
+    assert flips[2].startswith(f"became wrong ({4 - n_right}):")
 
 
 @pytest.fixture(scope="module")
@@ -130,6 +137,13 @@ def test_eval_cli_over_an_exported_file(tmp_path):
     assert r.returncode == 0, r.stderr
     overall = [ln for ln in r.stdout.splitlines() if "overall (micro)" in ln][0]
     assert "| 5 | 5 | 100.0 | 0 | 0 |" in overall
+    mv = tmp_path / "action_antonym.json"     # a peer benchmark, imported then evaluated
+    mv.write_text(json.dumps([{"video": "arm_wrestling.mp4", "question": "Which arm wins?",
+                               "candidates": ["left", "right"], "answer": "right"}]))
+    assert cli("import", mv, "--project", tmp_path / "e.aastudio").returncode == 0
+    r = cli("eval", tmp_path / "e.aastudio", "--model", "rule", "--imported", "--quiet")
+    assert r.returncode == 0, r.stderr
+    assert "| action_antonym | 0 | 0 |  | 0 | 1 |" in r.stdout   # the reference abstains
 
 
 def test_eval_cli_with_a_model_that_cannot_load(project_file, tmp_path):

@@ -128,3 +128,20 @@ def test_prompt_templates_shape_the_request_and_unknown_ones_fail_early(tmp_path
         evaluate_models(repo, [RuleReference()], [rec], EvalSettings(template="nope"))
     assert repo.eval_runs() == []
     repo.close()
+
+
+def test_missing_videos_are_listed_before_a_model_loads(tmp_path, tiny_ckpt):
+    import dataclasses
+
+    from models.errors import StudioError
+    from models.store import Repository
+
+    recs = sample_records()[:2] + [dataclasses.replace(sample_records()[2], video="gone/clip.mp4")]
+    backend = open_backend(str(tiny_ckpt("qwen2_5_vl")), "cpu")
+    repo = Repository(tmp_path / "m.aastudio")
+    with pytest.raises(StudioError, match=r"1 item\(s\) point at missing videos: qa_0003 "
+                                          r"\(.*gone/clip.mp4\).*--video-root"):
+        evaluate_models(repo, [backend], recs, EvalSettings(frames=2), str(CLIPS))
+    assert repo.eval_runs() == []
+    assert evaluate_models(repo, [RuleReference()], recs, EvalSettings(), None)  # no frames needed
+    repo.close()

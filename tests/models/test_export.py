@@ -351,3 +351,17 @@ def test_full_disk_leaves_no_export_that_looks_complete(tmp_path, fmt, n, limit)
     assert res.stdout.startswith("ERROR") and ("Disk full" in res.stdout
                                                or "write error" in res.stdout), res.stdout
     assert list(tmp_path.iterdir()) == []
+
+
+def test_temp_folders_of_dead_exports_are_cleaned(tmp_path):
+    """A killed export leaves only a hidden ``.NAME.partial-PID`` folder (never a folder that
+    looks complete); the next export to the same place removes it."""
+    import subprocess
+    import sys
+
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True).stdout.strip()
+    stale = tmp_path / f".out.partial-{dead}"
+    (stale / "data").mkdir(parents=True)
+    export("jsonl", sample_records(), tmp_path / "out")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]

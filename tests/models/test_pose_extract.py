@@ -222,7 +222,15 @@ def test_extract_many_with_worker_processes_resumes(tmp_path):
     assert again[str(STREET)] == again[one] == "cached"
     repo = Repository(project)
     assert len(cached_track(repo, STREET)) == 5
+    # the same batch on two runner threads of this process gives the same tracks
+    threaded = tmp_path / "threads.aastudio"
+    assert set(dict(extract_many(paths[:2], threaded, workers=2, threads=2)).values()) == {"extracted"}
+    repo2 = Repository(threaded)
+    a, b = cached_track(repo, STREET), cached_track(repo2, STREET)
+    assert (a.has_pose == b.has_pose).all()
+    assert np.allclose(a.image, b.image, atol=1e-4, equal_nan=True)
     repo.close()
+    repo2.close()
 
 
 def test_multi_person_backend_finds_both_people_and_keeps_the_subject(room, store):
@@ -274,7 +282,7 @@ def test_extract_many_cancel_mid_run_reaches_worker_processes(tmp_path):
     paths = [str(ROOM), str(copy), str(STREET)]
     # this process's thread can report at most 72 + 5 frames: 100 needs the worker's
     ctx = JobContext(on_progress=lambda done, _t, _m: done >= 100 and ctx.token.cancel())
-    result = dict(extract_many(paths, project, workers=2, ctx=ctx))
+    result = dict(extract_many(paths, project, workers=2, ctx=ctx, threads=1))  # 1 process
     assert "cancelled" in result.values()
     repo = Repository(project)
     settings = get(DEFAULT_BACKEND).settings()

@@ -12,6 +12,7 @@ from models.evaluate import EvalSettings
 from models.store import Repository
 from tests.models.export_samples import sample_records
 from tests.models.test_evaluate import synth_records
+from tests.vlm_fixtures import tiny_ckpt  # noqa: F401
 
 
 @pytest.fixture
@@ -148,3 +149,63 @@ def test_panel_evaluates_a_qa_file_with_the_chosen_prompt_and_models(panel, qtbo
     panel.set_combo.setCurrentIndex(3)                                 # imported: none here
     with qtbot.waitSignal(panel.controller.failed, timeout=5000):
         assert not panel.start()
+
+
+def test_export_dialog_asks_before_leaving_out_missing_videos(panel, qtbot, tmp_path):
+    import dataclasses
+
+    from widgets import dialogs
+
+    repo = panel.ctx.repo
+    gone = dataclasses.replace(repo.qa_records({"status": ["accepted"]})[0], qa_id="q_gone",
+                               video="gone/missing.mp4")
+    repo.add_qa_items([gone])
+    dlg = panel.open_export()
+    qtbot.addWidget(dlg)
+    dlg.select_format("lmms-eval")
+    dlg.out_edit.setText(str(tmp_path / "refused"))
+    shown = []
+    previous = dialogs.set_handler(lambda kind, title, text, parent: shown.append(text))
+    try:
+        dlg.confirm = lambda text: False
+        with qtbot.waitSignal(panel.controller.exportFailed, timeout=60000):
+            assert dlg.start_export()
+        assert "q_gone" in dlg.status.text() and shown and not (tmp_path / "refused").exists()
+        asked = []
+        dlg.confirm = lambda text: asked.append(text) or True
+        dlg.out_edit.setText(str(tmp_path / "kept"))
+        with qtbot.waitSignal(panel.controller.exportDone, timeout=60000) as sig:
+            assert dlg.start_export()
+    finally:
+        dialogs.set_handler(previous)
+    assert "missing videos" in asked[0] and "q_gone" in asked[0]
+    assert [q for q, _ in sig.args[0].skipped] == ["q_gone"]
+    rows = "".join(p.read_text() for p in (tmp_path / "kept" / "data").glob("*.jsonl"))
+    assert "q_gone" not in rows and rows.count("\n") == sig.args[0].items
+
+
+def test_panel_cancels_a_model_run_and_resumes_it(panel, qtbot, tiny_ckpt):
+    ckpt = str(tiny_ckpt("qwen2_5_vl"))
+    more = synth_records()[6:]                       # 13 items: room to cancel mid-run
+    for r in more:
+        r.review.status = "accepted"
+    panel.ctx.repo.add_qa_items(more)
+    panel.reference_check.setChecked(False)
+    panel.model_edit.setText(ckpt)
+    panel.frames_spin.setValue(2)
+    stop = panel.cancel_button.click
+    panel.controller.answer.connect(stop)            # cancel once the first answer is in
+    with qtbot.waitSignal(panel.controller.failed, timeout=120000) as sig:
+        assert panel.start()
+    assert "ancel" in sig.args[0]
+    run = panel.controller.runs()[0]
+    assert run["status"] == "cancelled" and 1 <= run["answered"] < run["items"]
+    panel.controller.answer.disconnect(stop)
+    asked = []
+    panel.controller.answer.connect(asked.append)
+    with qtbot.waitSignal(panel.controller.finished, timeout=120000) as done:
+        assert panel.start()
+    assert done.args[0] == [run["id"]]                      # the same run, resumed
+    again = panel.controller.runs()[0]
+    assert again["status"] == "done" and again["answered"] == again["items"]
+    assert len(asked) == again["items"] - run["answered"]   # only the unanswered were asked

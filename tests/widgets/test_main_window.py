@@ -43,7 +43,11 @@ def test_clip_list_shows_the_folder_with_durations(qtbot, window, clips_dir):
         assert row[1] == format_time(info.duration)
         assert f"{info.width}x{info.height}" in row[0] and "fps" in row[0]
         assert row[2] == "none"
+    icons = [panel.tree.topLevelItem(r).icon(0) for r in range(4)]
+    assert all(not icon.pixmap(64, 36).isNull() for icon in icons)  # thumbnails
     assert window.ctx.settings.recent_folders() == [str(clips_dir)]
+    window._fill_recent()
+    assert [a.text() for a in window._recent_menu.actions()] == [str(clips_dir)]
     # clicking a row opens that clip
     item = panel.tree.topLevelItem(3)
     with qtbot.waitSignal(window.ctx.player.clipChanged, timeout=T) as blocker:
@@ -72,6 +76,15 @@ def test_angle_plot_curves_gaps_and_click_seek(qtbot, window, clip):
     with qtbot.waitSignal(player.frameChanged, timeout=T):
         panel.seek_x(42.4)
     assert player.current_frame == 42
+    # dragging along the plot scrubs the video
+    view = panel.plot.viewport()
+    at = lambda f: panel.plot.mapFromScene(panel.viewbox.mapViewToScene(QPointF(f, 90)))  # noqa: E731
+    qtbot.mousePress(view, Qt.MouseButton.LeftButton, pos=at(60))
+    for f in (70, 90, 110, 200):
+        qtbot.mouseMove(view, pos=at(f))
+    with qtbot.waitSignal(player.frameChanged, timeout=T, check_params_cb=lambda i: i > 150):
+        qtbot.mouseRelease(view, Qt.MouseButton.LeftButton, pos=at(200))
+    assert abs(player.current_frame - 200) <= 3
 
 
 def test_marks_from_keys_and_plot(qtbot, window, clip):
@@ -336,3 +349,12 @@ def test_keys_with_focus_in_the_video_and_in_a_text_field(qtbot, window, clip):
         qtbot.keyClick(edit, key)
     qtbot.wait(100)
     assert edit.text() == "ab f " and not player.playing and player.requested_frame == frame
+
+
+def test_side_panels_are_tabs_and_the_video_gets_most_of_the_window(qtbot, window):
+    assert window.docks["describe"] in window.tabifiedDockWidgets(window.docks["curation"])
+    window.resize(1440, 900)
+    window._size_docks()
+    qtbot.waitUntil(lambda: window.video.width() > 0.45 * window.width(), timeout=T)
+    assert window.video.width() > max(window.docks["clips"].width(),
+                                      window.docks["describe"].width())

@@ -102,6 +102,31 @@ def test_zoom_and_fit(view):
     assert view.zoom == pytest.approx(fitted)
 
 
+def test_wheel_zooms_and_drag_pans(qtbot, view):
+    from PySide6.QtCore import QPoint, QPointF, Qt
+    from PySide6.QtGui import QWheelEvent
+    from PySide6.QtWidgets import QApplication
+
+    view.resize(800, 450)
+    view.show()
+    view.fit()
+    fitted = view.zoom
+    centre = QPointF(400, 225)
+    for _ in range(6):
+        wheel = QWheelEvent(centre, view.viewport().mapToGlobal(centre), QPoint(0, 0),
+                            QPoint(0, 120), Qt.MouseButton.NoButton,
+                            Qt.KeyboardModifier.NoModifier, Qt.ScrollPhase.NoScrollPhase, False)
+        QApplication.sendEvent(view.viewport(), wheel)
+    assert view.zoom == pytest.approx(fitted * 1.15 ** 6, rel=1e-3)
+    before = view.mapToScene(view.viewport().rect().center())
+    qtbot.mousePress(view.viewport(), Qt.MouseButton.LeftButton, pos=QPoint(400, 225))
+    for x in (380, 340, 300):
+        qtbot.mouseMove(view.viewport(), pos=QPoint(x, 205))
+    qtbot.mouseRelease(view.viewport(), Qt.MouseButton.LeftButton, pos=QPoint(300, 205))
+    after = view.mapToScene(view.viewport().rect().center())
+    assert after.x() > before.x() + 20 and after.y() > before.y() + 5  # the image moved with the hand
+
+
 def test_overlay_always_belongs_to_the_displayed_frame(qtbot, ctx, clip):
     from widgets.video.panel import VideoPanel
 

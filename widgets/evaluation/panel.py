@@ -117,7 +117,7 @@ class EvaluationPanel(QWidget):
         self.results.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.chart = pg.PlotWidget(background="w")
         self.chart.setLabel("left", "accuracy (%)")
-        self.chart.setYRange(0, 118, padding=0)     # headroom above 100 % for the legend row
+        self.chart.setYRange(0, 132, padding=0)     # headroom above 100 %: labels, legend row
         self.chart.getAxis("left").setTicks([[(v, str(v)) for v in range(0, 101, 20)]])
         self.legend = self.chart.addLegend(offset=(10, 5), brush=pg.mkBrush(255, 255, 255, 220))
         self.compare_text = QPlainTextEdit(readOnly=True)
@@ -278,6 +278,12 @@ class EvaluationPanel(QWidget):
                                   brush=pg.mkBrush(COLORS[j % len(COLORS)]), name=m)
             self.chart.addItem(bar)   # named items join the legend
             self.bars.append(bar)
+            for x, t, h in zip(xs, tasks, heights):   # value on top (0 % bars are invisible)
+                value = acc.get((m, t))
+                label = pg.TextItem(f"{h:.0f}" if value not in (None, "") else "n/a",
+                                    color="#333333", anchor=(0.5, 1.0))
+                label.setPos(x, h)
+                self.chart.addItem(label)
         self.legend.setColumnCount(max(1, len(models)))   # one row above the bars
         labels = [(i, "mean" if t == MEAN else t) for i, t in enumerate(tasks)]
         self.chart.getAxis("bottom").setTicks([labels])

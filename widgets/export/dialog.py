@@ -7,7 +7,8 @@ from pathlib import Path
 
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QDialog, QDialogButtonBox, QFormLayout,
                                QHBoxLayout, QLabel, QLineEdit, QListWidget, QListWidgetItem,
-                               QMessageBox, QPushButton, QSpinBox, QVBoxLayout, QWidget)
+                               QMessageBox, QPushButton, QSizePolicy, QSpinBox, QVBoxLayout,
+                               QWidget)
 
 from app.controllers.evaluation import EvaluationController
 from models.export import ExportOptions, MissingVideosError, formats
@@ -82,6 +83,7 @@ class ExportDialog(QDialog):
         for w in (QLabel("Format"), self.format_list, self.description):
             lay.addWidget(w)
         lay.addLayout(form)
+        lay.addStretch(1)
         lay.addWidget(self.status)
         lay.addWidget(self.buttons)
         self.format_list.setCurrentRow(0)
@@ -162,6 +164,7 @@ def _wrap(layout) -> QWidget:
     w = QWidget()
     layout.setContentsMargins(0, 0, 0, 0)
     w.setLayout(layout)
+    w.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Fixed)
     return w
 
 

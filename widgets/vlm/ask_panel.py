@@ -21,6 +21,7 @@ def stats_text(answer) -> str:
         return f"{answer.status}: {answer.error}"
     f = lambda v, fmt: "?" if v is None else format(v, fmt)  # noqa: E731
     mark = "" if answer.correct is None else ("  ✔ right" if answer.correct else "  ✘ wrong")
+    mark = "  n/a" if getattr(answer, "abstained", False) else mark
     return (f"load {f(s.load_s, '.2f')} s · TTFT {f(s.ttft_s, '.3f')} s · "
             f"{f(s.tokens_per_s, '.1f')} tok/s · prompt {f(s.prompt_tokens, 'd')} tok · "
             f"peak {fmt_bytes(s.peak_mem_bytes)}{mark}")

@@ -44,7 +44,13 @@ class AnswerColumn(QGroupBox):
         self.raw += chunk
         self.text.setPlainText(self.raw)
 
-    def set_mark(self, correct) -> None:
+    def set_mark(self, correct, abstained: bool = False) -> None:
+        """✔ right / ✘ wrong for an MCQ with a known answer; "n/a" where the backend
+        abstained (the rule baseline on a question poses cannot answer)."""
+        if abstained:
+            self.mark.setText("n/a (cannot answer from pose alone)")
+            self.mark.setStyleSheet("color: #7f8c8d;")
+            return
         self.mark.setText("" if correct is None else ("✔ right" if correct else "✘ wrong"))
         self.mark.setStyleSheet("color: #1e8449;" if correct else "color: #c0392b;")
 
@@ -164,7 +170,8 @@ class CompareView(QWidget):
             col.reset(row["model_id"].split("/")[-1] + f" [{row['backend']}]")
             col.raw = row["answer"]
             col.stats.setText(_saved_stats(row))
-            col.set_mark(row["correct"])
+            col.set_mark(row["correct"], rec["answer_index"] is not None and
+                         row["status"] == "ok" and row["correct"] is None)
         self._highlight([row["answer"] for row in answers])
         self.frames_label.setText(f"frames {rec['frame_indices']} · template "
                                   f"{rec['template_id']} v{rec['template_version']}")
@@ -177,7 +184,7 @@ class CompareView(QWidget):
     def _on_answer(self, rid: int, pos: int, answer) -> None:
         if rid == self.rid:
             self.columns[pos].stats.setText(stats_text(answer))
-            self.columns[pos].set_mark(answer.correct)
+            self.columns[pos].set_mark(answer.correct, answer.abstained)
 
     def _on_finished(self, rid: int, answers) -> None:
         if rid == self.rid:

@@ -1,0 +1,73 @@
+"""Multiple-choice answers of the rule-based baseline, from pose facts only.
+
+A question is answerable when it is one of the app's pose-derivable QA items for this
+clip: the QA synthesis (``models.qa``) measures the clip's facts, its per-task generators
+phrase questions from them, and the asked question matches one of those phrasings. The
+right option text is then re-derived from the candidate's facts (``generator.derive``, as
+``qa.synth.rederive`` does for stored items) and looked up among the asked options. Any
+other question gets ``None``: the baseline abstains instead of guessing.
+"""
+from __future__ import annotations
+
+import re
+from typing import Optional, Sequence
+
+ABSTAIN = "n/a: cannot answer from pose alone"
+_TIME = re.compile(r"(\d+(?:\.\d+)?)\s*s\b")
+
+
+def _norm(text: str) -> str:
+    return " ".join(str(text).lower().replace("’", "'").split()).rstrip(" ?.!")
+
+
+def _asked_frames(question: str, fps: float, n_frames: int) -> list[int]:
+    """Frames a question names by time ("In the frame at 1.23 s, ...")."""
+    out = [int(round(float(t) * fps)) for t in _TIME.findall(question)] if fps else []
+    return [f for f in out if 0 <= f < n_frames]
+
+
+def _facts(track, question: str, extra_frames: Sequence[int]):
+    """The QA synthesis' facts of the clip, plus the frames the question or the request
+    names (so a question about any moment with a pose can match)."""
+    import numpy as np
+
+    from ..qa import measure
+    from ..qa.synth import SynthSettings, clip_facts
+
+    world, s = np.asarray(track.world), SynthSettings()
+    facts = clip_facts(world, track.fps, "", s)
+    present = ~np.isnan(world[:, :, 0]).all(axis=1)
+    named = _asked_frames(question, track.fps, len(world))
+    extra = sorted({int(f) for f in list(extra_frames) + named
+                    if 0 <= int(f) < len(world) and present[int(f)]} - set(facts.frames))
+    if extra:
+        m = measure.TrackMeasures(world, s.min_visibility)
+        facts.frames.update({f: measure.frame_facts(world, f, s.min_visibility, m) for f in extra})
+    named = [f for f in named if f in facts.frames]
+    facts.pairs = list(facts.pairs) + [(a, b) for a in named for b in named if a < b]
+    return facts
+
+
+def _matching(facts, question: str):
+    from ..qa.tasks import GENERATORS
+
+    want = _norm(question)
+    for gen in GENERATORS.values():
+        for cand in gen.generate(facts):
+            if _norm(cand.question) == want:
+                return gen, cand
+    return None, None
+
+
+def mcq_index(track, question: str, options: Sequence[str],
+              frame_indices: Sequence[int] = ()) -> Optional[int]:
+    """Index of the option the pose facts support, or None (not pose-derivable here)."""
+    if track is None or not options or not (question or "").strip():
+        return None
+    facts = _facts(track, question, frame_indices)
+    gen, cand = _matching(facts, question)
+    if cand is None:
+        return None
+    right = gen.derive(cand.facts, cand.params)
+    wanted = [_norm(o) for o in options]
+    return wanted.index(_norm(right)) if right is not None and _norm(right) in wanted else None
