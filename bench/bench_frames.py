@@ -13,7 +13,7 @@ Test clips (made once in a temp folder) loop the real 1080p clip ``two_people_ro
 - otherwise MPEG-4 Part 2 (``mp4v``) written by OpenCV itself, whose bundled FFmpeg has no
   H.264 encoder. The header line says which codec was used. ``--opencv`` forces it.
 
-    .venv/bin/python bench/bench_frames.py [--repeat 3] [--opencv]
+    .venv/bin/python bench/bench_frames.py [--repeat 3] [--opencv] [--long]
 """
 from __future__ import annotations
 
@@ -57,7 +57,7 @@ def make_clip(ffmpeg: str, height: int, out: Path) -> Path:
     return out
 
 
-def make_clip_opencv(height: int, out: Path) -> Path:
+def make_clip_opencv(height: int, out: Path, loops: int = 4) -> Path:
     """The same loop written by OpenCV (mp4v), keyframe every 250 frames."""
     import cv2
 
@@ -79,7 +79,7 @@ def make_clip_opencv(height: int, out: Path) -> Path:
                              (w, h), [cv2.VIDEOWRITER_PROP_KEY_INTERVAL, 250])
     if not writer.isOpened():
         raise SystemExit("OpenCV cannot write mp4v video here; set ACTIONART_FFMPEG")
-    for _ in range(4):
+    for _ in range(loops):
         for frame in frames:
             writer.write(frame)
     writer.release()
@@ -87,7 +87,7 @@ def make_clip_opencv(height: int, out: Path) -> Path:
     return out
 
 
-def clips(force_opencv: bool = False) -> tuple[str, list[tuple[str, Path]]]:
+def clips(force_opencv: bool = False, long: bool = False) -> tuple[str, list[tuple[str, Path]]]:
     ffmpeg = None if force_opencv else find_ffmpeg()
     tmp = Path(tempfile.gettempdir()) / "actionart_bench_clips"
     tmp.mkdir(exist_ok=True)
@@ -97,8 +97,10 @@ def clips(force_opencv: bool = False) -> tuple[str, list[tuple[str, Path]]]:
     else:
         codec = "MPEG-4 Part 2 / mp4v written by OpenCV (no H.264 encoder available)"
         made = [make_clip_opencv(h, tmp / f"two_people_{h}p_mp4v.mp4") for h in (720, 1080)]
-    return codec, [("720p/288f", made[0]), ("1080p/288f", made[1]),
-                   ("1080p/72f original H.264", SOURCE)]
+    out = [("720p/288f", made[0]), ("1080p/288f", made[1]), ("1080p/72f original H.264", SOURCE)]
+    if long:                # sparse picks (mean gap >= SEEK_MIN_GAP): where seeking wins
+        out.append(("720p/4320f mp4v (long)", make_clip_opencv(720, tmp / "long_720p_mp4v.mp4", 60)))
+    return codec, out
 
 
 def best(fn, repeat: int) -> float:
@@ -130,13 +132,16 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--opencv", action="store_true", help="make the clips with OpenCV (mp4v)")
+    ap.add_argument("--long", action="store_true",
+                    help="add a 4320-frame 720p clip (OpenCV mp4v) where per-frame seeking wins")
     args = ap.parse_args()
-    codec, cases = clips(args.opencv)
+    codec, cases = clips(args.opencv, args.long)
     print(f"16 frames, pixel cap {F.DEFAULT_MAX_PIXELS} px, best of {args.repeat}; "
           f"SEEK_MIN_GAP={F.SEEK_MIN_GAP}; test clips: {codec}")
     for name, path in cases:
         n = probe(path).frame_count
-        for start, end in ((None, None), (0, min(n - 1, 47)), (max(0, n - 40), n - 1)):
+        windows = ((None, None), (0, min(n - 1, 47)), (max(0, n - 40), n - 1))
+        for start, end in windows[:1] if n > 1000 else windows:
             run_case(name, path, F.FrameSelection(count=16, start=start, end=end), args.repeat)
 
 

@@ -6,9 +6,13 @@ Measures, in one run on ``two_people_room.mp4`` (1920x1080):
                    QImage -> pixmap, pose of that frame to the skeleton item, and the scene
                    rendered into an offscreen QImage (the drawing, at the on-screen size
                    960x540 and at full 1080p).
+  whole window     the real main window at 1440x900: frameChanged reaches every panel
+                   (video, angle plot cursor, transport, describe ...) and the window
+                   repaints, per frame.
 Serial numbers put both on one thread; "pipelined" runs decode on a decode thread and the
-drawing on the GUI thread, the way the app's frame pump plays. Targets (issue #2):
-overlay/decode >= 0.80 and >= 60 fps absolute.
+drawing on the GUI thread, the way the app's frame pump plays. Each figure is the best of
+``--rounds`` passes, decode and drawing passes interleaved (the machine is shared: other
+processes only slow a pass down). Targets (issue #2): overlay/decode >= 0.80 and >= 60 fps.
 
     .venv/bin/python bench/bench_playback.py [--synthetic] [--rounds N]
 """
@@ -75,6 +79,41 @@ def make_drawer(track, display):
     return view, draw
 
 
+def make_window_drawer(track, size=(1440, 900)):
+    """The whole main window (every panel listening to ``frameChanged``) repainted per
+    frame: what the app really does on the GUI thread while it plays."""
+    import tempfile
+
+    from app.context import AppContext
+    from app.settings import UserSettings
+    from models.store import Repository
+    from widgets.main_window import MainWindow
+
+    home = tempfile.mkdtemp(prefix="aa-bench-")
+    ctx = AppContext(Repository(":memory:"), settings=UserSettings(Path(home) / "s.json"))
+    ctx.poses.auto_extract = False
+    win = MainWindow(ctx)
+    win.resize(*size)
+    win.show()
+    player = ctx.player
+    from PySide6.QtCore import QEventLoop, QTimer
+
+    loop = QEventLoop()
+    player.frameChanged.connect(loop.quit)
+    QTimer.singleShot(30000, loop.quit)
+    win.open_path(CLIP)
+    loop.exec()
+    player.frameChanged.disconnect(loop.quit)
+    player.set_track(track)
+    win.video.view.set_smooth(False)
+
+    def draw(i, image):
+        player.current_frame, player.current_image = i, image
+        player.frameChanged.emit(i)
+        win.repaint()
+    return (win, ctx), draw
+
+
 def serial(draw, rounds: int) -> tuple[float, int]:
     from models.video import VideoReader
 
@@ -138,18 +177,21 @@ def main() -> int:
     print("load average: %.2f %.2f %.2f" % os.getloadavg())
     print(f"clip {CLIP.name}: {info.width}x{info.height}, {info.frame_count} frames; "
           f"best of {args.rounds} passes, decode and drawing passes interleaved")
-    for label, size in (("960x540 (on-screen)", (960, 540)), ("1920x1080 (full)", (1920, 1080))):
-        _view, draw = make_drawer(track, size)
+    drawers = [("960x540 (on-screen)", lambda: make_drawer(track, (960, 540))),
+               ("1920x1080 (full)", lambda: make_drawer(track, (1920, 1080))),
+               ("whole window 1440x900", lambda: make_window_drawer(track))]
+    for label, factory in drawers:
+        _keep, draw = factory()
         fps = {"decode": 0.0, "serial": 0.0, "pipelined": 0.0}
         for _ in range(args.rounds):  # interleaved: a load change hits all three alike
             fps["decode"] = max(fps["decode"], best_fps(decode_all, 1))
             fps["serial"] = max(fps["serial"], best_fps(lambda r: serial(draw, r), 1))
             fps["pipelined"] = max(fps["pipelined"], best_fps(lambda r: pipelined(draw, r), 1))
         d = fps["decode"]
-        print(f"decode alone                     : {d:7.1f} fps")
-        print(f"overlay {label:20s} serial   : {fps['serial']:7.1f} fps  ratio {fps['serial'] / d:.2f}")
+        print(f"decode alone                       : {d:7.1f} fps")
+        print(f"overlay {label:22s} serial   : {fps['serial']:7.1f} fps  ratio {fps['serial'] / d:.2f}")
         ok = fps["pipelined"] / d >= 0.8 and fps["pipelined"] >= 60
-        print(f"overlay {label:20s} pipelined: {fps['pipelined']:7.1f} fps  ratio "
+        print(f"overlay {label:22s} pipelined: {fps['pipelined']:7.1f} fps  ratio "
               f"{fps['pipelined'] / d:.2f}  {'OK' if ok else 'BELOW TARGET'}")
     print("load average: %.2f %.2f %.2f" % os.getloadavg())
     qapp.processEvents()

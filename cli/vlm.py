@@ -220,7 +220,7 @@ def _timing_line(answer, prepared) -> str:
 
 def run_models(args) -> int:
     from models.vlm import discovery  # noqa: PLC0415
-    from models.vlm.checkpoint import fmt_bytes  # noqa: PLC0415
+    from models.vlm.checkpoint import fmt_bytes, fmt_params  # noqa: PLC0415
     from models.vlm.prompts import load_templates  # noqa: PLC0415
 
     _quiet_libraries()
@@ -242,7 +242,7 @@ def run_models(args) -> int:
                           "templates": templates}, indent=2))
         return 0
     for e in found:
-        size = f"{e['params'] / 1e6:.1f}M" if e["params"] else "?"
+        size = fmt_params(e["params"]) if e["params"] else "?"
         state = "runnable" if e["runnable"] else f"NOT runnable: {e['reason']}"
         print(f"{e['spec']}  [{e['family_label']}, {size} params, ~{fmt_bytes(e['memory_bf16'])} "
               f"in bf16, {e['source']}]  {state}")

@@ -28,7 +28,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--wait-poses", action="store_true",
                    help="with --screenshot: wait until poses are extracted/loaded")
     p.add_argument("--no-extract", action="store_true", help="do not extract poses automatically")
-    p.add_argument("--size", default="1440x900", help="window size WxH (default 1440x900)")
+    p.add_argument("--size", default=None,
+                   help="window size WxH (default: 1440x900, or most of a larger screen)")
     p.add_argument("--timeout", type=float, default=600.0, help="with --screenshot: give up after S s")
     return p
 
@@ -81,6 +82,17 @@ def _size(text: str) -> tuple[int, int]:
         return 1440, 900
 
 
+def _default_size(app, screenshot) -> tuple[int, int]:
+    """1440x900 (screenshots: reproducible), or 90% of a larger screen so the video is big."""
+    w, h = 1440, 900
+    screen = None if screenshot else app.primaryScreen()
+    if screen is not None:
+        area = screen.availableGeometry()
+        w, h = max(w, int(area.width() * 0.9)), max(h, int(area.height() * 0.9))
+        w, h = min(w, area.width()), min(h, area.height())
+    return w, h
+
+
 def run_gui(argv: list[str]) -> int:
     args = build_parser().parse_args(argv)
     _quiet_native_logs()
@@ -94,7 +106,7 @@ def run_gui(argv: list[str]) -> int:
     ctx = AppContext(repo)
     ctx.poses.auto_extract = not args.no_extract
     window = MainWindow(ctx)
-    window.resize(*_size(args.size))
+    window.resize(*(_size(args.size) if args.size else _default_size(app, args.screenshot)))
     if not args.screenshot:  # screenshots use the default layout, so they are reproducible
         window.restore_layout()
     shooter = None

@@ -120,6 +120,19 @@ class VLMController(QObject):
         self.refresh_choices()
         return removed
 
+    def memory_hint(self, choice: Optional[BackendChoice]) -> str:
+        """What a local checkpoint will need before it is loaded ("" for servers/rules)."""
+        if choice is None or choice.kind != "transformers":
+            return ""
+        from models.vlm.checkpoint import memory_hint
+        from models.vlm.local import resolve_model
+
+        try:
+            folder = resolve_model(choice.settings["model"])
+        except StudioError as exc:
+            return str(exc)
+        return memory_hint(folder, bool(choice.settings.get("trust_remote_code")))
+
     # -- runs -------------------------------------------------------------------------------
     @property
     def busy(self) -> bool:

@@ -27,8 +27,8 @@ from ..video import probe
 from .registry import DEFAULT_BACKEND
 
 # Runner threads in the caller's process; the other runners are worker processes. Two
-# threads measured no faster than one thread + one process on the 2-core machine (CPU
-# 13.2 s vs 13.7 s, wall within the noise of a loaded machine), so the default stays 1.
+# threads were not clearly faster than thread + process on the loaded 2-core machine (see
+# docs/adr/0001, decision 8) and keep the GUI's event loop freer, so the default stays 1.
 LOCAL_RUNNERS = 1
 _WORKER: dict = {}  # per worker process: cancel event, progress queue, open repositories
 

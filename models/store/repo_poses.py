@@ -30,12 +30,12 @@ class PoseRepo:
         if rows and rows[0]["size"] == st.st_size and rows[0]["mtime"] == st.st_mtime:
             return rows[0]["content_hash"]
         digest = content_hash(path)
-        if info is None:
-            try:
-                info = probe(path)
-            except StudioError:
-                return digest
-        self.upsert_clip(info, digest)
+        # Remembering the hash is an optimisation: a clip that does not decode, or a busy
+        # store, still gets its hash.
+        try:
+            self.upsert_clip(info or probe(path), digest)
+        except StudioError:
+            pass
         return digest
 
     def upsert_clip(self, info: VideoInfo, digest: Optional[str] = None) -> int:

@@ -216,11 +216,34 @@ def check_fits(params: int, dtype: str, device: str, quantization: Optional[str]
         have = min(have, int(limit_bytes))
     if need > have:
         raise NotEnoughMemory(
-            f"Not enough memory on {device}: the model ({params / 1e9:.2f} B parameters, "
+            f"Not enough memory on {device}: the model ({fmt_params(params)} parameters, "
             f"{dtype}{' ' + quantization if quantization else ''}) needs about "
             f"{fmt_bytes(need)}, {fmt_bytes(have)} is available; try a smaller dtype, "
             "4/8-bit quantisation or another device")
     return need
+
+
+def memory_hint(path, trust_remote_code: bool = False) -> str:
+    """One line shown before loading: family, size and the memory it will need (from the
+    safetensors headers), or why the folder cannot be run. Reads headers only (no torch)."""
+    info = inspect_checkpoint(path, trust_remote_code)
+    if not info.runnable:
+        return f"cannot run {Path(path).name}: {info.reason}"
+    if not info.params:
+        return f"{info.family_label}: size unknown (no safetensors weights to measure)"
+    need = {d: fmt_bytes(estimate_bytes(info.params, d)) for d in ("bf16", "fp32")}
+    return (f"{info.family_label}, {fmt_params(info.params)} parameters: needs about "
+            f"{need['bf16']} in bf16 / {need['fp32']} in fp32 to load "
+            f"({fmt_bytes(available_bytes('cpu'))} RAM free)")
+
+
+def fmt_params(n: Optional[int]) -> str:
+    """1234 -> "1.2 K", 256e6 -> "256.0 M", 7.6e9 -> "7.60 B"."""
+    if n is None:
+        return "?"
+    if n >= 1e9:
+        return f"{n / 1e9:.2f} B"
+    return f"{n / 1e6:.1f} M" if n >= 1e6 else f"{n / 1e3:.1f} K"
 
 
 def fmt_bytes(n: Optional[float]) -> str:

@@ -18,8 +18,8 @@ from typing import Iterator, Optional
 
 from ..errors import Cancelled
 from ..jobs import NULL_CONTEXT
-from .checkpoint import (check_fits, estimate_bytes, fmt_bytes, params_from_config,
-                         require_runnable)
+from .checkpoint import (check_fits, estimate_bytes, fmt_bytes, fmt_params,
+                         params_from_config, require_runnable)
 from .registry import GENERIC
 from .types import AnswerStats, BackendInfo, VLMError, VLMRequest
 
@@ -160,7 +160,7 @@ class TransformersBackend:
         self._check_quantization()
         self.params = ckpt.params or self._params_from_config(folder)
         need = estimate_bytes(self.params, dtype, self.quantization)
-        ctx.progress(0, 2, f"loading {Path(self.spec).name}: {self.params / 1e6:.0f} M parameters, "
+        ctx.progress(0, 2, f"loading {Path(self.spec).name}: {fmt_params(self.params)} parameters, "
                            f"needs about {fmt_bytes(need)} on {self.device}")
         check_fits(self.params, dtype, self.device, self.quantization, self.memory_limit_bytes)
         RESIDENT.make_resident(self)

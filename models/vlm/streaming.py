@@ -7,6 +7,7 @@ import sys
 import time
 from typing import Iterator
 
+from ..errors import Cancelled
 from .types import AnswerStats, VLMError, VLMRequest
 
 
@@ -183,7 +184,7 @@ def _generate(backend, inputs, request: VLMRequest, streamer, result: dict) -> N
             result["ids"] = backend.model.generate(
                 **inputs, max_new_tokens=request.params.max_new_tokens, streamer=streamer,
                 **generation_kwargs(request.params))
-    except _Stop:
+    except (_Stop, Cancelled):          # the user cancelled (streamer or text consumer)
         result["cancelled"] = True
     except Exception as exc:  # noqa: BLE001 (re-raised as a one-line VLMError)
         result["error"] = exc

@@ -161,3 +161,37 @@ def test_panels_registered_in_main_window(ctx, qtbot):
     assert isinstance(win.panels["ask"], AskPanel)
     assert isinstance(win.panels["compare_models"], CompareView)
     assert win.panels["ask"].controller is win.panels["compare_models"].controller
+
+
+def test_ask_panel_shows_memory_needed_before_loading(ctx, qtbot, tiny_ckpt, tmp_path):
+    from widgets.vlm.ask_panel import AskPanel
+
+    panel = AskPanel(ctx)
+    qtbot.addWidget(panel)
+    panel.add_edit.setText(str(tiny_ckpt("qwen2_5_vl")))
+    panel.add_button.click()
+    text = panel.status.text()
+    assert "Qwen2.5-VL" in text and "K parameters" in text and "needs about" in text
+    assert "in bf16" in text and "RAM free" in text
+    panel.add_edit.setText(str(tmp_path))                 # not a checkpoint: said at once
+    panel.add_button.click()
+    assert "cannot run" in panel.status.text() and "config.json" in panel.status.text()
+
+
+def test_prompt_form_samples_at_a_frame_rate(ctx, qtbot):
+    from models.video import probe
+    from models.vlm.frames import sample_indices
+    from widgets.vlm.prompt_form import PromptForm
+
+    form = PromptForm(ctx)
+    qtbot.addWidget(form)
+    form.question.setText("What happens?")
+    form.set_mode("rate")
+    form.rate.setValue(2.0)
+    form.count.setValue(64)
+    spec = form.spec()
+    idx = sample_indices(probe(spec.video), spec.selection)
+    assert spec.selection.mode == "rate" and idx[:3] == [0, 14, 28] and len(idx) == 20
+    form.start.setValue(100)
+    form.end.setValue(160)
+    assert sample_indices(probe(spec.video), form.spec().selection) == [100, 114, 128, 142, 156]

@@ -54,17 +54,20 @@ class AskPanel(QWidget):
         self.controller.refresh_choices()
 
     def _layout(self) -> None:
-        top = QHBoxLayout()
-        top.addWidget(self.picker, 2)
-        top.addWidget(self.add_edit, 3)
-        top.addWidget(self.add_button)
-        top.addWidget(self.save_server_button)
-        top.addWidget(self.forget_button)
+        add = QHBoxLayout()            # two short rows: the panel fits a narrow side dock
+        add.addWidget(self.add_edit, 1)
+        add.addWidget(self.add_button)
+        servers = QHBoxLayout()
+        servers.addStretch(1)
+        servers.addWidget(self.save_server_button)
+        servers.addWidget(self.forget_button)
         buttons = QHBoxLayout()
         for b in (self.ask_button, self.cancel_button, self.copy_button, self.save_button):
             buttons.addWidget(b)
         lay = QVBoxLayout(self)
-        lay.addLayout(top)
+        lay.addWidget(self.picker)
+        lay.addLayout(add)
+        lay.addLayout(servers)
         lay.addWidget(self.form)
         lay.addLayout(buttons)
         lay.addWidget(self.answer, 1)
@@ -72,6 +75,7 @@ class AskPanel(QWidget):
 
     def _connect(self) -> None:
         c = self.controller
+        self.picker.currentIndexChanged.connect(self._show_memory_hint)
         self.add_button.clicked.connect(self.add_backend)
         self.save_server_button.clicked.connect(self.save_server)
         self.forget_button.clicked.connect(self.forget_server)
@@ -85,6 +89,11 @@ class AskPanel(QWidget):
         c.failed.connect(self._on_failed)
         c.progress.connect(lambda rid, m: rid == self.rid and self.status.setText(m))
 
+    def _show_memory_hint(self, _index: int = 0) -> None:
+        hint = self.controller.memory_hint(self.picker.choice())
+        if hint:
+            self.status.setText(hint)
+
     # -- intents ----------------------------------------------------------------------------
     def add_backend(self) -> None:
         try:
@@ -94,6 +103,7 @@ class AskPanel(QWidget):
             return
         self.picker.select_label(choice.label)
         self.add_edit.clear()
+        self._show_memory_hint()
 
     def save_server(self) -> None:
         try:

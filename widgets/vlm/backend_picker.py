@@ -14,7 +14,8 @@ class BackendPicker(QComboBox):
         super().__init__(parent)
         self.controller = controller
         self.allow_none = allow_none
-        self.setMinimumContentsLength(18)
+        self.setMinimumContentsLength(18)   # long checkpoint paths must not widen the panel
+        self.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
         controller.choicesChanged.connect(self.reload)
         self.reload()
 

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from typing import Optional
 
-from PySide6.QtWidgets import (QCheckBox, QComboBox, QFormLayout, QHBoxLayout, QLineEdit,
-                               QSpinBox, QWidget)
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, QHBoxLayout,
+                               QLineEdit, QSpinBox, QWidget)
 
 from models.errors import StudioError
 from models.vlm.frames import FrameSelection
@@ -13,6 +13,7 @@ from models.vlm.service import AskSpec
 from models.vlm.types import GenerationParams
 
 FRAME_MODES = (("clip", "N frames over the clip"), ("window", "N frames over frames start..end"),
+               ("rate", "Frames per second (at most N; window if end > start)"),
                ("marked", "Marked frames A / B"), ("current", "Current frame"))
 
 
@@ -23,11 +24,18 @@ def _spin(lo: int, hi: int, value: int) -> QSpinBox:
     return s
 
 
+def _narrow(combo: QComboBox) -> QComboBox:
+    """A combo box whose width does not follow its longest entry (narrow side docks)."""
+    combo.setMinimumContentsLength(12)
+    combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+    return combo
+
+
 class PromptForm(QWidget):
     def __init__(self, ctx, parent: Optional[QWidget] = None) -> None:
         super().__init__(parent)
         self.ctx = ctx
-        self.template = QComboBox()
+        self.template = _narrow(QComboBox())
         for t in load_templates().values():
             self.template.addItem(f"{t.title} (v{t.version})", t.id)
         self.question = QLineEdit()
@@ -37,11 +45,18 @@ class PromptForm(QWidget):
         self.answer = _spin(-1, 7, -1)
         self.answer.setSpecialValueText("unknown")
         self.answer.setToolTip("Index of the right option (0 = A); marks answers right/wrong")
-        self.mode = QComboBox()
+        self.mode = _narrow(QComboBox())
         for key, text in FRAME_MODES:
             self.mode.addItem(text, key)
         self.count, self.start, self.end = _spin(1, 64, 8), _spin(0, 10 ** 7, 0), _spin(0, 10 ** 7, 0)
-        self.grounding = QCheckBox("Pose grounding (append rule-based facts)")
+        self.rate = QDoubleSpinBox()
+        self.rate.setRange(0.05, 60.0)
+        self.rate.setValue(1.0)
+        self.rate.setSuffix(" fps")
+        self.rate.setToolTip("Sampling rate for the 'frames per second' mode")
+        self.grounding = QCheckBox("Pose grounding")
+        self.grounding.setToolTip("Append the rule-based pose facts of the sampled frames "
+                                  "to the prompt")
         self.max_tokens, self.seed = _spin(1, 4096, 128), _spin(0, 2 ** 31 - 1, 0)
         self._layout()
 
@@ -55,14 +70,19 @@ class PromptForm(QWidget):
         opts.addWidget(self.answer)
         form.addRow("Options / right", opts)
         frames = QHBoxLayout()
-        for w in (self.mode, self.count, self.start, self.end):
-            frames.addWidget(w)
+        frames.addWidget(self.mode, 1)
+        frames.addWidget(self.count)
+        frames.addWidget(self.rate)
         form.addRow("Frames", frames)
+        window = QHBoxLayout()
+        window.addWidget(self.start)
+        window.addWidget(self.end)
+        form.addRow("Window start / end", window)
         gen = QHBoxLayout()
         gen.addWidget(self.max_tokens)
         gen.addWidget(self.seed)
-        gen.addWidget(self.grounding)
         form.addRow("Max tokens / seed", gen)
+        form.addRow("", self.grounding)
 
     def set_template(self, template_id: str) -> None:
         self.template.setCurrentIndex(max(0, self.template.findData(template_id)))
@@ -83,6 +103,11 @@ class PromptForm(QWidget):
         if mode == "window":
             return FrameSelection(count=self.count.value(), start=self.start.value(),
                                   end=self.end.value())
+        if mode == "rate":
+            windowed = self.end.value() > self.start.value()
+            return FrameSelection("rate", count=self.count.value(), rate=self.rate.value(),
+                                  start=self.start.value() if windowed else None,
+                                  end=self.end.value() if windowed else None)
         return FrameSelection(count=self.count.value())
 
     def spec(self) -> AskSpec:
