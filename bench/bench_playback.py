@@ -61,7 +61,7 @@ def decode_all(rounds: int) -> tuple[float, int]:
 
 
 def make_drawer(track, display):
-    from PySide6.QtGui import QColor, QImage, QPainter
+    from PySide6.QtGui import QImage, QPainter
 
     from widgets.video.view import VideoView
 
@@ -71,9 +71,13 @@ def make_drawer(track, display):
 
     def draw(i, image):
         view.show_frame(image, [track.pixels(i)])
-        target.fill(QColor(24, 25, 28))
         painter = QPainter(target)
         painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
+        scene_rect = view.sceneRect()
+        painter.save()  # the view's own background, as it paints it (outside the frame)
+        painter.scale(target.width() / scene_rect.width(), target.height() / scene_rect.height())
+        view.drawBackground(painter, scene_rect)
+        painter.restore()
         view.scene().render(painter)
         painter.end()
     return view, draw

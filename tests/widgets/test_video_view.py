@@ -171,3 +171,26 @@ def test_slider_seeks_and_follows(qtbot, ctx, clip):
     with qtbot.waitSignal(player.frameChanged, timeout=10000):
         player.seek(200)
     assert bar.slider.value() == 200 and player.current_frame == 200
+
+
+def test_background_only_around_the_frame(qtbot):
+    from PySide6.QtCore import QRectF
+
+    from widgets.video.view import VideoView, outside
+
+    parts = outside(QRectF(0, 0, 100, 100), QRectF(10, 20, 50, 30))
+    assert sum(r.width() * r.height() for r in parts) == 100 * 100 - 50 * 30
+    assert outside(QRectF(0, 0, 10, 10), QRectF(20, 20, 5, 5)) == [QRectF(0, 0, 10, 10)]
+    v = VideoView()
+    qtbot.addWidget(v)
+    v.resize(800, 600)
+    v.show()
+    frame = np.zeros((180, 320, 3), np.uint8)
+    frame[...] = (200, 30, 30)
+    v.show_frame(frame, [])
+    v.fit()
+    shot = v.viewport().grab().toImage()
+    assert _rgb(shot, 400, 300) == (200, 30, 30)                # the frame
+    assert _rgb(shot, 400, 20) == (24, 25, 28)                  # letterbox: background
+    inside_edge = v.mapFromScene(QRectF(0, 0, 320, 180)).boundingRect()
+    assert _rgb(shot, 400, inside_edge.top() + 2) == (200, 30, 30)

@@ -26,6 +26,18 @@ def to_qimage(rgb: np.ndarray) -> QImage:
     return QImage(rgb.data, w, h, rgb.strides[0], QImage.Format.Format_RGB888)
 
 
+def outside(rect: QRectF, inner: QRectF) -> list[QRectF]:
+    """Up to four rectangles covering ``rect`` minus ``inner``."""
+    cut = rect.intersected(inner)
+    if cut.isEmpty():
+        return [QRectF(rect)]
+    parts = [QRectF(rect.left(), rect.top(), rect.width(), cut.top() - rect.top()),
+             QRectF(rect.left(), cut.bottom(), rect.width(), rect.bottom() - cut.bottom()),
+             QRectF(rect.left(), cut.top(), cut.left() - rect.left(), cut.height()),
+             QRectF(cut.right(), cut.top(), rect.right() - cut.right(), cut.height())]
+    return [r for r in parts if r.width() > 0 and r.height() > 0]
+
+
 class FrameItem(QGraphicsItem):
     """The frame image, painted straight from the decoded array (no per-frame pixmap
     conversion: one 1080p copy less per displayed frame)."""
@@ -83,6 +95,17 @@ class VideoView(QGraphicsView):
         self.setBackgroundBrush(QBrush(QColor(24, 25, 28)))
         self.setFrameShape(QGraphicsView.Shape.NoFrame)
         self.setMinimumSize(320, 180)
+
+    def drawBackground(self, painter: QPainter, rect: QRectF) -> None:
+        """Fill only what the opaque frame does not cover: no full-frame overdraw per
+        displayed frame (the band 1 px inside the frame edge is filled too, so a
+        fractional edge never shows stale pixels)."""
+        frame = self.frame_item.boundingRect()
+        if self.frame_item.image().isNull() or frame.width() < 4 or frame.height() < 4:
+            painter.fillRect(rect, self.backgroundBrush())
+            return
+        for part in outside(rect, frame.adjusted(1, 1, -1, -1)):
+            painter.fillRect(part, self.backgroundBrush())
 
     def _make_message(self) -> QGraphicsSimpleTextItem:
         item = QGraphicsSimpleTextItem()
