@@ -79,6 +79,8 @@ class DescribePanel(QWidget):
         self.refresh()
 
     def refresh(self, *_args) -> None:
+        if not self.isVisible():  # a hidden tab costs nothing; showEvent refreshes it
+            return
         player = self.ctx.player
         frame = player.current_frame
         if frame < 0:
