@@ -29,6 +29,6 @@ PANELS: list[PanelSpec] = [
     PanelSpec(id="compare", title="Compare frames", factory="widgets.compare.frame_pair:FramePairPanel", area="bottom", visible=False),
     PanelSpec(id="motion", title="Motion", factory="widgets.describe.motion:MotionPanel", area="bottom", visible=False),
     PanelSpec(id="evaluation", title="Evaluation", factory="widgets.evaluation.panel:EvaluationPanel", area="bottom", visible=False),
-    PanelSpec(id="ask", title="Ask a model", factory="widgets.vlm.ask_panel:AskPanel", area="right", visible=False),
+    PanelSpec(id="ask", title="Ask a model", factory="widgets.vlm.ask_panel:AskPanel", area="right"),
     PanelSpec(id="compare_models", title="Compare models", factory="widgets.vlm.compare_view:CompareView", area="bottom", visible=False),
 ]
