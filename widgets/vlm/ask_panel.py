@@ -9,25 +9,23 @@ from PySide6.QtWidgets import (QHBoxLayout, QLabel, QLineEdit, QPlainTextEdit, Q
 
 from app.controllers.vlm import vlm_controller
 from models.errors import StudioError
-from models.vlm.checkpoint import fmt_bytes
 
 from .backend_picker import BackendPicker
 from .prompt_form import PromptForm
+from .request_view import RequestView, timing_text
 
 
 def stats_text(answer) -> str:
     s = answer.stats
+    line = timing_text(answer.status, answer.error, s.load_s, s.ttft_s, s.tokens_per_s,
+                       s.prompt_tokens, s.peak_mem_bytes)
     if answer.status != "ok":
-        return f"{answer.status}: {answer.error}"
-    f = lambda v, fmt: "?" if v is None else format(v, fmt)  # noqa: E731
+        return line
     mark = "" if answer.correct is None else ("  ✔ right" if answer.correct else "  ✘ wrong")
-    mark = "  n/a" if getattr(answer, "abstained", False) else mark
-    return (f"load {f(s.load_s, '.2f')} s · TTFT {f(s.ttft_s, '.3f')} s · "
-            f"{f(s.tokens_per_s, '.1f')} tok/s · prompt {f(s.prompt_tokens, 'd')} tok · "
-            f"peak {fmt_bytes(s.peak_mem_bytes)}{mark}")
+    return line + ("  n/a" if getattr(answer, "abstained", False) else mark)
 
 
-class AskPanel(QWidget):
+class AskPanel(RequestView, QWidget):
     def __init__(self, ctx, parent: Optional[QWidget] = None) -> None:
         super().__init__(parent)
         self.ctx = ctx
@@ -50,6 +48,7 @@ class AskPanel(QWidget):
         self.status.setWordWrap(True)
         self._layout()
         self._connect()
+        self.start_button = self.ask_button
         self._set_busy(False)
         self.controller.refresh_choices()
 
@@ -75,19 +74,14 @@ class AskPanel(QWidget):
 
     def _connect(self) -> None:
         c = self.controller
+        self._connect_request()
         self.picker.currentIndexChanged.connect(self._show_memory_hint)
         self.add_button.clicked.connect(self.add_backend)
         self.save_server_button.clicked.connect(self.save_server)
         self.forget_button.clicked.connect(self.forget_server)
         self.ask_button.clicked.connect(self.ask)
-        self.cancel_button.clicked.connect(c.cancel)
         self.copy_button.clicked.connect(self.copy)
-        self.save_button.clicked.connect(self.save)
         c.chunk.connect(self._on_chunk)
-        c.answerReady.connect(self._on_answer)
-        c.finished.connect(self._on_finished)
-        c.failed.connect(self._on_failed)
-        c.progress.connect(lambda rid, m: rid == self.rid and self.status.setText(m))
 
     def _show_memory_hint(self, _index: int = 0) -> None:
         hint = self.controller.memory_hint(self.picker.choice())
@@ -162,17 +156,3 @@ class AskPanel(QWidget):
             self._set_busy(False)
             self.status.setText(stats_text(answers[0]))
             self.save_button.setEnabled(answers[0].status == "ok")
-
-    def _on_failed(self, rid: int, message: str) -> None:
-        if rid == self.rid:
-            self._set_busy(False)
-            self._show_error(message)
-
-    def _show_error(self, message: str) -> None:
-        self.status.setText(message)
-        self.ctx.message(message)
-
-    def _set_busy(self, busy: bool) -> None:
-        self.ask_button.setEnabled(not busy)
-        self.cancel_button.setEnabled(busy)
-        self.save_button.setEnabled(not busy and self.controller.last is not None)

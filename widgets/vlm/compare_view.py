@@ -10,12 +10,12 @@ from PySide6.QtWidgets import (QComboBox, QGroupBox, QHBoxLayout, QLabel, QPushB
 
 from app.controllers.vlm import vlm_controller
 from models.errors import StudioError
-from models.vlm.checkpoint import fmt_bytes
 from models.vlm.textdiff import distinct_words, highlight_html
 
 from .ask_panel import stats_text
 from .backend_picker import BackendPicker
 from .prompt_form import PromptForm
+from .request_view import RequestView, timing_text
 
 MAX_COLUMNS = 4
 
@@ -59,15 +59,11 @@ class AnswerColumn(QGroupBox):
 
 
 def _saved_stats(row: dict) -> str:
-    if row["status"] != "ok":
-        return f"{row['status']}: {row['error']}"
-    f = lambda v, fmt: "?" if v is None else format(v, fmt)  # noqa: E731
-    return (f"load {f(row['load_s'], '.2f')} s · TTFT {f(row['ttft_s'], '.3f')} s · "
-            f"{f(row['tokens_per_s'], '.1f')} tok/s · prompt {f(row['prompt_tokens'], 'd')} tok · "
-            f"peak {fmt_bytes(row['peak_mem_bytes'])}")
+    return timing_text(row["status"], row["error"], row["load_s"], row["ttft_s"],
+                       row["tokens_per_s"], row["prompt_tokens"], row["peak_mem_bytes"])
 
 
-class CompareView(QWidget):
+class CompareView(RequestView, QWidget):
     def __init__(self, ctx, parent: Optional[QWidget] = None) -> None:
         super().__init__(parent)
         self.ctx = ctx
@@ -84,6 +80,7 @@ class CompareView(QWidget):
         self.status.setWordWrap(True)
         self._layout()
         self._connect()
+        self.start_button = self.run_button
         self._set_busy(False)
         self.reload_saved()
 
@@ -108,16 +105,11 @@ class CompareView(QWidget):
 
     def _connect(self) -> None:
         c = self.controller
+        self._connect_request()
         self.run_button.clicked.connect(self.run)
-        self.cancel_button.clicked.connect(c.cancel)
-        self.save_button.clicked.connect(self.save)
         self.open_button.clicked.connect(self.open_selected)
         c.prepared.connect(self._on_prepared)
         c.chunk.connect(lambda rid, pos, t: rid == self.rid and self.columns[pos].append(t))
-        c.answerReady.connect(self._on_answer)
-        c.finished.connect(self._on_finished)
-        c.failed.connect(self._on_failed)
-        c.progress.connect(lambda rid, m: rid == self.rid and self.status.setText(m))
         c.saved.connect(lambda kind, _id: kind == "comparison" and self.reload_saved())
 
     # -- intents ----------------------------------------------------------------------------
@@ -195,17 +187,3 @@ class CompareView(QWidget):
     def _highlight(self, texts: list[str]) -> None:
         for col, text, distinct in zip(self.columns, texts, distinct_words(texts)):
             col.show_html(highlight_html(text, distinct))
-
-    def _on_failed(self, rid: int, message: str) -> None:
-        if rid == self.rid:
-            self._set_busy(False)
-            self._show_error(message)
-
-    def _show_error(self, message: str) -> None:
-        self.status.setText(message)
-        self.ctx.message(message)
-
-    def _set_busy(self, busy: bool) -> None:
-        self.run_button.setEnabled(not busy)
-        self.cancel_button.setEnabled(busy)
-        self.save_button.setEnabled(not busy and self.controller.last is not None)
