@@ -3,7 +3,8 @@
 1. Export N (default 100,000) items to every format without copying videos: seconds per
    format. Items spread over the real small clips with a few windows / frame pairs, so the
    frame formats decode each distinct window once (as a real set of a few clips would).
-2. Evaluation overhead per item beyond the model's own generate time, with a real tiny
+2. Evaluation overhead per item beyond the model's own generate time (`--eval-only` skips 1,
+   `--real-size` adds a random SmolVLM2-256M-like checkpoint), with a real tiny
    transformers checkpoint on real clips: (total per item - generate) / generate, split into
    the wait for frames not hidden by the prefetch thread, and bookkeeping (store, progress).
 """
@@ -69,12 +70,16 @@ def bench_exports(n: int, tmp: Path) -> None:
         shutil.rmtree(out)
 
 
-def bench_eval_overhead(tmp: Path, items: int = 24) -> None:
+def bench_eval_overhead(tmp: Path, items: int = 24, real_size: bool = False) -> None:
+    """``real_size``: a random SmolVLM2-256M-like checkpoint (built from its config in
+    code) instead of the tiny one, so the model's generate time is realistic."""
     from models.evaluate import EvalSettings, evaluate_models, open_backend
     from models.store import Repository
-    from models.vlm.tiny import build_tiny_checkpoint
+    from models.vlm.tiny import build_real_size_checkpoint, build_tiny_checkpoint
 
-    ckpt = build_tiny_checkpoint("qwen2_5_vl", tmp / "ckpt")
+    name = "SmolVLM2-256M-like (random)" if real_size else "tiny qwen2_5_vl"
+    ckpt = (build_real_size_checkpoint("smolvlm2_256m", tmp / "ckpt_real") if real_size
+            else build_tiny_checkpoint("qwen2_5_vl", tmp / "ckpt"))
     records = many_records(items)
     repo = Repository(tmp / "bench.aastudio")
     backend = open_backend(str(ckpt), "cpu")
@@ -88,7 +93,7 @@ def bench_eval_overhead(tmp: Path, items: int = 24) -> None:
     total = sum(a["total_s"] for a in answers)
     prep = total - gen   # waiting for frames (not hidden by the prefetch) + parse, in the run
     book = bookkeeping_s(repo, run_id, records)
-    print(f"evaluation of {items} items, tiny qwen2_5_vl on CPU:")
+    print(f"evaluation of {items} items, {name} on CPU:")
     print(f"  generate (model's own, incl. processor)  {1e3 * gen / items:8.2f} ms/item")
     print(f"  frame wait (after prefetch) + parse      {1e3 * prep / items:8.2f} ms/item")
     print(f"  bookkeeping (store answer, progress)     {1e3 * book:8.2f} ms/item")
@@ -116,11 +121,15 @@ def bookkeeping_s(repo, run_id: int, records, reps: int = 500) -> float:
 
 
 def main() -> None:
-    n = int(sys.argv[1]) if len(sys.argv) > 1 else 100_000
+    args = [a for a in sys.argv[1:] if not a.startswith("--")]
+    n = int(args[0]) if args else 100_000
     tmp = Path(tempfile.mkdtemp(prefix="aa_bench_export_"))
     try:
-        bench_exports(n, tmp)
+        if "--eval-only" not in sys.argv:
+            bench_exports(n, tmp)
         bench_eval_overhead(tmp)
+        if "--real-size" in sys.argv:  # slower: seconds per item
+            bench_eval_overhead(tmp, items=6, real_size=True)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
