@@ -20,7 +20,12 @@ PROCESS_START = time.perf_counter()
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="main.py", description="ActionArt Studio desktop app")
+    from cli import COMMANDS  # noqa: PLC0415
+
+    p = argparse.ArgumentParser(
+        prog="main.py", description="ActionArt Studio desktop app",
+        epilog="headless commands (no window): " + ", ".join(COMMANDS)
+        + ". Run 'main.py COMMAND --help' for one.")
     p.add_argument("path", nargs="?", help="video file or folder of videos (default: demo clip)")
     p.add_argument("--project", help="project file (default: the user's project)")
     p.add_argument("--screenshot", metavar="PNG", help="save a PNG of the window and exit")
