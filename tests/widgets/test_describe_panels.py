@@ -139,6 +139,28 @@ def test_describe_panel_follows_seeking(ctx, qtbot, clip):
     assert panel.text.toPlainText() != describe(pose_facts(ctx.player.track, 5))
 
 
+def test_describe_panel_follows_playback_and_lands_on_the_paused_frame(ctx, qtbot, clip):
+    from models.describe import describe, track_facts
+    from widgets.describe.panel import DescribePanel
+
+    panel = DescribePanel(ctx)
+    qtbot.addWidget(panel)
+    panel.show()
+    _open(ctx, qtbot, clip, lambda i: SynthPose().bend("left_knee", 40 + 2 * i).world())
+    refreshed, shown = [], []
+    panel.text.textChanged.connect(lambda: refreshed.append(ctx.player.current_frame))
+    ctx.player.frameChanged.connect(shown.append)
+    ctx.player.set_speed(2.0)
+    ctx.player.play()
+    qtbot.waitUntil(lambda: len(shown) >= 30, timeout=20000)
+    ctx.player.pause()
+    qtbot.waitUntil(lambda: not ctx.player.playing, timeout=5000)
+    frame = ctx.player.current_frame
+    qtbot.waitUntil(lambda: panel.header.text().startswith(f"Frame {frame} "), timeout=5000)
+    assert panel.text.toPlainText() == describe(track_facts(ctx.player.track).facts_at(frame))
+    assert 2 <= len(set(refreshed)) < len(shown)   # updated while playing, not on every frame
+
+
 def _save_synthetic_track(ctx, path, poses, fps):
     from models.pose.extract import DEFAULT_BACKEND, _settings
     from models.video import VideoInfo  # noqa: F401  (the clip is probed by clip_hash)

@@ -18,6 +18,8 @@ from app.controllers.describe import describe_controller
 
 from .highlight import attach_highlight
 
+PLAY_REFRESH_MS = 100  # ten descriptions a second during playback
+
 COLUMNS = ("fact", "value", "bin", "vis.")
 
 
@@ -48,7 +50,13 @@ class DescribePanel(QWidget):
         lay.addWidget(self.text)
         lay.addLayout(self._buttons())
         lay.addWidget(self.tree, 1)
-        ctx.player.frameChanged.connect(self.refresh)
+        # While playing, the text follows the video at most PLAY_REFRESH_MS apart (the
+        # last frame always lands); when paused or scrubbing, every frame refreshes at once.
+        self._play_timer = QTimer(self)
+        self._play_timer.setSingleShot(True)
+        self._play_timer.timeout.connect(self.refresh)
+        ctx.player.frameChanged.connect(self._on_frame)
+        ctx.player.playingChanged.connect(lambda playing: playing or self.refresh())
         ctx.player.trackChanged.connect(self.refresh)
         self.ctrl.trackFactsReady.connect(self.refresh)
         QTimer.singleShot(0, self._attach)
@@ -77,6 +85,12 @@ class DescribePanel(QWidget):
         super().showEvent(event)
         self._attach()
         self.refresh()
+
+    def _on_frame(self, _frame: int) -> None:
+        if not self.ctx.player.playing:
+            self.refresh()
+        elif not self._play_timer.isActive():
+            self._play_timer.start(PLAY_REFRESH_MS)
 
     def refresh(self, *_args) -> None:
         if not self.isVisible():  # a hidden tab costs nothing; showEvent refreshes it
