@@ -12,9 +12,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import sys
-from contextlib import contextmanager
 
 
 def register(sub) -> None:
@@ -54,29 +51,15 @@ def load_track(path, project=None):
     """The cached or freshly extracted pose track of ``path`` (mediapipe's native log lines
     are kept off stderr, so a failure stays one line)."""
     from models.pose.extract import extract_video  # noqa: PLC0415
+    from models.pose.native_logs import NativeLogsMuted  # noqa: PLC0415
     from models.store import Repository  # noqa: PLC0415
 
     repo = Repository(project)
     try:
-        with _native_stderr_silenced():
+        with NativeLogsMuted():
             return extract_video(path, repo)
     finally:
         repo.close()
-
-
-@contextmanager
-def _native_stderr_silenced():
-    """Point file descriptor 2 at /dev/null for native code (Python's sys.stderr object
-    is untouched, so our own messages still print after the block)."""
-    sys.stderr.flush()
-    saved = os.dup(2)
-    try:
-        with open(os.devnull, "w") as null:
-            os.dup2(null.fileno(), 2)
-        yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
 
 
 def _check_frames(video: str, **frames) -> None:

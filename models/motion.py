@@ -150,8 +150,9 @@ def motion_facts(world, fps: float, start: float, end: float, min_visibility=Non
                             f"({int(has.sum())} of {len(seg)} frames have one).")
     sig = signals(seg, min_visibility)
     mv = float(config()["min_visibility"] if min_visibility is None else min_visibility)
-    ctx = {"i0": i0, "i1": i1, "fps": fps, "min_vis": mv}
-    out = _movements(seg, sig, ctx) + _turn(seg, ctx)
+    pts, yaw = body_frame(seg)          # once for the movement and the turn facts
+    ctx = {"i0": i0, "i1": i1, "fps": fps, "min_vis": mv, "pts": pts, "yaw": yaw}
+    out = _movements(seg, sig, ctx) + _turn(ctx)
     out += _sideways(world, i0, i1, ctx)
     out += _repetition({signal: sig[signal]} if signal else sig, ctx) + _onsets(sig, ctx)
     return out
@@ -177,7 +178,7 @@ def _ends(x: np.ndarray, fps: float):
 
 def _movements(seg, sig, ctx) -> list[Fact]:
     from .diff import _bin, _directions  # noqa: PLC0415
-    pts, _ = body_frame(seg)
+    pts = ctx["pts"].copy()
     vis = np.nan_to_num(seg[..., 3], nan=0.0) if seg.shape[-1] > 3 else np.ones(seg.shape[:2])
     pts[..., :3][vis < ctx["min_vis"]] = np.nan          # invisible joints do not move
     disp_cfg, out = config()["diff"]["displacement"], []
@@ -201,9 +202,9 @@ def _movements(seg, sig, ctx) -> list[Fact]:
     return out
 
 
-def _turn(seg, ctx) -> list[Fact]:
+def _turn(ctx) -> list[Fact]:
     from .diff import _bin  # noqa: PLC0415
-    _, yaw = body_frame(seg)
+    yaw = ctx["yaw"]
     ok = np.isfinite(yaw)
     if ok.sum() < 2:
         return []

@@ -23,6 +23,8 @@ from PySide6.QtCore import QObject, Signal
 from models.describe import describe, pose_facts, track_facts
 from models.errors import StudioError
 
+from .registry import on_context
+
 
 @dataclass
 class FramePair:
@@ -171,8 +173,4 @@ class DescribeController(QObject):
 
 
 def describe_controller(ctx) -> DescribeController:
-    ctrl = getattr(ctx, "_describe_controller", None)
-    if ctrl is None:
-        ctrl = DescribeController(ctx, parent=ctx)
-        ctx._describe_controller = ctrl
-    return ctrl
+    return on_context(ctx, "_describe_controller", DescribeController)

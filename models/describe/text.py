@@ -132,21 +132,22 @@ def merge_subjects(clauses: list[str], per: int = 3) -> list[str]:
     return out
 
 
+_HANGING = (("upper arm", "forearm", ("arms hang", "arm hangs"), "straight down"),
+            ("thigh", "shin", ("legs are", "leg is"), "straight and vertical"))
+
+
 def _merge_hanging(clauses: list[str]) -> list[str]:
-    """'X upper arm(s) ... pointing down' + 'X forearm(s) ... pointing down' -> 'X arm(s) hang(s)'."""
+    """'X upper arm(s) ... pointing down' + 'X forearm(s) ... pointing down' -> 'X arm(s) hang(s)'
+    (and thigh + shin -> leg)."""
     for subj in ("both", "the left", "the right"):
-        ua = f"{subj} upper arm{'s are' if subj == 'both' else ' is'} pointing straight down"
-        fa = f"{subj} forearm{'s are' if subj == 'both' else ' is'} pointing straight down"
-        if ua in clauses and fa in clauses:
-            i = clauses.index(ua)
-            clauses[i] = f"{subj} arm{'s hang' if subj == 'both' else ' hangs'} straight down"
-            clauses.remove(fa)
-        th = f"{subj} thigh{'s are' if subj == 'both' else ' is'} pointing straight down"
-        sh = f"{subj} shin{'s are' if subj == 'both' else ' is'} pointing straight down"
-        if th in clauses and sh in clauses:
-            i = clauses.index(th)
-            clauses[i] = f"{subj} leg{'s are' if subj == 'both' else ' is'} straight and vertical"
-            clauses.remove(sh)
+        both = subj == "both"
+        be = "s are" if both else " is"
+        for upper, lower, (plural, single), rest in _HANGING:
+            up = f"{subj} {upper}{be} pointing straight down"
+            low = f"{subj} {lower}{be} pointing straight down"
+            if up in clauses and low in clauses:
+                clauses[clauses.index(up)] = f"{subj} {plural if both else single} {rest}"
+                clauses.remove(low)
     return clauses
 
 

@@ -88,14 +88,11 @@ def _described_fact(m: TrackMeasures, measure_id: str, part, quantity: str, unit
     return _fact(part, quantity, value, unit, frame, vis, measure=measure_id, bin=label, **extra)
 
 
-def frame_facts(world: np.ndarray, frame: int, min_visibility: float = 0.5,
-                measures: TrackMeasures | None = None) -> list[dict]:
+def frame_facts(world: np.ndarray, frame: int, min_visibility: float,
+                measures: TrackMeasures) -> list[dict]:
     """Angles, torso inclination, heights above the floor, left/up/forward offsets and the
-    describer's posture labels at one frame (only values at or above the visibility gate)."""
-    shown = frame
-    if measures is None:
-        world, frame = world[frame:frame + 1], 0
-        measures = TrackMeasures(world, min_visibility)
+    describer's posture labels at one frame (only values at or above the visibility gate);
+    ``measures`` is the track's ``TrackMeasures`` (computed once per track)."""
     out = [_described_fact(measures, f"{j}_angle", j, "angle", "deg", frame)
            for j in ANGLE_JOINTS]
     out.append(_described_fact(measures, "torso_orientation", "torso", "inclination", "deg", frame))
@@ -103,9 +100,6 @@ def frame_facts(world: np.ndarray, frame: int, min_visibility: float = 0.5,
     out += _height_facts(world, bc, frame)
     out += _offset_facts(world, bc, frame, measures)
     out.append(_posture_fact(measures, frame))
-    for f in out:
-        if f is not None:
-            f["frame"] = int(shown)
     return [f for f in out if f is not None and f["visibility"] >= min_visibility]
 
 
@@ -149,13 +143,10 @@ def _offset_facts(world, bc, frame, m: TrackMeasures) -> list:
     return out
 
 
-def displacement_facts(world: np.ndarray, start: int, end: int, min_visibility: float = 0.5,
-                       measures: TrackMeasures | None = None) -> list[dict]:
+def displacement_facts(world: np.ndarray, start: int, end: int, min_visibility: float,
+                       measures: TrackMeasures) -> list[dict]:
     """Per tracked part: displacement from ``start`` to ``end`` along left/up/forward."""
-    if measures is not None:
-        bc, be = measures.bc[start], measures.bc[end]
-    else:
-        bc, be = body_coords(world[[start, end]])
+    bc, be = measures.bc[start], measures.bc[end]
     out = []
     for p in TRACKED_PARTS:
         i = _idx(p)

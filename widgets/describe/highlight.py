@@ -67,6 +67,8 @@ def attach_highlight(view, ctx) -> HighlightItem:
     state = {"joints": ()}
 
     def refresh(*_args) -> None:
+        if not state["joints"] and not item.joints:
+            return  # nothing ringed, nothing to clear: no per-frame work during playback
         bounds = view.frame_item.boundingRect()
         item.set_state(player.pose(), state["joints"], bounds)
 

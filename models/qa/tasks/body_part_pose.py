@@ -38,10 +38,6 @@ def margin_for(joint: str) -> float:
     return max(7.0, 1.5 * float(_group(joint).get("margin", 0)))
 
 
-EDGES = edges_for("left_knee")
-LABELS = labels_for("left_knee")
-
-
 def label_for(angle: float, joint: str = "left_knee") -> str:
     return labels_for(joint)[bin_of(angle, edges_for(joint))]
 
