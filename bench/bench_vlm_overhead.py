@@ -2,7 +2,7 @@
 
 Both sides get identical inputs (8 frames of a real clip, same prompt, greedy, same
 max_new_tokens) on an already loaded model. The app side is ``TransformersBackend.generate_to``
-(chat template + processor + text streamer + cancel criterion + stats), as the
+(chat template + processor + text streamer with its cancel check + stats), as the
 service's ``run_answer`` drives it; the bare side is
 processor + ``model.generate`` written directly against transformers. Runs alternate;
 medians and minima of wall time are compared, and the median CPU time of the calling

@@ -16,6 +16,8 @@ from models.errors import StudioError
 from models.vlm.service import Answer, AskSpec, Prepared, compare, prepare
 from models.vlm.specs import BackendChoice, make_backend, parse_model
 
+from .registry import on_context
+
 RULE = BackendChoice("rule", {"label": "Rule-based describer"})
 
 
@@ -90,8 +92,8 @@ class VLMController(QObject):
         if gen != self._discovery_gen:
             return                                   # an older scan: a newer one is running
         keep = [c for c in self.choices if c.settings.get("added")]
-        self.choices = [RULE] + keep + [c for c in found if _key(c) not in
-                                        {_key(k) for k in keep}]
+        kept = {_key(k) for k in keep}
+        self.choices = [RULE] + keep + [c for c in found if _key(c) not in kept]
         self.choicesChanged.emit()
 
     def add_choice(self, spec: str, **local_opts) -> BackendChoice:
@@ -228,8 +230,4 @@ class VLMController(QObject):
 
 
 def vlm_controller(ctx) -> VLMController:
-    ctrl = getattr(ctx, "_vlm_controller", None)
-    if ctrl is None:
-        ctrl = VLMController(ctx, parent=ctx)
-        ctx._vlm_controller = ctrl
-    return ctrl
+    return on_context(ctx, "_vlm_controller", VLMController)

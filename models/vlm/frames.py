@@ -54,10 +54,6 @@ class SampledFrames:
     window: tuple[int, int]
     strategy: str = ""
 
-    @property
-    def times_s(self) -> list[float]:
-        return [i / self.fps for i in self.indices]
-
 
 def _window(info: VideoInfo, sel: FrameSelection) -> tuple[int, int]:
     last = info.frame_count - 1
@@ -188,6 +184,7 @@ def decode_seek(path, indices: list[int],
 DECODERS = {"sequential": decode_sequential, "seek": decode_seek}
 
 _CACHE: "OrderedDict[tuple, SampledFrames]" = OrderedDict()
+_INFO: "OrderedDict[tuple, VideoInfo]" = OrderedDict()
 _CACHE_LOCK = threading.Lock()
 CACHE_SIZE = 4
 
@@ -196,13 +193,11 @@ def sample_frames(path, sel: FrameSelection = FrameSelection(),
                   info: Optional[VideoInfo] = None, strategy: Optional[str] = None) -> SampledFrames:
     """Decode the selected frames (cached by file, selection and pixel cap)."""
     p = _check_path(path)
-    if info is None:
-        from ..video import probe
-
-        info = probe(p)
-    indices = sample_indices(info, sel)
     st = p.stat()
-    key = (str(p.resolve()), st.st_size, st.st_mtime, tuple(indices), sel.max_pixels)
+    file_key = (str(p.resolve()), st.st_size, st.st_mtime)
+    info = info or _probe(p, file_key)
+    indices = sample_indices(info, sel)
+    key = file_key + (tuple(indices), sel.max_pixels)
     with _CACHE_LOCK:
         if key in _CACHE:
             _CACHE.move_to_end(key)
@@ -213,6 +208,21 @@ def sample_frames(path, sel: FrameSelection = FrameSelection(),
         while len(_CACHE) > CACHE_SIZE:
             _CACHE.popitem(last=False)
     return result
+
+
+def _probe(p, file_key: tuple) -> VideoInfo:
+    """The clip's properties, probed once per file version (not again on every request)."""
+    with _CACHE_LOCK:
+        info = _INFO.get(file_key)
+    if info is None:
+        from ..video import probe
+
+        info = probe(p)
+        with _CACHE_LOCK:
+            _INFO[file_key] = info
+            while len(_INFO) > CACHE_SIZE:
+                _INFO.popitem(last=False)
+    return info
 
 
 def _decode(p, info: VideoInfo, sel: FrameSelection, indices, strategy: str) -> SampledFrames:
@@ -232,3 +242,4 @@ def _decode(p, info: VideoInfo, sel: FrameSelection, indices, strategy: str) -> 
 def clear_cache() -> None:
     with _CACHE_LOCK:
         _CACHE.clear()
+        _INFO.clear()

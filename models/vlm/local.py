@@ -21,7 +21,7 @@ from ..jobs import NULL_CONTEXT
 from .checkpoint import (check_fits, estimate_bytes, fmt_bytes, fmt_params,
                          params_from_config, require_runnable)
 from .registry import GENERIC
-from .types import AnswerStats, BackendInfo, VLMError, VLMRequest
+from .types import AnswerStats, BackendInfo, VLMError, VLMRequest, first_line
 
 DTYPES = ("auto", "bf16", "fp16", "fp32")
 DEVICES = ("auto", "cuda", "mps", "cpu")
@@ -208,8 +208,7 @@ class TransformersBackend:
             model = AutoModelForImageTextToText.from_pretrained(folder, **kwargs)
         except (OSError, ValueError, KeyError, TypeError, ImportError) as exc:
             RESIDENT.release(self)
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise VLMError(f"Cannot load {folder.name}: {first}") from None
+            raise VLMError(f"Cannot load {folder.name}: {first_line(exc)}") from None
         self.model = model if "device_map" in kwargs else model.to(self.device)
         self.model.eval()
 

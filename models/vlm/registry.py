@@ -53,13 +53,6 @@ def family_for(model_type: str) -> Optional[Family]:
     return _BY_TYPE.get(model_type)
 
 
-def family_by_id(family_id: str) -> Family:
-    for f in FAMILIES + (GENERIC,):
-        if f.id == family_id:
-            return f
-    raise KeyError(family_id)
-
-
 @dataclass(frozen=True)
 class BackendKind:
     id: str

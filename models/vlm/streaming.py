@@ -8,7 +8,7 @@ import time
 from typing import Iterator
 
 from ..errors import Cancelled
-from .types import AnswerStats, VLMError, VLMRequest
+from .types import AnswerStats, VLMError, VLMRequest, first_line
 
 
 def generation_kwargs(params) -> dict:
@@ -229,9 +229,7 @@ def _finish(backend, stats: AnswerStats, result: dict, t0: float, streamer) -> N
     if streamer.first_token_at is not None:
         stats.ttft_s = streamer.first_token_at - t0
     if "error" in result:
-        exc = result["error"]
-        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        raise VLMError(f"Generation failed: {first}")
+        raise VLMError(f"Generation failed: {first_line(result['error'])}")
     ids = result.get("ids")
     backend.last_ids = ids[0, stats.prompt_tokens:].tolist() if ids is not None else streamer.ids
     stats.completion_tokens = len(backend.last_ids)

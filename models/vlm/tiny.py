@@ -84,61 +84,46 @@ def _text_cfg(tok, **extra) -> dict:
 
 
 # -- Qwen2-VL / Qwen2.5-VL / Qwen3-VL ---------------------------------------------------------
-def _qwen_processor(tok, processor_cls, image_cls, video_cls, patch: int):
+_QWEN_IDS = {f"{key}_id": token for key, token in _QWEN_NAMED.items()}
+_QWEN_ROPE = {"rope_type": "default", "mrope_section": [1, 1, 2], "rope_theta": 10000.0}
+
+
+def _qwen(tok, family: str, video_cls: str, patch: int, vision: dict, rope: dict, **text):
+    """Config and processor of a tiny Qwen-VL (``family``: the transformers class prefix)."""
+    import transformers as t
+
+    cfg = getattr(t, f"{family}Config")(
+        text_config=_text_cfg(tok, **text, rope_parameters=rope),
+        vision_config=dict(vision, depth=2, hidden_size=32, num_heads=2, patch_size=patch),
+        **_ids(tok, **_QWEN_IDS))
     px = dict(min_pixels=(patch * 2) ** 2, max_pixels=(patch * 2) ** 2 * 16)
     size = {"shortest_edge": px["min_pixels"], "longest_edge": px["max_pixels"]}
-    image = image_cls(patch_size=patch, merge_size=2, temporal_patch_size=2, size=size)
-    video = video_cls(patch_size=patch, merge_size=2, temporal_patch_size=2, size=size)
-    return processor_cls(image_processor=image, tokenizer=tok, video_processor=video,
-                         chat_template=_QWEN_TEMPLATE)
+    image = t.Qwen2VLImageProcessor(patch_size=patch, merge_size=2, temporal_patch_size=2,
+                                    size=size)
+    video = getattr(t, video_cls)(patch_size=patch, merge_size=2, temporal_patch_size=2,
+                                  size=size)
+    proc = getattr(t, f"{family}Processor")(image_processor=image, tokenizer=tok,
+                                            video_processor=video, chat_template=_QWEN_TEMPLATE)
+    return cfg, proc
 
 
 def _qwen2_5_vl(tok):
-    import transformers as t
-
-    rope = {"rope_type": "default", "mrope_section": [1, 1, 2], "rope_theta": 10000.0}
-    cfg = t.Qwen2_5_VLConfig(
-        text_config=_text_cfg(tok, rope_parameters=rope),
-        vision_config=dict(depth=2, hidden_size=32, intermediate_size=64, num_heads=2,
-                           out_hidden_size=32, patch_size=14, window_size=56,
-                           fullatt_block_indexes=[1]),
-        **_ids(tok, image_token_id="<|image_pad|>", video_token_id="<|video_pad|>",
-               vision_start_token_id="<|vision_start|>", vision_end_token_id="<|vision_end|>"))
-    proc = _qwen_processor(tok, t.Qwen2_5_VLProcessor, t.Qwen2VLImageProcessor,
-                           t.Qwen2VLVideoProcessor, 14)
-    return cfg, proc
+    return _qwen(tok, "Qwen2_5_VL", "Qwen2VLVideoProcessor", 14,
+                 dict(intermediate_size=64, out_hidden_size=32, window_size=56,
+                      fullatt_block_indexes=[1]), _QWEN_ROPE)
 
 
 def _qwen2_vl(tok):
-    import transformers as t
-
-    rope = {"rope_type": "default", "mrope_section": [1, 1, 2], "rope_theta": 10000.0}
-    cfg = t.Qwen2VLConfig(
-        text_config=_text_cfg(tok, rope_parameters=rope),
-        vision_config=dict(depth=2, embed_dim=32, hidden_size=32, mlp_ratio=2, num_heads=2,
-                           patch_size=14),
-        **_ids(tok, image_token_id="<|image_pad|>", video_token_id="<|video_pad|>",
-               vision_start_token_id="<|vision_start|>", vision_end_token_id="<|vision_end|>"))
-    proc = _qwen_processor(tok, t.Qwen2VLProcessor, t.Qwen2VLImageProcessor,
-                           t.Qwen2VLVideoProcessor, 14)
-    return cfg, proc
+    return _qwen(tok, "Qwen2VL", "Qwen2VLVideoProcessor", 14, dict(embed_dim=32, mlp_ratio=2),
+                 _QWEN_ROPE)
 
 
 def _qwen3_vl(tok):
-    import transformers as t
-
-    rope = {"rope_type": "default", "mrope_section": [1, 1, 2], "mrope_interleaved": True,
-            "rope_theta": 10000.0}
-    cfg = t.Qwen3VLConfig(
-        text_config=_text_cfg(tok, head_dim=8, rope_parameters=rope),
-        vision_config=dict(depth=2, hidden_size=32, intermediate_size=64, num_heads=2,
-                           out_hidden_size=32, patch_size=16, num_position_embeddings=64,
-                           deepstack_visual_indexes=[1]),
-        **_ids(tok, image_token_id="<|image_pad|>", video_token_id="<|video_pad|>",
-               vision_start_token_id="<|vision_start|>", vision_end_token_id="<|vision_end|>"))
-    proc = _qwen_processor(tok, t.Qwen3VLProcessor, t.Qwen2VLImageProcessor,
-                           t.Qwen3VLVideoProcessor, 16)
-    return cfg, proc
+    return _qwen(tok, "Qwen3VL", "Qwen3VLVideoProcessor", 16,
+                 dict(intermediate_size=64, out_hidden_size=32, num_position_embeddings=64,
+                      deepstack_visual_indexes=[1]),
+                 {"rope_type": "default", "mrope_section": [1, 1, 2], "mrope_interleaved": True,
+                  "rope_theta": 10000.0}, head_dim=8)
 
 
 # -- InternVL ----------------------------------------------------------------------------------
@@ -270,8 +255,7 @@ def _qwen2_5_vl_7b(tok):
         vision_config=dict(depth=32, hidden_size=1280, intermediate_size=3420, num_heads=16,
                            out_hidden_size=3584, patch_size=14, window_size=112,
                            fullatt_block_indexes=[7, 15, 23, 31]),
-        **_ids(tok, image_token_id="<|image_pad|>", video_token_id="<|video_pad|>",
-               vision_start_token_id="<|vision_start|>", vision_end_token_id="<|vision_end|>"))
+        **_ids(tok, **_QWEN_IDS))
     image = t.Qwen2VLImageProcessor(patch_size=14, merge_size=2, temporal_patch_size=2)
     video = t.Qwen2VLVideoProcessor(patch_size=14, merge_size=2, temporal_patch_size=2)
     proc = t.Qwen2_5_VLProcessor(image_processor=image, tokenizer=tok, video_processor=video,

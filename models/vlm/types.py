@@ -3,7 +3,7 @@ answer timings, and the ``VLMBackend`` protocol. No heavy imports here."""
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Any, Iterator, Optional, Protocol, runtime_checkable
+from typing import Iterator, Optional, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -12,6 +12,11 @@ from ..errors import StudioError
 
 class VLMError(StudioError):
     """A VLM backend cannot load, reach its server or answer."""
+
+
+def first_line(exc: BaseException) -> str:
+    """The first line of an exception's message (its type name when it has none)."""
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
 
 
 class NotEnoughMemory(VLMError):
@@ -122,13 +127,3 @@ class VLMBackend(Protocol):
 def messages_for(prompt: str, system: Optional[str] = None) -> list[dict]:
     msgs = [{"role": "system", "content": system}] if system else []
     return msgs + [{"role": "user", "content": prompt}]
-
-
-def last_user_text(messages: list[dict]) -> str:
-    for m in reversed(messages):
-        if m.get("role") == "user":
-            return str(m.get("content", ""))
-    return ""
-
-
-JSON = Any

@@ -173,7 +173,8 @@ def test_bad_checkpoints_give_clear_messages(case, pattern, tmp_path, tiny_ckpt)
 def test_remote_code_opt_in_is_per_model(tmp_path):
     folder = _write_config(tmp_path / "rc", {"model_type": "my_custom_vlm",
                                              "auto_map": {"AutoConfig": "x.Y"}})
-    assert not inspect_checkpoint(folder).runnable
+    assert not inspect_checkpoint(folder).runnable          # default: no remote code
+    # the explicit user opt-in under test (what --trust-remote-code passes for this model only)
     info = inspect_checkpoint(folder, trust_remote_code=True)
     assert info.needs_remote_code and "processor" in info.reason   # passes the code gate
 

@@ -134,13 +134,9 @@ class AskPanel(RequestView, QWidget):
         QGuiApplication.clipboard().setText(self.answer.toPlainText())
 
     def save(self) -> None:
-        try:
-            kind, row = self.controller.save_last()
-        except StudioError as exc:
-            self._show_error(str(exc))
-            return
-        self.status.setText(f"saved as {kind} #{row}")
-        self.ctx.message(f"Answer saved (#{row})")
+        row = super().save()
+        if row is not None:
+            self.ctx.message(f"Answer saved (#{row})")
 
     # -- controller events ------------------------------------------------------------------
     def _on_chunk(self, rid: int, pos: int, text: str) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Optional
 
+from PySide6.QtGui import QTextCursor
 from PySide6.QtWidgets import (QComboBox, QGroupBox, QHBoxLayout, QLabel, QPushButton,
                                QTextBrowser, QVBoxLayout, QWidget)
 
@@ -41,8 +42,11 @@ class AnswerColumn(QGroupBox):
         self.stats.setText("waiting…")
 
     def append(self, chunk: str) -> None:
+        """Add a streamed chunk at the end (not re-setting the whole text per chunk)."""
         self.raw += chunk
-        self.text.setPlainText(self.raw)
+        cursor = QTextCursor(self.text.document())
+        cursor.movePosition(QTextCursor.MoveOperation.End)
+        cursor.insertText(chunk)
 
     def set_mark(self, correct, abstained: bool = False) -> None:
         """✔ right / ✘ wrong for an MCQ with a known answer; "n/a" where the backend
@@ -114,7 +118,7 @@ class CompareView(RequestView, QWidget):
 
     # -- intents ----------------------------------------------------------------------------
     def chosen(self) -> list:
-        return [p.choice() for p in self.pickers if p.choice() is not None]
+        return [c for c in (p.choice() for p in self.pickers) if c is not None]
 
     def run(self) -> None:
         try:
@@ -131,14 +135,6 @@ class CompareView(RequestView, QWidget):
                 col.reset(choices[i].label)
         self._set_busy(True)
         self.rid = self.controller.run(choices, spec)
-
-    def save(self) -> None:
-        try:
-            kind, row = self.controller.save_last()
-        except StudioError as exc:
-            self._show_error(str(exc))
-            return
-        self.status.setText(f"saved as {kind} #{row}")
 
     def reload_saved(self) -> None:
         self.saved_box.clear()

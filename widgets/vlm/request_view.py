@@ -1,11 +1,14 @@
 """What the Ask panel and the Compare view share about one running request.
 
 A host widget has ``ctx``, ``controller``, ``rid`` (the id of its latest request),
-``status`` (a label), ``cancel_button``, ``save_button``, a ``save()`` intent,
+``status`` (a label), ``cancel_button``, ``save_button``,
 ``_on_answer`` / ``_on_finished`` slots, and names its start button in ``start_button``.
 """
 from __future__ import annotations
 
+from typing import Optional
+
+from models.errors import StudioError
 from models.vlm.checkpoint import fmt_bytes
 
 
@@ -30,6 +33,16 @@ class RequestView:
         c.finished.connect(self._on_finished)
         c.failed.connect(self._on_failed)
         c.progress.connect(lambda rid, m: rid == self.rid and self.status.setText(m))
+
+    def save(self) -> Optional[int]:
+        """Save the latest answer (or comparison); returns its row id, None on failure."""
+        try:
+            kind, row = self.controller.save_last()
+        except StudioError as exc:
+            self._show_error(str(exc))
+            return None
+        self.status.setText(f"saved as {kind} #{row}")
+        return row
 
     def _on_failed(self, rid: int, message: str) -> None:
         if rid == self.rid:
