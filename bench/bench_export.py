@@ -105,7 +105,7 @@ def bench_eval_overhead(tmp: Path, items: int = 24, real_size: bool = False) -> 
 
 def bookkeeping_s(repo, run_id: int, records, reps: int = 500) -> float:
     """Seconds per item to parse an answer and store it (one transaction) + progress."""
-    from models.evaluate import parse_choice
+    from models.answer_parse import parse_choice
     from models.jobs import JobContext
 
     ctx = JobContext(on_progress=lambda d, t, m: None, on_partial=lambda v: None)

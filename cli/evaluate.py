@@ -97,8 +97,8 @@ def _past(repo, args) -> tuple[str, list]:
                 f"became correct ({len(c.to_correct)}): {', '.join(c.to_correct)}\n"
                 f"became wrong ({len(c.to_wrong)}): {', '.join(c.to_wrong)}\n"
                 f"other answer, same result ({len(c.changed)}): {', '.join(c.changed)}\n"), []
-    rows = rep.report_rows(repo, args.runs)
-    return rep.to_markdown(rows, rep.unparseable_by_run(repo, args.runs)), rows
+    rows, unparseable = rep.report(repo, args.runs)
+    return rep.to_markdown(rows, unparseable), rows
 
 
 def _report_past(args) -> int:
@@ -131,22 +131,22 @@ def run(args) -> int:
 def _evaluate(args) -> int:
     from models import eval_report as rep  # noqa: PLC0415
     from models.evaluate import EvalSettings, evaluate_models, open_backend  # noqa: PLC0415
-    from models.export.media import guess_video_root  # noqa: PLC0415
+    from models.export.project import project_video_root  # noqa: PLC0415
     from models.jobs import JobContext  # noqa: PLC0415
     from models.store import Repository  # noqa: PLC0415
 
     repo = Repository(args.project_file)
     try:
         records = _records(repo, args)
-        root = args.video_root or guess_video_root([c["path"] for c in repo.clips()], records)
+        root = args.video_root or project_video_root(repo, records)
         specs = list(args.model) + (["rule"] if args.reference and "rule" not in args.model else [])
         backends = [open_backend(s, args.device, repo) for s in specs]
         settings = EvalSettings(frames=args.frames, max_new_tokens=args.max_new_tokens,
                                 template=args.template)
         run_ids = evaluate_models(repo, backends, records, settings, root,
                                   JobContext(on_progress=_progress(args.quiet)))
-        rows = rep.report_rows(repo, run_ids)
-        md = rep.to_markdown(rows, rep.unparseable_by_run(repo, run_ids))
+        rows, unparseable = rep.report(repo, run_ids)
+        md = rep.to_markdown(rows, unparseable)
     finally:
         repo.close()
     print(md, end="")

@@ -47,11 +47,9 @@ def _records(repo, args) -> list:
 
 
 def _video_root(repo, args, records):
-    from models.export.media import guess_video_root  # noqa: PLC0415
+    from models.export.project import project_video_root  # noqa: PLC0415
 
-    if args.video_root:
-        return args.video_root
-    return guess_video_root([c["path"] for c in repo.clips()], records)
+    return args.video_root or project_video_root(repo, records)
 
 
 def run_export(args) -> int:

@@ -18,12 +18,10 @@ def score_rows(label: str, s: Score) -> list[dict]:
     rows = [{"model": label, "sub_task": t.task, "n": t.n, "correct": t.correct,
              "accuracy": _pct(t.accuracy), "unparseable": t.unparseable,
              "abstained": t.abstained} for t in s.tasks.values()]
-    rows.append({"model": label, "sub_task": MEAN, "n": s.n, "correct": s.correct,
-                 "accuracy": _pct(s.mean_over_tasks), "unparseable": len(s.unparseable),
-                 "abstained": sum(t.abstained for t in s.tasks.values())})
-    rows.append({"model": label, "sub_task": OVERALL, "n": s.n, "correct": s.correct,
-                 "accuracy": _pct(s.overall), "unparseable": len(s.unparseable),
-                 "abstained": sum(t.abstained for t in s.tasks.values())})
+    totals = {"n": s.n, "correct": s.correct, "unparseable": len(s.unparseable),
+              "abstained": sum(t.abstained for t in s.tasks.values())}
+    rows += [{"model": label, "sub_task": name, **totals, "accuracy": _pct(acc)}
+             for name, acc in ((MEAN, s.mean_over_tasks), (OVERALL, s.overall))]
     return rows
 
 
@@ -31,11 +29,18 @@ def run_label(run: dict) -> str:
     return f"#{run['id']} {run['name']}"
 
 
-def report_rows(repo, run_ids) -> list[dict]:
-    rows = []
+def report(repo, run_ids) -> tuple[list[dict], dict]:
+    """(rows of every run, unparseable qa_ids per run label); each run is scored once."""
+    rows, unparseable = [], {}
     for run_id in run_ids:
-        rows += score_rows(run_label(repo.eval_run(run_id)), run_score(repo, run_id))
-    return rows
+        label, s = run_label(repo.eval_run(run_id)), run_score(repo, run_id)
+        rows += score_rows(label, s)
+        unparseable[label] = s.unparseable
+    return rows, unparseable
+
+
+def report_rows(repo, run_ids) -> list[dict]:
+    return report(repo, run_ids)[0]
 
 
 COLUMNS = ("model", "sub_task", "n", "correct", "accuracy", "unparseable", "abstained")
@@ -60,4 +65,4 @@ def to_markdown(rows: list[dict], unparseable: dict | None = None) -> str:
 
 
 def unparseable_by_run(repo, run_ids) -> dict:
-    return {run_label(repo.eval_run(r)): run_score(repo, r).unparseable for r in run_ids}
+    return report(repo, run_ids)[1]

@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass, field
 from functools import lru_cache
 from typing import Optional
 
-from .answer_parse import MCQ_POST_PROMPT, PARSE_LETTERS, build_mcq_prompt, parse_choice  # noqa: F401
+from .answer_parse import PARSE_LETTERS, build_mcq_prompt, parse_choice
 from .errors import Cancelled, StudioError
 from .jobs import NULL_CONTEXT, JobContext
 from .qa.record import QARecord
@@ -285,7 +285,7 @@ def run_eval(repo, run_id: int, backend, video_root: Optional[str] = None,
         repo.set_eval_run_status(run_id, "failed")
         raise
     repo.set_eval_run_status(run_id, "done", backend.info.revision or None)
-    return run_score(repo, run_id)
+    return score(records, repo.eval_answers(run_id))
 
 
 def run_score(repo, run_id: int) -> Score:
@@ -307,13 +307,12 @@ def start_or_resume(repo, backend, records, settings: EvalSettings, name: str = 
 
 def check_videos(records, video_root: Optional[str]) -> None:
     """Refuse, listing them, items whose video is missing (before any model loads)."""
+    from .export.base import missing_text  # noqa: PLC0415
     from .export.media import missing_videos  # noqa: PLC0415
 
     missing = missing_videos(records, video_root)
     if missing:
-        shown = ", ".join(f"{q} ({p})" for q, p in missing[:3])
-        more = f" and {len(missing) - 3} more" if len(missing) > 3 else ""
-        raise EvalError(f"{len(missing)} item(s) point at missing videos: {shown}{more}; "
+        raise EvalError(f"{missing_text(missing)}; "
                         "set the folder of the videos (--video-root) or leave those items out")
 
 

@@ -14,9 +14,9 @@ from models.evaluate import EvalSettings, compare_runs, evaluate_models, open_ba
 def video_root(ctx, records) -> Optional[str]:
     """Where the items' relative video paths live: the open dataset folder, else the
     project's clips."""
-    from models.export.media import guess_video_root  # noqa: PLC0415
+    from models.export.project import project_video_root  # noqa: PLC0415
 
-    guessed = guess_video_root([c["path"] for c in ctx.repo.clips()], records)
+    guessed = project_video_root(ctx.repo, records)
     return guessed or getattr(getattr(ctx, "dataset", None), "root", None)
 
 
@@ -161,9 +161,9 @@ class EvaluationController(QObject):
         return compare_runs(self.repo, run_a, run_b)
 
     def report(self, run_ids, path: str) -> None:
-        rows = self.table(run_ids)
+        rows, unparseable = eval_report.report(self.repo, run_ids)
         text = eval_report.to_csv(rows) if path.lower().endswith(".csv") else \
-            eval_report.to_markdown(rows, eval_report.unparseable_by_run(self.repo, run_ids))
+            eval_report.to_markdown(rows, unparseable)
         try:
             with open(path, "w", encoding="utf-8") as fh:
                 fh.write(text)

@@ -30,10 +30,15 @@ class MissingVideosError(ExportError):
 
     def __init__(self, missing: list[tuple[str, str]]) -> None:
         self.missing = missing
-        shown = ", ".join(f"{q} ({p})" for q, p in missing[:3])
-        more = f" and {len(missing) - 3} more" if len(missing) > 3 else ""
-        super().__init__(f"{len(missing)} item(s) point at missing videos: {shown}{more}; "
+        super().__init__(f"{missing_text(missing)}; "
                          "pass skip_missing (--skip-missing) to export without them")
+
+
+def missing_text(missing: list[tuple[str, str]]) -> str:
+    """The message listing missing videos (the first three, then how many more)."""
+    shown = ", ".join(f"{q} ({p})" for q, p in missing[:3])
+    more = f" and {len(missing) - 3} more" if len(missing) > 3 else ""
+    return f"{len(missing)} item(s) point at missing videos: {shown}{more}"
 
 
 @dataclass
@@ -96,6 +101,16 @@ def unique_ids(names, reserved=("all",)) -> dict:
         used[ident] = name
         out[name] = ident
     return out
+
+
+def parser_source() -> str:
+    """The code of models/answer_parse.py (less its docstring), for generated harness files
+    that must run without the app yet parse answers exactly as it does."""
+    import inspect  # noqa: PLC0415
+
+    from .. import answer_parse  # noqa: PLC0415
+
+    return inspect.getsource(answer_parse).split('"""', 2)[2].lstrip("\n")
 
 
 def dumps_line(obj) -> str:

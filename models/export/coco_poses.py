@@ -9,14 +9,12 @@ keypoint names and a filled ``skeleton`` list; both re-import with ``load_coco``
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
 import numpy as np
 
 from ..jobs import NULL_CONTEXT
-from ..qa.record import QARecord
 from .base import ExportError, dumps_line, safe_name
-from .media import reference_path
+from .media import video_stem
 from .runner import run_export
 
 ID = "coco-keypoints"
@@ -32,8 +30,7 @@ def _images(tracks, media, copy_frames: bool, ctx) -> list:
     images = []
     for video, track in sorted(tracks, key=lambda t: str(t[0])):
         ctx.check()
-        stem = safe_name(Path(reference_path(QARecord("v", "v", str(video), "", ["", ""], 0)))
-                         .with_suffix("").as_posix())
+        stem = video_stem(str(video))
         posed = [int(f) for f in np.flatnonzero(track.has_pose)]
         names = media.frame_files_at(video, posed) if copy_frames else \
             [f"frames/{stem}/{f:06d}.jpg" for f in posed]

@@ -8,13 +8,11 @@ environment variable and defaults to the task folder itself.
 """
 from __future__ import annotations
 
-import inspect
 import json
 import sys
 
-from .. import answer_parse
 from ..jobs import NULL_CONTEXT
-from .base import safe_identifier, unique_ids
+from .base import parser_source, safe_identifier, unique_ids
 from .rows import flat_row
 from .runner import run_export
 
@@ -139,8 +137,7 @@ def aggregate_accuracy(results):
 def utils_source(env: str) -> str:
     head = ('"""lmms-eval hooks for an ActionArt Studio export (generated; the answer parser\n'
             'below is the app\'s own, so scores match the app)."""\n')
-    body = inspect.getsource(answer_parse).split('"""', 2)[2].lstrip("\n")
-    return head + body + _UTILS_TAIL.format(env=env)
+    return head + parser_source() + _UTILS_TAIL.format(env=env)
 
 
 def readme(group: str, names: dict, env: str, count: int) -> str:

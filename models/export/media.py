@@ -4,7 +4,8 @@
   item: the source copied byte for byte, or its start/end window re-encoded (cv2
   VideoWriter, mp4v) when the item has a window. With ``copy_videos=False`` nothing is
   written and the record's own relative path is used (resolved against the video root).
-- ``frames(rec)``: RGB frames sampled from the item's window (or its frame pair).
+- ``frames(rec)``: RGB frames sampled from the item's window (or its frame pair);
+  ``frame_files_at(video, indices)``: JPEGs of given frames of a video, one pass.
 - ``jpeg(img)``: deterministic JPEG bytes (fixed quality, no metadata, baseline).
 """
 from __future__ import annotations
@@ -23,7 +24,11 @@ from .base import ExportError, ExportOptions, ExportSink, safe_name
 
 def source_path(rec: QARecord, video_root: Optional[str]) -> Path:
     """Absolute path of the item's source video (reading only; may be anywhere)."""
-    p = Path(rec.video)
+    return video_path(rec.video, video_root)
+
+
+def video_path(video: str, video_root: Optional[str]) -> Path:
+    p = Path(video)
     if p.is_absolute() or not video_root:
         return p
     return Path(video_root) / p
@@ -36,9 +41,18 @@ def missing_videos(records, video_root) -> list[tuple[str, str]]:
 
 def reference_path(rec: QARecord) -> str:
     """The record's video path as a clean relative posix path (for copy-free exports)."""
-    parts = [p for p in PurePosixPath(str(rec.video).replace("\\", "/")).parts
+    return clean_relative(rec.video)
+
+
+def clean_relative(video: str) -> str:
+    parts = [p for p in PurePosixPath(str(video).replace("\\", "/")).parts
              if p not in ("", "/", ".", "..")]
-    return "/".join(parts) or safe_name(rec.video)
+    return "/".join(parts) or safe_name(video)
+
+
+def video_stem(video: str) -> str:
+    """The file-safe name of a video's clips and frame folder (``frames/<stem>/``)."""
+    return safe_name(Path(clean_relative(video)).with_suffix("").as_posix())
 
 
 class Media:
@@ -46,7 +60,6 @@ class Media:
         self.sink = sink
         self.options = options
         self._videos: dict = {}
-        self._frames: dict = {}
 
     # -- videos -----------------------------------------------------------------------
     def window(self, rec: QARecord):
@@ -64,7 +77,7 @@ class Media:
 
     def _write_video(self, rec: QARecord, window) -> str:
         src = source_path(rec, self.options.video_root)
-        stem = safe_name(Path(reference_path(rec)).with_suffix("").as_posix())
+        stem = video_stem(rec.video)
         if window is None and src.suffix.lower() == ".mp4":
             rel = f"videos/{stem}.mp4"
             shutil.copyfile(src, self.sink.path(rel))
@@ -86,38 +99,21 @@ class Media:
         return sorted(set(int(i) for i in idx))
 
     def frames(self, rec: QARecord, n: Optional[int] = None) -> list[tuple[int, np.ndarray]]:
-        n = n or self.options.frames_per_item
-        key = (rec.video, rec.start_s, rec.end_s, rec.frame_a, rec.frame_b, n)
-        if key not in self._frames:
-            src = source_path(rec, self.options.video_root)
-            with VideoReader(src) as reader:
-                self._frames[key] = [(i, reader.read(i))
-                                     for i in self.frame_indices(rec, reader, n)]
-        return self._frames[key]
-
-    def forget_frames(self, rec: QARecord) -> None:
-        """Drop the decoded frames of an item (long exports keep memory flat)."""
-        for key in [k for k in self._frames if k[:5] == (rec.video, rec.start_s, rec.end_s,
-                                                          rec.frame_a, rec.frame_b)]:
-            del self._frames[key]
-
-    def frame_files(self, rec: QARecord, n: Optional[int] = None) -> list[str]:
-        stem = safe_name(Path(reference_path(rec)).with_suffix("").as_posix())
-        out = []
-        for i, img in self.frames(rec, n):
-            rel = f"frames/{stem}/{i:06d}.jpg"
-            if rel not in self.sink.written:
-                self.sink.write_bytes(rel, self.jpeg(img))
-            out.append(rel)
-        return out
-
-    def frame_files_at(self, video: str, indices) -> list[str]:
-        """JPEGs of many frames of one video, decoded in one forward pass."""
-        rec = QARecord("frames", "frames", str(video), "", ["", ""], 0)
-        stem = safe_name(Path(reference_path(rec)).with_suffix("").as_posix())
-        out = []
+        """The item's sampled frames, decoded (callers keep them per distinct window)."""
         with VideoReader(source_path(rec, self.options.video_root)) as reader:
+            return [(i, reader.read(i))
+                    for i in self.frame_indices(rec, reader, n or self.options.frames_per_item)]
+
+    def frame_files_at(self, video: str, indices, clamp: bool = False) -> list[str]:
+        """JPEGs of many frames of one video (sorted), decoded in one forward pass;
+        ``clamp``: frames past either end show the first/last one, as marked frames do."""
+        stem = video_stem(video)
+        out = []
+        with VideoReader(video_path(str(video), self.options.video_root)) as reader:
+            last = reader.info.frame_count - 1
             for i in sorted(int(i) for i in indices):
+                if clamp:
+                    i = min(max(0, i), last)
                 rel = f"frames/{stem}/{i:06d}.jpg"
                 if rel not in self.sink.written:
                     self.sink.write_bytes(rel, self.jpeg(reader.read(i)))

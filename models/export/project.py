@@ -8,7 +8,12 @@ from typing import Optional
 
 from ..errors import StudioError
 from ..qa.record import QARecord
-from .media import source_path
+from .media import guess_video_root, video_path
+
+
+def project_video_root(repo, records) -> Optional[str]:
+    """The folder the records' relative video paths live in, found among the project's clips."""
+    return guess_video_root([c["path"] for c in repo.clips()], records)
 
 
 def project_tracks(repo, records, video_root: Optional[str]) -> list:
@@ -17,7 +22,7 @@ def project_tracks(repo, records, video_root: Optional[str]) -> list:
 
     out = []
     for video in sorted({r.video for r in records}):
-        path = source_path(QARecord("v", "v", video, "", ["", ""], 0), video_root)
+        path = video_path(video, video_root)
         try:
             track = cached_track(repo, path) if path.is_file() else None
         except StudioError:

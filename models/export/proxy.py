@@ -17,7 +17,7 @@ import sys
 
 from ..answer_parse import build_mcq_prompt
 from ..jobs import NULL_CONTEXT
-from ..qa.record import LETTERS, QARecord
+from ..qa.record import LETTERS
 from .base import dumps_pretty, safe_name
 from .rows import canonical_row
 from .runner import run_export
@@ -33,13 +33,18 @@ DIFF_PROMPT = ("The first image is frame A, the second is frame B. Describe what
                "the person's body from frame A to frame B.")
 
 
-def _frames_rec(video: str, a: int, b: int) -> QARecord:
-    return QARecord(qa_id="frames", task="frames", video=video, question="",
-                    options=["", ""], answer_index=0, frame_a=int(a), frame_b=int(b))
-
-
-def _frame_paths(media, video: str, a: int, b: int) -> list:
-    return list(dict.fromkeys(media.frame_files(_frames_rec(video, a, b))))
+def frame_paths(media, descriptions, diffs) -> dict:
+    """(video, frame) -> JPEG path for every frame the texts show; one pass per video."""
+    wanted: dict = {}
+    for items, keys in ((descriptions, ("frame",)), (diffs, ("frame_a", "frame_b"))):
+        for d in items:
+            wanted.setdefault(d["video"], set()).update(int(d[k]) for k in keys)
+    out = {}
+    for video, frames in wanted.items():
+        frames = sorted(frames)
+        out.update(((video, f), p) for f, p in
+                   zip(frames, media.frame_files_at(video, frames, clamp=True)))
+    return out
 
 
 def facts_descriptions(records) -> list:
@@ -65,19 +70,19 @@ def conversation(sample_id: str, visual_key: str, visual, prompt: str, answer: s
     return llava, msgs
 
 
-def pose_items(media, descriptions) -> list:
+def pose_items(paths, descriptions) -> list:
     out = []
     for d in sorted(descriptions, key=lambda d: (str(d["video"]), int(d["frame"]))):
-        frames = _frame_paths(media, d["video"], d["frame"], d["frame"])
+        frames = [paths[d["video"], int(d["frame"])]]
         sid = safe_name(f"pose_{d['video']}_{int(d['frame'])}")
         out.append(conversation(sid, "image", frames, POSE_PROMPT, d["text"], "<image>"))
     return out
 
 
-def diff_items(media, diffs) -> list:
+def diff_items(paths, diffs) -> list:
     out = []
     for d in sorted(diffs, key=lambda d: (str(d["video"]), int(d["frame_a"]), int(d["frame_b"]))):
-        frames = _frame_paths(media, d["video"], d["frame_a"], d["frame_b"])
+        frames = list(dict.fromkeys(paths[d["video"], int(d[k])] for k in ("frame_a", "frame_b")))
         sid = safe_name(f"diff_{d['video']}_{int(d['frame_a'])}_{int(d['frame_b'])}")
         out.append(conversation(sid, "image", frames, DIFF_PROMPT, d["text"], "<image>"))
     return out
@@ -98,9 +103,11 @@ def qa_items(media, records, ctx) -> list:
 
 def write(records, sink, media, options, ctx=NULL_CONTEXT) -> int:
     extra = options.extra or {}
-    sets = {"pose_description": pose_items(media, extra.get("pose_descriptions")
-                                           or facts_descriptions(records)),
-            "spatial_difference": diff_items(media, extra.get("spatial_differences") or []),
+    descriptions = extra.get("pose_descriptions") or facts_descriptions(records)
+    diffs = extra.get("spatial_differences") or []
+    paths = frame_paths(media, descriptions, diffs)
+    sets = {"pose_description": pose_items(paths, descriptions),
+            "spatial_difference": diff_items(paths, diffs),
             "synth_qa": qa_items(media, records, ctx)}
     for task, items in sets.items():
         sink.write_text(f"llava/{task}.json", dumps_pretty([a for a, _ in items]))

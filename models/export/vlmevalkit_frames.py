@@ -45,7 +45,6 @@ def write(records, sink, media, options, ctx=NULL_CONTEXT) -> int:
             first[key] = k
             frames = [img for _, img in media.frames(rec)]
             rows.append(item(k, rec, base64.b64encode(media.jpeg(montage(frames))).decode("ascii")))
-            media.forget_frames(rec)
         ctx.progress(k + 1, len(records), "sampling frames")
     width = max(len(r.options) for r in records)
     cols = ["index", "image", "question"] + list(LETTERS[:width]) + [

@@ -86,3 +86,16 @@ def check_unique(records, name: str) -> None:
             raise ImportFormatError(f"{name}: record {i + 1} repeats qa_id '{rec.qa_id}' "
                                     f"(first at record {seen[rec.qa_id] + 1})")
         seen[rec.qa_id] = i
+
+
+def check_choice_item(item, where: str, required, choices_key: str) -> list:
+    """An MCQ item object with every ``required`` field set; returns its choices (2+ strings)."""
+    if not isinstance(item, dict):
+        raise ImportFormatError(f"{where}: not an object")
+    for key in required:
+        if item.get(key) in (None, ""):
+            raise ImportFormatError(f"{where}: lacks '{key}'")
+    choices = item[choices_key]
+    if not isinstance(choices, list) or len(choices) < 2 or not all(isinstance(c, str) for c in choices):
+        raise ImportFormatError(f"{where}: '{choices_key}' must be a list of 2+ strings")
+    return choices

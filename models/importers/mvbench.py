@@ -6,7 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..qa.record import QARecord, Review, stable_qa_id
-from .base import ImportFormatError, ImportResult, check_unique, first_json_object, read_json
+from .base import (ImportFormatError, ImportResult, check_choice_item, check_unique,
+                   first_json_object, read_json)
 
 ID = "mvbench"
 LABEL = "MVBench-style JSON (video, question, candidates, answer)"
@@ -18,17 +19,10 @@ def can_handle(path: Path) -> bool:
     return isinstance(first, dict) and all(k in first for k in REQUIRED)
 
 
-def _record(item, i: int, task: str, where: str) -> QARecord:
-    if not isinstance(item, dict):
-        raise ImportFormatError(f"{where}: item {i} is not an object")
-    for key in REQUIRED:
-        if item.get(key) in (None, ""):
-            raise ImportFormatError(f"{where}: item {i} lacks '{key}'")
-    cands = item["candidates"]
-    if not isinstance(cands, list) or len(cands) < 2 or not all(isinstance(c, str) for c in cands):
-        raise ImportFormatError(f"{where}: item {i}: 'candidates' must be a list of 2+ strings")
+def _record(item, where: str, task: str) -> QARecord:
+    cands = check_choice_item(item, where, REQUIRED, "candidates")
     if item["answer"] not in cands:
-        raise ImportFormatError(f"{where}: item {i}: answer '{item['answer']}' is not one of "
+        raise ImportFormatError(f"{where}: answer '{item['answer']}' is not one of "
                                 "its candidates")
     task = str(item.get("task_type") or task)
     start, end = item.get("start"), item.get("end")
@@ -44,6 +38,6 @@ def load(path: Path) -> ImportResult:
     doc = read_json(path)
     if not isinstance(doc, list):
         raise ImportFormatError(f"{path.name}: expected a JSON list of items")
-    records = [_record(it, i, path.stem, path.name) for i, it in enumerate(doc)]
+    records = [_record(it, f"{path.name}: item {i}", path.stem) for i, it in enumerate(doc)]
     check_unique(records, path.name)
     return ImportResult(ID, str(path), records)

@@ -6,8 +6,8 @@ import re
 from pathlib import Path
 
 from ..qa.record import LETTERS, QARecord, Review
-from .base import (ImportFormatError, ImportResult, check_unique, first_json_object, read_json,
-                   read_jsonl)
+from .base import (ImportFormatError, ImportResult, check_choice_item, check_unique,
+                   first_json_object, read_json, read_jsonl)
 
 ID = "videomme"
 LABEL = "Video-MME fields (question_id, options, answer letter)"
@@ -23,14 +23,7 @@ def can_handle(path: Path) -> bool:
 
 
 def _record(item, where: str) -> QARecord:
-    if not isinstance(item, dict):
-        raise ImportFormatError(f"{where}: not an object")
-    for key in REQUIRED:
-        if item.get(key) in (None, ""):
-            raise ImportFormatError(f"{where}: lacks '{key}'")
-    opts = item["options"]
-    if not isinstance(opts, list) or len(opts) < 2 or not all(isinstance(o, str) for o in opts):
-        raise ImportFormatError(f"{where}: 'options' must be a list of 2+ strings")
+    opts = check_choice_item(item, where, REQUIRED, "options")
     letter = str(item["answer"]).strip().upper()[:1]
     if letter not in LETTERS[:len(opts)]:
         raise ImportFormatError(f"{where}: answer '{item['answer']}' is not a letter of its options")

@@ -47,19 +47,21 @@ class EvalRepo:
              canonical_key(sorted(r.qa_id for r in records))))
         return rows[0]["id"] if rows else None
 
+    _RUNS_SQL = (
+        "SELECT r.*, (SELECT COUNT(*) FROM eval_run_items i WHERE i.run_id=r.id) AS items, "
+        "(SELECT COUNT(*) FROM eval_answers a WHERE a.run_id=r.id) AS answered, "
+        "(SELECT COALESCE(SUM(correct), 0) FROM eval_answers a WHERE a.run_id=r.id) AS correct "
+        "FROM eval_runs r")
+
     def eval_runs(self) -> list[dict]:
         """Every run with its counts (items, answered, correct, abstained), newest first."""
-        return [dict(r) for r in self.db.query(
-            "SELECT r.*, (SELECT COUNT(*) FROM eval_run_items i WHERE i.run_id=r.id) AS items, "
-            "(SELECT COUNT(*) FROM eval_answers a WHERE a.run_id=r.id) AS answered, "
-            "(SELECT COALESCE(SUM(correct), 0) FROM eval_answers a WHERE a.run_id=r.id) AS correct "
-            "FROM eval_runs r ORDER BY r.id DESC")]
+        return [dict(r) for r in self.db.query(self._RUNS_SQL + " ORDER BY r.id DESC")]
 
     def eval_run(self, run_id: int) -> Optional[dict]:
-        rows = [r for r in self.eval_runs() if r["id"] == run_id]
+        rows = self.db.query(self._RUNS_SQL + " WHERE r.id=?", (run_id,))
         if not rows:
             return None
-        row = rows[0]
+        row = dict(rows[0])
         row["settings"] = json.loads(row["settings"])
         return row
 
