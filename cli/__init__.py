@@ -21,11 +21,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="main.py", description="ActionArt Studio command line")
     parser.add_argument("--project", help="project file (default: the user's project)")
     sub = parser.add_subparsers(dest="command", required=True)
-    seen = set()
-    for module_name in dict.fromkeys(COMMANDS.values()):
-        if module_name in seen:
-            continue
-        seen.add(module_name)
+    for module_name in dict.fromkeys(COMMANDS.values()):  # each module once, in order
         importlib.import_module(module_name).register(sub)
     return parser
 

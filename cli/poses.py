@@ -51,7 +51,7 @@ def clip_report(path, repo, backend: str) -> dict:
     from models.video import probe  # noqa: PLC0415
 
     info = probe(path)
-    digest = repo.clip_hash(path)
+    digest = repo.clip_hash(path, info)  # no second probe when the clip is new
     key = settings_key(get(backend).settings())
     rows = [r for r in repo.track_status(digest)
             if r["backend"] == backend and r["settings_key"] == key]

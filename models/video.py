@@ -7,7 +7,6 @@ current position; longer jumps seek and then verify the position the decoder rep
 from __future__ import annotations
 
 import hashlib
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator, Optional
@@ -148,12 +147,9 @@ class VideoReader:
         """Decode sequentially from ``start``; stops early at the real end of stream."""
         stop = self.info.frame_count if stop is None else stop
         if start != self._next:
-            if start == 0:
-                self._seek(0)
-            else:
-                self._seek(start)
-                while self._next < start and self._cap.grab():
-                    self._next += 1
+            self._seek(start)
+            while self._next < start and self._cap.grab():
+                self._next += 1
         i = start
         while i < stop:
             frame = self._read_next()
@@ -161,6 +157,14 @@ class VideoReader:
                 return
             yield i, frame
             i += 1
+
+    def thumbnail(self, max_side: int = 160) -> np.ndarray:
+        """The frame half a second in, scaled down to at most ``max_side`` pixels."""
+        frame = self.read(min(self.info.frame_count - 1, int(self.info.fps // 2)))
+        h, w = frame.shape[:2]
+        scale = max_side / max(h, w)
+        return self._cv2.resize(frame, (max(1, int(w * scale)), max(1, int(h * scale))),
+                                interpolation=self._cv2.INTER_AREA)
 
     def close(self) -> None:
         self._cap.release()
@@ -176,18 +180,3 @@ def probe(path) -> VideoInfo:
     """Open a clip just long enough to read its properties (and prove it decodes)."""
     with VideoReader(path) as reader:
         return reader.info
-
-
-def thumbnail(path, max_side: int = 160) -> np.ndarray:
-    with VideoReader(path) as reader:
-        frame = reader.read(min(reader.info.frame_count - 1, int(reader.info.fps // 2)))
-    import cv2  # noqa: PLC0415
-
-    h, w = frame.shape[:2]
-    scale = max_side / max(h, w)
-    return cv2.resize(frame, (max(1, int(w * scale)), max(1, int(h * scale))),
-                      interpolation=cv2.INTER_AREA)
-
-
-def file_size(path) -> int:
-    return os.stat(path).st_size

@@ -9,9 +9,9 @@ PY="${PYTHON:-python3.11}"
 command -v "$PY" >/dev/null 2>&1 || PY=python3
 
 need_sys=()
-# (grep reads everything: with -q it could quit early and, under pipefail, ldconfig's
-# SIGPIPE would make a present library look missing)
-have_lib() { ldconfig -p 2>/dev/null | grep -F "$1" >/dev/null; }
+# the linker cache is read once (no pipe from ldconfig, so no SIGPIPE under pipefail)
+LIBS="$(ldconfig -p 2>/dev/null || true)"
+have_lib() { grep -F "$1" >/dev/null <<<"$LIBS"; }
 have_lib libEGL.so.1        || need_sys+=(libegl1)
 have_lib libGL.so.1         || need_sys+=(libgl1)
 have_lib libfontconfig.so.1 || need_sys+=(libfontconfig1)

@@ -119,8 +119,9 @@ class MainWindow(QMainWindow):
             self.resizeDocks(by_area["bottom"][:1], [int(h * 0.26)], Qt.Orientation.Vertical)
 
     def _targets(self) -> dict:
+        """The fixed handler targets; actions.TARGETS ones (export ...) are built on first use."""
         return {"window": self, "player": self.ctx.player, "marks": self.ctx.marks,
-                "poses": self.ctx.poses, "export": load_factory("widgets.export.dialog:ExportLauncher")(self)}
+                "poses": self.ctx.poses}
 
     def _build_menus(self) -> None:
         menus = {title: self.menuBar().addMenu(title) for title in actions.menus()}

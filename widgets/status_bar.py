@@ -64,9 +64,7 @@ class StatusBarPanel(QObject):
         found = int(track.has_pose.sum()) if track is not None else 0
         total = len(track) if track is not None else 0
         self.bar.showMessage(f"Poses of {os.path.basename(path)}: found on {found} of "
-                             f"{total} frames", 8000)
-        self.ctx.dataset.refresh(path)
+                             f"{total} frames", 8000)  # the clip list follows by itself
 
     def _on_cancelled(self, path: str, message: str) -> None:
         self.bar.showMessage(message, 0)
-        self.ctx.dataset.refresh(path)

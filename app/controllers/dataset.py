@@ -13,7 +13,7 @@ from PySide6.QtCore import QObject, Signal
 from models.errors import StudioError
 from models.pose.registry import DEFAULT_BACKEND, get as get_backend
 from models.store.repo_poses import settings_key
-from models.video import is_video_path, list_videos, probe, thumbnail
+from models.video import VideoReader, is_video_path, list_videos
 
 
 def pose_status(repo, path, backend_id: str = DEFAULT_BACKEND, info=None) -> str:
@@ -31,8 +31,9 @@ def clip_properties(path, repo, ctx=None) -> dict:
     """Everything the clip list shows for one clip; errors become an 'error' entry."""
     out = {"path": str(path), "name": os.path.basename(str(path))}
     try:
-        out["info"] = probe(path)
-        out["thumbnail"] = thumbnail(path, max_side=96)
+        with VideoReader(path) as reader:  # one open for the properties and the thumbnail
+            out["info"] = reader.info
+            out["thumbnail"] = reader.thumbnail(max_side=96)
         out["poses"] = pose_status(repo, path, info=out["info"])
     except StudioError as exc:
         out["error"] = str(exc)

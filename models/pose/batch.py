@@ -106,8 +106,9 @@ def _plan(paths, repo, backend_id: str, settings) -> tuple[dict, list[tuple[int,
         try:
             if cached_track(repo, path, backend_id, settings) is not None:
                 done[path] = "cached"
-            else:
-                todo.append((probe(path).frame_count, path))
+            else:  # cached_track's clip_hash has just recorded the clip's properties
+                row = repo.clip_by_path(path)
+                todo.append((row["frames"] if row else probe(path).frame_count, path))
         except StudioError as exc:
             done[path] = f"error: {exc}"
     todo.sort(key=lambda t: -t[0])  # longest first: balances the workers

@@ -3,11 +3,21 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 from typing import Optional
 
 from ..pose.track import PoseTrack
 from ..errors import StudioError
 from ..video import VideoInfo, content_hash, probe
+
+
+_HASHING: dict[str, threading.Lock] = {}  # path -> lock: one thread hashes a new clip
+_HASHING_GUARD = threading.Lock()
+
+
+def _hash_lock(path: str) -> threading.Lock:
+    with _HASHING_GUARD:
+        return _HASHING.setdefault(path, threading.Lock())
 
 
 def settings_key(settings: dict) -> str:
@@ -25,18 +35,23 @@ class PoseRepo:
         records the clip's properties (``info``, else a quick probe); a file that does not
         decode is hashed but not recorded."""
         path = os.path.abspath(str(path))
-        st = os.stat(path)
-        rows = self.db.query("SELECT content_hash, size, mtime FROM clips WHERE path = ?", (path,))
-        if rows and rows[0]["size"] == st.st_size and rows[0]["mtime"] == st.st_mtime:
-            return rows[0]["content_hash"]
-        digest = content_hash(path)
-        # Remembering the hash is an optimisation: a clip that does not decode, or a busy
-        # store, still gets its hash.
-        try:
-            self.upsert_clip(info or probe(path), digest)
-        except StudioError:
-            pass
-        return digest
+        # Opening a clip asks from several jobs at once (clip list, pose lookup): the
+        # lock makes the others wait for the first one's recorded hash instead of
+        # reading the whole file again.
+        with _hash_lock(path):
+            st = os.stat(path)
+            rows = self.db.query("SELECT content_hash, size, mtime FROM clips WHERE path = ?",
+                                 (path,))
+            if rows and rows[0]["size"] == st.st_size and rows[0]["mtime"] == st.st_mtime:
+                return rows[0]["content_hash"]
+            digest = content_hash(path)
+            # Remembering the hash is an optimisation: a clip that does not decode, or a
+            # busy store, still gets its hash.
+            try:
+                self.upsert_clip(info or probe(path), digest)
+            except StudioError:
+                pass
+            return digest
 
     def upsert_clip(self, info: VideoInfo, digest: Optional[str] = None) -> int:
         path = os.path.abspath(info.path)

@@ -100,18 +100,24 @@ def test_marks_from_keys_and_plot(qtbot, window, clip):
     assert panel.mark_lines["B"].value() == 60
 
 
-def test_keyboard_transport(qtbot, window, clip):
-    _open(qtbot, window, clip("basketball_gym.mp4"))
-    player = window.ctx.player
-    window.activateWindow()
+def _press_keys(qtbot, target, player, left_mod, after_left: int) -> None:
+    """Right, Shift+Right, Left (with ``left_mod``), End, Home on ``target``; each key must
+    show its frame (basketball_gym.mp4: 300 frames at 30 fps)."""
     for key, mod, expected in ((Qt.Key.Key_Right, Qt.KeyboardModifier.NoModifier, 1),
                                (Qt.Key.Key_Right, Qt.KeyboardModifier.ShiftModifier, 31),
-                               (Qt.Key.Key_Left, Qt.KeyboardModifier.NoModifier, 30),
+                               (Qt.Key.Key_Left, left_mod, after_left),
                                (Qt.Key.Key_End, Qt.KeyboardModifier.NoModifier, 299),
                                (Qt.Key.Key_Home, Qt.KeyboardModifier.NoModifier, 0)):
         with qtbot.waitSignal(player.frameChanged, timeout=T,
                               check_params_cb=lambda i, e=expected: i == e):
-            qtbot.keyClick(window, key, mod)
+            qtbot.keyClick(target, key, mod)
+
+
+def test_keyboard_transport(qtbot, window, clip):
+    _open(qtbot, window, clip("basketball_gym.mp4"))
+    player = window.ctx.player
+    window.activateWindow()
+    _press_keys(qtbot, window, player, Qt.KeyboardModifier.NoModifier, 30)
     with qtbot.waitSignal(player.playingChanged, timeout=T):
         qtbot.keyClick(window, Qt.Key.Key_Space)
     assert player.playing
@@ -328,14 +334,7 @@ def test_keys_with_focus_in_the_video_and_in_a_text_field(qtbot, window, clip):
     player, view = window.ctx.player, window.video.view
     window.activateWindow()
     view.setFocus()
-    for key, mod, expected in ((Qt.Key.Key_Right, Qt.KeyboardModifier.NoModifier, 1),
-                               (Qt.Key.Key_Right, Qt.KeyboardModifier.ShiftModifier, 31),
-                               (Qt.Key.Key_Left, Qt.KeyboardModifier.ShiftModifier, 1),
-                               (Qt.Key.Key_End, Qt.KeyboardModifier.NoModifier, 299),
-                               (Qt.Key.Key_Home, Qt.KeyboardModifier.NoModifier, 0)):
-        with qtbot.waitSignal(player.frameChanged, timeout=T,
-                              check_params_cb=lambda i, e=expected: i == e):
-            qtbot.keyClick(view, key, mod)
+    _press_keys(qtbot, view, player, Qt.KeyboardModifier.ShiftModifier, 1)
     with qtbot.waitSignal(player.playingChanged, timeout=T):
         qtbot.keyClick(view, Qt.Key.Key_Space)
     player.pause()

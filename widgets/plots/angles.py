@@ -88,8 +88,7 @@ class AnglePlotPanel(QWidget):
         lay.addWidget(self.plot, 1)
         self.viewbox.seekRequested.connect(self.seek_x)
         self.viewbox.menuRequested.connect(self._menu)
-        self.player.trackChanged.connect(self.refresh)
-        self.player.clipChanged.connect(lambda _p: self.refresh())
+        self.player.trackChanged.connect(self.refresh)  # also follows every clipChanged
         self.player.frameChanged.connect(self._on_frame)
         ctx.marks.changed.connect(self._show_marks)
         self.setMinimumHeight(180)
@@ -163,7 +162,7 @@ class AnglePlotPanel(QWidget):
         """Legend text: glyph, side, joint and the angle at ``frame`` when known."""
         side, joint = name.split("_", 1)
         text = f"{GLYPH[joint]} {side[0].upper()} {joint}"
-        values = self.angles.get(name) if hasattr(self, "angles") else None
+        values = self.angles.get(name)
         if values is not None and 0 <= frame < len(values) and np.isfinite(values[frame]):
             text += f" {values[frame]:.0f}°"
         return text

@@ -73,18 +73,19 @@ class VideoPanel(QWidget):
         lay.addWidget(QLabel(legend_html()))
         return bar
 
-    def _message(self, frame: int) -> str:
+    def _message(self, frame: int, pose) -> str:
         track = self.player.track
         if track is None:
             return ""
         if frame >= track.frames_done:
             return "poses pending…"
-        return "" if self.player.pose(frame) is not None else "no pose"
+        return "" if pose is not None else "no pose"
 
     def _on_frame(self, frame: int, new_image: bool = True) -> None:
-        pose = self.player.pose(frame)
+        pose = self.player.pose(frame)  # once per frame: the overlay and the message share it
         image = self.player.current_image if new_image else None
-        self.view.show_frame(image, [pose] if pose is not None else [], self._message(frame))
+        self.view.show_frame(image, [pose] if pose is not None else [],
+                             self._message(frame, pose))
 
     def _redraw_overlay(self) -> None:
         if self.player.current_frame >= 0 and self.player.current_image is not None:

@@ -36,9 +36,9 @@ class TransportBar(QWidget):
                          self.player.seek_start),
             self._button(QStyle.StandardPixmap.SP_MediaSeekBackward, "Back 1 s (Shift+Left)",
                          lambda: self.player.jump(-1.0)),
-            self._text_button("◀|", "Previous frame (Left)", lambda: self.player.step(-1)),
+            self._button("◀|", "Previous frame (Left)", lambda: self.player.step(-1)),
             self.play_button,
-            self._text_button("|▶", "Next frame (Right)", lambda: self.player.step(1)),
+            self._button("|▶", "Next frame (Right)", lambda: self.player.step(1)),
             self._button(QStyle.StandardPixmap.SP_MediaSeekForward, "Forward 1 s (Shift+Right)",
                          lambda: self.player.jump(1.0)),
             self._button(QStyle.StandardPixmap.SP_MediaSkipForward, "Last frame (End)",
@@ -62,16 +62,12 @@ class TransportBar(QWidget):
         self.setEnabled(False)
 
     def _button(self, icon, tip: str, slot) -> QToolButton:
+        """A tool button showing a standard icon, or ``icon`` as text when it is a str."""
         b = QToolButton()
-        b.setIcon(self.style().standardIcon(icon))
-        b.setToolTip(tip)
-        b.setFocusPolicy(Qt.FocusPolicy.NoFocus)
-        b.clicked.connect(slot)
-        return b
-
-    def _text_button(self, text: str, tip: str, slot) -> QToolButton:
-        b = QToolButton()
-        b.setText(text)
+        if isinstance(icon, str):
+            b.setText(icon)
+        else:
+            b.setIcon(self.style().standardIcon(icon))
         b.setToolTip(tip)
         b.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         b.clicked.connect(slot)

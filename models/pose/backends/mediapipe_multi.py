@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .mediapipe_pose import SubjectGate, pose_box, torso_centre
+from .mediapipe_pose import TORSO, SubjectGate, pose_box, torso_centre
 
 # (wheel file, name inside the bundle, input normalisation mean, std)
 _PARTS = (("pose_detection/pose_detection.tflite", "pose_detector.tflite", 127.5, 127.5),
@@ -107,7 +107,7 @@ class MediaPipeMultiPose:
 
     def set_subject(self, image_pose: np.ndarray, width: int, height: int,
                     timestamp_ms: int) -> None:
-        if not np.isnan(image_pose[[11, 12, 23, 24], :2]).any():
+        if not np.isnan(image_pose[list(TORSO), :2]).any():
             self.gate.update(image_pose, width, height, timestamp_ms)
 
     def close(self) -> None:
