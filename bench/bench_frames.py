@@ -31,8 +31,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from models.video import probe  # noqa: E402
 from models.vlm import frames as F  # noqa: E402
 
-SHARED = Path(os.environ.get("ACTIONART_SHARED_DATA",
-                             Path(__file__).resolve().parents[2] / "shared" / "data"))
+SHARED = Path(os.environ.get("ACTIONART_TEST_DATA",
+                             Path(__file__).resolve().parents[1] / "tests" / "data"))
 SOURCE = SHARED / "clips" / "two_people_room.mp4"
 
 

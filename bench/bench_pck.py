@@ -25,7 +25,7 @@ from models.pose.coco import load_coco  # noqa: E402
 from models.pose.registry import DEFAULT_BACKEND, get  # noqa: E402
 from models.pose.skeleton import blazepose, coco17  # noqa: E402
 
-DEFAULT_JSON = REPO.parent / "shared" / "data" / "keypoints" / "coco" / "test_coco.json"
+DEFAULT_JSON = REPO / "tests" / "data" / "keypoints" / "coco" / "test_coco.json"
 MARGIN = 0.25
 ALPHA = 0.2
 

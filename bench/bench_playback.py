@@ -30,7 +30,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("GLOG_minloglevel", "2")
-CLIP = REPO.parent / "shared" / "data" / "clips" / "two_people_room.mp4"
+CLIP = REPO / "tests" / "data" / "clips" / "two_people_room.mp4"
 
 
 def load_track(synthetic: bool, frames: int, w: int, h: int):

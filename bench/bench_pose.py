@@ -34,7 +34,7 @@ from models.pose.extract import extract_many, extract_video  # noqa: E402
 from models.store import Repository  # noqa: E402
 from models.video import VideoReader, list_videos  # noqa: E402
 
-DEFAULT_CLIPS = REPO.parent / "shared" / "data" / "clips"
+DEFAULT_CLIPS = REPO / "tests" / "data" / "clips"
 
 
 def bare_fps(path) -> tuple[int, float]:

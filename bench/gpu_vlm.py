@@ -28,7 +28,7 @@ os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 
 import numpy as np  # noqa: E402
 
-CLIP = REPO.parent / "shared" / "data" / "clips" / "arm_wrestling.mp4"
+CLIP = REPO / "tests" / "data" / "clips" / "arm_wrestling.mp4"
 QUESTION = "Describe how the two people move their arms, step by step."
 
 

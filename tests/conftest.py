@@ -10,7 +10,7 @@ import pytest
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
-SHARED = Path(os.environ.get("ACTIONART_SHARED_DATA", REPO.parent / "shared" / "data"))
+SHARED = Path(os.environ.get("ACTIONART_TEST_DATA", REPO / "tests" / "data"))
 CLIPS = SHARED / "clips"
 COCO = SHARED / "keypoints" / "coco"
 
@@ -26,7 +26,7 @@ def _isolated_home(tmp_path_factory, monkeypatch):
 
 @pytest.fixture
 def clips_dir() -> Path:
-    assert CLIPS.is_dir(), f"shared test clips missing at {CLIPS}"
+    assert CLIPS.is_dir(), f"test clips missing at {CLIPS}"
     return CLIPS
 
 

@@ -1,5 +1,5 @@
 """Exporters: determinism, round trips, consumers in the app's venv (pandas, datasets),
-path safety and bad input. Real clips from ../shared/data, real encoders and decoders."""
+path safety and bad input. Real clips from tests/data, real encoders and decoders."""
 from __future__ import annotations
 
 import base64
