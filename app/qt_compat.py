@@ -1,14 +1,13 @@
-"""Work-arounds for defects of the pinned Qt binding, applied once when ``app`` is imported.
+"""A guard against a Qt binding defect, applied once when ``app`` is imported.
 
-The PySide6 6.12.0 wheel we pin treats Python's singletons as immortal (as CPython >= 3.12
-does) while we run CPython 3.11, where they are reference counted: every Python-side
-signal emit drops one reference to ``True`` and every call of a C++ method returning void
-(``painter.setPen``, ``setObjectName`` ...) drops one reference to ``None``. Measured:
-100 calls -> refcount(None) - 100. Drawing a skeleton makes dozens of such calls per frame,
-so a session would soon abort with "none_dealloc/bool_dealloc: deallocating ...".
-We detect the leak with a few probe calls and, only when present, give these singletons a
-reference count so large that no session can exhaust it: the "immortal" treatment the
-binding expects.
+PySide6 6.12.0 treated Python's singletons as immortal (as CPython >= 3.12 does) while we run
+CPython 3.11, where they are reference counted: every Python-side signal emit dropped one
+reference to ``True`` and every call of a C++ method returning void (``painter.setPen``,
+``setObjectName`` ...) dropped one reference to ``None``, so a playing video aborted within
+seconds ("none_dealloc/bool_dealloc"). We pin 6.11.3, which does not leak (ADR 0007); this
+module stays as a guard. It detects the leak with a few probe calls and, only when present,
+gives these singletons a reference count so large that no session can exhaust it. With the
+pinned binding the probe finds nothing and the module changes nothing.
 """
 from __future__ import annotations
 
