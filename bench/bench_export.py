@@ -1,4 +1,4 @@
-"""Benchmarks of issue 6 (run by hand: `.venv/bin/python bench/bench_export.py [N]`).
+"""Export and evaluation benchmarks (run by hand: `.venv/bin/python bench/bench_export.py [N]`).
 
 1. Export N (default 100,000) items to every format without copying videos: seconds per
    format. Items spread over the real small clips with a few windows / frame pairs, so the

@@ -12,7 +12,7 @@ Measures, in one run on ``two_people_room.mp4`` (1920x1080):
 Serial numbers put both on one thread; "pipelined" runs decode on a decode thread and the
 drawing on the GUI thread, the way the app's frame pump plays. Each figure is the best of
 ``--rounds`` passes, decode and drawing passes interleaved (the machine is shared: other
-processes only slow a pass down). Targets (issue #2): overlay/decode >= 0.80 and >= 60 fps.
+processes only slow a pass down). Targets: overlay/decode >= 0.80 and >= 60 fps.
 
     .venv/bin/python bench/bench_playback.py [--synthetic] [--rounds N]
 """

@@ -3,7 +3,7 @@
 Starts ``main.py`` (demo clip, no automatic extraction) in a fresh interpreter N times. The
 child marks the moment the main window's first showEvent ran and reports which heavy
 libraries were imported by then; the parent measures wall time from spawning the process
-to that mark. Target (issue #2): < 2 s; torch/transformers/mediapipe must not be loaded.
+to that mark. Target: < 2 s; torch/transformers/mediapipe must not be loaded.
 
     .venv/bin/python bench/bench_startup.py [--runs N]
 """

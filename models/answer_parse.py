@@ -1,4 +1,4 @@
-"""Pick the chosen option out of a model's free-text answer (SPEC section 9).
+"""Pick the chosen option out of a model's free-text answer.
 
 Standard library only: the lmms-eval exporter copies this module's source into the task's
 ``utils.py``, so the harness parses answers exactly as the app does.

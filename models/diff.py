@@ -1,4 +1,4 @@
-"""Spatial differences between two frames ("paircodes", SPEC section 5).
+"""Spatial differences between two frames ("paircodes").
 
 API
 ---

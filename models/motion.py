@@ -1,4 +1,4 @@
-"""Temporal facts over an interval (MotionScript-style, SPEC section 6).
+"""Temporal facts over an interval (MotionScript-style).
 
 API
 ---

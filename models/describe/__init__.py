@@ -1,4 +1,4 @@
-"""Deterministic pose description ("posecodes", SPEC section 4).
+"""Deterministic pose description ("posecodes").
 
 Public API (used by the CLI, the Describe panel and QA synthesis):
 

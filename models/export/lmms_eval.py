@@ -1,4 +1,4 @@
-"""lmms-eval task folder, loaded with ``--include_path DIR`` (SPEC section 8).
+"""lmms-eval task folder, loaded with ``--include_path DIR``.
 
 Layout: a group YAML, a shared template, one YAML per sub-task pointing at its own JSONL
 (``dataset_path: json``, relative ``data_files`` resolved against the YAML's folder), a

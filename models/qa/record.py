@@ -1,4 +1,4 @@
-"""The canonical QA record (SPEC section 7). Every exporter maps from it.
+"""The canonical QA record. Every exporter maps from it.
 
 Every field is always present (None where empty) in ``to_dict``; ``from_dict`` refuses
 records that lack a required field or carry wrong types, naming the field.

@@ -1,4 +1,4 @@
-"""Video LLMs: ask a model about a clip, compare several side by side (issue 4).
+"""Video LLMs: ask a model about a clip, compare several side by side.
 
 Importing this package is cheap: torch/transformers are imported inside the local backend
 only when a model loads. Main entry points:

@@ -1,4 +1,4 @@
-"""Answer parsing on a table of real-looking model outputs (SPEC section 9)."""
+"""Answer parsing on a table of real-looking model outputs."""
 from __future__ import annotations
 
 import pytest

@@ -20,7 +20,7 @@ from models.body import body_frame
 from models.pose.skeleton import blazepose
 
 ARROW_MIN = 0.05          # metres: smaller displacements get no arrow
-COLOR_MAX = 0.40          # metres: the top of the colour scale (SPEC 5 "clear" edge)
+COLOR_MAX = 0.40          # metres: the top of the colour scale (the "clear" edge of the difference bins)
 MAIN_JOINTS = (0, 11, 12, 13, 14, 15, 16, 23, 24, 25, 26, 27, 28)
 MIN_VIS = 0.5
 A_COLOR = QColor(120, 170, 255, 210)     # frame A: dashed blue bones

@@ -1,4 +1,4 @@
-"""body_part_pose: how bent one joint is at one moment (joint-angle bins, SPEC section 4).
+"""body_part_pose: how bent one joint is at one moment (joint-angle bins).
 
 Bins and wording are the pose describer's (``resources/posecodes.json``, group "angle"):
 the option texts are its phrases without the subject ("sharply bent"), so a QA answer

@@ -1,6 +1,6 @@
 """spatial_difference: what changed in the body between frame A and frame B.
 
-Two templates over joint-angle changes (SPEC section 5): what happens to one joint
+Two templates over joint-angle changes: what happens to one joint
 (bends more / straightens / about the same; 8..30 degrees is ambiguous and skipped), and
 which joint changes most (>= 45 degrees, every distractor changed under 15 degrees).
 """
