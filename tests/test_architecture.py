@@ -1,4 +1,4 @@
-"""The layering rules of ARCHITECTURE.md, checked on the source (AST), not by agreement."""
+"""The layering rules of docs/ARCHITECTURE.md, checked on the source (AST), not by agreement."""
 from __future__ import annotations
 
 import ast
