@@ -82,19 +82,27 @@ def _emit(args, text: str, doc: dict) -> int:
     return 0
 
 
-def run_describe(args) -> int:
+def frame_doc(track, video: str, frame: int, min_visibility=None) -> tuple[str, dict]:
+    """(text, JSON document) that ``describe --json`` prints for one frame of ``track``;
+    a frame without a usable pose raises ``DescribeError`` (also used by the gold-set
+    scorer, ``models.truth``, so it judges exactly what the command prints)."""
     from models.describe import describe, pose_facts  # noqa: PLC0415
     from models.diff import frame_world  # noqa: PLC0415
 
-    _check_frames(args.video, **{"": args.frame})
-    track = load_track(args.video, _project(args))
-    frame_world(track, args.frame, "", args.video)
-    facts = pose_facts(track, args.frame, args.min_visibility)
+    frame_world(track, frame, "", video)
+    facts = pose_facts(track, frame, min_visibility)
     unknown = [f.parts[0] for f in facts if f.kind == "unknown"]
-    doc = {"video": args.video, "frame": args.frame, "time_s": round(args.frame / track.fps, 3)
+    doc = {"video": video, "frame": frame, "time_s": round(frame / track.fps, 3)
            if track.fps else None, "backend": track.backend, "unknown_parts": unknown,
            "facts": [f.to_dict() for f in facts]}
-    return _emit(args, describe(facts), doc)
+    return describe(facts), doc
+
+
+def run_describe(args) -> int:
+    _check_frames(args.video, **{"": args.frame})
+    track = load_track(args.video, _project(args))
+    text, doc = frame_doc(track, args.video, args.frame, args.min_visibility)
+    return _emit(args, text, doc)
 
 
 def run_diff(args) -> int:
