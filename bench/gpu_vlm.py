@@ -120,7 +120,8 @@ def bare_setup(folder: Path, args):
     t0 = time.perf_counter()
     proc = AutoProcessor.from_pretrained(folder, local_files_only=True)
     kw = {"device_map": {"": args.device}} if importlib.util.find_spec("accelerate") else {}
-    model = AutoModelForImageTextToText.from_pretrained(folder, dtype=dtype, local_files_only=True, **kw)
+    model = AutoModelForImageTextToText.from_pretrained(folder, dtype=dtype, local_files_only=True,
+                                                        use_safetensors=True, **kw)
     model = model if kw else model.to(args.device)
     sync(args.device)
     return (model, proc), time.perf_counter() - t0

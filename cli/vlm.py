@@ -109,8 +109,14 @@ def _spec(args):
     from models.vlm.service import AskSpec  # noqa: PLC0415
     from models.vlm.types import GenerationParams  # noqa: PLC0415
 
+    from models.vlm.types import VLMError  # noqa: PLC0415
+
     if (args.a is None) != (args.b is None) and args.template == "frame_difference":
         raise SystemExit("error: --a and --b go together")
+    if args.frames < 1:
+        raise VLMError(f"--frames must be at least 1 (got {args.frames})")
+    if args.max_pixels is not None and args.max_pixels < 1:
+        raise VLMError(f"--max-pixels must be positive (got {args.max_pixels})")
     marked = tuple(i for i in (args.a, args.b) if i is not None)
     if marked:
         sel = FrameSelection("marked", marked=marked, max_pixels=args.max_pixels)
@@ -221,6 +227,7 @@ def _timing_line(answer, prepared) -> str:
 def run_models(args) -> int:
     from models.vlm import discovery  # noqa: PLC0415
     from models.vlm.checkpoint import fmt_bytes, fmt_params  # noqa: PLC0415
+    from models.vlm.openai_http import redact  # noqa: PLC0415
     from models.vlm.prompts import load_templates  # noqa: PLC0415
 
     _quiet_libraries()
@@ -237,8 +244,9 @@ def run_models(args) -> int:
         return 2
     found = discovery.discover(discovery.user_folders(repo) + list(args.folder))
     templates = {t.id: t.version for t in load_templates().values()}
+    endpoints = [dict(ep, base_url=redact(ep["base_url"])) for ep in repo.endpoints()]
     if args.json:
-        print(json.dumps({"checkpoints": found, "endpoints": repo.endpoints(),
+        print(json.dumps({"checkpoints": found, "endpoints": endpoints,
                           "templates": templates}, indent=2))
         return 0
     for e in found:
@@ -246,7 +254,7 @@ def run_models(args) -> int:
         state = "runnable" if e["runnable"] else f"NOT runnable: {e['reason']}"
         print(f"{e['spec']}  [{e['family_label']}, {size} params, ~{fmt_bytes(e['memory_bf16'])} "
               f"in bf16, {e['source']}]  {state}")
-    for ep in repo.endpoints():
+    for ep in endpoints:
         print(f"endpoint:{ep['name']}  {ep['base_url']}  model={ep['model'] or '(first)'}")
     print("templates: " + ", ".join(f"{k} v{v}" for k, v in templates.items()))
     return 0

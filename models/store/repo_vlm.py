@@ -72,6 +72,12 @@ class VLMRepo:
         name, base_url = (name or "").strip(), (base_url or "").strip()
         if not name or not base_url.startswith(("http://", "https://")):
             raise StoreError("An endpoint needs a name and an http(s):// base URL")
+        from ..vlm.openai_http import redact
+
+        if redact(base_url) != base_url or "@" in base_url.split("://", 1)[1].split("/", 1)[0]:
+            raise StoreError(f"The URL {redact(base_url)} holds credentials, which are never "
+                             "saved; put the key in an environment variable and save its name "
+                             "(--api-key-env)")
         with self.db.write() as conn:
             conn.execute("INSERT INTO endpoints(name, base_url, model, api_key_env) "
                          "VALUES (?,?,?,?) ON CONFLICT(name) DO UPDATE SET "

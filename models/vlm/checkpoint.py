@@ -21,6 +21,11 @@ BYTES_PER_PARAM = {"fp32": 4.0, "fp16": 2.0, "bf16": 2.0, "int8": 1.0, "int4": 0
 SAFETENSORS_BYTES = {"F64": 8, "F32": 4, "F16": 2, "BF16": 2, "I64": 8, "I32": 4, "I16": 2,
                      "I8": 1, "U8": 1, "BOOL": 1, "F8_E4M3": 1, "F8_E5M2": 1}
 PROCESSOR_FILES = ("preprocessor_config.json", "processor_config.json")
+SAFE_WEIGHTS = "model.safetensors"                  # what transformers loads, one file ...
+SAFE_INDEX = "model.safetensors.index.json"         # ... or the shards this index names
+PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt", ".pkl", ".pickle")
+MAX_HEADER_BYTES = 100 * 1024 ** 2                  # far above any real checkpoint's header
+MAX_INDEX_BYTES = 50 * 1024 ** 2
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer.model", "vocab.json")
 
 
@@ -110,12 +115,70 @@ def _files_reason(folder: Path) -> str:
                 "the checkpoint is incomplete")
     if not names & set(TOKENIZER_FILES):
         return f"{folder.name}: missing tokenizer files ({', '.join(TOKENIZER_FILES)})"
-    if not any(n.endswith(".safetensors") for n in names):
-        if any(n.endswith(".bin") for n in names):
-            return (f"{folder.name}: weights are pickle files (.bin), which this app does not "
-                    "load for safety; convert them to safetensors")
-        return f"{folder.name}: no weight files (*.safetensors)"
+    try:
+        weight_files(folder)
+    except VLMError as exc:
+        return str(exc)
     return ""
+
+
+def _pickle_note(folder: Path, names) -> str:
+    pickles = sorted(n for n in names if n.lower().endswith(PICKLE_SUFFIXES))
+    if not pickles:
+        return ""
+    kinds = ", ".join(sorted({Path(n).suffix.lower() for n in pickles}))
+    return (f"weights are pickle files ({kinds}: {', '.join(pickles[:3])}"
+            f"{', ...' if len(pickles) > 3 else ''}), which this app does not load for safety; "
+            "convert them to safetensors")
+
+
+def weight_files(folder) -> list[Path]:
+    """The safetensors files transformers will load from ``folder`` (``model.safetensors``
+    or the shards of ``model.safetensors.index.json``), each with a checked header.
+    Raises ``VLMError`` saying why the folder's weights cannot be used: none, pickles only,
+    a shard missing, or a file that is not valid safetensors (a decoy beside pickles)."""
+    folder = Path(folder)
+    names = set(os.listdir(folder))
+    pickles = _pickle_note(folder, names)
+    if SAFE_INDEX in names:
+        shards = _index_shards(folder / SAFE_INDEX)
+    elif SAFE_WEIGHTS in names:
+        shards = [SAFE_WEIGHTS]
+    elif pickles:
+        raise VLMError(f"{folder.name}: {pickles}")
+    elif any(n.endswith(".safetensors") for n in names):
+        raise VLMError(f"{folder.name}: no {SAFE_WEIGHTS} (or {SAFE_INDEX}); the other "
+                       ".safetensors files are not weights transformers would load")
+    else:
+        raise VLMError(f"{folder.name}: no weight files ({SAFE_WEIGHTS})")
+    files = []
+    for shard in shards:
+        path = folder / shard
+        try:
+            if not path.is_file():
+                raise ValueError("the file is missing")
+            read_header(path)
+        except (OSError, ValueError) as exc:
+            why = f"{folder.name}: {shard} is not a valid safetensors file ({exc})"
+            raise VLMError(why + (f"; besides, its {pickles}" if pickles else "")) from None
+        files.append(path)
+    return files
+
+
+def _index_shards(index: Path) -> list[str]:
+    try:
+        if index.stat().st_size > MAX_INDEX_BYTES:
+            raise ValueError("too large")
+        data = json.loads(index.read_bytes())
+        shards = sorted(set(data["weight_map"].values()))
+    except (OSError, ValueError, RecursionError, KeyError, TypeError, AttributeError):
+        raise VLMError(f"{index.parent.name}: {index.name} is not a valid safetensors index") \
+            from None
+    bad = [s for s in shards if not isinstance(s, str) or not s or Path(s).name != s]
+    if bad or not shards:
+        raise VLMError(f"{index.parent.name}: {index.name} names no shard files in the folder "
+                       f"({bad[0] if bad else 'none'!r})")
+    return shards
 
 
 def inspect_checkpoint(path, trust_remote_code: bool = False) -> CheckpointInfo:
@@ -132,7 +195,10 @@ def inspect_checkpoint(path, trust_remote_code: bool = False) -> CheckpointInfo:
     info.config, info.model_type = cfg, cfg["model_type"]
     info.revision = _revision(folder)
     info.family, reason, info.needs_remote_code = _family(cfg, trust_remote_code)
-    info.reason = reason or _files_reason(folder)
+    try:
+        info.reason = reason or _files_reason(folder)
+    except OSError as exc:
+        info.reason = f"{folder.name}: cannot read the folder ({exc.strerror or exc})"
     info.params = safetensors_params(folder)
     info.runnable = not info.reason
     return info
@@ -145,36 +211,71 @@ def require_runnable(path, trust_remote_code: bool = False) -> CheckpointInfo:
     return info
 
 
-# -- parameter counts ----------------------------------------------------------------------
-def _header(file: Path) -> dict:
+# -- safetensors headers and parameter counts ---------------------------------------------
+def _count(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def read_header(file: Path) -> dict:
+    """The JSON header of a safetensors file, checked against the file without reading any
+    weights: its length fits in the file (and under ``MAX_HEADER_BYTES``), it is a JSON
+    object of tensors with a dtype, a shape and data offsets inside the data section that
+    match the shape, and it holds at least one tensor. Raises ``ValueError`` saying why not."""
+    size = os.path.getsize(file)
     with open(file, "rb") as fh:
         raw = fh.read(8)
         if len(raw) < 8:
-            raise ValueError("truncated")
-        (size,) = struct.unpack("<Q", raw)
-        if size > 100 * 1024 * 1024:
-            raise ValueError("header too large")
-        return json.loads(fh.read(size))
+            raise ValueError(f"{size} bytes, shorter than the 8-byte header length")
+        (length,) = struct.unpack("<Q", raw)
+        if length > min(size - 8, MAX_HEADER_BYTES):
+            raise ValueError(f"header length {length} does not fit a {size}-byte file")
+        text = fh.read(length)
+    try:
+        header = json.loads(text.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        raise ValueError("the header is not JSON") from None
+    if not isinstance(header, dict):
+        raise ValueError("the header is not a JSON object")
+    data_size = size - 8 - length
+    tensors = 0
+    for name, entry in header.items():
+        if name == "__metadata__":
+            continue
+        dtype = entry.get("dtype") if isinstance(entry, dict) else None
+        shape = entry.get("shape") if isinstance(entry, dict) else None
+        offsets = entry.get("data_offsets") if isinstance(entry, dict) else None
+        if not (isinstance(dtype, str) and isinstance(shape, list) and all(map(_count, shape))
+                and isinstance(offsets, list) and len(offsets) == 2
+                and all(map(_count, offsets))):
+            raise ValueError(f"tensor {name[:60]!r} has no valid dtype, shape and data_offsets")
+        begin, end = offsets
+        if not begin <= end <= data_size:
+            raise ValueError(f"tensor {name[:60]!r} lies outside the file's data")
+        per = SAFETENSORS_BYTES.get(dtype)
+        if per is not None and end - begin != _product(shape) * per:
+            raise ValueError(f"tensor {name[:60]!r} has {end - begin} bytes for shape {shape}")
+        tensors += 1
+    if not tensors:
+        raise ValueError("it holds no tensors")
+    return header
+
+
+def _product(shape) -> int:
+    n = 1
+    for d in shape:
+        n *= d
+    return n
 
 
 def safetensors_params(folder) -> Optional[int]:
-    """Parameter count from the safetensors headers (no weights read); None if unknown."""
-    files = sorted(Path(folder).glob("*.safetensors"))
-    if not files:
-        return None
-    total = 0
+    """Parameter count from the safetensors headers of the weights transformers would load
+    (no weights read); None if unknown or the weights are not usable."""
     try:
-        for f in files:
-            for name, entry in _header(f).items():
-                if name == "__metadata__":
-                    continue
-                n = 1
-                for d in entry["shape"]:
-                    n *= int(d)
-                total += n
-    except (OSError, ValueError, KeyError, TypeError):
+        files = weight_files(folder)
+        return sum(_product(entry["shape"]) for f in files
+                   for name, entry in read_header(f).items() if name != "__metadata__")
+    except (OSError, ValueError, VLMError):
         return None
-    return total
 
 
 def params_from_config(config) -> int:

@@ -72,7 +72,9 @@ def sample_indices(info: VideoInfo, sel: FrameSelection) -> list[int]:
     start, end = _window(info, sel)
     span = end - start + 1
     if sel.mode == "uniform":
-        n = max(1, min(int(sel.count), MAX_FRAMES))
+        if int(sel.count) < 1:
+            raise VLMError(f"The number of frames must be at least 1 (got {sel.count})")
+        n = min(int(sel.count), MAX_FRAMES)
         picks = start + np.floor((np.arange(n) + 0.5) * span / n).astype(int)
     elif sel.mode == "rate":
         if not sel.rate or sel.rate <= 0:

@@ -197,7 +197,8 @@ class TransformersBackend:
         common = dict(local_files_only=True, trust_remote_code=self.trust_remote_code)
         try:
             self.processor = AutoProcessor.from_pretrained(folder, **common)
-            kwargs = dict(common, dtype=torch_dtype(dtype))
+            # safetensors only: never fall back to pickled weights (torch.load)
+            kwargs = dict(common, dtype=torch_dtype(dtype), use_safetensors=True)
             if self.device.startswith("cuda") and importlib.util.find_spec("accelerate"):
                 kwargs["device_map"] = {"": self.device}  # straight onto the GPU
             if self.quantization:
@@ -206,7 +207,7 @@ class TransformersBackend:
                 bits = {"load_in_8bit": True} if self.quantization == "8bit" else {"load_in_4bit": True}
                 kwargs.update(quantization_config=BitsAndBytesConfig(**bits), device_map=self.device)
             model = AutoModelForImageTextToText.from_pretrained(folder, **kwargs)
-        except (OSError, ValueError, KeyError, TypeError, ImportError) as exc:
+        except Exception as exc:  # noqa: BLE001 (safetensors, torch and transformers errors)
             RESIDENT.release(self)
             raise VLMError(f"Cannot load {folder.name}: {first_line(exc)}") from None
         self.model = model if "device_map" in kwargs else model.to(self.device)

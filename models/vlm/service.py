@@ -71,19 +71,23 @@ class Answer:
 
     def as_record(self, prepared: Prepared) -> dict:
         """Row for ``model_answers`` with the full provenance (never an API key)."""
+        from .openai_http import redact
+
         s, fr = prepared.spec, prepared.frames
         st = self.stats
+        info = BackendInfo(**{k: redact(v) if isinstance(v, str) else v
+                               for k, v in self.info.as_dict().items()})
         return {
             "video": fr.video, "start_frame": fr.window[0], "end_frame": fr.window[1],
-            "frame_indices": list(fr.indices), "backend": self.info.kind,
-            "model_id": self.info.model_id, "model_revision": self.info.revision,
-            "family": self.info.family, "device": self.info.device, "dtype": self.info.dtype,
+            "frame_indices": list(fr.indices), "backend": info.kind,
+            "model_id": info.model_id, "model_revision": info.revision,
+            "family": info.family, "device": info.device, "dtype": info.dtype,
             "template_id": s.template_id or "free", "template_version": prepared.template_version,
             "question": s.question, "prompt": prepared.prompt, "options": list(s.options),
             "answer_index": s.answer_index, "generation_params": s.params.as_dict(),
             "seed": s.params.seed, "pose_grounding": s.pose_grounding, "answer": self.text,
             "chosen_index": self.chosen_index, "correct": self.correct, "status": self.status,
-            "error": self.error, "load_s": st.load_s, "ttft_s": st.ttft_s, "total_s": st.total_s,
+            "error": redact(self.error), "load_s": st.load_s, "ttft_s": st.ttft_s, "total_s": st.total_s,
             "tokens_per_s": st.tokens_per_s, "prompt_tokens": st.prompt_tokens,
             "completion_tokens": st.completion_tokens, "peak_mem_bytes": st.peak_mem_bytes}
 

@@ -22,7 +22,9 @@ class BackendChoice:
         if s.get("label"):
             return s["label"]
         if self.kind == "openai":
-            return f"{s.get('model') or '?'} @ {s.get('base_url')}"
+            from .openai_http import redact
+
+            return f"{s.get('model') or '?'} @ {redact(s.get('base_url') or '')}"
         return s.get("label") or str(s.get("model", self.kind))
 
 
@@ -55,7 +57,8 @@ def make_backend(choice: BackendChoice, track=None, **extra):
     settings = dict(choice.settings)
     if choice.kind == "openai":
         settings.update({k: v for k, v in extra.items() if k in ("api_key", "timeout_s",
-                                                                   "stream", "retries")})
+                                                                   "deadline_s", "stream",
+                                                                   "retries")})
     return create_backend(choice.kind, **settings)
 
 

@@ -53,9 +53,14 @@ def test_compare_json_marks_mcq(clip, tiny_ckpt, proj, capsys):
 @pytest.mark.parametrize("extra,msg", [
     (["--start", "500", "--end", "600", "why?"], "No frames in the chosen interval 500..600"),
     (["   "], "The question is empty"),
+    (["--frames", "0", "why?"], "--frames must be at least 1 (got 0)"),
+    (["--frames", "-2", "why?"], "--frames must be at least 1 (got -2)"),
+    (["--max-pixels", "-5", "why?"], "--max-pixels must be positive"),
 ])
 def test_bad_input_one_line_error(clip, tiny_ckpt, proj, capsys, extra, msg):
-    rc = run_cli(["ask", str(clip("arm_wrestling.mp4")), "--model", str(tiny_ckpt("smolvlm")),
+    model = str(tiny_ckpt("smolvlm"))
+    capsys.readouterr()                  # building the tiny checkpoint may print progress
+    rc = run_cli(["ask", str(clip("arm_wrestling.mp4")), "--model", model,
                   "--project", proj, *extra])
     err = capsys.readouterr().err.strip()
     assert rc == 2 and err.startswith("error: ") and msg in err and len(err.splitlines()) == 1
@@ -82,3 +87,17 @@ def test_models_lists_checkpoints_endpoints_templates(tiny_ckpt, proj, capsys, t
     assert run_cli(["models", "--remove-endpoint", "lab", "--project", proj]) == 0
     out = capsys.readouterr().out
     assert "runnable" in out and "endpoint:lab" not in out
+
+
+def test_models_lists_old_endpoint_rows_without_credentials(proj, capsys, tmp_path,
+                                                             monkeypatch):
+    """A row saved before credentials were refused is still listed redacted."""
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "empty-cache"))
+    repo = Repository(proj)
+    with repo.db.write() as conn:
+        conn.execute("INSERT INTO endpoints(name, base_url, model, api_key_env) VALUES "
+                     "('old', 'http://bob:pw-777@10.1.1.1/v1?key=k-888', 'm', '')")
+    for extra in ([], ["--json"]):
+        assert run_cli(["models", "--project", proj, *extra]) == 0
+        out = capsys.readouterr().out
+        assert "10.1.1.1/v1" in out and "pw-777" not in out and "k-888" not in out

@@ -36,6 +36,12 @@ def test_rate_and_marked_selection():
         F.sample_indices(INFO, F.FrameSelection("marked"))
 
 
+@pytest.mark.parametrize("count", [0, -3])
+def test_frame_count_below_one_is_refused(count):
+    with pytest.raises(VLMError, match=f"number of frames must be at least 1 \\(got {count}\\)"):
+        F.sample_indices(INFO, F.FrameSelection(count=count))
+
+
 @pytest.mark.parametrize("start,end", [(300, 320), (50, 20), (-10, -1)])
 def test_empty_interval_is_a_clear_error(start, end):
     with pytest.raises(VLMError, match="No frames in the chosen interval"):
@@ -133,6 +139,33 @@ def test_endpoints_persist_without_keys(project):
     with pytest.raises(StoreError, match="API key"):
         project.save_answer({"api_key": "sk-1"})
     assert project.remove_endpoint("cluster") and project.endpoints() == []
+
+
+@pytest.mark.parametrize("url", ["http://alice:pw-123@10.0.0.5:8000/v1",
+                                 "http://10.0.0.5:8000/v1?api_key=qk-999",
+                                 "https://tok-abc@10.0.0.5/v1"])
+def test_endpoint_with_credentials_is_never_saved(project, url):
+    with pytest.raises(StoreError, match=r"holds credentials, which are never saved") as err:
+        project.add_endpoint("lab", url, "m")
+    for secret in ("pw-123", "qk-999", "tok-abc"):
+        assert secret not in str(err.value)
+    assert project.endpoints() == []
+
+
+def test_url_credentials_never_reach_labels_or_records(clip):
+    from models.vlm.service import Answer
+    from models.vlm.types import BackendInfo
+
+    choice = parse_model("http://alice:pw-123@h:8000/v1?api_key=qk-999#qwen")
+    assert choice.label == "qwen @ http://***@h:8000/v1?api_key=***"
+    b = backend_for("http://alice:pw-123@h:8000/v1?api_key=qk-999#qwen")
+    assert "pw-123" not in b.info.label + b.info.device and "qk-999" not in b.info.label
+    prepared = prepare(AskSpec(str(clip("arm_wrestling.mp4")), "What happens?",
+                               selection=F.FrameSelection(count=1)))
+    leaky = Answer(BackendInfo("openai", "qwen", device="http://alice:pw-123@h/v1?token=qk-999"),
+                   status="error", error="cannot reach http://alice:pw-123@h/v1?token=qk-999")
+    record = str(leaky.as_record(prepared))
+    assert "pw-123" not in record and "qk-999" not in record and "http://***@h/v1" in record
 
 
 def test_compare_two_tiny_models_saves_full_provenance(clip, tiny_ckpt, project):

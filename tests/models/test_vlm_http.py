@@ -115,6 +115,9 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(body)
 
     def do_GET(self):
+        mode = self.path.split("/")[1]
+        if mode in ("endless", "dripbody", "driphead"):
+            return getattr(self, "_" + mode)(None)
         self._send(200, json.dumps({"data": [{"id": "loop-model"}]}).encode())
 
     def do_POST(self):
@@ -170,6 +173,95 @@ class _Handler(BaseHTTPRequestHandler):
         if type(self).flaky_calls["n"] == 1:
             return self._send(503, b'{"error": "warming up"}')
         self._ok(payload)
+
+
+    # -- hostile: every loop is bounded and ends by itself when the client hangs up -------------
+    hangups: dict = {}
+
+    def _write_for(self, pieces, pause_s: float = 0.0) -> int:
+        """Write ``pieces`` until the client hangs up; record how many got through."""
+        sent = 0
+        try:
+            for piece in pieces:
+                self.wfile.write(piece)
+                self.wfile.flush()
+                sent += 1
+                if pause_s:
+                    time.sleep(pause_s)
+        except OSError:
+            type(self).hangups[self.path.split("/")[1]] = sent
+        self.close_connection = True
+        return sent
+
+    def _endless(self, payload):             # a /models body that never ends (64 MiB at most)
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Connection", "close")
+        self.end_headers()
+        self._write_for([b'{"data": [' + b" " * 65536] + [b" " * 65536] * 1024)
+
+    def _endlessline(self, payload):         # an event line that never ends (64 MiB at most)
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream")
+        self.send_header("Connection", "close")
+        self.end_headers()
+        self._write_for([b'data: {"choices": [{"delta": {"content": "'] + [b"x" * 65536] * 1024)
+
+    def _dripsse(self, payload):             # one byte of an event every 0.1 s (20 s at most)
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream")
+        self.send_header("Connection", "close")
+        self.end_headers()
+        event = b'data: {"choices": [{"delta": {"content": "a"}}]}\n\n'
+        self._write_for([event[i:i + 1] for i in range(len(event))] * 4, pause_s=0.1)
+
+    def _dripbody(self, payload):            # a declared body sent a byte every 0.1 s
+        body = json.dumps({"data": [{"id": "m"}], "pad": " " * 200}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self._write_for([body[i:i + 1] for i in range(len(body))], pause_s=0.1)
+
+    def _driphead(self, payload):            # even the status line arrives a byte at a time
+        head = (b"HTTP/1.1 200 OK\r\n" + b"X-Pad: " + b"p" * 200 + b"\r\n"
+                b"Content-Length: 2\r\n\r\n{}")
+        self._write_for([head[i:i + 1] for i in range(len(head))], pause_s=0.1)
+
+    def _chatty(self, payload):              # ignores max_tokens: 1000 tokens, 5 ms apart
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream")
+        self.send_header("Connection", "close")
+        self.end_headers()
+        event = b'data: {"choices": [{"delta": {"content": "tok "}}]}\n\n'
+        if self._write_for([event] * 1000 + [b"data: [DONE]\n\n"], pause_s=0.005) == 1001:
+            type(self).hangups["chatty"] = None              # the client read everything
+
+    def _hugechunk(self, payload):           # one "token" of 200 000 characters
+        if payload.get("stream"):
+            return self._sse(["ab" * 100_000], done=True)
+        self._send(200, json.dumps({"choices": [{"message": {"content": "ab" * 100_000}}]})
+                   .encode())
+
+    def _content(self, payload):             # message content of the type the path names
+        kind = self.path.split("/")[2]
+        content = {"int": 42, "dict": {"text": "A"}, "parts": [{"type": "text", "text": "A"},
+                                                               {"type": "text", "text": "B"}],
+                   "null": None}[kind]
+        if payload.get("stream"):
+            self.send_response(200)
+            self.send_header("Content-Type", "text/event-stream")
+            self.send_header("Connection", "close")
+            self.end_headers()
+            self.wfile.write(b"data: " + json.dumps({"choices": [{"delta": {"content": content}}]})
+                             .encode() + b"\n\ndata: [DONE]\n\n")
+            self.close_connection = True
+            return
+        self._send(200, json.dumps({"choices": [{"message": {"content": content}}]}).encode())
+
+    def _echo(self, payload):                # an error page that repeats what it was sent
+        said = f"bad key {self.headers.get('Authorization')} for {self.path}"
+        self._send(401, json.dumps({"error": {"message": said}}).encode())
 
 
 class _QuietServer(ThreadingHTTPServer):
@@ -256,3 +348,142 @@ def test_bad_url_and_empty_question():
         OpenAIBackend("ftp://example/v1")
     with pytest.raises(VLMError, match="question is empty"):
         list(_b("http://127.0.0.1:9/v1").generate(VLMRequest(messages_for(""))))
+
+
+# -- bounds: nothing a server sends is read without a limit -------------------------------------
+def test_endless_models_body_is_cut_at_the_body_limit(loop):
+    b = _b(f"{loop}/endless/v1", max_body_bytes=1024 ** 2)
+    b.model = ""
+    with pytest.raises(VLMError, match=r"sent a reply larger than 1 MiB; stopped"):
+        b.load()
+    assert 1024 ** 2 < b.bytes_read <= 1024 ** 2 + 65536      # read no further than the limit
+
+
+def test_endless_event_line_is_cut_at_the_line_limit(loop):
+    b = _b(f"{loop}/endlessline/v1", max_line_bytes=64 * 1024)
+    with pytest.raises(VLMError, match=r"event line longer than 65,536 bytes"):
+        list(b.generate(_request()))
+    assert b.bytes_read <= 64 * 1024 + 1
+
+
+@pytest.mark.parametrize("mode,stream", [("dripsse", True), ("dripbody", False),
+                                         ("driphead", False)])
+def test_drip_feed_hits_the_whole_request_deadline(loop, mode, stream):
+    """Each byte comes well within the per-read timeout; the whole request still ends."""
+    b = _b(f"{loop}/{mode}/v1", stream=stream, timeout_s=1.0, deadline_s=1.5, api_key=SECRET)
+    with pytest.raises(VLMError, match=r"did not finish within 1.5 s") as err:
+        if mode == "dripsse":
+            list(b.generate(_request()))
+        else:
+            b.model = ""
+            b.load()
+    assert SECRET not in str(err.value) and "\n" not in str(err.value)
+
+
+def test_stream_past_max_new_tokens_is_closed(loop):
+    _Handler.hangups.pop("chatty", "absent")
+    b = _b(f"{loop}/chatty/v1")
+    chunks = list(b.generate(_request(max_new_tokens=5)))
+    assert chunks == ["tok "] * 5 and b.stats.completion_tokens == 5
+    deadline = time.monotonic() + 30
+    while "chatty" not in _Handler.hangups and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert _Handler.hangups.get("chatty") is not None     # we hung up; it did not finish
+
+
+@pytest.mark.parametrize("stream", [True, False])
+def test_huge_chunk_is_cut_to_the_token_budget(loop, stream):
+    b = _b(f"{loop}/hugechunk/v1", stream=stream)
+    text = "".join(b.generate(_request(max_new_tokens=2)))
+    assert 0 < len(text) <= 2 * 64
+
+
+@pytest.mark.parametrize("stream", [True, False], ids=["stream", "whole"])
+@pytest.mark.parametrize("kind,expect", [("int", None), ("dict", None), ("parts", "AB"),
+                                         ("null", "")])
+def test_non_string_content(loop, stream, kind, expect):
+    b = _b(f"{loop}/content/{kind}/v1", stream=stream)
+    if expect is None:
+        with pytest.raises(VLMError, match=r"message content that is not text"):
+            list(b.generate(_request()))
+    else:
+        assert "".join(b.generate(_request())) == expect
+
+
+# -- credentials in the URL ---------------------------------------------------------------------
+CRED_URL = "http://alice:s3cr3t-pw@127.0.0.1:{port}/{mode}/v1?api_key=qk-999&x=1"
+
+
+def _cred_url(loop: str, mode: str) -> str:
+    return CRED_URL.format(port=loop.rsplit(":", 1)[1], mode=mode)
+
+
+def _no_secret(text: str) -> None:
+    for secret in ("s3cr3t-pw", "qk-999", "alice", SECRET):
+        assert secret not in text
+
+
+def test_url_credentials_are_used_but_never_shown(loop):
+    import base64
+
+    _Handler.seen.clear()
+    b = _b(_cred_url(loop, "ok"), stream=False)
+    assert "".join(b.generate(_request())) == "A"
+    path, headers, _payload = _Handler.seen[-1]
+    assert path == "/ok/v1/chat/completions?api_key=qk-999&x=1"        # query kept
+    assert headers["Authorization"] == "Basic " + base64.b64encode(b"alice:s3cr3t-pw").decode()
+    _no_secret(repr(b) + json.dumps(b.info.as_dict()) + b.server.url)
+    assert b.info.device == "http://***@127.0.0.1:%s/ok/v1?api_key=***&x=1" % loop.rsplit(":", 1)[1]
+
+
+@pytest.mark.parametrize("mode", ["echo", "err500", "endless"])
+def test_url_credentials_redacted_in_errors(loop, mode):
+    b = _b(_cred_url(loop, mode), max_body_bytes=1024 ** 2)
+    with pytest.raises(VLMError) as err:
+        list(b.generate(_request()))
+    _no_secret(str(err.value))
+    assert "\n" not in str(err.value) and "***" in str(err.value)
+    b = _b(_cred_url(loop, mode).replace("alice:s3cr3t-pw@", ""), api_key=SECRET)
+    with pytest.raises(VLMError) as err:                   # a key the server echoes back
+        list(b.generate(_request()))
+    _no_secret(str(err.value))
+
+
+def test_bad_url_with_credentials_is_redacted():
+    with pytest.raises(VLMError) as err:
+        OpenAIBackend("http://alice:s3cr3t-pw@127.0.0.1:notaport/v1")
+    _no_secret(str(err.value))
+    with pytest.raises(VLMError) as err:
+        OpenAIBackend("ftp://alice:s3cr3t-pw@example/v1?api_key=qk-999")
+    _no_secret(str(err.value))
+
+
+# -- the CLI against hostile servers ---------------------------------------------------------
+def test_cli_no_stream_non_string_content_is_one_error_line(loop, clip, tmp_path, capsys):
+    from cli import run_cli
+
+    rc = run_cli(["ask", str(clip("arm_wrestling.mp4")), "--model", f"{loop}/content/int/v1#m",
+                  "--no-stream", "--frames", "2", "--project", str(tmp_path / "p.aastudio"),
+                  "What happens?"])
+    err = capsys.readouterr().err.strip()
+    assert rc == 2 and err.startswith("error: ") and len(err.splitlines()) == 1
+    assert "not text" in err
+
+
+def test_cli_saved_answer_and_errors_carry_no_credentials(loop, clip, tmp_path, capsys):
+    from cli import run_cli
+    from models.store import Repository
+
+    proj = str(tmp_path / "p.aastudio")
+    rc = run_cli(["ask", str(clip("arm_wrestling.mp4")), "--model", _cred_url(loop, "ok") + "#m",
+                  "--frames", "2", "--save", "--json", "--project", proj, "What happens?"])
+    out = capsys.readouterr().out
+    data = json.loads(out)
+    assert rc == 0 and data["answer"] == "Hello there"
+    _no_secret(out)
+    _no_secret(json.dumps(Repository(proj).answer(data["id"]), default=str))
+    rc = run_cli(["ask", str(clip("arm_wrestling.mp4")), "--model", _cred_url(loop, "echo") + "#m",
+                  "--frames", "2", "--project", proj, "What happens?"])
+    err = capsys.readouterr().err
+    assert rc == 2 and err.startswith("error: HTTP 401") and len(err.strip().splitlines()) == 1
+    _no_secret(err)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -143,7 +144,7 @@ def _write_config(folder, cfg: dict):
     ("unknown_arch", r"Architecture 'zz_made_up_vlm' is not known to transformers"),
     ("remote_code", r"needs remote code .* enable 'trust remote code'"),
     ("not_vlm", r"'bert' is not a vision-language model"),
-    ("pickle_weights", r"pickle files \(.bin\)"),
+    ("pickle_weights", r"pickle files \(\.bin: pytorch_model\.bin\)"),
     ("missing", r"neither a folder nor in the Hugging Face cache"),
 ])
 def test_bad_checkpoints_give_clear_messages(case, pattern, tmp_path, tiny_ckpt):
@@ -231,3 +232,127 @@ def test_quantization_needs_bitsandbytes_and_cuda(tiny_ckpt):
         TransformersBackend("x", quantization="2bit")
     with pytest.raises(VLMError, match="Unknown dtype"):
         TransformersBackend(str(tiny_ckpt("smolvlm")), device="cpu", dtype="int3").load()
+
+
+# -- safetensors only: decoys, pickles and forged headers -----------------------------------
+def _state_dict_pickle(path: Path, family: str = "smolvlm") -> None:
+    """A real pytorch_model.bin (torch.save of the tiny model's own state dict)."""
+    import torch
+    from safetensors.torch import load_file
+
+    from tests.vlm_fixtures import tiny_checkpoint
+
+    torch.save(load_file(str(tiny_checkpoint(family) / "model.safetensors")), path)
+
+
+def _safetensors_bytes(header, data: bytes = b"", length=None) -> bytes:
+    import struct
+
+    raw = header if isinstance(header, bytes) else json.dumps(header).encode()
+    return struct.pack("<Q", len(raw) if length is None else length) + raw + data
+
+
+def test_decoy_safetensors_beside_pickle_weights_is_refused(tmp_path):
+    from models.vlm.discovery import discover
+
+    folder = copy_checkpoint("smolvlm", tmp_path / "decoy", drop=("model.safetensors",))
+    (folder / "model.safetensors").write_bytes(b"\x00\x00\x00\x00")       # 4-byte decoy
+    _state_dict_pickle(folder / "pytorch_model.bin")
+    info = inspect_checkpoint(folder)
+    assert not info.runnable and info.params is None
+    assert "model.safetensors is not a valid safetensors file" in info.reason
+    assert "pickle files (.bin: pytorch_model.bin)" in info.reason
+    assert not discover([tmp_path])[0]["runnable"]
+    b = TransformersBackend(str(folder), device="cpu")
+    with pytest.raises(VLMError, match="not a valid safetensors file") as err:
+        b.load()
+    assert "\n" not in str(err.value) and not b.loaded
+
+
+def test_other_safetensors_name_beside_pickle_weights_is_refused(tmp_path):
+    folder = copy_checkpoint("smolvlm", tmp_path / "renamed", drop=("model.safetensors",))
+    from tests.vlm_fixtures import tiny_checkpoint
+
+    (folder / "extra.safetensors").write_bytes(
+        (tiny_checkpoint("smolvlm") / "model.safetensors").read_bytes())   # valid, wrong name
+    _state_dict_pickle(folder / "pytorch_model.bin")
+    info = inspect_checkpoint(folder)
+    assert not info.runnable and "pickle files (.bin: pytorch_model.bin)" in info.reason
+
+
+def test_loading_never_falls_back_to_pickled_weights(tmp_path):
+    """Past the folder check, the load itself asks transformers for safetensors only."""
+    folder = copy_checkpoint("smolvlm", tmp_path / "pickled", drop=("model.safetensors",))
+    _state_dict_pickle(folder / "pytorch_model.bin")
+    b = TransformersBackend(str(folder), device="cpu")
+    b.device = "cpu"
+    with pytest.raises(VLMError, match=r"Cannot load pickled: .*model\.safetensors"):
+        b._load_weights(folder, "fp32")
+    assert not b.loaded and RESIDENT.resident("cpu") is not b
+
+
+def test_checkpoint_with_safetensors_and_pickles_loads_the_safetensors(tmp_path, tiny_ckpt):
+    folder = copy_checkpoint("smolvlm", tmp_path / "both")
+    (folder / "pytorch_model.bin").write_bytes(b"never unpickled")      # would fail if read
+    assert inspect_checkpoint(folder).runnable
+    b = TransformersBackend(str(folder), device="cpu")
+    b.load()
+    try:
+        assert b.loaded and b.params == safetensors_params(tiny_ckpt("smolvlm"))
+    finally:
+        b.unload()
+
+
+F32_1x2 = {"w": {"dtype": "F32", "shape": [1, 2], "data_offsets": [0, 8]}}
+
+
+@pytest.mark.parametrize("content,pattern", [
+    (_safetensors_bytes(b"{}", length=2 ** 63), r"header length 9223372036854775808 does not fit"),
+    (_safetensors_bytes(b"{}", length=4096), r"header length 4096 does not fit a 10-byte file"),
+    (_safetensors_bytes(b"not json at all"), r"the header is not JSON"),
+    (_safetensors_bytes(b"\xff\xfe{}"), r"the header is not JSON"),
+    (_safetensors_bytes(b"[1, 2]"), r"not a JSON object"),
+    (_safetensors_bytes({"__metadata__": {"format": "pt"}}), r"holds no tensors"),
+    (_safetensors_bytes(F32_1x2, b"\0" * 4), r"'w' lies outside the file's data"),
+    (_safetensors_bytes({"w": dict(F32_1x2["w"], data_offsets=[0, 4])}, b"\0" * 8),
+     r"'w' has 4 bytes for shape \[1, 2\]"),
+    (_safetensors_bytes({"w": dict(F32_1x2["w"], shape=[-1, 2])}, b"\0" * 8),
+     r"'w' has no valid dtype, shape and data_offsets"),
+    (_safetensors_bytes({"w": "x"}), r"'w' has no valid dtype"),
+    (b"\x01\x02", r"2 bytes, shorter than the 8-byte header length"),
+], ids=["len2^63", "len_past_eof", "not_json", "not_utf8", "json_list", "no_tensors",
+        "offsets_out", "size_mismatch", "negative_dim", "entry_not_object", "truncated"])
+def test_forged_safetensors_headers_are_refused(tmp_path, content, pattern):
+    folder = copy_checkpoint("smolvlm", tmp_path / "forged", drop=("model.safetensors",))
+    (folder / "model.safetensors").write_bytes(content)
+    info = inspect_checkpoint(folder)
+    assert not info.runnable and info.params is None
+    assert re.search(pattern, info.reason), info.reason
+    b = TransformersBackend(str(folder), device="cpu")
+    with pytest.raises(VLMError, match=pattern) as err:
+        b.load()
+    assert "\n" not in str(err.value) and not b.loaded
+
+
+@pytest.mark.parametrize("index,pattern", [
+    ({"weight_map": {"w": "model-00001-of-00002.safetensors"}},
+     r"model-00001-of-00002.safetensors is not a valid safetensors file \(the file is missing\)"),
+    ({"weight_map": {"w": "../outside.safetensors"}}, r"names no shard files in the folder"),
+    ({"nothing": 1}, r"is not a valid safetensors index"),
+], ids=["missing_shard", "shard_outside", "no_weight_map"])
+def test_bad_safetensors_index_is_refused(tmp_path, index, pattern):
+    folder = copy_checkpoint("smolvlm", tmp_path / "sharded", drop=("model.safetensors",))
+    (folder / "model.safetensors.index.json").write_text(json.dumps(index))
+    info = inspect_checkpoint(folder)
+    assert not info.runnable and re.search(pattern, info.reason), info.reason
+
+
+def test_sharded_checkpoint_counts_its_shards(tmp_path, tiny_ckpt):
+    import shutil
+
+    folder = copy_checkpoint("smolvlm", tmp_path / "sharded", drop=("model.safetensors",))
+    shutil.copy(tiny_ckpt("smolvlm") / "model.safetensors", folder / "model-00001-of-00001.safetensors")
+    (folder / "model.safetensors.index.json").write_text(json.dumps(
+        {"weight_map": {"any": "model-00001-of-00001.safetensors"}}))
+    info = inspect_checkpoint(folder)
+    assert info.runnable and info.params == safetensors_params(tiny_ckpt("smolvlm"))
