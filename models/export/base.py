@@ -53,7 +53,7 @@ class ExportOptions:
     cut_clips: bool = True             # re-encode start/end windows into self-contained files
     frames_per_item: int = 8           # frames sampled per item for image formats
     jpeg_quality: int = 90
-    overwrite: bool = False            # replace a non-empty output folder
+    overwrite: bool = False            # replace an earlier export (its manifest, nothing else)
     skip_missing: bool = False         # consent to drop items whose video is missing
     protected: list = field(default_factory=list)  # paths never to export over (project, clips)
     video_root_env: str = "ACTIONART_VIDEO_ROOT"
@@ -168,7 +168,7 @@ MAX_MANIFEST_BYTES = 64 << 20
 def manifest_text(format_id: str, files, items: int) -> str:
     import datetime  # noqa: PLC0415
 
-    now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    now = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     return dumps_pretty({"tool": MANIFEST_TOOL, "format": format_id, "items": items,
                          "created": now, "files": sorted(files)})
 
