@@ -13,7 +13,8 @@ def register(sub) -> None:
     ex = sub.add_parser("export", help="export a project's QA items to a benchmark/training format")
     ex.add_argument("project_file", metavar="PROJECT", help="project file (.aastudio)")
     ex.add_argument("--format", required=True, choices=sorted(FORMATS), help="export format")
-    ex.add_argument("--out", required=True, help="output folder (must be empty or new)")
+    ex.add_argument("--out", required=True,
+                    help="output folder (empty, new, or an earlier export with --overwrite)")
     ex.add_argument("--status", nargs="+", default=["accepted"],
                     help="review statuses to export (default: accepted)")
     ex.add_argument("--tasks", nargs="+", default=None, help="only these sub-tasks")
@@ -23,7 +24,8 @@ def register(sub) -> None:
     ex.add_argument("--no-copy-videos", action="store_true",
                     help="reference the source videos instead of copying/cutting clips")
     ex.add_argument("--frames", type=int, default=8, help="frames per item for image formats")
-    ex.add_argument("--overwrite", action="store_true", help="replace a non-empty output folder")
+    ex.add_argument("--overwrite", action="store_true",
+                    help="replace an earlier export in the output folder (never other files)")
     ex.add_argument("--skip-missing", action="store_true",
                     help="export without the items whose video is missing")
     ex.set_defaults(func=run_export)

@@ -144,23 +144,58 @@ def _check_out(out: str | None, n_clips: int) -> None:
     parent = os.path.dirname(os.path.abspath(out)) if is_file else os.path.abspath(out)
     if is_file and not os.path.isdir(parent):
         raise StudioError(f"Folder for --out does not exist: {parent}")
+    while not os.path.isdir(parent) and os.path.dirname(parent) != parent:
+        parent = os.path.dirname(parent)   # a new folder: the nearest one that exists
+    if not os.access(parent, os.W_OK | os.X_OK):   # checked before the (long) extraction
+        raise StudioError(f"Cannot write --out {out}: {parent} is read-only")
+
+
+def _write_error(exc: OSError, target: str) -> str:
+    import errno  # noqa: PLC0415
+
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
+        why = "disk full or file size limit reached"
+    elif exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
+        why = "read-only or permission denied"
+    else:
+        why = exc.strerror or str(exc)
+    return f"Cannot write {target} ({why}); it was left as it was"
+
+
+def _save_track(track, target: str) -> None:
+    """Write through a temp file renamed into place: a failure (read-only folder, full
+    disk, file size limit) leaves neither a partial result nor the temp file."""
+    from models.errors import StudioError  # noqa: PLC0415
+
+    tmp = target + ".part" + os.path.splitext(target)[1]
+    try:
+        track.save(tmp)
+        os.replace(tmp, target)
+    except OSError as exc:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise StudioError(_write_error(exc, target)) from None
 
 
 def _write_outputs(results, out: str, fmt: str, repo, backend: str) -> None:
+    from models.errors import StudioError  # noqa: PLC0415
     from models.pose.extract import cached_track  # noqa: PLC0415
 
     one_file = out.endswith((".json", ".npz"))
     if not one_file:
-        os.makedirs(out, exist_ok=True)
+        try:
+            os.makedirs(out, exist_ok=True)
+        except OSError as exc:
+            raise StudioError(_write_error(exc, out)) from None
     used: set = set()
     for path, status in results:
         if status not in ("cached", "extracted"):
             continue
         track = cached_track(repo, path, backend)
         target = out if one_file else _unique(os.path.join(out, Path(path).stem), fmt, used)
-        tmp = target + ".part" + os.path.splitext(target)[1]
-        track.save(tmp)
-        os.replace(tmp, target)  # never leave a half-written result file
+        _save_track(track, target)  # never leave a half-written result file
 
 
 def _unique(stem: str, fmt: str, used: set) -> str:

@@ -46,11 +46,23 @@ def report_rows(repo, run_ids) -> list[dict]:
 COLUMNS = ("model", "sub_task", "n", "correct", "accuracy", "unparseable", "abstained")
 
 
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def safe_cell(value):
+    """A text cell a spreadsheet would run as a formula gets a leading quote; numbers stay."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
 def to_csv(rows: list[dict]) -> str:
+    """RFC 4180 CSV (CRLF rows, so cells holding a line break or CR are quoted) with
+    formula-like text cells neutralised."""
     buf = io.StringIO()
-    w = csv.DictWriter(buf, fieldnames=COLUMNS, lineterminator="\n")
+    w = csv.DictWriter(buf, fieldnames=COLUMNS, lineterminator="\r\n")
     w.writeheader()
-    w.writerows(rows)
+    w.writerows({k: safe_cell(v) for k, v in row.items()} for row in rows)
     return buf.getvalue()
 
 

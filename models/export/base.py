@@ -2,8 +2,11 @@
 
 An export is written into a hidden temp sibling of the chosen folder and renamed into place
 only when every file is written, so a failure (full disk, read-only folder, cancel) never
-leaves a partial export that looks complete. Every path an exporter writes goes through
-``ExportSink.path`` which refuses anything resolving outside the export folder.
+leaves a partial export that looks complete. Its last file is a manifest listing what it
+wrote; replacing a non-empty folder is allowed only when that folder is such an earlier
+export and holds nothing else, and never where the project's own files live. Every path an
+exporter writes goes through ``ExportSink.path`` which refuses anything resolving outside
+the export folder.
 """
 from __future__ import annotations
 
@@ -14,6 +17,7 @@ import json
 import os
 import re
 import shutil
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
@@ -49,8 +53,9 @@ class ExportOptions:
     cut_clips: bool = True             # re-encode start/end windows into self-contained files
     frames_per_item: int = 8           # frames sampled per item for image formats
     jpeg_quality: int = 90
-    overwrite: bool = False            # replace a non-empty output folder
+    overwrite: bool = False            # replace an earlier export (its manifest, nothing else)
     skip_missing: bool = False         # consent to drop items whose video is missing
+    protected: list = field(default_factory=list)  # paths never to export over (project, clips)
     video_root_env: str = "ACTIONART_VIDEO_ROOT"
     extra: dict = field(default_factory=dict)  # format-specific inputs (tracks, descriptions)
 
@@ -155,18 +160,137 @@ class ExportSink:
 
 
 # -- output folder ------------------------------------------------------------------------
-def check_out_dir(out_dir: Path, overwrite: bool) -> None:
-    out_dir = Path(out_dir)
-    if out_dir.exists() and not out_dir.is_dir():
-        raise ExportError(f"{out_dir} exists and is not a folder")
-    if out_dir.is_dir() and any(out_dir.iterdir()) and not overwrite:
-        raise ExportError(f"Output folder {out_dir} is not empty; choose an empty folder "
-                          "or allow overwriting (--overwrite)")
-    parent = out_dir.resolve().parent
+MANIFEST = ".actionart-export.json"   # written last into every export: what it wrote
+MANIFEST_TOOL = "ActionArt Studio export"
+MAX_MANIFEST_BYTES = 64 << 20
+
+
+def manifest_text(format_id: str, files, items: int) -> str:
+    import datetime  # noqa: PLC0415
+
+    now = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return dumps_pretty({"tool": MANIFEST_TOOL, "format": format_id, "items": items,
+                         "created": now, "files": sorted(files)})
+
+
+def read_manifest(folder) -> Optional[set]:
+    """The relative paths an earlier export listed in ``folder``'s manifest; None when the
+    folder holds no valid manifest (missing, not a plain file, too big, malformed, or
+    listing a path that is not a clean relative one)."""
+    path = Path(folder) / MANIFEST
     try:
-        parent.mkdir(parents=True, exist_ok=True)
+        st = os.lstat(path)
+        if not stat.S_ISREG(st.st_mode) or st.st_size > MAX_MANIFEST_BYTES:
+            return None
+        with open(path, "rb") as fh:
+            doc = json.loads(fh.read(MAX_MANIFEST_BYTES + 1).decode("utf-8"))
+    except (OSError, ValueError):
+        return None
+    files = doc.get("files") if isinstance(doc, dict) and doc.get("tool") == MANIFEST_TOOL else None
+    if not isinstance(files, list):
+        return None
+    listed = set()
+    for rel in files:
+        if not isinstance(rel, str) or not _clean_relative(rel) or rel == MANIFEST:
+            return None
+        listed.add(rel)
+    return listed
+
+
+def _clean_relative(rel: str) -> bool:
+    parts = rel.split("/")
+    return bool(rel) and "\\" not in rel and "\0" not in rel and \
+        all(p not in ("", ".", "..") for p in parts)
+
+
+def foreign_entries(folder, listed: set, limit: int = 3) -> list:
+    """Up to ``limit`` entries of ``folder`` (at any depth) that the export whose manifest
+    lists ``listed`` did not write: other files, links, folders holding none of its files."""
+    folder = Path(folder)
+    dirs = {"/".join(rel.split("/")[:k]) for rel in listed for k in range(1, rel.count("/") + 1)}
+    out: list = []
+    for here, subdirs, names in os.walk(folder):
+        base = Path(here).relative_to(folder).as_posix()
+        prefix = "" if base == "." else base + "/"
+        for d in list(subdirs):
+            rel = prefix + d
+            if rel not in dirs or os.path.islink(os.path.join(here, d)):
+                out.append(rel + "/")
+                subdirs.remove(d)
+        for n in names:
+            rel = prefix + n
+            if rel == MANIFEST:
+                continue
+            try:
+                regular = stat.S_ISREG(os.lstat(os.path.join(here, n)).st_mode)
+            except OSError:
+                regular = False
+            if rel not in listed or not regular:
+                out.append(rel)
+        if len(out) >= limit:
+            break
+    return sorted(out)[:limit]
+
+
+def replace_problem(out_dir) -> Optional[str]:
+    """Why the non-empty ``out_dir`` may not be replaced by an export (None: it holds an
+    earlier export and nothing else)."""
+    listed = read_manifest(out_dir)
+    if listed is None:
+        return (f"Output folder {out_dir} is not empty and holds no earlier export "
+                f"({MANIFEST} is missing or invalid); only an earlier export is ever replaced: "
+                "choose an empty or new folder")
+    foreign = foreign_entries(out_dir, listed)
+    if foreign:
+        return (f"Output folder {out_dir} holds files the earlier export did not write "
+                f"({', '.join(foreign)}); nothing was replaced: move them away or choose "
+                "another folder")
+    return None
+
+
+def protected_problem(out_dir, protected) -> Optional[str]:
+    """Why ``out_dir`` must never receive an export: it is, or holds at any depth, one of
+    ``protected`` (the project file, its clips, the video folders)."""
+    out = Path(os.path.realpath(out_dir))
+    for p in protected:
+        if not p:
+            continue
+        target = Path(os.path.realpath(p))
+        if target == out or out in target.parents:
+            what = "is" if target == out else "holds"
+            return (f"Refusing to export to {out_dir}: it {what} the project's own data "
+                    f"({p}); choose a folder of its own")
+    return None
+
+
+def check_out_dir(out_dir: Path, overwrite: bool, protected=()) -> None:
+    """Refuse (ExportError, nothing touched) an output folder an export must not replace."""
+    out_dir = Path(out_dir)
+    try:
+        _check_out_dir(out_dir, overwrite, protected)
     except OSError as exc:
         raise ExportError(explain_os_error(exc, out_dir)) from None
+
+
+def _check_out_dir(out_dir: Path, overwrite: bool, protected) -> None:
+    if out_dir.exists() and not out_dir.is_dir():
+        raise ExportError(f"{out_dir} exists and is not a folder")
+    problem = protected_problem(out_dir, protected)
+    if problem:
+        raise ExportError(problem)
+    if out_dir.is_dir():
+        if not os.access(out_dir, os.W_OK | os.X_OK):
+            raise ExportError(f"Cannot write the export to {out_dir} (read-only folder)")
+        if any(out_dir.iterdir()):
+            if not overwrite:
+                hint = ("it holds an earlier export: allow replacing it (--overwrite)"
+                        if read_manifest(out_dir) is not None else "choose an empty or new folder")
+                raise ExportError(f"Output folder {out_dir} is not empty; {hint}")
+            problem = replace_problem(out_dir)
+            if problem:
+                raise ExportError(problem)
+    parent = out_dir.resolve().parent
+    parent.mkdir(parents=True, exist_ok=True)
     if not os.access(parent, os.W_OK):
         raise ExportError(f"Cannot write in {parent} (read-only folder)")
 
@@ -182,9 +306,11 @@ def _pid_alive(pid: int) -> bool:
 
 
 def drop_stale_partials(out_dir: Path) -> None:
-    """Remove temp folders left by exports to ``out_dir`` whose process died (killed,
-    power loss); a running export's folder is kept."""
-    for p in out_dir.parent.glob(f".{glob.escape(out_dir.name)}.partial-*"):
+    """Remove temp folders (new export, replaced export) left by exports to ``out_dir``
+    whose process died (killed, power loss); a running export's folders are kept."""
+    stale = [p for kind in ("partial", "old")
+             for p in out_dir.parent.glob(f".{glob.escape(out_dir.name)}.{kind}-*")]
+    for p in stale:
         pid = p.name.rsplit("-", 1)[-1]
         if pid.isdigit() and int(pid) != os.getpid() and not _pid_alive(int(pid)):
             shutil.rmtree(p, ignore_errors=True)

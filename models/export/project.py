@@ -16,6 +16,12 @@ def project_video_root(repo, records) -> Optional[str]:
     return guess_video_root([c["path"] for c in repo.clips()], records)
 
 
+def project_paths(repo) -> list:
+    """The project file, its clips and their folders (the project's video roots)."""
+    clips = [str(c["path"]) for c in repo.clips()]
+    return [str(repo.path)] + clips + sorted({os.path.dirname(p) for p in clips})
+
+
 def project_tracks(repo, records, video_root: Optional[str]) -> list:
     """(video, PoseTrack) of every item clip that has a complete cached track."""
     from ..pose.extract import cached_track  # noqa: PLC0415
@@ -45,7 +51,9 @@ def all_project_tracks(repo) -> tuple[list, Optional[str]]:
 
 
 def prepare_options(format_id: str, repo, records, options) -> None:
-    """Fill ``options.extra`` (and the video root for a whole-project pose export)."""
+    """Fill ``options.extra`` (and the video root for a whole-project pose export) and
+    ``options.protected`` (what no export may replace)."""
+    options.protected = project_paths(repo)
     if options.extra:
         return
     if format_id == "coco-keypoints" and not records:

@@ -1,4 +1,5 @@
-"""Run one exporter: validate the set, write into a temp folder, rename into place."""
+"""Run one exporter: validate the set and the output folder, write into a temp folder with
+a manifest of what was written, rename into place."""
 from __future__ import annotations
 
 import shutil
@@ -7,9 +8,10 @@ from types import ModuleType
 from typing import Optional
 
 from ..jobs import NULL_CONTEXT, JobContext
-from .base import (ExportError, ExportOptions, ExportReport, ExportSink, MissingVideosError,
-                   check_out_dir, commit_dir, explain_os_error, temp_dir_for)
-from .media import Media, missing_videos
+from .base import (MANIFEST, ExportError, ExportOptions, ExportReport, ExportSink,
+                   MissingVideosError, check_out_dir, commit_dir, explain_os_error,
+                   manifest_text, temp_dir_for)
+from .media import Media, missing_videos, source_path
 
 
 def ordered(records) -> list:
@@ -28,6 +30,13 @@ def select_present(records, options: ExportOptions, needs_video: bool, report: E
     return [r for r in records if r.qa_id not in gone]
 
 
+def protected_paths(records, options: ExportOptions) -> list:
+    """What no export may land on or replace: the caller's list (project file, clips),
+    the video root and every item's source video."""
+    return list(options.protected) + [options.video_root] + sorted(
+        {str(source_path(r, options.video_root)) for r in records})
+
+
 def run_export(module: ModuleType, records, out_dir, options: Optional[ExportOptions] = None,
                ctx: JobContext = NULL_CONTEXT) -> ExportReport:
     options = options or ExportOptions()
@@ -42,12 +51,13 @@ def run_export(module: ModuleType, records, out_dir, options: Optional[ExportOpt
     records = select_present(records, options, needs, report)
     if not records and not empty_ok:
         raise ExportError("Nothing to export: every item's video is missing")
-    check_out_dir(out_dir, options.overwrite)
+    check_out_dir(out_dir, options.overwrite, protected_paths(records, options))
     tmp = temp_dir_for(out_dir)
     try:
         sink = ExportSink(tmp)
         report.items = module.write(records, sink, Media(sink, options), options, ctx)
         report.files = sorted(sink.written)
+        sink.write_text(MANIFEST, manifest_text(module.ID, report.files, report.items))
         commit_dir(tmp, out_dir)
     except OSError as exc:
         raise ExportError(explain_os_error(exc, out_dir)) from None

@@ -134,3 +134,62 @@ def test_read_only_project(public_tmp):
     line = one_error_line(out)
     assert "read-only" in line
     assert project.read_bytes() == before
+
+
+def test_out_into_a_read_only_folder_is_one_error_line(public_tmp):
+    """As a user who may not write there (root ignores permission bits): refused before
+    extracting, nothing written, no traceback."""
+    import os
+
+    mine = public_tmp / "mine"
+    ro = mine / "ro"
+    ro.mkdir(parents=True)
+    os.chown(mine, 65534, 65534)
+    os.chown(ro, 65534, 65534)
+    ro.chmod(0o555)
+    for out in (ro, ro / "one.json", ro / "new" / "folder"):
+        res = run_unprivileged(
+            "import sys, main\n"
+            f"sys.exit(main.main(['extract-poses', {str(STREET)!r}, '--quiet', '--project', "
+            f"{str(mine / 'p.aastudio')!r}, '--out', {str(out)!r}]))\n")
+        assert "read-only" in one_error_line(res) and "Traceback" not in res.stderr
+        assert list(ro.iterdir()) == []
+
+
+FSIZE_EXTRACT = """
+import resource, signal, sys
+sys.path.insert(0, {repo!r})
+import main
+from models.pose.track import PoseTrack
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)   # writes past the limit fail with EFBIG
+real_save = PoseTrack.save
+
+
+def limited_save(self, path):   # the limit starts once the project is done writing
+    resource.setrlimit(resource.RLIMIT_FSIZE, ({limit}, {limit}))
+    return real_save(self, path)
+
+
+PoseTrack.save = limited_save
+sys.exit(main.main(['extract-poses', {clip!r}, '--quiet', '--project', {project!r},
+                    '--out', {out!r}]))
+"""
+
+
+def test_out_past_a_file_size_limit_keeps_the_old_file(tmp_path):
+    """A real write limit (RLIMIT_FSIZE) in a child process, set just before the track file
+    is written: one error line, the previous result untouched, no temp file left."""
+    project = tmp_path / "p.aastudio"
+    assert cli("extract-poses", STREET, "--project", project, "--quiet").returncode == 0
+    for out in (tmp_path / "street.json", tmp_path / "folder"):
+        target = out if out.suffix else out / "street_pedestrians.poses.json"
+        target.parent.mkdir(exist_ok=True)
+        target.write_text("earlier result")
+        code = FSIZE_EXTRACT.format(repo=str(REPO), limit=4096, clip=str(STREET),
+                                    project=str(project), out=str(out))
+        res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                             timeout=180, cwd=REPO)
+        line = one_error_line(res)
+        assert "file size limit" in line and "Traceback" not in res.stderr, res.stderr
+        assert target.read_text() == "earlier result"
+        assert not [p for p in tmp_path.rglob("*") if ".part" in p.name]

@@ -52,6 +52,58 @@ def test_export_cli_and_refusals(project_file, tmp_path):
     assert none.returncode == 2 and "no items with status rejected" in none.stderr
 
 
+def tree(folder):
+    return {p.relative_to(folder).as_posix(): None if p.is_dir() else p.read_bytes()
+            for p in sorted(folder.rglob("*"))}
+
+
+def one_error_line(r):
+    assert r.returncode == 2 and r.stderr.startswith("error: "), (r.stdout, r.stderr)
+    assert r.stderr.count("\n") == 1 and "Traceback" not in r.stderr
+    return r.stderr
+
+
+def test_export_overwrite_never_deletes_the_users_folder(tmp_path):
+    """A folder holding the project file, its clips and a notes file: --overwrite is
+    refused outright (even with a manifest claiming every file), nothing is touched; a
+    folder that is not an earlier export is refused too; an earlier export is replaced."""
+    from models.store import Repository
+    from models.video import probe
+
+    work = tmp_path / "work"
+    work.mkdir()
+    for name in ("arm_wrestling.mp4", "two_people_room.mp4", "basketball_gym.mp4",
+                 "street_pedestrians.mp4"):
+        (work / name).write_bytes((CLIPS / name).read_bytes())
+    repo = Repository(work / "p.aastudio")
+    for name in ("arm_wrestling.mp4", "two_people_room.mp4"):
+        repo.upsert_clip(probe(work / name))
+    repo.add_qa_items(sample_records("candidate"))
+    repo.close()
+    (work / "notes.txt").write_text("my notes")
+    args = ["export", work / "p.aastudio", "--format", "jsonl", "--status", "candidate"]
+    for forged in (False, True):
+        if forged:
+            (work / ".actionart-export.json").write_text(json.dumps(
+                {"tool": "ActionArt Studio export",
+                 "files": sorted(p.name for p in work.iterdir())}))
+        before = tree(tmp_path)
+        r = cli(*args, "--out", work, "--overwrite")
+        assert "holds the project's own data" in one_error_line(r)
+        assert tree(tmp_path) == before
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "notes.txt").write_text("mine")
+    r = cli(*args, "--out", other, "--overwrite")
+    assert "holds no earlier export" in one_error_line(r)
+    assert tree(other) == {"notes.txt": b"mine"}
+    bench = tmp_path / "bench"
+    assert cli(*args, "--out", bench).returncode == 0
+    r = cli(*args, "--out", bench, "--overwrite", "--tasks", "body_part_pose")
+    assert r.returncode == 0 and r.stdout.startswith("Exported 2 item(s)"), r.stderr
+    assert sorted(p.name for p in bench.iterdir()) == [".actionart-export.json", "actionart.jsonl"]
+
+
 def test_import_cli_good_and_malformed(tmp_path):
     good = tmp_path / "qa.jsonl"
     good.write_text("".join(json.dumps(r.to_dict()) + "\n" for r in sample_records()))
@@ -144,6 +196,27 @@ def test_eval_cli_over_an_exported_file(tmp_path):
     r = cli("eval", tmp_path / "e.aastudio", "--model", "rule", "--imported", "--quiet")
     assert r.returncode == 0, r.stderr
     assert "| action_antonym | 0 | 0 |  | 0 | 1 |" in r.stdout   # the reference abstains
+
+
+def test_eval_csv_neutralises_formula_like_cells(tmp_path):
+    """Task names (and model labels) that a spreadsheet would run as formulas are written
+    with a leading quote; the Markdown report keeps them as they are."""
+    import dataclasses
+
+    hostile = ["=HYPERLINK(\"http://x\",\"y\")", "+1+1", "-2", "@SUM(A1)", "\tcmd", "\rx"]
+    recs = [dataclasses.replace(r, task=t) for r, t in zip(synth_records(), hostile)]
+    qa = tmp_path / "set.jsonl"
+    qa.write_text("".join(json.dumps(r.to_dict()) + "\n" for r in recs))
+    r = cli("eval", tmp_path / "e.aastudio", "--model", "rule", "--qa-file", qa,
+            "--video-root", CLIPS, "--quiet", "--csv", tmp_path / "r.csv", "--md", tmp_path / "r.md")
+    assert r.returncode == 0, r.stderr
+    with open(tmp_path / "r.csv", newline="", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    tasks = [row["sub_task"] for row in rows]
+    assert sorted(tasks[:len(hostile)]) == sorted("'" + t for t in hostile)
+    cells = [v for row in rows for v in row.values()]
+    assert not [v for v in cells if v[:1] in ("=", "+", "-", "@", "\t", "\r")]
+    assert "=HYPERLINK" in (tmp_path / "r.md").read_text()
 
 
 def test_eval_cli_with_a_model_that_cannot_load(project_file, tmp_path):

@@ -23,9 +23,17 @@ QA_FORMATS = ["jsonl", "lmms-eval", "vlmevalkit-video", "vlmevalkit-frames", "hf
               "proxy-training"]
 
 
+MANIFEST = ".actionart-export.json"
+
+
 def files_of(folder: Path) -> dict:
+    """The export's content (its manifest, which records the time, aside)."""
     return {p.relative_to(folder).as_posix(): p.read_bytes()
-            for p in sorted(folder.rglob("*")) if p.is_file()}
+            for p in sorted(folder.rglob("*")) if p.is_file() and p.name != MANIFEST}
+
+
+def manifest_of(folder: Path) -> dict:
+    return json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
 
 
 @pytest.fixture(scope="module")
@@ -53,6 +61,8 @@ def test_two_exports_are_byte_identical(exported, fid):
     assert fa.keys() == fb.keys() and fa == fb
     assert sorted(fa) == report.files
     assert not [p for p in a.parent.iterdir() if ".partial" in p.name or ".old" in p.name]
+    doc = manifest_of(a)
+    assert doc["files"] == report.files and doc["format"] == fid and doc["items"] == report.items
 
 
 def test_canonical_jsonl_has_every_field_and_round_trips(exported):
@@ -221,13 +231,98 @@ def test_empty_set_is_refused(tmp_path):
 
 def test_non_empty_folder_needs_overwrite(tmp_path):
     out = tmp_path / "out"
+    export("jsonl", sample_records(), out)
+    with pytest.raises(ExportError, match="not empty; it holds an earlier export"):
+        export("jsonl", sample_records()[:2], out)
+    assert len((out / "actionart.jsonl").read_text().splitlines()) == 5
+    export("jsonl", sample_records()[:2], out, ExportOptions(overwrite=True))
+    assert len((out / "actionart.jsonl").read_text().splitlines()) == 2
+
+
+def tree(folder: Path) -> dict:
+    """Every entry under ``folder`` with its bytes (None for folders)."""
+    return {p.relative_to(folder).as_posix(): None if p.is_dir() else p.read_bytes()
+            for p in sorted(folder.rglob("*"))}
+
+
+def test_overwrite_replaces_only_an_earlier_export(tmp_path, clips_dir):
+    out = tmp_path / "out"
+    opts = ExportOptions(video_root=str(clips_dir), overwrite=True)
+    first = export("lmms-eval", sample_records(), out, opts)
+    assert manifest_of(out)["files"] == first.files and "utils.py" in first.files
+    second = export("jsonl", sample_records(), out, opts)   # another format replaces it whole
+    assert sorted(files_of(out)) == second.files == ["actionart.jsonl"]
+    assert manifest_of(out)["format"] == "jsonl"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
+
+
+@pytest.mark.parametrize("extra", ["notes.txt", "data/mine.jsonl", "empty_folder/",
+                                   "link", "actionart.jsonl/"])
+def test_overwrite_refuses_a_folder_holding_anything_else(tmp_path, extra):
+    out = tmp_path / "out"
+    export("jsonl", sample_records(), out)
+    if extra == "actionart.jsonl/":               # a listed name that is now something else
+        (out / "actionart.jsonl").unlink()
+        (out / "actionart.jsonl").mkdir()
+    elif extra == "link":
+        (out / "link").symlink_to(tmp_path)
+    elif extra.endswith("/"):
+        (out / extra).mkdir()
+    else:
+        (out / extra).parent.mkdir(exist_ok=True)
+        (out / extra).write_text("mine")
+    before = tree(out)
+    with pytest.raises(ExportError, match="did not write"):
+        export("jsonl", sample_records()[:1], out, ExportOptions(overwrite=True))
+    assert tree(out) == before and sorted(p.name for p in tmp_path.iterdir()) == ["out"]
+
+
+@pytest.mark.parametrize("manifest", [None, "{broken", '{"tool": "other", "files": []}',
+                                      '{"tool": "ActionArt Studio export", "files": ["../x"]}',
+                                      '{"tool": "ActionArt Studio export", "files": ["/etc/x"]}',
+                                      '{"tool": "ActionArt Studio export", "files": "notes.txt"}'])
+def test_overwrite_refuses_a_folder_that_is_no_export(tmp_path, manifest):
+    out = tmp_path / "out"
     out.mkdir()
-    (out / "keep.txt").write_text("x")
-    with pytest.raises(ExportError, match="not empty"):
-        export("jsonl", sample_records(), out)
-    assert (out / "keep.txt").exists()
-    export("jsonl", sample_records(), out, ExportOptions(overwrite=True))
-    assert sorted(p.name for p in out.iterdir()) == ["actionart.jsonl"]
+    (out / "notes.txt").write_text("mine")
+    if manifest is not None:
+        (out / MANIFEST).write_text(manifest)
+    before = tree(out)
+    with pytest.raises(ExportError, match="holds no earlier export"):
+        export("jsonl", sample_records(), out, ExportOptions(overwrite=True))
+    assert tree(out) == before
+
+
+def test_overwrite_never_touches_the_projects_files(tmp_path, clip):
+    """A folder holding the project file, its clips and notes (even with a manifest that
+    lists all of them) is refused outright, as are its ancestors and the video folder."""
+    from models.export.project import prepare_options
+    from models.store import Repository
+    from models.video import probe
+
+    home = tmp_path / "home" / "work"
+    home.mkdir(parents=True)
+    for name in ("arm_wrestling.mp4", "two_people_room.mp4"):
+        (home / name).write_bytes(clip(name).read_bytes())
+    repo = Repository(home / "p.aastudio")
+    repo.upsert_clip(probe(home / "arm_wrestling.mp4"))
+    (home / "notes.txt").write_text("mine")
+    names = sorted(p.name for p in home.iterdir())
+    (home / MANIFEST).write_text(json.dumps({"tool": "ActionArt Studio export",
+                                             "files": names}))
+    records = sample_records()[:2]
+    try:
+        for out, root in ((home, None), (home.parent, None), (tmp_path / "clips", None),
+                          (home, str(tmp_path / "elsewhere"))):
+            (tmp_path / "clips").mkdir(exist_ok=True)
+            opts = ExportOptions(overwrite=True, video_root=root or str(tmp_path / "clips"))
+            prepare_options("jsonl", repo, records, opts)
+            before = tree(tmp_path)
+            with pytest.raises(ExportError, match="Refusing to export to .*project's own data"):
+                export("jsonl", records, out, opts)
+            assert tree(tmp_path) == before
+    finally:
+        repo.close()
 
 
 def test_missing_videos_listed_and_skipped_only_with_consent(tmp_path, clips_dir):
@@ -318,6 +413,39 @@ def test_read_only_folder_for_a_real_user_is_a_clear_error(public_tmp):
     assert list(ro.iterdir()) == []
 
 
+RO_CODE = """
+from models.export import export, ExportOptions, ExportError
+from tests.models.export_samples import sample_records
+try:
+    export({fmt!r}, sample_records(), {out!r}, ExportOptions(video_root={root!r}, overwrite=True))
+    print('EXPORTED')
+except ExportError as exc:
+    print('ERROR', exc)
+"""
+
+
+@pytest.mark.parametrize("earlier", [False, True])
+def test_read_only_output_folder_is_left_alone(public_tmp, earlier):
+    """A folder the user made read-only (empty, or holding an earlier export) inside a
+    folder they may write: the export refuses it instead of swapping it for a new one."""
+    from tests.conftest import run_unprivileged
+
+    mine = public_tmp / "mine"
+    out = mine / "ro"
+    if earlier:
+        export("jsonl", sample_records(), out)
+    else:
+        out.mkdir(parents=True)
+    for p in [mine, *mine.rglob("*")]:
+        os.chown(p, 65534, 65534)
+    out.chmod(0o555)
+    before = tree(mine)
+    res = run_unprivileged(RO_CODE.format(fmt="hf-dataset", out=str(out), root=str(CLIPS)))
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.startswith("ERROR") and "read-only" in res.stdout, res.stdout
+    assert tree(mine) == before and (out.stat().st_mode & 0o777) == 0o555
+
+
 FSIZE_CODE = """
 import resource, signal
 from models.export import export, ExportOptions, ExportError
@@ -330,6 +458,25 @@ try:
 except ExportError as exc:
     print('ERROR', exc)
 """
+
+
+def test_full_disk_while_replacing_keeps_the_earlier_export(tmp_path):
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO
+
+    out = tmp_path / "out"
+    export("jsonl", sample_records(), out)
+    before = tree(tmp_path)
+    code = "import sys; sys.path.insert(0, %r)\n" % str(REPO) + FSIZE_CODE.format(
+        limit=300_000, fmt="hf-dataset", n=5, out=str(out), root=str(CLIPS)).replace(
+        "ExportOptions(", "ExportOptions(overwrite=True, ")
+    res = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True,
+                         text=True, timeout=120)
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.startswith("ERROR") and "Disk full" in res.stdout, res.stdout
+    assert tree(tmp_path) == before
 
 
 @pytest.mark.parametrize("fmt,n,limit", [("hf-dataset", 5, 300_000),   # a copied video fails

@@ -9,6 +9,7 @@ import pytest
 
 from app.context import AppContext
 from models.evaluate import EvalSettings
+from models.export import export
 from models.store import Repository
 from tests.models.export_samples import sample_records
 from tests.models.test_evaluate import synth_records
@@ -77,7 +78,7 @@ def test_export_dialog_exports_and_asks_before_overwrite(panel, qtbot, tmp_path)
     asked = []
     dlg.confirm = lambda text: asked.append(text) or False
     assert not dlg.start_export()
-    assert "not empty" in asked[0] and "cancelled" in dlg.status.text()
+    assert "holds an earlier export" in asked[0] and "cancelled" in dlg.status.text()
     dlg.confirm = lambda text: True
     dlg.select_format("hf-dataset")
     with qtbot.waitSignal(panel.controller.exportDone, timeout=60000):
@@ -113,8 +114,7 @@ def test_export_dialog_filters_sub_tasks_and_passes_options(panel, qtbot, tmp_pa
     assert not opts.cut_clips and opts.video_root == "/nowhere"
     dlg.root_edit.setText("")
     out = tmp_path / "one_task"
-    out.mkdir()
-    (out / "old.txt").write_text("old")
+    export("jsonl", sample_records(), out)        # an earlier export: replaced as a whole
     dlg.out_edit.setText(str(out))
     dlg.overwrite_check.setChecked(True)      # replaces without asking
     dlg.confirm = lambda text: pytest.fail("asked although overwriting was allowed")
@@ -124,7 +124,50 @@ def test_export_dialog_filters_sub_tasks_and_passes_options(panel, qtbot, tmp_pa
     rows = [json.loads(ln) for ln in (out / "actionart.jsonl").read_text().splitlines()]
     want = panel.ctx.repo.qa_count({"status": ["accepted"], "task": [tasks[0]]})
     assert len(rows) == want and {r["task"] for r in rows} == {tasks[0]}
-    assert not (out / "old.txt").exists()
+    assert sorted(p.name for p in out.iterdir()) == [".actionart-export.json", "actionart.jsonl"]
+
+
+def tree(folder):
+    return {p.relative_to(folder).as_posix(): None if p.is_dir() else p.read_bytes()
+            for p in sorted(folder.rglob("*")) if not p.name.startswith("gui.aastudio")}
+
+
+def test_export_dialog_never_replaces_the_users_folders(panel, qtbot, tmp_path):
+    """A folder that is no earlier export is refused with a dialog before anything runs,
+    without asking; the project's own folder is refused by the model even when replacing
+    without asking is on; nothing is touched either way."""
+    from widgets import dialogs
+
+    dlg = panel.open_export()
+    qtbot.addWidget(dlg)
+    dlg.select_format("jsonl")
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("mine")
+    (tmp_path / "notes.txt").write_text("beside the project")
+    shown = []
+    previous = dialogs.set_handler(lambda kind, title, text, parent: shown.append((kind, text)))
+    dlg.confirm = lambda text: pytest.fail("asked to replace a folder that is no export")
+    try:
+        before = tree(tmp_path)
+        dlg.out_edit.setText(str(mine))
+        assert not dlg.start_export()
+        assert shown[-1][0] == "error" and "holds no earlier export" in shown[-1][1]
+        dlg.overwrite_check.setChecked(True)
+        assert not dlg.start_export() and len(shown) == 2
+        (tmp_path / ".actionart-export.json").write_text(json.dumps(   # a forged manifest
+            {"tool": "ActionArt Studio export",
+             "files": sorted(p.relative_to(tmp_path).as_posix()
+                             for p in tmp_path.rglob("*") if p.is_file())}))
+        before = tree(tmp_path)
+        dlg.out_edit.setText(str(tmp_path))                            # the project's folder
+        with qtbot.waitSignal(panel.controller.exportFailed, timeout=60000):
+            assert dlg.start_export()
+        assert shown[-1][0] == "error" and "project's own data" in shown[-1][1]
+        assert "project's own data" in dlg.status.text()
+        assert tree(tmp_path) == before and (tmp_path / "gui.aastudio").is_file()
+    finally:
+        dialogs.set_handler(previous)
 
 
 def test_panel_evaluates_a_qa_file_with_the_chosen_prompt_and_models(panel, qtbot, tmp_path, clips_dir):

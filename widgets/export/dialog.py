@@ -1,5 +1,6 @@
 """Export dialog: the registry's formats, an output folder, options; asks before replacing
-a non-empty folder and before leaving out items whose video is missing. The export runs in
+an earlier export (any other non-empty folder is refused with a message, as the model
+refuses it) and before leaving out items whose video is missing. The export runs in
 the background (EvaluationController.export); the dialog only gathers choices."""
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QDialog, QDialogButtonBox, 
 
 from app.controllers.evaluation import EvaluationController
 from models.export import ExportOptions, MissingVideosError, formats
+from models.export.base import replace_problem
 from widgets import dialogs
 from widgets.evaluation.choosers import STATUS_CHOICES, TaskList
 
@@ -62,7 +64,7 @@ class ExportDialog(QDialog):
         self.cut_check = QCheckBox("Cut start/end windows into their own clip files")
         self.cut_check.setChecked(True)
         self.copy_check.toggled.connect(self.cut_check.setEnabled)
-        self.overwrite_check = QCheckBox("Replace a non-empty output folder without asking")
+        self.overwrite_check = QCheckBox("Replace an earlier export in the folder without asking")
         self.frames_spin = QSpinBox(minimum=1, maximum=64, value=8)
         form = QFormLayout()
         form.addRow("Output folder", _wrap(row))
@@ -126,9 +128,15 @@ class ExportDialog(QDialog):
         folder = Path(out)
         if overwrite is None and self.overwrite_check.isChecked():
             overwrite = True
-        if overwrite is None and folder.is_dir() and any(folder.iterdir()):
-            if not self.confirm(f"{folder} is not empty. Replace its contents with the export?"):
-                self.status.setText("Export cancelled: the folder is not empty.")
+        if overwrite is not False and self._not_empty(folder):
+            problem = replace_problem(folder)
+            if problem:        # never ask to replace what an export did not write
+                self.status.setText(problem)
+                dialogs.error("Export refused", problem, self)
+                return False
+            if overwrite is None and not self.confirm(
+                    f"{folder} holds an earlier export. Replace it with the new one?"):
+                self.status.setText("Export cancelled: the folder holds an earlier export.")
                 return False
             overwrite = True
         overwrite = bool(overwrite)
@@ -139,6 +147,13 @@ class ExportDialog(QDialog):
         self.status.setText("Exporting…")
         self.controller.export(fid, out, self.options(overwrite, skip_missing), statuses, tasks)
         return True
+
+    @staticmethod
+    def _not_empty(folder: Path) -> bool:
+        try:
+            return folder.is_dir() and any(folder.iterdir())
+        except OSError:
+            return False       # unreadable: the export itself reports it
 
     def confirm(self, text: str) -> bool:
         """Ask a yes/no question (tests replace this method)."""
