@@ -114,6 +114,7 @@ def run_gui(argv: list[str]) -> int:
     window.resize(*(_size(args.size) if args.size else _default_size(app, args.screenshot)))
     if not args.screenshot:  # screenshots use the default layout, so they are reproducible
         window.restore_layout()
+        window.autosave_layout()  # kept on disk as it changes, not only on a clean quit
     shooter = None
     if args.screenshot:
         from widgets.screenshot import Screenshotter  # noqa: PLC0415
