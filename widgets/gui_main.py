@@ -48,6 +48,11 @@ def _quiet_native_logs() -> None:
     from models.pose.native_logs import NativeLogsMuted  # noqa: PLC0415 (no heavy imports)
 
     NativeLogsMuted().enter()  # for the whole session; ACTIONART_DEBUG=1 keeps them
+    import faulthandler  # noqa: PLC0415
+
+    # a native crash (SIGSEGV in a library) still names the Python frames on the real
+    # stderr: file descriptor 2 itself may now lead to /dev/null
+    faulthandler.enable(file=sys.stderr, all_threads=True)
 
 
 def _qt_message_handler(mode, context, message) -> None:
