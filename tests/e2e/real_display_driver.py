@@ -98,7 +98,7 @@ def layout_kill_steps(app, out: Path):
     win.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, win.docks["ask"])
     win.docks["angles"].hide()
     win.resize(1234, 777)
-    state = lambda: bytes(win.saveState().toBase64()).decode()  # noqa: E731
+    state = lambda: bytes(win.saveState().toBase64()).decode()
     path = win.ctx.settings.path
     yield "the layout on disk", lambda: UserSettings(path).get("window_state") == state()
     _write(out, {"settings": str(path), "size": [win.width(), win.height()]})
@@ -151,8 +151,9 @@ def main(argv: list[str]) -> int:
     sep = argv.index("--")
     mine, gui_args = argv[:sep], argv[sep + 1:]
     mode, out = mine[0], Path(mine[1])
-    import app as _workarounds  # noqa: F401 (PySide6 work-arounds before any Qt call)
     from PySide6.QtWidgets import QApplication
+
+    import app as _workarounds  # noqa: F401 (PySide6 work-arounds before any Qt call)
 
     qapp = QApplication([sys.argv[0]])  # run_gui reuses it
     steps = {"ask": lambda: ask_steps(qapp, out, mine[2], mine[3]),

@@ -72,7 +72,7 @@ def _run(display: str, home: Path, *args: str, timeout: float = 600):
     if os.path.isfile(MESA_EGL_VENDOR):  # Xvfb's GL is Mesa's, whatever else is installed
         env["__EGL_VENDOR_LIBRARY_FILENAMES"] = MESA_EGL_VENDOR
     return subprocess.run([sys.executable, str(DRIVER), *args], cwd=REPO, env=env,
-                          capture_output=True, text=True, timeout=timeout)
+                          capture_output=True, text=True, timeout=timeout, check=False)
 
 
 def _report(res, out: Path) -> dict:
