@@ -6,9 +6,11 @@ unreadable file is ignored (defaults are used) rather than stopping the app.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -40,16 +42,24 @@ class UserSettings:
             return {}
 
     def save(self) -> bool:
-        """Write atomically; returns False (and logs) when the folder is not writable."""
+        """Write atomically (a private temp file, flushed to disk, then renamed over the
+        old one); returns False (and logs) when the folder is not writable."""
+        tmp = None
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = self.path.with_suffix(".json.tmp")
-            with open(tmp, "w", encoding="utf-8") as fh:
+            fd, tmp = tempfile.mkstemp(prefix=self.path.name + ".", suffix=".tmp",
+                                       dir=self.path.parent)
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
                 json.dump(self._data, fh, indent=1, sort_keys=True)
+                fh.flush()
+                os.fsync(fh.fileno())
             os.replace(tmp, self.path)
             return True
         except OSError as exc:
             log.warning("cannot save settings to %s: %s", self.path, exc)
+            if tmp is not None:
+                with contextlib.suppress(OSError):
+                    os.unlink(tmp)
             return False
 
     # -- plain values ---------------------------------------------------------------------

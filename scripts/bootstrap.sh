@@ -25,6 +25,9 @@ for pair in libxcb-cursor.so.0:libxcb-cursor0 libxcb-icccm.so.4:libxcb-icccm4 \
             libxcb-shape.so.0:libxcb-shape0 libxcb-randr.so.0:libxcb-randr0; do
     have_lib "${pair%%:*}" || need_sys+=("${pair##*:}")
 done
+# the real-display end-to-end test runs the app on its own virtual X server
+command -v Xvfb  >/dev/null 2>&1 || need_sys+=(xvfb)
+command -v xauth >/dev/null 2>&1 || need_sys+=(xauth)
 if [ "${#need_sys[@]}" -gt 0 ]; then
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
         echo "bootstrap: installing system libraries: ${need_sys[*]}"

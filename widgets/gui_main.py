@@ -48,6 +48,11 @@ def _quiet_native_logs() -> None:
     from models.pose.native_logs import NativeLogsMuted  # noqa: PLC0415 (no heavy imports)
 
     NativeLogsMuted().enter()  # for the whole session; ACTIONART_DEBUG=1 keeps them
+    import faulthandler  # noqa: PLC0415
+
+    # a native crash (SIGSEGV in a library) still names the Python frames on the real
+    # stderr: file descriptor 2 itself may now lead to /dev/null
+    faulthandler.enable(file=sys.stderr, all_threads=True)
 
 
 def _qt_message_handler(mode, context, message) -> None:
@@ -114,6 +119,7 @@ def run_gui(argv: list[str]) -> int:
     window.resize(*(_size(args.size) if args.size else _default_size(app, args.screenshot)))
     if not args.screenshot:  # screenshots use the default layout, so they are reproducible
         window.restore_layout()
+        window.autosave_layout()  # kept on disk as it changes, not only on a clean quit
     shooter = None
     if args.screenshot:
         from widgets.screenshot import Screenshotter  # noqa: PLC0415

@@ -7,7 +7,7 @@ import importlib
 import logging
 import os
 
-from PySide6.QtCore import QByteArray, Qt
+from PySide6.QtCore import QByteArray, QEvent, Qt, QTimer
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QDockWidget, QFrame, QMainWindow, QScrollArea, QWidget
 
@@ -27,6 +27,7 @@ AREAS = {"left": Qt.DockWidgetArea.LeftDockWidgetArea,
          "bottom": Qt.DockWidgetArea.BottomDockWidgetArea}
 FRONT_PANELS = {"describe"}  # in front of the other tabs of their area (about the frame shown)
 VIDEO_FILTER = "Videos (*.mp4 *.avi *.mov *.mkv *.webm *.m4v);;All files (*)"
+LAYOUT_SAVE_DELAY_MS = 1000  # a layout change is written this long after the last one
 
 
 def load_factory(ref: str):
@@ -58,6 +59,11 @@ class MainWindow(QMainWindow):
         self.docks: dict[str, QDockWidget] = {}
         self.actions_by_id: dict[str, QAction] = {}
         self._front_docks: list[QDockWidget] = []
+        self._autosave = False
+        self._layout_timer = QTimer(self)
+        self._layout_timer.setSingleShot(True)
+        self._layout_timer.setInterval(LAYOUT_SAVE_DELAY_MS)
+        self._layout_timer.timeout.connect(self.save_layout)
         self.status = StatusBarPanel(ctx, self.statusBar(), self)
         self.progress, self.cancel_button = self.status.progress, self.status.cancel_button
         self._build_menus()
@@ -101,6 +107,9 @@ class MainWindow(QMainWindow):
         dock.setWidget(_scrollable(widget) if spec.area == "right" else widget)
         self.addDockWidget(AREAS.get(spec.area, Qt.DockWidgetArea.LeftDockWidgetArea), dock)
         dock.setVisible(spec.visible)
+        for signal in (dock.dockLocationChanged, dock.topLevelChanged, dock.visibilityChanged):
+            signal.connect(self._layout_changed)
+        dock.installEventFilter(self)  # separator drags resize it; floating docks move
         self.panels[spec.id], self.docks[spec.id] = widget, dock
         if self._view_menu is not None:
             self._view_menu.addAction(dock.toggleViewAction())
@@ -256,10 +265,44 @@ class MainWindow(QMainWindow):
         super().closeEvent(event)
 
     # -- layout persistence and drag & drop ----------------------------------------------------
+    def autosave_layout(self, on: bool = True) -> None:
+        """Write the dock layout and window geometry shortly after every change (docks
+        moved, resized, floated, shown or hidden; the window moved or resized), not only on
+        a clean quit, so a crash or a kill cannot lose it. Off until asked: a window shown
+        with the default layout (screenshots, tests) must not overwrite the user's."""
+        self._autosave = bool(on)
+        if not on:
+            self._layout_timer.stop()
+
+    def _layout_changed(self, *_args) -> None:
+        if self._autosave:
+            self._layout_timer.start()  # restarts: one write after a burst of changes
+
+    def eventFilter(self, watched, event) -> bool:
+        if event.type() in (QEvent.Type.Resize, QEvent.Type.Move) and \
+                isinstance(watched, QDockWidget):
+            self._layout_changed()
+        return super().eventFilter(watched, event)
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        self._layout_changed()
+
+    def moveEvent(self, event) -> None:
+        super().moveEvent(event)
+        self._layout_changed()
+
     def save_layout(self) -> None:
+        """Store geometry and dock state in the settings file (atomically; skipped when
+        nothing changed since the last write)."""
+        self._layout_timer.stop()
         s = self.ctx.settings
-        s.set("window_geometry", bytes(self.saveGeometry().toBase64()).decode(), save=False)
-        s.set("window_state", bytes(self.saveState().toBase64()).decode())
+        geometry = bytes(self.saveGeometry().toBase64()).decode()
+        state = bytes(self.saveState().toBase64()).decode()
+        if s.get("window_geometry") == geometry and s.get("window_state") == state:
+            return
+        s.set("window_geometry", geometry, save=False)
+        s.set("window_state", state)
 
     def restore_layout(self) -> bool:
         """Dock layout and window geometry of the last session (False when none)."""
