@@ -96,6 +96,7 @@ class Database:
                     raise StoreError(f"Cannot write in {parent} (read-only folder)")
                 self.read_only = True
         self._local = threading.local()
+        self._checked = False  # the file's tables were checked (see migrate)
         self._memory_conn = None
         self.write_lock = threading.RLock()
         self.migrate()
@@ -109,14 +110,20 @@ class Database:
                                    isolation_level=None, check_same_thread=False)
             conn.row_factory = sqlite3.Row
             conn.execute("PRAGMA foreign_keys = ON")
-            if self.path != ":memory:":
-                mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
-                if mode.lower() != "wal":
-                    raise StoreError(f"Cannot enable WAL on {self.path}")
-                conn.execute("PRAGMA synchronous = NORMAL")
+            if self._checked:
+                self._enable_wal(conn)
         except sqlite3.DatabaseError as exc:
             raise StoreError(_explain(self.path, exc)) from None
         return conn
+
+    def _enable_wal(self, conn: sqlite3.Connection) -> None:
+        """WAL journal (changes the file header: only once the file is known to be ours)."""
+        if self.path == ":memory:" or self.read_only:
+            return
+        mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+        if mode.lower() != "wal":
+            raise StoreError(f"Cannot enable WAL on {self.path}")
+        conn.execute("PRAGMA synchronous = NORMAL")
 
     def _open_read_only(self) -> sqlite3.Connection:
         """A read-only connection. WAL needs its -shm file: where the folder is read-only
@@ -197,6 +204,11 @@ class Database:
                              f"(schema {current}, this program knows up to {SCHEMA_VERSION}); "
                              "it was not modified")
         self._check_tables(tables, current)
+        try:
+            self._enable_wal(self.conn)
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(_explain(self.path, exc)) from None
+        self._checked = True
         if current < SCHEMA_VERSION and self.read_only:
             what = "is empty" if current == 0 else \
                 f"needs upgrading (schema {current} to {SCHEMA_VERSION})"

@@ -54,8 +54,9 @@ def _json_column(qa_id, column: str, text, kind):
         raise ProjectDamaged(f"QA item {qa_id} in the project is damaged: its {column} {verb} "
                              "not valid JSON") from None
     if value is not None and not isinstance(value, kind):
-        raise ProjectDamaged(f"QA item {qa_id} in the project is damaged: its {column} is "
-                             f"{type(value).__name__}, not {kind.__name__}")
+        verb = "are" if column == "options" else "is"
+        raise ProjectDamaged(f"QA item {qa_id} in the project is damaged: its {column} {verb} "
+                             f"a JSON {type(value).__name__}, not a {kind.__name__}")
     return value
 
 
