@@ -18,7 +18,9 @@ COMMANDS: dict[str, str] = {
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="main.py", description="ActionArt Studio command line")
+    from cli.argtypes import Parser  # noqa: PLC0415
+
+    parser = Parser(prog="main.py", description="ActionArt Studio command line")
     parser.add_argument("--project", help="project file (default: the user's project)")
     sub = parser.add_subparsers(dest="command", required=True)
     for module_name in dict.fromkeys(COMMANDS.values()):  # each module once, in order

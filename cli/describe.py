@@ -13,6 +13,8 @@ from __future__ import annotations
 import argparse
 import json
 
+from cli.argtypes import FRACTION, SECONDS
+
 
 def register(sub) -> None:
     p = sub.add_parser("describe", help="describe the pose on one frame")
@@ -27,8 +29,8 @@ def register(sub) -> None:
     _common(p, run_diff)
     p = sub.add_parser("motion", help="temporal facts over an interval")
     p.add_argument("video")
-    p.add_argument("--start", type=float, required=True, help="seconds")
-    p.add_argument("--end", type=float, required=True, help="seconds")
+    p.add_argument("--start", type=SECONDS, required=True, help="seconds")
+    p.add_argument("--end", type=SECONDS, required=True, help="seconds")
     p.add_argument("--signal", default=None,
                    help="count repetitions on this signal, e.g. 'left knee angle' (default: "
                         "the most periodic one)")
@@ -38,7 +40,7 @@ def register(sub) -> None:
 def _common(p, func) -> None:
     p.add_argument("--project", default=argparse.SUPPRESS, help="project file (pose cache)")
     p.add_argument("--json", action="store_true", help="print the facts as JSON")
-    p.add_argument("--min-visibility", type=float, default=None,
+    p.add_argument("--min-visibility", type=FRACTION, default=None,
                    help="landmark visibility a fact needs (default from resources/posecodes.json)")
     p.set_defaults(func=func)
 
@@ -54,7 +56,7 @@ def load_track(path, project=None):
     from models.pose.native_logs import NativeLogsMuted  # noqa: PLC0415
     from models.store import Repository  # noqa: PLC0415
 
-    repo = Repository(project)
+    repo = Repository(project, allow_read_only=True)  # extraction then says it is read-only
     try:
         with NativeLogsMuted():
             return extract_video(path, repo)

@@ -105,7 +105,7 @@ def _report_past(args) -> int:
     from models import eval_report as rep  # noqa: PLC0415
     from models.store import Repository  # noqa: PLC0415
 
-    repo = Repository(args.project_file)
+    repo = Repository(args.project_file, allow_read_only=True)
     try:
         text, rows = _past(repo, args)
     finally:

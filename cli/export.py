@@ -40,11 +40,15 @@ def register(sub) -> None:
 def _records(repo, args) -> list:
     from models.export import ExportError  # noqa: PLC0415
 
-    records = repo.qa_records({"status": args.status, "task": args.tasks or None})
+    damaged: list = []
+    records = repo.qa_records({"status": args.status, "task": args.tasks or None}, damaged)
+    for _qa_id, why in damaged:
+        print(f"warning: {why}; it is left out of the export", file=sys.stderr)
     if not records and args.format != "coco-keypoints":
         where = f" in sub-tasks {', '.join(args.tasks)}" if args.tasks else ""
+        also = f" ({len(damaged)} damaged items left out)" if damaged else ""
         raise ExportError(f"Nothing to export: no items with status {', '.join(args.status)}"
-                          f"{where} in {args.project_file}")
+                          f"{where} in {args.project_file}{also}")
     return records
 
 
@@ -59,13 +63,16 @@ def run_export(args) -> int:
     from models.export.project import prepare_options  # noqa: PLC0415
     from models.store import Repository  # noqa: PLC0415
 
-    repo = Repository(args.project_file)
+    repo = Repository(args.project_file, allow_read_only=True)
     try:
         records = _records(repo, args)
         options = ExportOptions(name=args.name, video_root=_video_root(repo, args, records),
                                 copy_videos=not args.no_copy_videos, overwrite=args.overwrite,
                                 skip_missing=args.skip_missing, frames_per_item=args.frames)
-        prepare_options(args.format, repo, records, options)
+        damaged: list = []
+        prepare_options(args.format, repo, records, options, damaged)
+        for _video, why in damaged:
+            print(f"warning: {why}; its poses are left out of the export", file=sys.stderr)
         try:
             report = export(args.format, records, args.out, options)
         except MissingVideosError as exc:

@@ -30,10 +30,10 @@ def register(sub) -> None:
     ext.set_defaults(func=run_extract)
 
 
-def _repository(args):
+def _repository(args, read_only_ok: bool = False):
     from models.store import Repository  # noqa: PLC0415
 
-    return Repository(getattr(args, "project", None))
+    return Repository(getattr(args, "project", None), allow_read_only=read_only_ok)
 
 
 def _backend(args) -> str:
@@ -65,7 +65,7 @@ def clip_report(path, repo, backend: str) -> dict:
 
 def run_info(args) -> int:
     backend = _backend(args)
-    repo = _repository(args)
+    repo = _repository(args, read_only_ok=True)  # only caches the clip's hash, when it can
     try:
         with _NativeLogsMuted():
             report = clip_report(args.video, repo, backend)
@@ -217,6 +217,7 @@ def run_extract(args) -> int:
     _check_out(args.out, len(paths))
     repo = _repository(args)
     try:
+        _drop_damaged(repo, paths, backend)
         with _NativeLogsMuted():
             bar = ProgressBar(enabled=not args.quiet)
             results = extract_many(paths, repo.path, backend, None, args.workers,
@@ -228,6 +229,20 @@ def run_extract(args) -> int:
     finally:
         repo.close()
     return code
+
+
+def _drop_damaged(repo, paths, backend: str) -> None:
+    """A cached track that no longer decodes is removed, so it is extracted again (clips
+    the project has seen are looked up by their recorded hash: nothing is read here)."""
+    from models.pose.registry import get  # noqa: PLC0415
+
+    settings = get(backend).settings()
+    for path in paths:
+        row = repo.clip_by_path(path)
+        problem = row and repo.drop_damaged_track(row["content_hash"], backend, settings)
+        if problem:
+            print(f"note: the cached poses of {Path(path).name} were damaged ({problem}); "
+                  "extracting them again", file=sys.stderr)
 
 
 def _summarise(results) -> int:

@@ -160,7 +160,8 @@ def run_check(args) -> int:
     from models.qa import checks  # noqa: PLC0415
     from models.store import Repository  # noqa: PLC0415
 
-    repo = Repository(getattr(args, "project", None))
+    # the blind test stores its flags; the report alone only reads
+    repo = Repository(getattr(args, "project", None), allow_read_only=not args.blind_model)
     try:
         records = repo.qa_records({"task": args.task} if args.task else None)
         blind = None

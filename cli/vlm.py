@@ -11,6 +11,8 @@ import json
 import os
 import sys
 
+from cli.argtypes import POSITIVE, Parser, number
+
 
 def _common(p) -> None:
     p.add_argument("video", help="video file")
@@ -18,7 +20,7 @@ def _common(p) -> None:
     p.add_argument("--template", default="free", help="prompt template id (see `models`)")
     sel = p.add_mutually_exclusive_group()
     sel.add_argument("--frames", type=int, default=8, help="N frames uniform over the window")
-    sel.add_argument("--rate", type=float, help="sample at this many frames per second")
+    sel.add_argument("--rate", type=POSITIVE, help="sample at this many frames per second")
     p.add_argument("--a", type=int, help="frame A (with --b: the marked pair)")
     p.add_argument("--b", type=int, help="frame B")
     p.add_argument("--start", type=int, help="first frame of the window")
@@ -28,15 +30,15 @@ def _common(p) -> None:
     p.add_argument("--answer", type=int, help="0-based index of the right option (marks answers)")
     p.add_argument("--ground", action="store_true", help="append rule-based pose facts")
     p.add_argument("--max-new-tokens", type=int, default=128)
-    p.add_argument("--temperature", type=float, default=0.0)
-    p.add_argument("--top-p", type=float, default=1.0)
+    p.add_argument("--temperature", type=number(0.0), default=0.0)
+    p.add_argument("--top-p", type=number(0.0, 1.0, low_open=True), default=1.0)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="auto", help="auto, cuda, mps or cpu (local models)")
     p.add_argument("--dtype", default="auto", help="auto, bf16, fp16 or fp32 (local models)")
     p.add_argument("--quantization", choices=("8bit", "4bit"), help="needs bitsandbytes + CUDA")
     p.add_argument("--trust-remote-code", action="store_true",
                    help="allow code shipped with the checkpoint (only for authors you trust)")
-    p.add_argument("--memory-limit-gb", type=float, help="refuse models needing more than this")
+    p.add_argument("--memory-limit-gb", type=POSITIVE, help="refuse models needing more than this")
     p.add_argument("--api-key-env", default="", help="env variable holding a server's API key")
     p.add_argument("--no-stream", action="store_true", help="servers: one non-streamed reply")
     p.add_argument("--save", action="store_true", help="save the answer(s) in the project")
@@ -44,7 +46,7 @@ def _common(p) -> None:
     p.add_argument("--project", default=argparse.SUPPRESS, help="project file")
 
 
-class _Intermixed(argparse.ArgumentParser):
+class _Intermixed(Parser):
     """Lets the question follow the options: ``ask VIDEO --model M "question"``."""
 
     _busy = False
@@ -98,10 +100,10 @@ def _quiet_libraries() -> None:
     os.environ.setdefault("TRANSFORMERS_NO_ADVISORY_WARNINGS", "1")
 
 
-def _repository(args):
+def _repository(args, read_only_ok: bool = False):
     from models.store import Repository  # noqa: PLC0415
 
-    return Repository(getattr(args, "project", None))
+    return Repository(getattr(args, "project", None), allow_read_only=read_only_ok)
 
 
 def _spec(args):
@@ -231,7 +233,7 @@ def run_models(args) -> int:
     from models.vlm.prompts import load_templates  # noqa: PLC0415
 
     _quiet_libraries()
-    repo = _repository(args)
+    repo = _repository(args, read_only_ok=True)  # listing only reads; changes say read-only
     if args.add_folder:
         discovery.add_folder(repo, args.add_folder)
     if args.remove_folder:

@@ -13,6 +13,11 @@ class StoreError(StudioError):
     """The project file cannot be opened, read or written."""
 
 
+class ProjectDamaged(StoreError):
+    """The project file opens but its content is damaged: a missing table, an undecodable
+    pose blob, a QA row whose JSON columns do not parse or have the wrong shape."""
+
+
 class PoseError(StudioError):
     """Pose extraction or import failed."""
 

@@ -4,8 +4,10 @@ blind test (a backend answers from the question alone; items it gets right may n
 the video)."""
 from __future__ import annotations
 
+import math
 import re
 from collections import defaultdict
+from functools import lru_cache
 from typing import Iterable, Optional
 
 from ..jobs import NULL_CONTEXT, JobContext
@@ -17,6 +19,7 @@ _WORD = re.compile(r"[\w']+", re.UNICODE)
 _NUM = re.compile(r"\d+(?:\.\d+)?")
 
 
+@lru_cache(maxsize=1 << 16)  # options repeat across thousands of items
 def norm(text: str) -> str:
     return " ".join(_WORD.findall(text.lower()))
 
@@ -56,24 +59,110 @@ def option_contains_answer(r: QARecord) -> bool:
 
 
 def duplicates(records: list[QARecord]) -> dict[str, str]:
-    """{qa_id: 'duplicate of X' | 'near-duplicate of X'} within the same video and task."""
-    groups = defaultdict(list)
+    """{qa_id: 'duplicate of X' | 'near-duplicate of X'} within the same video and task.
+
+    An item is flagged against the earliest item before it (in ``records`` order) with the
+    same answer text and either the same normalised question ("duplicate") or question
+    words with a Jaccard similarity of at least NEAR_JACCARD ("near-duplicate"). Items are
+    bucketed by (video, task, answer); inside a bucket identical questions and word sets
+    are found by hashing and similar word sets through partition keys they must share, so
+    the cost grows with the number of items, not with its square."""
+    groups: dict[tuple, list] = defaultdict(list)
     for r in records:
         groups[(r.video, r.task)].append(r)
     out = {}
     for items in groups.values():
-        seen: list[tuple] = []
-        for r in items:
-            text, toks, ans = norm(r.question), _tokens(r.question), norm(r.answer_text)
-            for sid, stext, stoks, sans in seen:
-                if text == stext and ans == sans:
-                    out[r.qa_id] = f"duplicate of {sid}"
-                    break
-                if ans == sans and _jaccard(toks, stoks) >= NEAR_JACCARD:
-                    out[r.qa_id] = f"near-duplicate of {sid}"
-                    break
-            seen.append((r.qa_id, text, toks, ans))
+        match: dict[int, int] = {}
+        buckets: dict[str, list[int]] = defaultdict(list)
+        for i, r in enumerate(items):
+            buckets[norm(r.answer_text)].append(i)
+        texts = [norm(r.question) for r in items]
+        for members in buckets.values():
+            _match_bucket(members, texts, [_tokens(items[i].question) for i in members], match)
+        for i, r in enumerate(items):  # in item order, as the flags are reported
+            j = match.get(i)
+            if j is not None:
+                kind = "duplicate" if texts[i] == texts[j] else "near-duplicate"
+                out[r.qa_id] = f"{kind} of {items[j].qa_id}"
     return out
+
+
+_SLACK = (1 - NEAR_JACCARD) / NEAR_JACCARD
+_MASK = (1 << 64) - 1
+
+
+def _deletions(n: int) -> int:
+    """How many words two similar sets can differ in, when one has n words: similarity
+    J >= NEAR_JACCARD means |A ^ B| <= (1 - J) / J * min(|A|, |B|) (the epsilon only
+    makes the bound safe against rounding; a larger bound only adds candidates)."""
+    return math.floor(n * _SLACK + 1e-6)
+
+
+def _similar_sizes(n: int) -> range:
+    """Sizes a set similar to an n-word set can have."""
+    return range(math.ceil(NEAR_JACCARD * n - 1e-6), math.floor(n / NEAR_JACCARD + 1e-6) + 1)
+
+
+def _part_keys(words, hashes: dict, parts: int) -> list[tuple]:
+    """The set cut into ``parts`` parts by word hash, each part hashed. Two sets differing
+    in fewer than ``parts`` words have at least one part in common (pigeonhole)."""
+    sums = [0] * parts
+    for w in words:
+        h = hashes[w]
+        sums[(h >> 17) % parts] += h
+    return [(parts, j, s & _MASK) for j, s in enumerate(sums)]
+
+
+def _match_bucket(members: list[int], texts: list[str], toks: list[frozenset],
+                  match: dict[int, int]) -> None:
+    """For each member (item indexes in order, one answer): the earliest earlier member
+    with the same text or a word set similar enough, into ``match``."""
+    index = _SimilarSets(toks)
+    first_text: dict[str, int] = {}
+    # word set -> (position of its first member, earliest similar set before it or None)
+    first_set: dict[frozenset, tuple] = {}
+    for pos, i in enumerate(members):
+        words = toks[pos]
+        seen = first_set.get(words)
+        if seen is None:  # a new word set: the earliest similar one, then index it
+            seen = first_set[words] = (pos, index.earliest_similar(words))
+            index.add(words, pos)
+        found = [p for p in (first_text.get(texts[i]), *seen) if p is not None and p < pos]
+        if found:
+            match[i] = members[min(found)]
+        first_text.setdefault(texts[i], pos)
+
+
+class _SimilarSets:
+    """Word sets by position, found again by similarity: a set is stored under the
+    partition keys of its own size, and looks under those of every size a similar set
+    can have (sets too short to differ in a word and stay similar are only ever equal,
+    which the caller finds by hashing). Candidates are checked with the exact similarity;
+    hash collisions only add candidates."""
+
+    def __init__(self, toks: list[frozenset]) -> None:
+        self.toks = toks
+        self.hashes = {t: hash(t) & _MASK for s in set(toks) for t in s}
+        self.by_key: dict[tuple, list[int]] = defaultdict(list)  # key -> set positions
+
+    def _keys(self, words: frozenset, sizes) -> list[tuple]:
+        keys: list[tuple] = []
+        for parts in sorted({_deletions(m) + 1 for m in sizes if _deletions(m) >= 1}):
+            keys += _part_keys(words, self.hashes, parts)
+        return keys
+
+    def earliest_similar(self, words: frozenset) -> Optional[int]:
+        candidates = set()
+        for k in self._keys(words, _similar_sizes(len(words))):
+            candidates.update(self.by_key.get(k, ()))
+        for c in sorted(candidates):
+            if _jaccard(words, self.toks[c]) >= NEAR_JACCARD:
+                return c
+        return None
+
+    def add(self, words: frozenset, pos: int) -> None:
+        for k in self._keys(words, (len(words),)):
+            self.by_key[k].append(pos)
 
 
 def _jaccard(a: frozenset, b: frozenset) -> float:

@@ -56,14 +56,9 @@ def extracting_loader(repo, ctx: JobContext) -> TrackLoader:
 def _balancer(repo, tasks) -> Balancer:
     """Start from the answer positions already in the project (balance across runs)."""
     b = Balancer()
-    marks = ",".join("?" * len(tasks))
-    rows = repo.db.query(f"SELECT options, answer_index FROM qa_items WHERE source='rule' "
-                         f"AND task IN ({marks})", list(tasks))
-    import json  # noqa: PLC0415
-    for r in rows:
-        n = len(json.loads(r["options"]))
+    for n, answer_index in repo.qa_answer_positions(tasks, source="rule"):
         c = b.counts.setdefault(n, [0] * n)
-        c[r["answer_index"]] += 1
+        c[answer_index] += 1
     return b
 
 

@@ -4,9 +4,11 @@ from __future__ import annotations
 import json
 from datetime import datetime, timezone
 
+from ..errors import ProjectDamaged
 from ..qa.record import Provenance, QARecord, Review
 
 PROV_JSON = ("generation_params", "frame_indices", "facts")
+PROV_JSON_TYPES = {"generation_params": dict, "frame_indices": list, "facts": list}
 PROV_PLAIN = ("model_id", "model_revision", "prompt_template", "prompt_version", "seed",
               "pose_backend", "pose_backend_version")
 BASE = ("qa_id", "task", "video", "start_s", "end_s", "frame_a", "frame_b", "question",
@@ -29,10 +31,6 @@ def dumps(value) -> str | None:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
-def loads(text):
-    return None if text is None else json.loads(text)
-
-
 def record_to_row(rec: QARecord, seq: int, gen_key: str | None = None) -> dict:
     row = {k: getattr(rec, k) for k in BASE}
     row["options"] = dumps(list(rec.options))
@@ -46,14 +44,48 @@ def record_to_row(rec: QARecord, seq: int, gen_key: str | None = None) -> dict:
     return row
 
 
+def _json_column(qa_id, column: str, text, kind):
+    if text is None:
+        return None
+    try:
+        value = json.loads(text)
+    except (TypeError, ValueError):
+        verb = "are" if column == "options" else "is"
+        raise ProjectDamaged(f"QA item {qa_id} in the project is damaged: its {column} {verb} "
+                             "not valid JSON") from None
+    if value is not None and not isinstance(value, kind):
+        verb = "are" if column == "options" else "is"
+        raise ProjectDamaged(f"QA item {qa_id} in the project is damaged: its {column} {verb} "
+                             f"a JSON {type(value).__name__}, not a {kind.__name__}")
+    return value
+
+
+def decode_options(qa_id, text, answer_index) -> list:
+    """The options of a stored row, checked: a list of at least two strings, and an
+    answer index inside it (ProjectDamaged naming the item otherwise)."""
+    options = _json_column(qa_id, "options", text, list)
+    if options is None or len(options) < 2 or not all(isinstance(o, str) for o in options):
+        raise ProjectDamaged(f"QA item {qa_id} in the project is damaged: its options are not "
+                             "a list of at least two texts")
+    if not isinstance(answer_index, int) or not 0 <= answer_index < len(options):
+        raise ProjectDamaged(f"QA item {qa_id} in the project is damaged: its answer index "
+                             f"{answer_index!r} is not one of its {len(options)} options")
+    return options
+
+
 def row_to_record(row) -> QARecord:
+    """A stored row as a record; ProjectDamaged (naming the item) when a JSON column does
+    not parse or has the wrong shape."""
     row = dict(row)
+    qa_id = row["qa_id"]
+    options = decode_options(qa_id, row["options"], row["answer_index"])
     prov = Provenance(**{k: row[k] for k in PROV_PLAIN},
-                      **{k: loads(row[k]) for k in PROV_JSON})
+                      **{k: _json_column(qa_id, k, row[k], PROV_JSON_TYPES[k])
+                         for k in PROV_JSON})
     review = Review(status=row["status"], note=row["note"], created_at=row["created_at"],
                     updated_at=row["updated_at"])
     kw = {k: row[k] for k in BASE}
-    return QARecord(options=loads(row["options"]), provenance=prov, review=review, **kw)
+    return QARecord(options=options, provenance=prov, review=review, **kw)
 
 
 def row_json(row) -> str | None:

@@ -1,16 +1,22 @@
 """Repository part: clips and the pose cache."""
 from __future__ import annotations
 
+import io
 import json
+import math
 import os
 import threading
+import zipfile
 from typing import Optional
 
 from ..pose.track import PoseTrack
-from ..errors import StudioError
+from ..errors import ProjectDamaged, StudioError
 from ..video import VideoInfo, content_hash, probe
 
 
+MAX_JOINTS = 1024          # more joints than any skeleton: the blob is damaged
+MAX_META_BYTES = 1 << 20   # the JSON metadata of a track is a few hundred bytes
+_NPZ_MEMBERS = {"image.npy", "world.npy", "meta.npy"}
 _HASHING: dict[str, threading.Lock] = {}  # path -> lock: one thread hashes a new clip
 _HASHING_GUARD = threading.Lock()
 
@@ -23,6 +29,42 @@ def _hash_lock(path: str) -> threading.Lock:
 def settings_key(settings: dict) -> str:
     """Canonical text of backend settings: part of the pose cache key."""
     return json.dumps(settings or {}, sort_keys=True, separators=(",", ":"))
+
+
+def decode_track(data, frames: int) -> PoseTrack:
+    """A stored pose blob back as a track; ValueError naming the problem when the blob is
+    not what ``save_track`` wrote (garbage, truncated, wrong shapes, odd metadata). The
+    archive's declared sizes are checked before anything is decompressed."""
+    if not isinstance(data, (bytes, bytearray, memoryview)):
+        raise ValueError(f"the pose data is {type(data).__name__}, not binary data")
+    data = bytes(data)
+    limit = max(int(frames), 1) * MAX_JOINTS * 4 * 4 + 4096
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as zf:
+            infos = {i.filename: i.file_size for i in zf.infolist()}
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
+        raise ValueError(f"the pose data is not a readable archive ({exc})") from None
+    if set(infos) != _NPZ_MEMBERS:
+        raise ValueError(f"the pose archive holds {sorted(infos)}, not image, world and meta")
+    if max(infos["image.npy"], infos["world.npy"]) > limit or infos["meta.npy"] > MAX_META_BYTES:
+        raise ValueError("the pose archive declares more data than the track can hold")
+    try:
+        track = PoseTrack.from_npz_bytes(data)
+    except Exception as exc:  # noqa: BLE001 (numpy/zip/json raise many kinds on bad bytes)
+        raise ValueError(f"the pose data cannot be decoded ({type(exc).__name__}: {exc})") from None
+    if len(track) != frames:
+        raise ValueError(f"the pose data holds {len(track)} frames, the cache says {frames}")
+    if not 0 < track.image.shape[1] <= MAX_JOINTS:
+        raise ValueError(f"the pose data has {track.image.shape[1]} joints per frame")
+    if not (isinstance(track.fps, (int, float)) and math.isfinite(track.fps) and track.fps > 0):
+        raise ValueError(f"the frame rate {track.fps!r} is not a positive number")
+    if not all(isinstance(v, int) and v > 0 for v in (track.width, track.height)):
+        raise ValueError(f"the frame size {track.width!r}x{track.height!r} is not valid")
+    if not (isinstance(track.frames_done, int) and 0 <= track.frames_done <= len(track)):
+        raise ValueError(f"frames done {track.frames_done!r} is not in 0..{len(track)}")
+    if not isinstance(track.settings, dict) or not isinstance(track.backend, str):
+        raise ValueError("the backend name or settings are not valid")
+    return track
 
 
 class PoseRepo:
@@ -91,11 +133,38 @@ class PoseRepo:
     def load_track(self, digest: str, backend: str, settings: dict,
                    complete_only: bool = False) -> Optional[PoseTrack]:
         rows = self.db.query(
-            "SELECT data, complete FROM pose_tracks WHERE content_hash=? AND backend=? "
+            "SELECT data, complete, frames FROM pose_tracks WHERE content_hash=? AND backend=? "
             "AND settings_key=?", (digest, backend, settings_key(settings)))
         if not rows or (complete_only and not rows[0]["complete"]):
             return None
-        return PoseTrack.from_npz_bytes(rows[0]["data"])
+        try:
+            return decode_track(rows[0]["data"], rows[0]["frames"])
+        except ValueError as exc:
+            name = self._clip_name(digest)
+            raise ProjectDamaged(
+                f"Pose data of {name} ({backend}) in project {self.db.path} is damaged: {exc}; "
+                f"extract it again with: python main.py extract-poses {name} "
+                f"--project {self.db.path}") from None
+
+    def drop_damaged_track(self, digest: str, backend: str, settings: dict) -> Optional[str]:
+        """Delete the cached track when it cannot be decoded (before extracting it again);
+        returns what was wrong, or None when it was fine or absent."""
+        rows = self.db.query(
+            "SELECT data, frames FROM pose_tracks WHERE content_hash=? AND backend=? "
+            "AND settings_key=?", (digest, backend, settings_key(settings)))
+        if not rows:
+            return None
+        try:
+            decode_track(rows[0]["data"], rows[0]["frames"])
+        except ValueError as exc:
+            self.delete_track(digest, backend, settings)
+            return str(exc)
+        return None
+
+    def _clip_name(self, digest: str) -> str:
+        rows = self.db.query("SELECT path FROM clips WHERE content_hash=? ORDER BY id LIMIT 1",
+                             (digest,))
+        return rows[0]["path"] if rows else f"the clip with content hash {digest[:12]}"
 
     def track_status(self, digest: str) -> list[dict]:
         """Every cached track of one clip: backend, settings, frames_done, complete."""
@@ -111,7 +180,13 @@ class PoseRepo:
     # -- project settings --------------------------------------------------------------------
     def get_setting(self, key: str, default=None):
         rows = self.db.query("SELECT value FROM project_settings WHERE key=?", (key,))
-        return json.loads(rows[0]["value"]) if rows else default
+        if not rows:
+            return default
+        try:
+            return json.loads(rows[0]["value"])
+        except (TypeError, ValueError):
+            raise ProjectDamaged(f"Project setting '{key}' in {self.db.path} is damaged "
+                                 "(not valid JSON)") from None
 
     def set_setting(self, key: str, value) -> None:
         with self.db.write() as conn:

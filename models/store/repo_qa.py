@@ -4,13 +4,13 @@ Every public write is one transaction (``db.write()``), committed before it retu
 """
 from __future__ import annotations
 
-import json
 from typing import Iterable, Optional, Sequence
 
 from ..qa.errors import QAError
 from ..qa.record import REVIEW_STATUSES, QARecord
 from . import qa_actions
-from .qa_rows import COLUMNS, dumps, now_iso, record_to_row, row_to_record
+from ..errors import ProjectDamaged
+from .qa_rows import COLUMNS, decode_options, dumps, now_iso, record_to_row, row_to_record
 
 FILTER_KEYS = ("task", "status", "source", "video")
 SORT_KEYS = ("seq", "task", "status", "source", "video", "question", "updated_at", "qa_id")
@@ -82,7 +82,8 @@ class QARepo:
             row = conn.execute("SELECT * FROM qa_items WHERE qa_id=?", (qa_id,)).fetchone()
             if row is None:
                 raise QAError(f"No QA item {qa_id}")
-            opts = list(options) if options is not None else json.loads(row["options"])
+            opts = list(options) if options is not None else \
+                decode_options(qa_id, row["options"], row["answer_index"])
             ans = row["answer_index"] if answer_index is None else int(answer_index)
             _check_edit(question, opts, ans)
             new = {"question": row["question"] if question is None else question,
@@ -173,10 +174,20 @@ class QARepo:
         rows = self.db.query("SELECT * FROM qa_items WHERE qa_id=?", (qa_id,))
         return dict(rows[0]) if rows else None
 
-    def qa_records(self, filters: Optional[dict] = None) -> list[QARecord]:
+    def qa_records(self, filters: Optional[dict] = None,
+                   damaged: Optional[list] = None) -> list[QARecord]:
+        """The matching items in order. A damaged row raises ProjectDamaged, unless a
+        ``damaged`` list is given: the row is then left out and (qa_id, problem) added."""
         where, params = where_clause(filters)
-        return [row_to_record(r) for r in
-                self.db.query(f"SELECT * FROM qa_items{where} ORDER BY seq", params)]
+        out = []
+        for r in self.db.query(f"SELECT * FROM qa_items{where} ORDER BY seq", params):
+            try:
+                out.append(row_to_record(r))
+            except ProjectDamaged as exc:
+                if damaged is None:
+                    raise
+                damaged.append((r["qa_id"], str(exc)))
+        return out
 
     def qa_count(self, filters: Optional[dict] = None) -> int:
         where, params = where_clause(filters)
@@ -220,12 +231,18 @@ class QARepo:
     def qa_questions(self, video: str) -> list[tuple[str, str, str]]:
         """(task, question, answer text) of every item of one clip (near-duplicate check)."""
         out = []
-        for r in self.db.query("SELECT task, question, options, answer_index FROM qa_items "
-                               "WHERE video=?", (video,)):
-            options = json.loads(r[2])
-            answer = options[r[3]] if 0 <= r[3] < len(options) else ""
-            out.append((r[0], r[1], answer))
+        for r in self.db.query("SELECT qa_id, task, question, options, answer_index "
+                               "FROM qa_items WHERE video=?", (video,)):
+            options = decode_options(r[0], r[3], r[4])
+            out.append((r[1], r[2], options[r[4]]))
         return out
+
+    def qa_answer_positions(self, tasks: Sequence[str], source: str) -> list[tuple[int, int]]:
+        """(number of options, answer index) of every item of these sub-tasks and source."""
+        marks = ",".join("?" * len(tasks))
+        rows = self.db.query(f"SELECT qa_id, options, answer_index FROM qa_items WHERE "
+                             f"source=? AND task IN ({marks})", [source, *tasks])
+        return [(len(decode_options(r[0], r[1], r[2])), r[2]) for r in rows]
 
     # -- generation runs (resume) --------------------------------------------------------
     def generation_done(self, video: str, gen_key: str) -> bool:

@@ -23,9 +23,16 @@ def default_project_path() -> Path:
 
 
 class Repository(PoseRepo, QARepo, VLMRepo, EvalRepo):
-    def __init__(self, path=None) -> None:
+    """``allow_read_only``: open a project the user may only read (commands that only
+    read); its writes are then refused with a message naming the read-only file."""
+
+    def __init__(self, path=None, allow_read_only: bool = False) -> None:
         self.path = str(path or default_project_path())
-        self.db = Database(self.path)
+        self.db = Database(self.path, allow_read_only=allow_read_only)
+
+    @property
+    def read_only(self) -> bool:
+        return self.db.read_only
 
     def close(self) -> None:
         self.db.close()

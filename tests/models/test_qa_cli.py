@@ -65,3 +65,138 @@ def test_synth_from_text_with_a_tiny_real_checkpoint_and_qa_check(tmp_path, caps
     assert "from 1 model outputs" in out and "rejected 1 invalid outputs" in out
     assert main(["qa-check", "--project", proj, "--json"]) == 0
     assert '"items": 0' in capsys.readouterr().out
+
+
+# -- damaged projects, read-only projects, the duplicate check ------------------------------
+def _damaged_project(path, clip_path) -> None:
+    """A project whose cached poses of ``clip_path`` and whose item q1 are damaged (q2 is fine)."""
+    import numpy as np
+
+    from models.pose.extract import DEFAULT_BACKEND, _settings
+    from models.pose.track import PoseTrack
+    from models.qa.record import QARecord
+
+    repo = Repository(path)
+    img = np.full((5, 33, 4), 0.5, dtype=np.float32)
+    repo.save_track(repo.clip_hash(clip_path), PoseTrack(
+        img, img, 25.0, 960, 540, DEFAULT_BACKEND, "", _settings(DEFAULT_BACKEND, None)))
+    repo.add_qa_items([QARecord(q, "body_part_pose", clip_path.name, f"{q}?", ["a", "b"], 0)
+                       for q in ("q1", "q2")])
+    repo.set_qa_status(["q1", "q2"], "accepted")
+    with repo.db.write() as conn:
+        conn.execute("UPDATE pose_tracks SET data=?", (b"\x00garbage",))
+        conn.execute("UPDATE qa_items SET options='[\"a\", ' WHERE qa_id='q1'")
+    repo.close()
+
+
+def _one_error(capsys) -> str:
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error:"), err
+    return err[0]
+
+
+def test_damaged_project_content_is_one_error_line_per_command(tmp_path, clip, capsys):
+    proj = str(tmp_path / "p.aastudio")
+    video = clip("street_pedestrians.mp4")
+    _damaged_project(proj, video)
+    assert main(["describe", str(video), "--frame", "1", "--project", proj]) == 2
+    line = _one_error(capsys)
+    assert str(video) in line and "damaged" in line and "extract-poses" in line
+    assert main(["qa-check", "--project", proj]) == 2
+    assert "QA item q1 in the project is damaged: its options are not valid JSON" in \
+        _one_error(capsys)
+    assert main(["synth-qa", str(video), "--project", proj]) == 2
+    assert "QA item q1" in _one_error(capsys)
+
+
+def test_export_leaves_damaged_items_out_and_says_which(tmp_path, clip, capsys):
+    proj = str(tmp_path / "p.aastudio")
+    video = clip("street_pedestrians.mp4")
+    _damaged_project(proj, video)
+    out = tmp_path / "out"
+    assert main(["export", proj, "--format", "jsonl", "--out", str(out), "--no-copy-videos",
+                 "--video-root", str(video.parent)]) == 0
+    err = capsys.readouterr().err
+    assert "warning: QA item q1 in the project is damaged" in err and "left out" in err
+    assert "Traceback" not in err
+    text = "".join(p.read_text() for p in out.rglob("*.jsonl"))
+    assert "q2" in text and "q1" not in text
+
+
+def test_extract_poses_replaces_a_damaged_cached_track(tmp_path, clip, capsys):
+    proj = str(tmp_path / "p.aastudio")
+    video = clip("street_pedestrians.mp4")
+    _damaged_project(proj, video)
+    assert main(["extract-poses", str(video), "--project", proj, "--quiet"]) == 0
+    assert "were damaged" in capsys.readouterr().err
+    assert main(["describe", str(video), "--frame", "1", "--project", proj]) == 0
+
+
+def test_read_only_project_serves_read_commands_and_refuses_writes(public_tmp, clip):
+    from models.qa.record import QARecord
+    from tests.conftest import run_unprivileged
+
+    proj = public_tmp / "ro.aastudio"
+    repo = Repository(proj)
+    repo.add_qa_items([QARecord("q1", "body_part_pose", "street_pedestrians.mp4", "Q?",
+                                ["a", "b"], 0)])
+    repo.set_qa_status(["q1"], "accepted")
+    repo.close()
+    proj.chmod(0o444)
+    caps = public_tmp / "c.csv"
+    caps.write_text("video,text\na.mp4,x\n", encoding="utf-8")
+    caps.chmod(0o644)
+    before = proj.read_bytes()
+    video = str(clip("street_pedestrians.mp4"))
+    code = (
+        "import sys, main\n"
+        "def run(*a):\n"
+        "    rc = main.main(list(a))\n"
+        "    print('rc', a[0], rc, flush=True)\n"
+        f"P = {str(proj)!r}\n"
+        "run('qa-check', '--project', P)\n"
+        f"run('export', P, '--format', 'jsonl', '--out', {str(public_tmp / 'out')!r},"
+        " '--no-copy-videos', '--video-root', '/tmp')\n"
+        f"run('info', {video!r}, '--project', P)\n"
+        f"run('import-captions', {str(caps)!r}, '--project', P)\n")
+    public_tmp.chmod(0o777)  # the export may write its folder; the project stays read-only
+    res = run_unprivileged(code, cwd=public_tmp)
+    assert "rc qa-check 0" in res.stdout and "1 items" in res.stdout, res.stdout + res.stderr
+    assert "rc export 0" in res.stdout and "rc info 0" in res.stdout, res.stdout + res.stderr
+    assert "rc import-captions 2" in res.stdout
+    errors = [ln for ln in res.stderr.splitlines() if ln.startswith("error:")]
+    assert len(errors) == 1 and "read-only" in errors[0], res.stderr
+    assert "Traceback" not in res.stderr
+    assert proj.read_bytes() == before
+
+
+def test_duplicate_check_matches_the_pairwise_algorithm():
+    from models.qa.checks import duplicates, quality_report
+    from tests.models.qa_reference import duplicates_pairwise, generated_items
+
+    kinds = set()
+    for seed in range(12):
+        for kw in ({}, {"videos": 3, "tasks": 2}, {"answers": 1}):
+            items = generated_items(300, seed, **kw)
+            expected = duplicates_pairwise(items)
+            assert list(duplicates(items).items()) == list(expected.items()), (seed, kw)
+            kinds |= {v.split(" of ")[0] for v in expected.values()}
+    assert kinds == {"duplicate", "near-duplicate"}
+    report = quality_report(generated_items(300, 1))
+    assert report["flag_counts"]["near-duplicate"] > 0
+
+
+def test_duplicate_check_edge_cases():
+    from models.qa.checks import duplicates
+    from models.qa.record import QARecord
+    from tests.models.qa_reference import duplicates_pairwise
+
+    words = [f"w{i}" for i in range(40)]
+    qs = ["", "???", "12?", "a b c d e f g h i", "a b c d e f g h i j",  # 9 vs 10 words: J=0.9
+          " ".join(words[:30]), " ".join(words[:27]), " ".join(words[1:31]),
+          " ".join(words[:10]) + " x", "A B C D E F G H I J", "a b c d e f g h i j?"]
+    items = [QARecord(f"q{i}", "t", "v.mp4", q, ["x", "y"], 0) for i, q in enumerate(qs * 2)]
+    got = duplicates(items)
+    assert list(got.items()) == list(duplicates_pairwise(items).items())
+    assert got["q4"] == "near-duplicate of q3" and got["q9"] == "near-duplicate of q3"
+    assert got["q1"] == "duplicate of q0" and got["q2"] == "near-duplicate of q0"
