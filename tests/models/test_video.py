@@ -55,8 +55,10 @@ def test_content_hash_depends_on_bytes_not_name(clip, tmp_path):
 
 def test_list_videos_finds_the_clips(clips_dir):
     names = [p.name for p in list_videos(clips_dir)]
-    assert names == sorted(["arm_wrestling.mp4", "basketball_gym.mp4",
-                            "street_pedestrians.mp4", "two_people_room.mp4"])
+    assert names == sorted(["arm_wrestling.mp4", "basketball_gym.mp4", "basketball_dribble_portrait.mp4",
+                            "closeup_makeup.avi", "street_pedestrians.mp4", "tai_chi.mp4",
+                            "two_people_courtyard_portrait.mp4", "two_people_room.mp4",
+                            "weightlifting_clean_and_jerk.mp4"])
 
 
 @pytest.mark.parametrize("make, message", [
