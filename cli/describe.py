@@ -82,6 +82,13 @@ def _emit(args, text: str, doc: dict) -> int:
     return 0
 
 
+def _time_s(track, frame: int):
+    """Presentation time of ``frame`` (seconds), None when the track has no clock."""
+    if not track.fps and track.times is None:
+        return None
+    return round(track.time_of(frame), 3)
+
+
 def run_describe(args) -> int:
     from models.describe import describe, pose_facts  # noqa: PLC0415
     from models.diff import frame_world  # noqa: PLC0415
@@ -91,8 +98,7 @@ def run_describe(args) -> int:
     frame_world(track, args.frame, "", args.video)
     facts = pose_facts(track, args.frame, args.min_visibility)
     unknown = [f.parts[0] for f in facts if f.kind == "unknown"]
-    doc = {"video": args.video, "frame": args.frame, "time_s": round(args.frame / track.fps, 3)
-           if track.fps else None, "backend": track.backend, "unknown_parts": unknown,
+    doc = {"video": args.video, "frame": args.frame, "time_s": _time_s(track, args.frame), "backend": track.backend, "unknown_parts": unknown,
            "facts": [f.to_dict() for f in facts]}
     return _emit(args, describe(facts), doc)
 
@@ -110,8 +116,7 @@ def run_diff(args) -> int:
     wb = frame_world(tb, args.b, "B=", video_b)
     facts = diff_facts(wa, wb, args.a, args.b, args.min_visibility)
     doc = {"video_a": args.video, "frame_a": args.a, "video_b": video_b, "frame_b": args.b,
-           "time_a_s": round(args.a / ta.fps, 3) if ta.fps else None,
-           "time_b_s": round(args.b / tb.fps, 3) if tb.fps else None,
+           "time_a_s": _time_s(ta, args.a), "time_b_s": _time_s(tb, args.b),
            "backend": ta.backend, "facts": [f.to_dict() for f in facts]}
     return _emit(args, describe_diff(facts), doc)
 
@@ -121,7 +126,7 @@ def run_motion(args) -> int:
     from models.video import probe  # noqa: PLC0415
 
     info = probe(args.video)
-    check_interval(info.frame_count, info.fps, args.start, args.end)   # before any extraction
+    check_interval(info.frame_count, info.fps, args.start, args.end, info.times)  # before extraction
     track = load_track(args.video, _project(args))
     facts = motion_facts(track, track.fps, args.start, args.end, args.min_visibility, args.signal)
     dicts = [f.to_dict() for f in facts]
