@@ -125,6 +125,7 @@ class FramePump(QObject):
         info = self._reader.info
         try:   # every frame's presentation time, for the time display and playback
             info = self._clip_info(path, info)
+            self._reader.set_times(info.times)   # exact seeks in variable-rate clips
         except StudioError:
             pass   # times fall back to frame / fps
         self.opened.emit(gen, info)

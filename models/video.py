@@ -34,14 +34,15 @@ class FrameTimes:
     ended before it (``None`` when every declared frame decoded).
     """
 
-    __slots__ = ("pts", "fps", "declared", "stop", "_typical")
+    __slots__ = ("pts", "fps", "declared", "stop", "origin", "_typical")
 
     def __init__(self, fps: float, pts: Optional[np.ndarray] = None, declared: int = 0,
-                 stop: Optional[str] = None) -> None:
+                 stop: Optional[str] = None, origin: float = 0.0) -> None:
         self.pts = None if pts is None else np.asarray(pts, dtype=np.float64)
         self.fps = float(fps) if fps and fps > 0 else 0.0
         self.declared = int(declared)
         self.stop = stop
+        self.origin = float(origin)   # the decoder's timestamp of the first frame (s)
         self._typical = None   # typical frame duration, computed once
 
     @classmethod
@@ -242,6 +243,7 @@ class VideoReader:
             cap.release()
             raise VideoError(f"{p.name} has no decodable frames")
         self._first = first
+        self._times: Optional[FrameTimes] = None   # frame timestamp table, once known
         if fps <= 0 or fps > 1000:
             fps = 25.0
         self.info = VideoInfo(str(p), max(count, 1), fps, w or first.shape[1], h or first.shape[0],
@@ -255,7 +257,19 @@ class VideoReader:
         self._next += 1
         return self._cv2.cvtColor(bgr, self._cv2.COLOR_BGR2RGB)
 
+    def set_times(self, times: Optional[FrameTimes]) -> None:
+        """Give the reader the clip's frame timestamp table (else it reads it when it
+        first has to seek)."""
+        self._times = times
+
     def _seek(self, index: int) -> None:
+        # OpenCV numbers frames by time x average rate: right for constant-rate clips
+        # only. A variable-rate clip is positioned by each frame's own timestamp.
+        if self._times is None:
+            self._times = frame_times(self.info.path, self.info)
+        if self._times.vfr and 0 < index <= (self._times.decoded or 0):
+            self._seek_timed(index)
+            return
         cap, cv2 = self._cap, self._cv2
         cap.set(cv2.CAP_PROP_POS_FRAMES, index)
         pos = int(cap.get(cv2.CAP_PROP_POS_FRAMES))
@@ -263,6 +277,26 @@ class VideoReader:
             cap.set(cv2.CAP_PROP_POS_FRAMES, 0)
             pos = 0
         self._next = pos
+
+    def _seek_timed(self, index: int) -> None:
+        """Leave the decoder just before frame ``index`` of a variable-rate clip, checking
+        where it landed by the decoded frame's timestamp; restart from 0 when unsure."""
+        cap, cv2, pts = self._cap, self._cv2, self._times.pts
+        rate = float(cap.get(cv2.CAP_PROP_FPS) or 0.0) or self.info.fps
+        cap.set(cv2.CAP_PROP_POS_FRAMES, max(0, int(pts[index - 1] * rate) - 2))
+        k = -1
+        if cap.grab():
+            t = cap.get(cv2.CAP_PROP_POS_MSEC) / 1000.0 - self._times.origin
+            k = int(np.argmin(np.abs(pts - t)))
+            if abs(pts[k] - t) > 1e-3:
+                k = -1
+        if not 0 <= k < index:
+            cap.set(cv2.CAP_PROP_POS_FRAMES, 0)
+            self._next = 0
+            return
+        while k < index - 1 and cap.grab():
+            k += 1
+        self._next = k + 1
 
     def read(self, index: int) -> np.ndarray:
         """Frame ``index`` as RGB uint8 (H, W, 3). Raises VideoError past the end."""
@@ -328,14 +362,14 @@ def _scan(path: Path, declared: int, fps: float) -> FrameTimes:
     finally:
         cap.release()
     t = np.frombuffer(pts, dtype=np.float64).copy() if pts else np.zeros(0)
-    if len(t):
-        t -= t[0]
+    origin = float(t[0]) if len(t) else 0.0
+    t -= origin
     if len(t) > 1 and not (np.diff(t) > 0).all():   # no usable timestamps: constant rate
         t = np.arange(len(t), dtype=np.float64) / fps
     stop = None
     if declared and len(t) < declared:
         stop = "corrupt or truncated data; later frames are not read"
-    return FrameTimes(fps, t, declared, stop)
+    return FrameTimes(fps, t, declared, stop, origin)
 
 
 _SCANS: "OrderedDict[tuple, FrameTimes]" = OrderedDict()

@@ -129,7 +129,9 @@ class Media:
 
 def timed(reader: VideoReader):
     """The reader's clip properties with every frame's presentation time."""
-    return with_times(reader.info, frame_times(reader.info.path, reader.info))
+    info = with_times(reader.info, frame_times(reader.info.path, reader.info))
+    reader.set_times(info.times)
+    return info
 
 
 def window_frames(info, start_s, end_s) -> tuple[int, int]:

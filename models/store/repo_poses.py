@@ -71,13 +71,13 @@ class PoseRepo:
                          row["height"], times)
 
     def frame_times(self, digest: str) -> Optional[FrameTimes]:
-        rows = self.db.query("SELECT declared, fps, stop_reason, pts FROM frame_times "
+        rows = self.db.query("SELECT declared, fps, stop_reason, origin, pts FROM frame_times "
                              "WHERE content_hash = ?", (digest,))
         if not rows:
             return None
         r = rows[0]
         return FrameTimes(r["fps"], np.frombuffer(r["pts"], dtype="<f8").copy(), r["declared"],
-                          r["stop_reason"])
+                          r["stop_reason"], r["origin"])
 
     def save_frame_times(self, digest: str, times: Optional[FrameTimes]) -> None:
         if times is None or times.pts is None:
@@ -85,11 +85,12 @@ class PoseRepo:
         with self.db.write() as conn:
             conn.execute(
                 "INSERT INTO frame_times(content_hash, declared, decoded, fps, vfr, stop_reason, "
-                "pts) VALUES (?,?,?,?,?,?,?) ON CONFLICT(content_hash) DO UPDATE SET "
+                "origin, pts) VALUES (?,?,?,?,?,?,?,?) ON CONFLICT(content_hash) DO UPDATE SET "
                 "declared=excluded.declared, decoded=excluded.decoded, fps=excluded.fps, "
-                "vfr=excluded.vfr, stop_reason=excluded.stop_reason, pts=excluded.pts",
+                "vfr=excluded.vfr, stop_reason=excluded.stop_reason, origin=excluded.origin, "
+                "pts=excluded.pts",
                 (digest, times.declared, times.decoded, times.fps, int(times.vfr), times.stop,
-                 times.pts.astype("<f8").tobytes()))
+                 times.origin, times.pts.astype("<f8").tobytes()))
 
     def upsert_clip(self, info: VideoInfo, digest: Optional[str] = None) -> int:
         path = os.path.abspath(info.path)

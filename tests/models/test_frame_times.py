@@ -74,6 +74,19 @@ def test_made_clip_is_variable_rate_for_an_ffmpeg_reader(vfr):
     np.testing.assert_allclose(_grab_times(path), pts, atol=1e-6)
 
 
+def test_random_seeks_in_a_vfr_clip_match_sequential_decode(tmp_path):
+    from models.video import VideoReader
+    from tests.gui_support import sequential_frames
+
+    path = tmp_path / "long vfr.mp4"
+    make_vfr_clip(CLIPS / "tai_chi.mp4", path, 30, 150)
+    order = [170, 5, 100, 29, 31, 60, 179, 0, 120, 45, 2, 150, 30, 1, 90]
+    reference = sequential_frames(path, order)
+    with VideoReader(path) as reader:
+        for i in order:
+            assert np.array_equal(reader.read(i), reference[i]), f"frame {i} differs"
+
+
 # -- probe / info ---------------------------------------------------------------------------
 def test_probe_reads_every_frames_presentation_time(vfr):
     path, pts = vfr

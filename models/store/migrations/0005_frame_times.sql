@@ -8,5 +8,6 @@ CREATE TABLE frame_times (
     fps           REAL NOT NULL,
     vfr           INTEGER NOT NULL,
     stop_reason   TEXT,
+    origin        REAL NOT NULL DEFAULT 0,
     pts           BLOB NOT NULL
 );
