@@ -203,6 +203,7 @@ def extract_video(path, repo=None, backend_id: str = DEFAULT_BACKEND,
     timed = repo.clip_info(p) if repo is not None else probe(p)
     with VideoReader(p) as reader:
         info = dataclasses.replace(reader.info, times=timed.times)
+        reader.set_times(timed.times)   # a resume seeks by these times in a VFR clip
         if repo is not None:
             repo.upsert_clip(info, digest)
         track = _start_track(info, backend_id, merged, previous)
