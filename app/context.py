@@ -84,7 +84,9 @@ class AppContext(QObject):
         self.repo = repo
         self.jobs = jobs or JobService(parent=self)
         self.settings = settings or UserSettings()
-        self.player = PlayerController(self.jobs, parent=self)
+        # the player reads frame times from the project (decoded once per clip content)
+        self.player = PlayerController(self.jobs, parent=self,
+                                       clip_info=lambda path, _info: self.repo.clip_info(path))
         self.marks = FrameMarks(self.player, parent=self)
         self.poses = PoseController(self, parent=self)
         self.dataset = DatasetController(self, parent=self)

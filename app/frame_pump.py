@@ -15,7 +15,7 @@ from typing import Optional
 from PySide6.QtCore import QObject, Signal
 
 from models.errors import StudioError
-from models.video import VideoReader
+from models.video import VideoReader, frame_times, with_times
 
 
 class FramePump(QObject):
@@ -24,8 +24,12 @@ class FramePump(QObject):
     frameReady = Signal(int, int, int, object)  # generation, request id, frame index, RGB
     frameFailed = Signal(int, int, int, str)    # generation, request id, frame index, message
 
-    def __init__(self, jobs, lane: str = "frame-pump", parent: Optional[QObject] = None) -> None:
+    def __init__(self, jobs, lane: str = "frame-pump", parent: Optional[QObject] = None,
+                 clip_info=None) -> None:
         super().__init__(parent)
+        # path -> VideoInfo with the frame timestamp table (e.g. the project's, stored
+        # once); default: this process's own scan of the file
+        self._clip_info = clip_info or (lambda path, info: with_times(info, frame_times(path, info)))
         self._jobs = jobs
         self._lane = lane
         self._ids = itertools.count(1)
@@ -118,7 +122,13 @@ class FramePump(QObject):
         except Exception as exc:  # noqa: BLE001 (OpenCV oddities become a message)
             self.openFailed.emit(gen, path, f"Cannot open {path}: {exc}")
             return
-        self.opened.emit(gen, self._reader.info)
+        info = self._reader.info
+        try:   # every frame's presentation time, for the time display and playback
+            info = self._clip_info(path, info)
+            self._reader.set_times(info.times)   # exact seeks in variable-rate clips
+        except StudioError:
+            pass   # times fall back to frame / fps
+        self.opened.emit(gen, info)
 
     def _do_frame(self, gen: int, rid: int, index: int) -> None:
         if self._reader is None:

@@ -84,6 +84,13 @@ def _emit(args, text: str, doc: dict) -> int:
     return 0
 
 
+def _time_s(track, frame: int):
+    """Presentation time of ``frame`` (seconds), None when the track has no clock."""
+    if not track.fps and track.times is None:
+        return None
+    return round(track.time_of(frame), 3)
+
+
 def frame_doc(track, video: str, frame: int, min_visibility=None) -> tuple[str, dict]:
     """(text, JSON document) that ``describe --json`` prints for one frame of ``track``;
     a frame without a usable pose raises ``DescribeError`` (also used by the gold-set
@@ -94,8 +101,8 @@ def frame_doc(track, video: str, frame: int, min_visibility=None) -> tuple[str, 
     frame_world(track, frame, "", video)
     facts = pose_facts(track, frame, min_visibility)
     unknown = [f.parts[0] for f in facts if f.kind == "unknown"]
-    doc = {"video": video, "frame": frame, "time_s": round(frame / track.fps, 3)
-           if track.fps else None, "backend": track.backend, "unknown_parts": unknown,
+    doc = {"video": video, "frame": frame, "time_s": _time_s(track, frame),
+           "backend": track.backend, "unknown_parts": unknown,
            "facts": [f.to_dict() for f in facts]}
     return describe(facts), doc
 
@@ -120,8 +127,7 @@ def run_diff(args) -> int:
     wb = frame_world(tb, args.b, "B=", video_b)
     facts = diff_facts(wa, wb, args.a, args.b, args.min_visibility)
     doc = {"video_a": args.video, "frame_a": args.a, "video_b": video_b, "frame_b": args.b,
-           "time_a_s": round(args.a / ta.fps, 3) if ta.fps else None,
-           "time_b_s": round(args.b / tb.fps, 3) if tb.fps else None,
+           "time_a_s": _time_s(ta, args.a), "time_b_s": _time_s(tb, args.b),
            "backend": ta.backend, "facts": [f.to_dict() for f in facts]}
     return _emit(args, describe_diff(facts), doc)
 
@@ -131,7 +137,7 @@ def run_motion(args) -> int:
     from models.video import probe  # noqa: PLC0415
 
     info = probe(args.video)
-    check_interval(info.frame_count, info.fps, args.start, args.end)   # before any extraction
+    check_interval(info.frame_count, info.fps, args.start, args.end, info.times)  # before extraction
     track = load_track(args.video, _project(args))
     facts = motion_facts(track, track.fps, args.start, args.end, args.min_visibility, args.signal)
     dicts = [f.to_dict() for f in facts]

@@ -48,19 +48,48 @@ def _backend(args) -> str:
 def clip_report(path, repo, backend: str) -> dict:
     from models.pose.registry import get  # noqa: PLC0415
     from models.store.repo_poses import settings_key  # noqa: PLC0415
-    from models.video import probe  # noqa: PLC0415
 
-    info = probe(path)
-    digest = repo.clip_hash(path, info)  # no second probe when the clip is new
+    info = repo.clip_info(path)   # properties + frame timestamps, stored in the project
+    digest = repo.clip_hash(path)
     key = settings_key(get(backend).settings())
     rows = [r for r in repo.track_status(digest)
             if r["backend"] == backend and r["settings_key"] == key]
-    status = "none"
-    if rows:
-        status = "complete" if rows[0]["complete"] else \
-            f"partial {rows[0]['frames_done']}/{rows[0]['frames']}"
     return dict(info.as_dict(), path=str(Path(path).resolve()), content_hash=digest,
-                backend=backend, poses=status)
+                backend=backend, poses=pose_status(rows[0] if rows else None, info))
+
+
+def pose_status(row, info) -> str:
+    """'none', 'complete', 'partial D/N', or how many of the declared frames have poses
+    when the file stops decoding before its stated end."""
+    if row is None:
+        return "none"
+    declared = info.frame_count
+    if row["complete"] and row["frames"] >= declared:
+        return "complete"
+    if row["complete"]:   # trimmed to the frames that decode
+        return f"{row['frames_done']}/{declared} frames (frames {row['frames']}-{declared - 1} " \
+               "never decoded)"
+    return f"partial {row['frames_done']}/{row['frames']}"
+
+
+def _text_lines(report: dict, backend: str) -> list[tuple[str, str]]:
+    frames = str(report["frames"])
+    decodable = report.get("decodable_frames")
+    if decodable is not None and decodable < report["frames"]:
+        frames = f"{report['frames']} declared, {decodable} decodable"
+    fps = str(report["fps"])
+    if report.get("vfr"):
+        low, high = report["fps_range"]
+        fps = f"{report['fps']} average, variable frame rate ({low:g}-{high:g} fps)"
+    lines = [("path", report["path"]), ("frames", frames), ("fps", fps),
+             ("resolution", f"{report['width']}x{report['height']}"),
+             ("duration", f"{report['duration_s']} s")]
+    stop = report.get("decode_stopped")
+    if stop:
+        lines.append(("decoding", f"stops at frame {stop['frame']} ({stop['time_s']:.2f} s) of "
+                                  f"{report['frames']}: {stop['reason']}"))
+    return lines + [("content hash", report["content_hash"]),
+                    ("poses", f"{report['poses']} ({backend})")]
 
 
 def run_info(args) -> int:
@@ -74,11 +103,7 @@ def run_info(args) -> int:
     if args.json:
         print(json.dumps(report, ensure_ascii=False))
         return 0
-    lines = [("path", report["path"]), ("frames", report["frames"]), ("fps", report["fps"]),
-             ("resolution", f"{report['width']}x{report['height']}"),
-             ("duration", f"{report['duration_s']} s"), ("content hash", report["content_hash"]),
-             ("poses", f"{report['poses']} ({backend})")]
-    for label, value in lines:
+    for label, value in _text_lines(report, backend):
         print(f"{label:<13} {value}")
     return 0
 
@@ -225,7 +250,7 @@ def run_extract(args) -> int:
             bar.finish()
             if args.out:
                 _write_outputs(results, args.out, args.format, repo, backend)
-            code = _summarise(results)
+            code = _summarise(results, repo)
     finally:
         repo.close()
     return code
@@ -245,12 +270,26 @@ def _drop_damaged(repo, paths, backend: str) -> None:
                   "extracting them again", file=sys.stderr)
 
 
-def _summarise(results) -> int:
+def _summarise(results, repo) -> int:
     failed = 0
     for path, status in results:
         if status.startswith("error") or status == "cancelled":
             failed += 1
             print(f"error: {Path(path).name}: {status.removeprefix('error: ')}", file=sys.stderr)
         else:
-            print(f"{status:<10} {path}")
+            print(f"{status:<10} {path}{_decode_note(repo, path)}")
     return 1 if failed else 0
+
+
+def _decode_note(repo, path) -> str:
+    """' (poses for 138 of 280 frames: ...)' when the file stops decoding early."""
+    from models.errors import StudioError  # noqa: PLC0415
+
+    try:
+        times = repo.clip_info(path).times
+    except StudioError:
+        return ""
+    if times is None or not times.stop:
+        return ""
+    return (f" (poses for {times.decoded} of {times.declared} frames: decoding stops at frame "
+            f"{times.decoded}, {times.time_of(times.decoded):.2f} s; {times.stop})")

@@ -32,6 +32,7 @@ from .describe.build import DescribeError, as_world, track_facts
 from .describe.config import config, display_name, part_joints
 from .describe.consistency import inconsistent_frames
 from .describe.facts import Fact
+from .video import FrameTimes
 
 ANGLE_SIGNALS = ("left_elbow", "right_elbow", "left_knee", "right_knee",
                  "left_shoulder", "right_shoulder", "left_hip", "right_hip")
@@ -116,17 +117,22 @@ def signal_names() -> list[str]:
             + [f"{display_name(n)} height" for n in HEIGHT_SIGNALS] + ["hips height"])
 
 
-def check_interval(n: int, fps: float, start: float, end: float) -> tuple[int, int]:
-    if fps <= 0:
+def check_interval(n: int, fps: float, start: float, end: float,
+                   times: FrameTimes | None = None) -> tuple[int, int]:
+    """First and last frame of the interval ``start``-``end`` seconds (by each frame's
+    presentation time when ``times`` is given, else frame / fps)."""
+    tl = times if times is not None else FrameTimes.constant(fps, n)
+    if fps <= 0 and tl.pts is None:
         raise DescribeError("The clip has no frame rate; cannot place an interval in time.")
-    dur = n / fps
+    dur = tl.duration(n)
+    half = 0.5 / tl.average_fps if tl.average_fps > 0 else 0.0
     if not end > start:
         raise DescribeError(f"Interval {start:g}-{end:g} s is empty: the end must come after the start.")
-    if start < 0 or start >= dur or end > dur + 0.5 / fps:
+    if start < 0 or start >= dur or end > dur + half:
         raise DescribeError(f"Interval {start:g}-{end:g} s is outside the clip (0-{dur:.2f} s).")
-    i0, i1 = int(round(start * fps)), min(n - 1, int(round(end * fps)))
+    i0, i1 = tl.frame_at(start, n), tl.frame_at(end, n)
     n_int, cfg = i1 - i0 + 1, _cfg()
-    if n_int < cfg["min_frames"] or n_int / fps < cfg["min_cycle_s"]:
+    if n_int < cfg["min_frames"] or tl.time_of(i1) - tl.time_of(i0) + 2 * half < cfg["min_cycle_s"]:
         raise DescribeError(f"Interval {start:g}-{end:g} s ({n_int} frames) is shorter than one "
                             f"movement cycle (at least {cfg['min_frames']} frames and "
                             f"{cfg['min_cycle_s']:g} s are needed).")
@@ -134,15 +140,19 @@ def check_interval(n: int, fps: float, start: float, end: float) -> tuple[int, i
 
 
 def motion_facts(world, fps: float, start: float, end: float, min_visibility=None,
-                 signal: str | None = None) -> list[Fact]:
+                 signal: str | None = None, times: FrameTimes | None = None) -> list[Fact]:
+    """Movement facts of ``start``-``end`` seconds; a PoseTrack brings its frame times."""
     w = as_world(world)
+    if times is None and getattr(world, "times", None) is not None:
+        times = world.timeline
+    tl = times if times is not None else FrameTimes.constant(fps, len(w))
     if signal is not None and signal not in signal_names():
         raise DescribeError(f"Unknown signal '{signal}'; choose one of: {', '.join(signal_names())}.")
     bad = inconsistent_frames(world)
     if bad is not None and bad.any():
         w = w.copy()
         w[bad, :, :3] = np.nan          # 3-D pose contradicts the image: treated as missing
-    i0, i1 = check_interval(len(w), fps, start, end)
+    i0, i1 = check_interval(len(w), fps, start, end, tl)
     seg = w[i0:i1 + 1]
     has = ~np.isnan(seg[:, [23, 24], 0]).any(axis=1)
     if has.mean() < 0.5:
@@ -151,7 +161,7 @@ def motion_facts(world, fps: float, start: float, end: float, min_visibility=Non
     sig = signals(seg, min_visibility)
     mv = float(config()["min_visibility"] if min_visibility is None else min_visibility)
     pts, yaw = body_frame(seg)          # once for the movement and the turn facts
-    ctx = {"i0": i0, "i1": i1, "fps": fps, "min_vis": mv, "pts": pts, "yaw": yaw}
+    ctx = {"i0": i0, "i1": i1, "fps": fps, "min_vis": mv, "pts": pts, "yaw": yaw, "times": tl}
     out = _movements(seg, sig, ctx) + _turn(ctx)
     out += _sideways(world, i0, i1, ctx)
     out += _repetition({signal: sig[signal]} if signal else sig, ctx) + _onsets(sig, ctx)
@@ -256,8 +266,10 @@ def _repetition(sig, ctx) -> list[Fact]:
     if best is None:
         return []
     _, name, count, peaks, s, kind = best
-    gaps = [b - a for a, b in zip(peaks[:-1], peaks[1:]) if np.isfinite(s[a:b + 1]).all()]
-    period = float(np.median(gaps) / ctx["fps"]) if gaps else None   # never across a gap
+    t = ctx["times"].time_of
+    gaps = [t(b + ctx["i0"]) - t(a + ctx["i0"]) for a, b in zip(peaks[:-1], peaks[1:])
+            if np.isfinite(s[a:b + 1]).all()]
+    period = float(np.median(gaps)) if gaps else None   # never across a gap
     part = name.rsplit(" ", 1)[0].replace(" ", "_")
     return [_fact(ctx, "repetition", (part,), "repetitions",
                   count, "cycles", str(count), (), "body", "centre",
@@ -288,7 +300,7 @@ def _onsets(sig, ctx) -> list[Fact]:
         part = name.rsplit(" ", 1)[0]
         side = part.split(" ")[0] if part.startswith(("left", "right")) else "centre"
         out.append(_fact(ctx, "onset", (part.replace(" ", "_"),), f"{name} onset",
-                         (k + ctx["i0"]) / ctx["fps"],
+                         ctx["times"].time_of(k + ctx["i0"]),
                          "s", verb, (), "body", side,
                          {"signal": name, "verb": verb, "frame": k + ctx["i0"]}))
     return sorted(out, key=lambda f: f.value)

@@ -6,8 +6,12 @@ current position; longer jumps seek and then verify the position the decoder rep
 """
 from __future__ import annotations
 
+import dataclasses
 import hashlib
-from dataclasses import dataclass
+import threading
+from array import array
+from collections import OrderedDict
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator, Optional
 
@@ -17,6 +21,132 @@ from .errors import VideoError
 
 VIDEO_EXTENSIONS = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v")
 FORWARD_DECODE_LIMIT = 48  # frames: decode forward instead of seeking below this gap
+SCAN_FRAME_LIMIT = 10_000_000  # frames a timestamp scan reads at most (80 MB of floats)
+
+
+class FrameTimes:
+    """Presentation time of every frame of one clip: the one place frames become seconds.
+
+    ``pts`` holds the time (seconds from the first frame) of each decodable frame, read
+    from the container once at probe time; ``None`` means "constant rate", and times are
+    ``frame / fps``. Frames past the table (never decoded) continue at the average rate.
+    ``declared`` is the frame count the file's header states; ``stop`` says why decoding
+    ended before it (``None`` when every declared frame decoded).
+    """
+
+    __slots__ = ("pts", "fps", "declared", "stop", "origin", "_typical")
+
+    def __init__(self, fps: float, pts: Optional[np.ndarray] = None, declared: int = 0,
+                 stop: Optional[str] = None, origin: float = 0.0) -> None:
+        self.pts = None if pts is None else np.asarray(pts, dtype=np.float64)
+        self.fps = float(fps) if fps and fps > 0 else 0.0
+        self.declared = int(declared)
+        self.stop = stop
+        self.origin = float(origin)   # the decoder's timestamp of the first frame (s)
+        self._typical = None   # typical frame duration, computed once
+
+    @classmethod
+    def constant(cls, fps: float, frames: int = 0) -> "FrameTimes":
+        return cls(fps, None, frames)
+
+    # -- what the table says about the clip ------------------------------------------------
+    @property
+    def decoded(self) -> Optional[int]:
+        """Frames that really decode (None when the clip was not scanned)."""
+        return None if self.pts is None else len(self.pts)
+
+    @property
+    def vfr(self) -> bool:
+        """True when frame durations differ by more than a tenth of the typical one."""
+        if self.pts is None or len(self.pts) < 3:
+            return False
+        d = np.diff(self.pts)
+        typical = self._step()
+        return typical > 0 and float(d.max() - d.min()) > 0.1 * typical
+
+    @property
+    def average_fps(self) -> float:
+        if self.pts is not None and len(self.pts) > 1 and self.pts[-1] > 0:
+            return (len(self.pts) - 1) / float(self.pts[-1])
+        return self.fps
+
+    def _step(self) -> float:
+        """Duration of a frame past the table (the typical frame duration)."""
+        if self._typical is None:
+            if self.pts is not None and len(self.pts) > 1:
+                self._typical = float(np.median(np.diff(self.pts)))
+            else:
+                self._typical = 1.0 / self.fps if self.fps > 0 else 0.0
+        return self._typical
+
+    # -- conversions ------------------------------------------------------------------------
+    def time_of(self, frame: int) -> float:
+        """Seconds from the first frame at which ``frame`` is shown."""
+        frame = int(frame)
+        if self.pts is None or not len(self.pts):
+            return frame / self.fps if self.fps > 0 else 0.0
+        if 0 <= frame < len(self.pts):
+            return float(self.pts[frame])
+        if frame < 0:
+            return frame * self._step()
+        return float(self.pts[-1]) + (frame - len(self.pts) + 1) * self._step()
+
+    def times(self, frames) -> np.ndarray:
+        """``time_of`` of many frames at once."""
+        f = np.asarray(frames, dtype=np.int64).ravel()
+        if self.pts is None or not len(self.pts):
+            return f / self.fps if self.fps > 0 else np.zeros(len(f))
+        n, step = len(self.pts), self._step()
+        out = np.where(f < 0, f * step, self.pts[-1] + (f - n + 1) * step)
+        inside = (f >= 0) & (f < n)
+        out[inside] = self.pts[f[inside]]
+        return out
+
+    def frame_at(self, seconds: float, frames: int) -> int:
+        """The frame (of ``frames``) shown nearest to ``seconds``."""
+        last = max(0, int(frames) - 1)
+        if self.pts is None or not len(self.pts):
+            return max(0, min(last, int(round(seconds * self.fps)))) if self.fps > 0 else 0
+        k = int(np.searchsorted(self.pts, seconds))
+        if k >= len(self.pts):
+            step = self._step()
+            extra = int(round((seconds - self.pts[-1]) / step)) if step > 0 else 0
+            return max(0, min(last, len(self.pts) - 1 + extra))
+        if k > 0 and seconds - self.pts[k - 1] <= self.pts[k] - seconds:
+            k -= 1
+        return max(0, min(last, k))
+
+    def shown_at(self, seconds: float, frames: int) -> int:
+        """The frame on screen at ``seconds`` (the last one shown at or before it)."""
+        last = max(0, int(frames) - 1)
+        if self.pts is None or not len(self.pts) or seconds > self.pts[-1]:
+            step = self._step()
+            base = 0.0 if self.pts is None or not len(self.pts) else float(self.pts[-1])
+            first = 0 if self.pts is None or not len(self.pts) else len(self.pts) - 1
+            extra = int((seconds - base) / step + 1e-9) if step > 0 else 0
+            return max(0, min(last, first + extra))
+        return max(0, min(last, int(np.searchsorted(self.pts, seconds + 1e-9, side="right")) - 1))
+
+    def duration(self, frames: int) -> float:
+        """Seconds from the first frame to the end of frame ``frames - 1``."""
+        if frames <= 0:
+            return 0.0
+        if self.pts is None or not len(self.pts):
+            return frames / self.fps if self.fps > 0 else 0.0
+        return self.time_of(frames - 1) + self._step()
+
+    def report(self) -> dict:
+        """What ``info`` shows: rate kind and, for a damaged file, where decoding ended."""
+        out = {"vfr": self.vfr}
+        if self.vfr:
+            d = np.diff(self.pts)
+            out["fps_range"] = [round(1.0 / float(d.max()), 3), round(1.0 / float(d.min()), 3)]
+        if self.decoded is not None:
+            out["decodable_frames"] = self.decoded
+        if self.stop:
+            out["decode_stopped"] = {"frame": self.decoded, "time_s": round(self.time_of(
+                self.decoded), 3), "reason": self.stop}
+        return out
 
 
 @dataclass(frozen=True)
@@ -26,21 +156,31 @@ class VideoInfo:
     fps: float
     width: int
     height: int
+    times: Optional[FrameTimes] = field(default=None, compare=False, repr=False)
+    declared_count: bool = field(default=True, compare=False, repr=False)  # header had one
+
+    @property
+    def timeline(self) -> FrameTimes:
+        return self.times if self.times is not None else FrameTimes.constant(self.fps,
+                                                                            self.frame_count)
 
     @property
     def duration(self) -> float:
-        return self.frame_count / self.fps if self.fps > 0 else 0.0
+        return self.timeline.duration(self.frame_count)
 
     def time_of(self, frame: int) -> float:
-        return frame / self.fps if self.fps > 0 else 0.0
+        return self.timeline.time_of(frame)
 
     def frame_at(self, seconds: float) -> int:
-        return max(0, min(self.frame_count - 1, int(round(seconds * self.fps))))
+        return self.timeline.frame_at(seconds, self.frame_count)
 
     def as_dict(self) -> dict:
-        return {"path": self.path, "frames": self.frame_count, "fps": round(self.fps, 3),
-                "width": self.width, "height": self.height,
-                "duration_s": round(self.duration, 3)}
+        out = {"path": self.path, "frames": self.frame_count, "fps": round(self.fps, 3),
+               "width": self.width, "height": self.height,
+               "duration_s": round(self.duration, 3)}
+        if self.times is not None:
+            out.update(self.times.report())
+        return out
 
 
 def is_video_path(path) -> bool:
@@ -103,9 +243,11 @@ class VideoReader:
             cap.release()
             raise VideoError(f"{p.name} has no decodable frames")
         self._first = first
+        self._times: Optional[FrameTimes] = None   # frame timestamp table, once known
         if fps <= 0 or fps > 1000:
             fps = 25.0
-        self.info = VideoInfo(str(p), max(count, 1), fps, w or first.shape[1], h or first.shape[0])
+        self.info = VideoInfo(str(p), max(count, 1), fps, w or first.shape[1], h or first.shape[0],
+                              declared_count=count > 0)
 
     # -- decoding ---------------------------------------------------------------------
     def _read_next(self) -> Optional[np.ndarray]:
@@ -115,7 +257,19 @@ class VideoReader:
         self._next += 1
         return self._cv2.cvtColor(bgr, self._cv2.COLOR_BGR2RGB)
 
+    def set_times(self, times: Optional[FrameTimes]) -> None:
+        """Give the reader the clip's frame timestamp table (else it reads it when it
+        first has to seek)."""
+        self._times = times
+
     def _seek(self, index: int) -> None:
+        # OpenCV numbers frames by time x average rate: right for constant-rate clips
+        # only. A variable-rate clip is positioned by each frame's own timestamp.
+        if self._times is None:
+            self._times = frame_times(self.info.path, self.info)
+        if self._times.vfr and 0 < index <= (self._times.decoded or 0):
+            self._seek_timed(index)
+            return
         cap, cv2 = self._cap, self._cv2
         cap.set(cv2.CAP_PROP_POS_FRAMES, index)
         pos = int(cap.get(cv2.CAP_PROP_POS_FRAMES))
@@ -123,6 +277,26 @@ class VideoReader:
             cap.set(cv2.CAP_PROP_POS_FRAMES, 0)
             pos = 0
         self._next = pos
+
+    def _seek_timed(self, index: int) -> None:
+        """Leave the decoder just before frame ``index`` of a variable-rate clip, checking
+        where it landed by the decoded frame's timestamp; restart from 0 when unsure."""
+        cap, cv2, pts = self._cap, self._cv2, self._times.pts
+        rate = float(cap.get(cv2.CAP_PROP_FPS) or 0.0) or self.info.fps
+        cap.set(cv2.CAP_PROP_POS_FRAMES, max(0, int(pts[index - 1] * rate) - 2))
+        k = -1
+        if cap.grab():
+            t = cap.get(cv2.CAP_PROP_POS_MSEC) / 1000.0 - self._times.origin
+            k = int(np.argmin(np.abs(pts - t)))
+            if abs(pts[k] - t) > 1e-3:
+                k = -1
+        if not 0 <= k < index:
+            cap.set(cv2.CAP_PROP_POS_FRAMES, 0)
+            self._next = 0
+            return
+        while k < index - 1 and cap.grab():
+            k += 1
+        self._next = k + 1
 
     def read(self, index: int) -> np.ndarray:
         """Frame ``index`` as RGB uint8 (H, W, 3). Raises VideoError past the end."""
@@ -176,7 +350,60 @@ class VideoReader:
         self.close()
 
 
+def _scan(path: Path, declared: int, fps: float) -> FrameTimes:
+    """Decode every frame once (no colour conversion) and note when each is shown."""
+    import cv2  # noqa: PLC0415
+
+    cap = cv2.VideoCapture(str(path), cv2.CAP_FFMPEG)
+    pts = array("d")
+    try:
+        while len(pts) < SCAN_FRAME_LIMIT and cap.grab():
+            pts.append(cap.get(cv2.CAP_PROP_POS_MSEC) / 1000.0)
+    finally:
+        cap.release()
+    t = np.frombuffer(pts, dtype=np.float64).copy() if pts else np.zeros(0)
+    origin = float(t[0]) if len(t) else 0.0
+    t -= origin
+    if len(t) > 1 and not (np.diff(t) > 0).all():   # no usable timestamps: constant rate
+        t = np.arange(len(t), dtype=np.float64) / fps
+    stop = None
+    if declared and len(t) < declared:
+        stop = "corrupt or truncated data; later frames are not read"
+    return FrameTimes(fps, t, declared, stop, origin)
+
+
+_SCANS: "OrderedDict[tuple, FrameTimes]" = OrderedDict()
+_SCANS_LOCK = threading.Lock()
+SCANS_KEPT = 64  # clips whose timestamp table this process remembers
+
+
+def frame_times(path, info: VideoInfo) -> FrameTimes:
+    """The clip's frame timestamp table, decoded once per file version in this process
+    (a project stores it too: ``Repository.clip_info``)."""
+    p = Path(info.path if path is None else path)
+    st = p.stat()
+    key = (str(p.resolve()), st.st_size, st.st_mtime_ns)
+    with _SCANS_LOCK:
+        hit = _SCANS.get(key)
+        if hit is not None:
+            _SCANS.move_to_end(key)
+            return hit
+    times = _scan(p, info.frame_count if info.declared_count else 0, info.fps)
+    with _SCANS_LOCK:
+        _SCANS[key] = times
+        while len(_SCANS) > SCANS_KEPT:
+            _SCANS.popitem(last=False)
+    return times
+
+
+def with_times(info: VideoInfo, times: FrameTimes) -> VideoInfo:
+    """``info`` carrying ``times``; a header without a frame count takes the decoded one."""
+    count = info.frame_count if info.declared_count else max(times.decoded or 1, 1)
+    return dataclasses.replace(info, frame_count=count, times=times)
+
+
 def probe(path) -> VideoInfo:
-    """Open a clip just long enough to read its properties (and prove it decodes)."""
+    """A clip's properties with the timestamp of every frame (proves it decodes)."""
     with VideoReader(path) as reader:
-        return reader.info
+        info = reader.info
+    return with_times(info, frame_times(path, info))

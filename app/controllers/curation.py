@@ -94,11 +94,12 @@ class CurationController(QObject):
         candidates.append(video)
         return next((os.path.abspath(c) for c in candidates if os.path.isfile(c)), None)
 
-    def target_frame(self, rec: QARecord, fps: float) -> int:
+    def target_frame(self, rec: QARecord, info) -> int:
+        """The frame an item is about; a time is placed by the clip's frame times."""
         if rec.frame_a is not None:
             return rec.frame_a
-        if rec.start_s is not None and fps:
-            return int(round(rec.start_s * fps))
+        if rec.start_s is not None and info is not None:
+            return info.frame_at(rec.start_s)
         return (rec.provenance.frame_indices or [0])[0]
 
     def _show_in_player(self, rec: QARecord) -> None:
@@ -112,7 +113,7 @@ class CurationController(QObject):
             self.ctx.marks.mark_a(path, rec.frame_a)
             self.ctx.marks.mark_b(path, rec.frame_b)
         if player.path == path and player.video_info is not None:
-            player.seek(self.target_frame(rec, player.fps))
+            player.seek(self.target_frame(rec, player.video_info))
         else:
             self._pending_seek = (path, rec)
             player.open(path)
@@ -123,7 +124,7 @@ class CurationController(QObject):
             self._pending_seek = None
             # after the player's own seek(0) that follows clipChanged
             QTimer.singleShot(0, lambda: self.ctx.player.seek(
-                self.target_frame(rec, self.ctx.player.fps)))
+                self.target_frame(rec, self.ctx.player.video_info)))
 
     # -- review actions (each one transaction, undoable) ------------------------------------
     def _act(self, fn, *args, **kwargs) -> Optional[int]:

@@ -169,7 +169,7 @@ class DescribeController(QObject):
         if getattr(self, "_sig_track", None) is not track:
             self._sig_track, self._sig = track, signals(track)
         values = smooth(self._sig[name][0], track.fps)
-        return np.arange(len(values)) / track.fps, values
+        return track.timeline.times(range(len(values))), values
 
 
 def describe_controller(ctx) -> DescribeController:

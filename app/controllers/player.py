@@ -33,10 +33,10 @@ class PlayerController(QObject):
     openFailed = Signal(str, str)     # path, one-line message
     error = Signal(str)               # decode problems while playing/seeking
 
-    def __init__(self, jobs, parent: Optional[QObject] = None) -> None:
+    def __init__(self, jobs, parent: Optional[QObject] = None, clip_info=None) -> None:
         super().__init__(parent)
         self.jobs = jobs
-        self.pump = FramePump(jobs, parent=self)
+        self.pump = FramePump(jobs, parent=self, clip_info=clip_info)
         self.pump.opened.connect(self._on_opened)
         self.pump.openFailed.connect(self._on_open_failed)
         self.pump.frameReady.connect(self._on_frame)
@@ -117,7 +117,8 @@ class PlayerController(QObject):
     def jump(self, seconds: float) -> None:
         """Move by ``seconds`` of video time (the +-1 s keys)."""
         base = self._requested if self._requested >= 0 else self.current_frame
-        self.seek(base + int(round(seconds * self.fps)))
+        if self.video_info is not None:
+            self.seek(self.video_info.frame_at(self.time_of(base) + seconds))
 
     def seek_start(self) -> None:
         self.seek(0)
@@ -192,7 +193,12 @@ class PlayerController(QObject):
     @Slot()
     def _tick(self) -> None:
         t0, f0 = self._clock
-        target = f0 + int((time.monotonic() - t0) * self.fps * self.speed)
+        info = self.video_info
+        if info is None:
+            return
+        # the frame whose presentation time has come (frame rates may vary in a clip)
+        due = info.time_of(f0) + (time.monotonic() - t0) * self.speed
+        target = max(f0, info.timeline.shown_at(due, self.frame_count))
         last = self.frame_count - 1
         if target >= last:
             target = last

@@ -18,7 +18,7 @@ from typing import Optional
 import numpy as np
 
 from ..qa.record import QARecord
-from ..video import VideoReader
+from ..video import VideoReader, frame_times, with_times
 from .base import ExportError, ExportOptions, ExportSink, safe_name
 
 
@@ -53,6 +53,9 @@ def clean_relative(video: str) -> str:
 def video_stem(video: str) -> str:
     """The file-safe name of a video's clips and frame folder (``frames/<stem>/``)."""
     return safe_name(Path(clean_relative(video)).with_suffix("").as_posix())
+
+
+MAX_RESAMPLE_FPS = 60.0  # a variable-rate clip is re-encoded at most at this rate
 
 
 class Media:
@@ -94,7 +97,7 @@ class Media:
         if marked:  # a frame pair, or the one moment the question is about
             last = reader.info.frame_count - 1
             return [min(max(0, f), last) for f in marked]
-        first, last = window_frames(reader.info, rec.start_s, rec.end_s)
+        first, last = window_frames(timed(reader), rec.start_s, rec.end_s)
         idx = np.linspace(first, last, num=max(1, n)).round().astype(int)
         return sorted(set(int(i) for i in idx))
 
@@ -124,7 +127,15 @@ class Media:
         return encode_jpeg(rgb, self.options.jpeg_quality)
 
 
+def timed(reader: VideoReader):
+    """The reader's clip properties with every frame's presentation time."""
+    info = with_times(reader.info, frame_times(reader.info.path, reader.info))
+    reader.set_times(info.times)
+    return info
+
+
 def window_frames(info, start_s, end_s) -> tuple[int, int]:
+    """First and last frame shown in [start_s, end_s] (by the clip's frame times)."""
     first = 0 if start_s is None else info.frame_at(float(start_s))
     last = info.frame_count - 1 if end_s is None else info.frame_at(float(end_s))
     return first, max(first, last)
@@ -164,23 +175,42 @@ def cut_clip(src: Path, dst: Path, start_s, end_s) -> int:
     import cv2  # noqa: PLC0415
 
     with VideoReader(src) as reader:
-        info = reader.info
+        info = timed(reader)
         first, last = window_frames(info, start_s, end_s)
-        writer = cv2.VideoWriter(str(dst), cv2.VideoWriter_fourcc(*"mp4v"), info.fps,
+        plan, rate = _constant_rate_plan(info, first, last)
+        writer = cv2.VideoWriter(str(dst), cv2.VideoWriter_fourcc(*"mp4v"), rate,
                                  (info.width, info.height))
         if not writer.isOpened():
             raise ExportError(f"Cannot write a clip to {dst.name} (video encoder unavailable)")
         count = 0
         try:
-            for _, rgb in reader.frames(first, last + 1):
-                writer.write(cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
-                count += 1
+            for index, rgb in reader.frames(first, last + 1):
+                bgr = cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)
+                for _ in range(plan[index - first]):
+                    writer.write(bgr)
+                    count += 1
         finally:
             writer.release()
     if count == 0 or not os.path.getsize(dst):
         raise ExportError(f"Window {start_s}-{end_s} s of {src.name} holds no frames")
     check_clip(dst, count)
     return count
+
+
+def _constant_rate_plan(info, first: int, last: int) -> tuple[np.ndarray, float]:
+    """How many times each source frame is written, and the output rate, so that every
+    frame appears at its own presentation time in the (constant-rate) output clip: a
+    constant-rate source is copied 1:1; a variable one is resampled at its fastest rate."""
+    tl = info.timeline
+    n = last - first + 1
+    if not tl.vfr:
+        return np.ones(n, dtype=np.int64), info.fps
+    t = tl.times(range(first, last + 2)) - tl.time_of(first)
+    rate = float(min(1.0 / np.diff(t[:-1]).min(), MAX_RESAMPLE_FPS)) if n > 1 else info.fps
+    starts = np.round(t * rate).astype(np.int64)   # output slot where each frame begins
+    plan = np.maximum(np.diff(starts), 0)
+    plan[0] = max(plan[0], 1)
+    return plan, rate
 
 
 def check_clip(dst: Path, count: int) -> None:

@@ -18,7 +18,7 @@ import numpy as np
 
 from ..errors import Cancelled, PoseError, StudioError, VideoError
 from ..jobs import NULL_CONTEXT, JobContext
-from ..video import VideoInfo, VideoReader, _check_path
+from ..video import VideoInfo, VideoReader, _check_path, probe
 from . import registry
 from .registry import DEFAULT_BACKEND
 from .track import PoseTrack
@@ -98,16 +98,28 @@ def cached_track(repo, path, backend_id: str = DEFAULT_BACKEND,
     """The complete cached track of a clip, or None (never decodes)."""
     p = _check_path(path)
     digest = repo.clip_hash(p)
-    return repo.load_track(digest, backend_id, _settings(backend_id, settings), complete_only=True)
+    track = repo.load_track(digest, backend_id, _settings(backend_id, settings), complete_only=True)
+    return _timed(repo, p, track)
+
+
+def _timed(repo, path, track: Optional[PoseTrack]) -> Optional[PoseTrack]:
+    """A cached track written before frame times were kept gets the clip's times."""
+    if track is None or track.times is not None:
+        return track
+    track.times = repo.clip_info(path).timeline.times(range(len(track)))
+    return track
 
 
 def _start_track(info: VideoInfo, backend_id: str, settings: dict,
                  previous: Optional[PoseTrack]) -> PoseTrack:
     """Resume ``previous`` if it fits this clip, else an empty track."""
+    times = info.timeline.times(range(info.frame_count))
     if previous is not None and len(previous) == info.frame_count and not previous.complete:
+        previous.times = times
         return previous
     return PoseTrack.empty(info.frame_count, fps=info.fps, width=info.width,
-                           height=info.height, backend=backend_id, settings=dict(settings))
+                           height=info.height, backend=backend_id, settings=dict(settings),
+                           times=times)
 
 
 def _seed_subject(estimator, track: PoseTrack) -> None:
@@ -118,7 +130,12 @@ def _seed_subject(estimator, track: PoseTrack) -> None:
     if len(seen):
         i = int(seen[-1])
         estimator.set_subject(track.image[i], track.width, track.height,
-                              int(round(i * 1000.0 / track.fps)))
+                              _ms(track, i))
+
+
+def _ms(track: PoseTrack, index: int) -> int:
+    """Presentation time of frame ``index`` in milliseconds (the pose graph's clock)."""
+    return int(round(track.time_of(index) * 1000.0))
 
 
 class _Saver:
@@ -142,13 +159,14 @@ class _Saver:
 def _run_pose(estimator, decoder: _Decoder, track: PoseTrack, saver: _Saver,
               ctx: JobContext, name: str) -> None:
     """Pose every decoded frame into ``track``; raises Cancelled after saving."""
-    total, resume_at = len(track), track.frames_done
+    total, resume_at, last_ms = len(track), track.frames_done, -1
     for index, frame in decoder.items():
         if ctx.cancelled:  # the caller checkpoints the track
             raise Cancelled(f"Pose extraction of {name} cancelled at frame "
                             f"{track.frames_done}/{total}; it resumes from there next time.")
         try:
-            found = estimator.process(frame, int(round(index * 1000.0 / track.fps)))
+            last_ms = max(last_ms + 1, _ms(track, index))   # the graph needs rising stamps
+            found = estimator.process(frame, last_ms)
         except Exception as exc:  # noqa: BLE001 (backend failures become one message)
             raise PoseError(f"Pose backend failed on frame {index} of {name}: {exc}") from None
         if index < resume_at:
@@ -163,8 +181,9 @@ def _run_pose(estimator, decoder: _Decoder, track: PoseTrack, saver: _Saver,
 def _trim(track: PoseTrack) -> PoseTrack:
     """Cut a track to the frames really decoded (header frame count was too high)."""
     n = track.frames_done
+    times = None if track.times is None else track.times[:n].copy()
     return dataclasses.replace(track, image=track.image[:n].copy(),
-                               world=track.world[:n].copy(), frames_done=n)
+                               world=track.world[:n].copy(), frames_done=n, times=times)
 
 
 def extract_video(path, repo=None, backend_id: str = DEFAULT_BACKEND,
@@ -179,11 +198,15 @@ def extract_video(path, repo=None, backend_id: str = DEFAULT_BACKEND,
         digest = repo.clip_hash(p)
         previous = repo.load_track(digest, backend_id, merged)
         if previous is not None and previous.complete:
-            return previous
+            return _timed(repo, p, previous)
+    # every frame's presentation time (the project keeps the table once it is read)
+    timed = repo.clip_info(p) if repo is not None else probe(p)
     with VideoReader(p) as reader:
+        info = dataclasses.replace(reader.info, times=timed.times)
+        reader.set_times(timed.times)   # a resume seeks by these times in a VFR clip
         if repo is not None:
-            repo.upsert_clip(reader.info, digest)
-        track = _start_track(reader.info, backend_id, merged, previous)
+            repo.upsert_clip(info, digest)
+        track = _start_track(info, backend_id, merged, previous)
         track = _extract_frames(reader, track, backend_id, merged, repo, digest, ctx,
                                 checkpoint_every)
     return track
@@ -194,7 +217,9 @@ def _extract_frames(reader: VideoReader, track: PoseTrack, backend_id: str, merg
     name = Path(reader.info.path).name
     estimator = registry.get(backend_id).create(merged)
     if track.frames_done and track.backend_version not in ("", estimator.version):
+        times = track.times
         track = _start_track(reader.info, backend_id, merged, None)  # other model: restart
+        track.times = times
     saver = _Saver(repo, digest, checkpoint_every, track.frames_done)
     decoder = _Decoder(reader, max(0, track.frames_done - RESUME_WARMUP))
     try:

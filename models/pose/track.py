@@ -9,8 +9,11 @@ from __future__ import annotations
 import io
 import json
 from dataclasses import dataclass, field
+from typing import Optional
 
 import numpy as np
+
+from ..video import FrameTimes
 
 
 @dataclass
@@ -25,10 +28,16 @@ class PoseTrack:
     settings: dict = field(default_factory=dict)
     skeleton: str = "blazepose33"
     frames_done: int = -1  # frames processed so far (== len when complete)
+    times: Optional[np.ndarray] = None  # presentation time (s) of each frame; None: frame / fps
 
     def __post_init__(self) -> None:
         self.image = np.asarray(self.image, dtype=np.float32)
         self.world = np.asarray(self.world, dtype=np.float32)
+        if self.times is not None:
+            self.times = np.asarray(self.times, dtype=np.float64)
+            if self.times.shape != (len(self.image),):
+                raise ValueError(f"times {self.times.shape} must have one entry per frame "
+                                 f"({len(self.image)})")
         if self.image.shape != self.world.shape or self.image.ndim != 3 or self.image.shape[2] != 4:
             raise ValueError(f"image {self.image.shape} and world {self.world.shape} "
                              "must both be (frames, joints, 4)")
@@ -52,6 +61,14 @@ class PoseTrack:
         """(frames,) bool: a pose was found on that frame."""
         return ~np.isnan(self.image[:, :, 0]).all(axis=1)
 
+    @property
+    def timeline(self) -> FrameTimes:
+        """Frame -> seconds for this track (the clip's own frame times when known)."""
+        return FrameTimes(self.fps, self.times, len(self))
+
+    def time_of(self, frame: int) -> float:
+        return self.timeline.time_of(frame)
+
     def pixels(self, frame: int) -> np.ndarray:
         """(joints, 3) pixel x, y and visibility for one frame (NaN where missing)."""
         p = self.image[frame]
@@ -66,7 +83,8 @@ class PoseTrack:
     # --- serialisation: npz of plain arrays + JSON metadata, never pickles ----------
     def to_npz_bytes(self) -> bytes:
         buf = io.BytesIO()
-        np.savez_compressed(buf, image=self.image, world=self.world,
+        extra = {} if self.times is None else {"times": self.times}
+        np.savez_compressed(buf, image=self.image, world=self.world, **extra,
                             meta=np.frombuffer(json.dumps(self.meta()).encode(), dtype=np.uint8))
         return buf.getvalue()
 
@@ -76,7 +94,8 @@ class PoseTrack:
             meta = json.loads(bytes(z["meta"]).decode())
             return cls(z["image"], z["world"], meta["fps"], meta["width"], meta["height"],
                        meta["backend"], meta["backend_version"], meta["settings"],
-                       meta["skeleton"], meta["frames_done"])
+                       meta["skeleton"], meta["frames_done"],
+                       z["times"] if "times" in z.files else None)
 
     def save(self, path) -> None:
         """Write ``.npz`` or ``.json`` depending on the suffix."""
@@ -85,6 +104,8 @@ class PoseTrack:
             doc = dict(self.meta())
             doc["image"] = _nan_to_none(self.image)
             doc["world"] = _nan_to_none(self.world)
+            if self.times is not None:
+                doc["times"] = [round(float(t), 6) for t in self.times]
             with open(path, "w", encoding="utf-8") as fh:
                 json.dump(doc, fh)
         else:
@@ -100,7 +121,7 @@ class PoseTrack:
             arr = lambda k: np.array(d[k], dtype=np.float32)  # noqa: E731 (None -> nan)
             return cls(arr("image"), arr("world"), d["fps"], d["width"], d["height"],
                        d["backend"], d["backend_version"], d["settings"], d["skeleton"],
-                       d["frames_done"])
+                       d["frames_done"], d.get("times"))
         with open(path, "rb") as fh:
             return cls.from_npz_bytes(fh.read())
 

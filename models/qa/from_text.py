@@ -213,7 +213,7 @@ def description_sources(track, video: str, frames: list[int]) -> list[TextSource
     for f in frames:
         text = describe(pose_facts(track.world, f))
         if text.strip():
-            t = round(f / track.fps, 2) if track.fps else None
+            t = round(track.time_of(f), 2) if track.fps or track.times is not None else None
             out.append(TextSource(video, text, "description", f"frame:{f}", t, t))
     return out
 

@@ -60,7 +60,7 @@ def _sample(frames: np.ndarray, k: int) -> list[int]:
 
 
 def clip_facts(world: np.ndarray, fps: float, video: str,
-               s: Optional[SynthSettings] = None) -> ClipFacts:
+               s: Optional[SynthSettings] = None, times=None) -> ClipFacts:
     """Facts for the sampled moments, intervals and frame pairs of one track."""
     s = s or SynthSettings()
     present = np.flatnonzero(~np.isnan(world[:, :, 0]).all(axis=1))
@@ -72,7 +72,7 @@ def clip_facts(world: np.ndarray, fps: float, video: str,
     run = _run_ids(present, fps, len(world))
     pairs = [(a, b) for i, a in enumerate(frames) for b in frames[i + 1:]
              if b - a >= gap and run[a] == run[b]]
-    return ClipFacts(video, fps, per_frame, intervals, _spread(pairs, 24), s.n_options)
+    return ClipFacts(video, fps, per_frame, intervals, _spread(pairs, 24), s.n_options, times)
 
 
 def _spread(items: list, k: int) -> list:
@@ -227,7 +227,7 @@ def synthesize_track(track, video: str, s: Optional[SynthSettings] = None,
                      balancer: Optional[Balancer] = None,
                      seen_questions: set = frozenset()) -> list[QARecord]:
     s = s or SynthSettings()
-    facts = clip_facts(track.world, track.fps, video, s)
+    facts = clip_facts(track.world, track.fps, video, s, track.timeline)
     return synthesize_clip(facts, s, balancer, seen_questions, track.backend,
                            track.backend_version)
 

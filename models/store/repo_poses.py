@@ -9,14 +9,16 @@ import threading
 import zipfile
 from typing import Optional
 
-from ..pose.track import PoseTrack
-from ..errors import ProjectDamaged, StudioError
-from ..video import VideoInfo, content_hash, probe
+import numpy as np
 
+from ..errors import ProjectDamaged, StudioError
+from ..pose.track import PoseTrack
+from ..video import FrameTimes, VideoInfo, content_hash, probe, with_times
 
 MAX_JOINTS = 1024          # more joints than any skeleton: the blob is damaged
 MAX_META_BYTES = 1 << 20   # the JSON metadata of a track is a few hundred bytes
 _NPZ_MEMBERS = {"image.npy", "world.npy", "meta.npy"}
+_NPZ_OPTIONAL = {"times.npy"}  # per-frame presentation times (tracks of newer projects)
 _HASHING: dict[str, threading.Lock] = {}  # path -> lock: one thread hashes a new clip
 _HASHING_GUARD = threading.Lock()
 
@@ -44,9 +46,10 @@ def decode_track(data, frames: int) -> PoseTrack:
             infos = {i.filename: i.file_size for i in zf.infolist()}
     except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
         raise ValueError(f"the pose data is not a readable archive ({exc})") from None
-    if set(infos) != _NPZ_MEMBERS:
+    if not _NPZ_MEMBERS <= set(infos) <= _NPZ_MEMBERS | _NPZ_OPTIONAL:
         raise ValueError(f"the pose archive holds {sorted(infos)}, not image, world and meta")
-    if max(infos["image.npy"], infos["world.npy"]) > limit or infos["meta.npy"] > MAX_META_BYTES:
+    if (max(infos["image.npy"], infos["world.npy"]) > limit or infos["meta.npy"] > MAX_META_BYTES
+            or infos.get("times.npy", 0) > max(int(frames), 1) * 8 + 4096):
         raise ValueError("the pose archive declares more data than the track can hold")
     try:
         track = PoseTrack.from_npz_bytes(data)
@@ -95,6 +98,43 @@ class PoseRepo:
                 pass
             return digest
 
+    def clip_info(self, path) -> VideoInfo:
+        """A clip's properties with its frame timestamp table: read from the project when
+        this content was probed before, else probed (one decoding pass) and stored."""
+        from ..video import _check_path  # noqa: PLC0415
+
+        _check_path(path)
+        digest = self.clip_hash(path)   # a new clip is probed and recorded here
+        row, times = self.clip_by_path(path), self.frame_times(digest)
+        if row is None or times is None:
+            info = probe(path)
+            self.upsert_clip(info, digest)
+            return info
+        return VideoInfo(row["path"], times.declared or row["frames"], row["fps"], row["width"],
+                         row["height"], times)
+
+    def frame_times(self, digest: str) -> Optional[FrameTimes]:
+        rows = self.db.query("SELECT declared, fps, stop_reason, origin, pts FROM frame_times "
+                             "WHERE content_hash = ?", (digest,))
+        if not rows:
+            return None
+        r = rows[0]
+        return FrameTimes(r["fps"], np.frombuffer(r["pts"], dtype="<f8").copy(), r["declared"],
+                          r["stop_reason"], r["origin"])
+
+    def save_frame_times(self, digest: str, times: Optional[FrameTimes]) -> None:
+        if times is None or times.pts is None:
+            return
+        with self.db.write() as conn:
+            conn.execute(
+                "INSERT INTO frame_times(content_hash, declared, decoded, fps, vfr, stop_reason, "
+                "origin, pts) VALUES (?,?,?,?,?,?,?,?) ON CONFLICT(content_hash) DO UPDATE SET "
+                "declared=excluded.declared, decoded=excluded.decoded, fps=excluded.fps, "
+                "vfr=excluded.vfr, stop_reason=excluded.stop_reason, origin=excluded.origin, "
+                "pts=excluded.pts",
+                (digest, times.declared, times.decoded, times.fps, int(times.vfr), times.stop,
+                 times.origin, times.pts.astype("<f8").tobytes()))
+
     def upsert_clip(self, info: VideoInfo, digest: Optional[str] = None) -> int:
         path = os.path.abspath(info.path)
         st = os.stat(path)
@@ -107,7 +147,9 @@ class PoseRepo:
                 "frames=excluded.frames, fps=excluded.fps, width=excluded.width, height=excluded.height",
                 (path, digest, st.st_size, st.st_mtime, info.frame_count, info.fps,
                  info.width, info.height))
-            return conn.execute("SELECT id FROM clips WHERE path = ?", (path,)).fetchone()[0]
+            clip_id = conn.execute("SELECT id FROM clips WHERE path = ?", (path,)).fetchone()[0]
+        self.save_frame_times(digest, info.times)
+        return clip_id
 
     def clips(self) -> list[dict]:
         return [dict(r) for r in self.db.query("SELECT * FROM clips ORDER BY path")]

@@ -53,6 +53,13 @@ class SampledFrames:
     frame_count: int
     window: tuple[int, int]
     strategy: str = ""
+    duration_s: Optional[float] = None   # seconds the window spans (by the frames' times)
+
+    @property
+    def span_s(self) -> float:
+        if self.duration_s is not None:
+            return self.duration_s
+        return (self.window[1] - self.window[0] + 1) / self.fps if self.fps else 0.0
 
 
 def _window(info: VideoInfo, sel: FrameSelection) -> tuple[int, int]:
@@ -79,8 +86,13 @@ def sample_indices(info: VideoInfo, sel: FrameSelection) -> list[int]:
     elif sel.mode == "rate":
         if not sel.rate or sel.rate <= 0:
             raise VLMError("A sampling rate (frames per second) must be positive")
-        step = max(info.fps / sel.rate, 1.0)
-        picks = start + np.floor(np.arange(0, span, step)).astype(int)
+        if info.times is not None and info.times.vfr:   # every 1/rate s of presentation time
+            tl = info.timeline
+            moments = np.arange(tl.time_of(start), tl.time_of(end) + 1e-9, 1.0 / sel.rate)
+            picks = np.array([tl.shown_at(t, info.frame_count) for t in moments], dtype=int)
+        else:
+            step = max(info.fps / sel.rate, 1.0)
+            picks = start + np.floor(np.arange(0, span, step)).astype(int)
         limit = max(1, min(int(sel.count or MAX_FRAMES), MAX_FRAMES))
         if len(picks) > limit:
             picks = picks[np.floor((np.arange(limit) + 0.5) * len(picks) / limit).astype(int)]
@@ -237,8 +249,10 @@ def _decode(p, info: VideoInfo, sel: FrameSelection, indices, strategy: str) -> 
     window = (sel.start or 0, info.frame_count - 1 if sel.end is None else sel.end)
     if sel.mode == "marked":
         window = (min(indices), max(indices))
-    return SampledFrames(str(p), indices, frames, info.fps, info.frame_count,
-                         (int(window[0]), int(min(window[1], info.frame_count - 1))), strategy)
+    window = (int(window[0]), int(min(window[1], info.frame_count - 1)))
+    span = info.time_of(window[1] + 1) - info.time_of(window[0])
+    return SampledFrames(str(p), indices, frames, info.fps, info.frame_count, window, strategy,
+                         span)
 
 
 def clear_cache() -> None:

@@ -20,9 +20,11 @@ def _norm(text: str) -> str:
     return " ".join(str(text).lower().replace("’", "'").split()).rstrip(" ?.!")
 
 
-def _asked_frames(question: str, fps: float, n_frames: int) -> list[int]:
+def _asked_frames(question: str, timeline, n_frames: int) -> list[int]:
     """Frames a question names by time ("In the frame at 1.23 s, ...")."""
-    out = [int(round(float(t) * fps)) for t in _TIME.findall(question)] if fps else []
+    if not timeline.fps and timeline.pts is None:
+        return []
+    out = [timeline.frame_at(float(t), n_frames) for t in _TIME.findall(question)]
     return [f for f in out if 0 <= f < n_frames]
 
 
@@ -35,9 +37,9 @@ def _facts(track, question: str, extra_frames: Sequence[int]):
     from ..qa.synth import SynthSettings, clip_facts
 
     world, s = np.asarray(track.world), SynthSettings()
-    facts = clip_facts(world, track.fps, "", s)
+    facts = clip_facts(world, track.fps, "", s, track.timeline)
     present = ~np.isnan(world[:, :, 0]).all(axis=1)
-    named = _asked_frames(question, track.fps, len(world))
+    named = _asked_frames(question, track.timeline, len(world))
     extra = sorted({int(f) for f in list(extra_frames) + named
                     if 0 <= int(f) < len(world) and present[int(f)]} - set(facts.frames))
     if extra:

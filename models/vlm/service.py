@@ -49,8 +49,7 @@ def prepare(spec: AskSpec, track=None, frames: Optional[SampledFrames] = None) -
     sampled = frames or sample_frames(spec.video, spec.selection)
     grounding = grounding_text(track, sampled.indices) if spec.pose_grounding else ""
     prompt = render(template, spec.question, spec.options, sampled.indices,
-                    len(sampled.indices) and (sampled.window[1] - sampled.window[0] + 1)
-                    / sampled.fps, grounding)
+                    len(sampled.indices) and sampled.span_s, grounding)
     request = VLMRequest(build_messages(template, prompt), list(sampled.frames),
                          spec.params.validate(), as_video=template.frames == "clip",
                          fps=sampled.fps, frame_indices=list(sampled.indices),

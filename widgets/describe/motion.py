@@ -108,7 +108,7 @@ class MotionPanel(QWidget):
             self.text.setPlainText("Mark frames A and B in this clip first.")
             return False
         a, b = sorted((frames["A"], frames["B"]))
-        self.set_interval(a / p.fps, b / p.fps)
+        self.set_interval(p.time_of(a), p.time_of(b))
         return True
 
     def _on_marks(self) -> None:
@@ -148,7 +148,7 @@ class MotionPanel(QWidget):
         if whole is not None:
             self.context.setData(*whole, connect="finite")
         s = np.asarray(rep.extra["series"], dtype=float)
-        t = (rep.extra["start_frame"] + np.arange(len(s))) / fps
+        t = self.ctx.player.track.timeline.times(rep.extra["start_frame"] + np.arange(len(s)))
         self.curve.setData(t, s, connect="finite")
         idx = np.asarray(rep.extra["peaks"], dtype=int) - rep.extra["start_frame"]
         self.peaks.setData(t[idx], s[idx])

@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Optional
 
+from ...video import FrameTimes
+
 
 @dataclass
 class Candidate:
@@ -36,8 +38,12 @@ class ClipFacts:
     intervals: list  # (start, end, list of interval fact dicts)
     pairs: list  # (frame_a, frame_b)
     n_options: int = 4
+    times: Optional[FrameTimes] = None  # the clip's frame times; None: frame / fps
 
     def t(self, frame: int) -> float:
+        """Seconds at which ``frame`` is shown (as questions state it)."""
+        if self.times is not None:
+            return round(self.times.time_of(frame), 2)
         return round(frame / self.fps, 2) if self.fps else float(frame)
 
 
