@@ -134,13 +134,13 @@ def test_malformed_files_name_the_problem(tmp_path, mutate, message):
 def test_unreadable_files(tmp_path):
     cut = tmp_path / "cut.json"
     cut.write_text(REAL.read_text()[:5000])
-    with pytest.raises(PoseError, match="not valid JSON .line"):
+    with pytest.raises(PoseError, match="invalid JSON at line"):
         load_coco(cut)
     with pytest.raises(PoseError, match="not found"):
         load_coco(tmp_path / "nope.json")
     binary = tmp_path / "image.json"
     binary.write_bytes((COCO / "000000000785.jpg").read_bytes())
-    with pytest.raises(PoseError, match="not a text"):
+    with pytest.raises(PoseError, match="not UTF-8 text"):
         load_coco(binary)
     listing = tmp_path / "list.json"
     listing.write_text("[1, 2]")

@@ -63,11 +63,13 @@ def test_videomme_strips_letter_prefixes(tmp_path):
 
 @pytest.mark.parametrize("fid,content,message", [
     ("jsonl", "GOOD\nGOOD\n{not json\n", "line 3: invalid JSON"),
-    ("jsonl", "GOOD\n\nBADANSWER\n", "line 3: 'answer_index' must be an integer in 0..3"),
+    ("jsonl", "GOOD\n\nBADANSWER\n",
+     r"^f.jsonl: record 2 \(line 3\): field 'answer_index' must be an integer in 0..3, got 9$"),
     ("mvbench", json.dumps(MVBENCH + [{"video": "v", "question": "q", "candidates": ["a", "b"],
-                                       "answer": "c"}]), "item 2: answer 'c' is not one of"),
+                                       "answer": "c"}]),
+     "^f.json: record 3: field 'answer': 'c' is not one of"),
     ("videomme", json.dumps(VIDEOMME + [dict(VIDEOMME[0], question_id="x", answer="F")]),
-     "item 1: answer 'F' is not a letter"),
+     "^f.json: record 2: field 'answer': 'F' is not a letter"),
 ])
 def test_malformed_files_name_the_record(tmp_path, fid, content, message):
     good = json.dumps(sample_records()[0].to_dict())
