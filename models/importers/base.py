@@ -82,7 +82,8 @@ def require_fields(item, where: str, spec: dict) -> None:
                 raise ImportFormatError(f"{where}: field '{name}' is missing")
             continue
         if isinstance(value, bool) or not isinstance(value, kinds):
-            want = " or ".join(dict.fromkeys(KIND_NAMES.get(k, k.__name__) for k in kinds))
+            want = "a number" if kinds == NUMBER else \
+                " or ".join(KIND_NAMES.get(k, k.__name__) for k in kinds)
             raise ImportFormatError(f"{where}: field '{name}' must be {want}, "
                                     f"got {type(value).__name__}")
 

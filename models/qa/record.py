@@ -84,7 +84,7 @@ class RecordError(QAError, ValueError):
 
 
 MAX_OPTIONS = len(LETTERS)
-MAX_TEXT = 100_000
+MAX_TEXT = 1_000_000
 MAX_FRAME = 2 ** 31
 TEXT_FIELDS = ("qa_id", "task", "video", "question")
 PROV_TEXT = ("model_id", "model_revision", "prompt_template", "prompt_version", "pose_backend",

@@ -124,6 +124,15 @@ def _broken(tmp_path, mutate):
     (lambda d: d["categories"][0].pop("keypoints"), "no category has a 'keypoints'"),
     (lambda d: d["images"][1].pop("width"), r"images\[1\]: missing 'width'"),
     (lambda d: d.pop("annotations"), "missing 'annotations'"),
+    (lambda d: d["annotations"][0].__setitem__("category_id", [1]), r"'category_id' must be int"),
+    (lambda d: d["annotations"][0].__setitem__("bbox", [0, 0, 1e300, 1e300]), "'bbox' must be"),
+    (lambda d: d["annotations"][0].__setitem__("bbox", [0, 0, float("inf"), 1]), "Infinity is not"),
+    (lambda d: d["annotations"][0].__setitem__("score", "high"), "'score' must be float"),
+    (lambda d: d["annotations"][0]["keypoints"].__setitem__(0, 1e300), "finite coordinates"),
+    (lambda d: d["images"][0].__setitem__("file_name", "a\x00b.jpg"), r"images\[0\].*'file_name'"),
+    (lambda d: d["images"][0].__setitem__("file_name", ["a.jpg"]), r"images\[0\].*'file_name'"),
+    (lambda d: d["images"][0].__setitem__("width", 2 ** 62), r"images\[0\].*width/height"),
+    (lambda d: d["images"][0].__setitem__("id", 2 ** 64), r"images\[0\]: 'id' must be int"),
 ])
 def test_malformed_files_name_the_problem(tmp_path, mutate, message):
     with pytest.raises(PoseError, match=message) as err:
