@@ -97,5 +97,7 @@ def run_import(args) -> int:
     finally:
         repo.close()
     total = len(result.records) if result.poses is None else len(result.poses.persons)
+    for warning in result.warnings:
+        print(f"note: {warning}", file=sys.stderr)
     print(f"{result.summary()}; {added} new of {total} stored")
     return 0

@@ -39,6 +39,38 @@ def missing_videos(records, video_root) -> list[tuple[str, str]]:
             if not source_path(r, video_root).is_file()]
 
 
+def contained_path(video: str, video_root: Optional[str], qa_id: Optional[str] = None) -> Path:
+    """The video an export may read and copy: ``video`` resolved (symlinks included) strictly
+    inside the video root (the current folder when none is set). An absolute path, ``..``
+    or a symlink leading outside the root raises ``ExportError`` naming the record."""
+    root = os.path.realpath(video_root or os.getcwd())
+    try:
+        real = os.path.realpath(os.path.join(root, str(video)))
+    except (ValueError, OSError):
+        real = ""
+    if not real or real == root or os.path.commonpath([root, real]) != root:
+        who = f"record {qa_id}: " if qa_id is not None else ""
+        raise ExportError(f"{who}field 'video': {str(video)[:200]!r} lies outside the video "
+                          f"root {root}; exports read and copy only videos inside it")
+    return Path(real)
+
+
+def export_source(rec: QARecord, video_root: Optional[str]) -> Path:
+    """``contained_path`` of a record's video (what exports copy and sample frames from)."""
+    return contained_path(rec.video, video_root, rec.qa_id)
+
+
+def missing_export_videos(records, video_root) -> list[tuple[str, str]]:
+    """(qa_id, path) of records whose contained video is missing; ``ExportError`` for a
+    record whose video lies outside the root."""
+    out = []
+    for r in records:
+        path = export_source(r, video_root)
+        if not path.is_file():
+            out.append((r.qa_id, str(path)))
+    return out
+
+
 def reference_path(rec: QARecord) -> str:
     """The record's video path as a clean relative posix path (for copy-free exports)."""
     return clean_relative(rec.video)
@@ -79,7 +111,7 @@ class Media:
         return self._videos[key]
 
     def _write_video(self, rec: QARecord, window) -> str:
-        src = source_path(rec, self.options.video_root)
+        src = export_source(rec, self.options.video_root)
         stem = video_stem(rec.video)
         if window is None and src.suffix.lower() == ".mp4":
             rel = f"videos/{stem}.mp4"
@@ -103,7 +135,7 @@ class Media:
 
     def frames(self, rec: QARecord, n: Optional[int] = None) -> list[tuple[int, np.ndarray]]:
         """The item's sampled frames, decoded (callers keep them per distinct window)."""
-        with VideoReader(source_path(rec, self.options.video_root)) as reader:
+        with VideoReader(export_source(rec, self.options.video_root)) as reader:
             return [(i, reader.read(i))
                     for i in self.frame_indices(rec, reader, n or self.options.frames_per_item)]
 
@@ -112,7 +144,7 @@ class Media:
         ``clamp``: frames past either end show the first/last one, as marked frames do."""
         stem = video_stem(video)
         out = []
-        with VideoReader(video_path(str(video), self.options.video_root)) as reader:
+        with VideoReader(contained_path(str(video), self.options.video_root)) as reader:
             last = reader.info.frame_count - 1
             for i in sorted(int(i) for i in indices):
                 if clamp:

@@ -11,7 +11,7 @@ from ..jobs import NULL_CONTEXT, JobContext
 from .base import (MANIFEST, ExportError, ExportOptions, ExportReport, ExportSink,
                    MissingVideosError, check_out_dir, commit_dir, explain_os_error,
                    manifest_text, temp_dir_for)
-from .media import Media, missing_videos, source_path
+from .media import Media, missing_export_videos, source_path
 
 
 def ordered(records) -> list:
@@ -22,7 +22,7 @@ def ordered(records) -> list:
 def select_present(records, options: ExportOptions, needs_video: bool, report: ExportReport):
     if not needs_video:
         return records
-    missing = missing_videos(records, options.video_root)
+    missing = missing_export_videos(records, options.video_root)
     if missing and not options.skip_missing:
         raise MissingVideosError(missing)
     gone = {q for q, _ in missing}

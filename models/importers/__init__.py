@@ -9,6 +9,7 @@ import importlib
 from pathlib import Path
 from typing import Optional
 
+from ..bounded_read import check_regular
 from .base import ImportFormatError, ImportResult  # noqa: F401
 
 # format id -> module; detection tries them in this order
@@ -29,8 +30,7 @@ def module_for(format_id: str):
 
 def detect(path) -> str:
     path = Path(path)
-    if not path.is_file():
-        raise ImportFormatError(f"File not found: {path}")
+    check_regular(path, ImportFormatError)
     for fid in IMPORTERS:
         if module_for(fid).can_handle(path):
             return fid
@@ -40,8 +40,7 @@ def detect(path) -> str:
 
 def load_file(path, format_id: Optional[str] = None) -> ImportResult:
     path = Path(path)
-    if not path.is_file():
-        raise ImportFormatError(f"File not found: {path}")
+    check_regular(path, ImportFormatError)
     return module_for(format_id or detect(path)).load(path)
 
 
@@ -49,7 +48,29 @@ def import_file(repo, path, format_id: Optional[str] = None) -> tuple[ImportResu
     """Load and validate ``path``, then store it in one transaction; (result, items added)."""
     result = load_file(path, format_id)
     if result.poses is not None:
-        return result, repo.import_coco_poses(result.poses)
+        return result, _store_poses(repo, result, Path(path))
     if not result.records:
         raise ImportFormatError(f"{Path(path).name} holds no items")
     return result, repo.add_qa_items(result.records)
+
+
+def _store_poses(repo, result: ImportResult, path: Path) -> int:
+    """Store a COCO file's persons; refuse when none of its images is next to it, and say
+    which images were skipped and how many tracks replaced earlier imports."""
+    persons = len(result.poses.persons)
+    if not persons:
+        raise ImportFormatError(f"{path.name} holds no person annotations")
+    counts = repo.import_coco_poses(result.poses)
+    missing = counts["missing"]
+    if missing and counts["skipped_persons"] == persons:
+        raise ImportFormatError(
+            f"{path.name}: none of its {len(missing)} annotated image(s) is in {path.parent} "
+            f"(first: {missing[0]}); the images must lie where 'file_name' points")
+    if missing:
+        result.warnings.append(
+            f"{len(missing)} image(s) not found next to {path.name} (first: {missing[0]}); "
+            f"their {counts['skipped_persons']} person(s) were skipped")
+    if counts["replaced"]:
+        result.warnings.append(f"{counts['replaced']} pose track(s) replaced an earlier "
+                               "import of the same image")
+    return counts["new"]

@@ -1,12 +1,13 @@
 """Shared parts of the importers: the error, the result, reading JSON/JSONL with line numbers."""
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
 
+from ..bounded_read import jsonl_lines, parse_json, read_text
 from ..errors import StudioError
+from ..qa.record import QARecord, RecordError
 
 
 class ImportFormatError(StudioError):
@@ -29,50 +30,26 @@ class ImportResult:
 
 
 def read_json(path: Path):
-    try:
-        with open(path, encoding="utf-8") as fh:
-            return json.load(fh)
-    except OSError as exc:
-        raise ImportFormatError(f"Cannot read {path}: {exc.strerror or exc}") from None
-    except UnicodeDecodeError:
-        raise ImportFormatError(f"{path.name} is not UTF-8 text") from None
-    except json.JSONDecodeError as exc:
-        raise ImportFormatError(f"{path.name}: invalid JSON at line {exc.lineno}, column "
-                                f"{exc.colno}: {exc.msg}") from None
+    """The parsed JSON document of ``path`` (bounded, strict: see models/bounded_read.py)."""
+    return parse_json(read_text(path, ImportFormatError), path.name, ImportFormatError)
 
 
 def read_jsonl(path: Path) -> list[tuple[int, Any]]:
-    """(line number, parsed object) for every non-blank line; errors name the line."""
-    out = []
-    try:
-        with open(path, encoding="utf-8") as fh:
-            for n, line in enumerate(fh, 1):
-                if not line.strip():
-                    continue
-                try:
-                    out.append((n, json.loads(line)))
-                except json.JSONDecodeError as exc:
-                    raise ImportFormatError(f"{path.name} line {n}: invalid JSON ({exc.msg})") from None
-    except OSError as exc:
-        raise ImportFormatError(f"Cannot read {path}: {exc.strerror or exc}") from None
-    except UnicodeDecodeError:
-        raise ImportFormatError(f"{path.name} is not UTF-8 text") from None
-    return out
+    """(line number, parsed object) for every non-blank line (split on \\n only, so U+2028
+    inside a string stays in its line); errors name the line."""
+    text = read_text(path, ImportFormatError)
+    return [(n, parse_json(line, f"{path.name} line {n}", ImportFormatError))
+            for n, line in jsonl_lines(text)]
 
 
 def first_json_object(path: Path):
     """The first record of a .json list / .jsonl file, or the top object; None if unreadable."""
     try:
         if path.suffix.lower() == ".jsonl":
-            with open(path, encoding="utf-8") as fh:
-                for line in fh:
-                    if line.strip():
-                        return json.loads(line)
-            return None
-        if path.stat().st_size > 200 * 1024 * 1024:
-            return None
-        doc = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError, UnicodeDecodeError):
+            first = next(jsonl_lines(read_text(path, ImportFormatError)), None)
+            return None if first is None else parse_json(first[1], path.name, ImportFormatError)
+        doc = read_json(path)
+    except ImportFormatError:
         return None
     if isinstance(doc, list):
         return doc[0] if doc else None
@@ -88,14 +65,32 @@ def check_unique(records, name: str) -> None:
         seen[rec.qa_id] = i
 
 
-def check_choice_item(item, where: str, required, choices_key: str) -> list:
-    """An MCQ item object with every ``required`` field set; returns its choices (2+ strings)."""
+TEXT = (str,)
+NUMBER = (int, float)
+KIND_NAMES = {str: "text", int: "an integer", float: "a number", list: "a list", dict: "an object"}
+
+
+def require_fields(item, where: str, spec: dict) -> None:
+    """``item`` is an object whose fields have the kinds ``spec`` gives
+    ({name: (types, required)}); ``ImportFormatError`` names the field otherwise."""
     if not isinstance(item, dict):
-        raise ImportFormatError(f"{where}: not an object")
-    for key in required:
-        if item.get(key) in (None, ""):
-            raise ImportFormatError(f"{where}: lacks '{key}'")
-    choices = item[choices_key]
-    if not isinstance(choices, list) or len(choices) < 2 or not all(isinstance(c, str) for c in choices):
-        raise ImportFormatError(f"{where}: '{choices_key}' must be a list of 2+ strings")
-    return choices
+        raise ImportFormatError(f"{where}: expected an object, got {type(item).__name__}")
+    for name, (kinds, required) in spec.items():
+        value = item.get(name)
+        if value is None or value == "":
+            if required:
+                raise ImportFormatError(f"{where}: field '{name}' is missing")
+            continue
+        if isinstance(value, bool) or not isinstance(value, kinds):
+            want = "a number" if kinds == NUMBER else \
+                " or ".join(KIND_NAMES.get(k, k.__name__) for k in kinds)
+            raise ImportFormatError(f"{where}: field '{name}' must be {want}, "
+                                    f"got {type(value).__name__}")
+
+
+def to_record(d: dict, where: str, names=None) -> QARecord:
+    """``QARecord.from_dict`` (the one schema) with its error as ``ImportFormatError``."""
+    try:
+        return QARecord.from_dict(d, where=where, names=names)
+    except RecordError as exc:
+        raise ImportFormatError(str(exc)) from None

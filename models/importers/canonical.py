@@ -2,11 +2,11 @@
 provenance/review are JSON text)."""
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
+from ..bounded_read import parse_json
 from ..qa.record import QARecord
-from .base import ImportFormatError, ImportResult, check_unique, first_json_object, read_jsonl
+from .base import ImportFormatError, ImportResult, check_unique, first_json_object, read_jsonl, to_record
 
 ID = "jsonl"
 LABEL = "Canonical JSONL"
@@ -18,23 +18,24 @@ def can_handle(path: Path) -> bool:
         and "answer_index" in first
 
 
-def _record(obj, where: str) -> QARecord:
+def embedded_json(obj, where: str):
+    """``provenance`` / ``review`` given as JSON text (lmms-eval data, Parquet) parsed."""
     if isinstance(obj, dict):
         obj = dict(obj)
         for key in ("provenance", "review"):
             if isinstance(obj.get(key), str):
-                try:
-                    obj[key] = json.loads(obj[key])
-                except ValueError:
-                    raise ImportFormatError(f"{where}: '{key}' is not valid JSON") from None
-    try:
-        return QARecord.from_dict(obj, where=where)
-    except (ValueError, TypeError) as exc:
-        raise ImportFormatError(str(exc)) from None
+                obj[key] = parse_json(obj[key], f"{where}: field '{key}'", ImportFormatError) \
+                    if obj[key].strip() else None
+    return obj
+
+
+def _record(obj, where: str) -> QARecord:
+    return to_record(embedded_json(obj, where), where)
 
 
 def load(path: Path) -> ImportResult:
     rows = read_jsonl(path)
-    records = [_record(obj, f"{path.name} line {n}") for n, obj in rows]
+    records = [_record(obj, f"{path.name}: record {i + 1} (line {n})")
+               for i, (n, obj) in enumerate(rows)]
     check_unique(records, path.name)
     return ImportResult(ID, str(path), records)

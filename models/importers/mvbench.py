@@ -5,13 +5,18 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..qa.record import QARecord, Review, stable_qa_id
-from .base import (ImportFormatError, ImportResult, check_choice_item, check_unique,
-                   first_json_object, read_json)
+from ..qa.record import QARecord, stable_qa_id
+from .base import (NUMBER, TEXT, ImportFormatError, ImportResult, check_unique,
+                   first_json_object, read_json, require_fields, to_record)
 
 ID = "mvbench"
 LABEL = "MVBench-style JSON (video, question, candidates, answer)"
 REQUIRED = ("video", "question", "candidates", "answer")
+FIELDS = {"video": (TEXT, True), "question": (TEXT, True), "candidates": ((list,), True),
+          "answer": (TEXT, True), "task_type": (TEXT, False), "start": (NUMBER, False),
+          "end": (NUMBER, False)}
+NAMES = {"options": "candidates", "answer_index": "answer", "start_s": "start", "end_s": "end",
+         "task": "task_type"}
 
 
 def can_handle(path: Path) -> bool:
@@ -20,24 +25,27 @@ def can_handle(path: Path) -> bool:
 
 
 def _record(item, where: str, task: str) -> QARecord:
-    cands = check_choice_item(item, where, REQUIRED, "candidates")
+    require_fields(item, where, FIELDS)
+    cands = item["candidates"]
+    if not all(isinstance(c, str) for c in cands):
+        raise ImportFormatError(f"{where}: field 'candidates' must be a list of strings")
     if item["answer"] not in cands:
-        raise ImportFormatError(f"{where}: answer '{item['answer']}' is not one of "
-                                "its candidates")
-    task = str(item.get("task_type") or task)
-    start, end = item.get("start"), item.get("end")
-    return QARecord(stable_qa_id("mvbench", task, item["video"], item["question"], cands),
-                    task, str(item["video"]), str(item["question"]), list(cands),
-                    cands.index(item["answer"]),
-                    start_s=float(start) if start is not None else None,
-                    end_s=float(end) if end is not None else None,
-                    source="import:mvbench", review=Review(status="candidate"))
+        raise ImportFormatError(f"{where}: field 'answer': {item['answer'][:80]!r} is not one "
+                                "of its candidates")
+    task = item.get("task_type") or task
+    qa_id = stable_qa_id("mvbench", task, item["video"], item["question"], cands)
+    return to_record({"qa_id": qa_id, "task": task, "video": item["video"],
+                      "question": item["question"], "options": list(cands),
+                      "answer_index": cands.index(item["answer"]),
+                      "start_s": item.get("start"), "end_s": item.get("end"),
+                      "source": "import:mvbench", "review": {"status": "candidate"}},
+                     where, NAMES)
 
 
 def load(path: Path) -> ImportResult:
     doc = read_json(path)
     if not isinstance(doc, list):
         raise ImportFormatError(f"{path.name}: expected a JSON list of items")
-    records = [_record(it, f"{path.name}: item {i}", path.stem) for i, it in enumerate(doc)]
+    records = [_record(it, f"{path.name}: record {i + 1}", path.stem) for i, it in enumerate(doc)]
     check_unique(records, path.name)
     return ImportResult(ID, str(path), records)

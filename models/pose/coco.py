@@ -81,18 +81,15 @@ class CocoDataset:
 
 # -- import ---------------------------------------------------------------------------------
 def _read_json(path: Path):
-    try:
-        with open(path, encoding="utf-8") as fh:
-            return json.load(fh)
-    except FileNotFoundError:
-        raise PoseError(f"COCO file not found: {path}") from None
-    except UnicodeDecodeError:
-        raise PoseError(f"{path.name} is not a text (UTF-8 JSON) file") from None
-    except json.JSONDecodeError as exc:
-        raise PoseError(f"{path.name} is not valid JSON (line {exc.lineno}, "
-                        f"column {exc.colno}: {exc.msg})") from None
-    except OSError as exc:
-        raise PoseError(f"Cannot read {path}: {exc.strerror or exc}") from None
+    from ..bounded_read import parse_json, read_text  # noqa: PLC0415
+
+    text = read_text(path, PoseError)
+    return parse_json(text, path.name, PoseError)
+
+
+MAX_SIDE = 1_000_000  # pixels; larger images are not real
+MAX_COORD = 1e12     # pixels; keeps areas and exported numbers finite
+INT64 = 2 ** 63
 
 
 def _field(obj, key: str, kind, where: str):
@@ -102,13 +99,19 @@ def _field(obj, key: str, kind, where: str):
     if kind is float:
         ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
     elif kind is int:
-        ok = isinstance(value, int) and not isinstance(value, bool)
+        ok = isinstance(value, int) and not isinstance(value, bool) and -INT64 <= value < INT64
     else:
         ok = isinstance(value, kind)
     if not ok:
-        raise PoseError(f"{where}: '{key}' must be {getattr(kind, '__name__', kind)}, "
-                        f"got {type(value).__name__}")
+        raise PoseError(f"{where}: '{key}' must be {getattr(kind, '__name__', kind)}"
+                        f"{' (64-bit)' if kind is int else ''}, got {type(value).__name__}")
     return value
+
+
+def _text_ok(value: str) -> bool:
+    from ..bounded_read import string_problem  # noqa: PLC0415
+
+    return "\x00" not in value and string_problem(value) is None
 
 
 def _keypoint_categories(doc, name: str) -> dict:
@@ -118,7 +121,7 @@ def _keypoint_categories(doc, name: str) -> dict:
         where = f"{name}: categories[{i}]"
         if isinstance(cat, dict) and "keypoints" in cat:
             names = _field(cat, "keypoints", list, where)
-            if not all(isinstance(n, str) for n in names):
+            if not all(isinstance(n, str) and _text_ok(n) for n in names):
                 raise PoseError(f"{where}: 'keypoints' must be a list of joint names")
             out[_field(cat, "id", int, where)] = tuple(names)
     if not out:
@@ -132,10 +135,14 @@ def _images(doc, name: str, folder: Path) -> dict:
     for i, im in enumerate(_field(doc, "images", list, name)):
         where = f"{name}: images[{i}]"
         image_id = _field(im, "id", int, where)
-        file_name = str(im.get("file_name", "")) if isinstance(im, dict) else ""
+        file_name = im.get("file_name") if isinstance(im, dict) else None
+        if file_name is None:
+            file_name = ""
+        if not isinstance(file_name, str) or not _text_ok(file_name):
+            raise PoseError(f"{where} (id {image_id}): 'file_name' must be a file name (text)")
         w, h = _field(im, "width", int, where), _field(im, "height", int, where)
-        if w <= 0 or h <= 0:
-            raise PoseError(f"{where} (id {image_id}): width/height must be positive")
+        if not (0 < w <= MAX_SIDE and 0 < h <= MAX_SIDE):
+            raise PoseError(f"{where} (id {image_id}): width/height must be 1..{MAX_SIDE}")
         out[image_id] = CocoImage(image_id, file_name, w, h,
                                   folder / file_name if file_name else None)
     return out
@@ -150,9 +157,10 @@ def _parse_keypoints(ann: dict, names: tuple, where: str) -> tuple[np.ndarray, d
         raw = np.array(flat, dtype=np.float64).reshape(-1, 3)
     except (TypeError, ValueError):
         raise PoseError(f"{where}: 'keypoints' must contain only numbers") from None
-    bad = ~np.isin(raw[:, 2], (0, 1, 2))
-    if bad.any() or not np.isfinite(raw).all():
-        j = int(np.flatnonzero(bad | ~np.isfinite(raw).all(axis=1))[0])
+    with np.errstate(invalid="ignore"):
+        bad = ~np.isin(raw[:, 2], (0, 1, 2)) | ~(np.abs(raw[:, :2]) < MAX_COORD).all(axis=1)
+    if bad.any():
+        j = int(np.flatnonzero(bad)[0])
         raise PoseError(f"{where}: joint '{names[j]}' has visibility {raw[j, 2]!r}, "
                         "expected 0, 1 or 2 and finite coordinates")
     sk = blazepose()
@@ -177,14 +185,19 @@ def _bbox(ann: dict, kp: np.ndarray, where: str) -> tuple:
         return (float(x0), float(y0), float(x1 - x0), float(y1 - y0))
     box = ann["bbox"]
     if (not isinstance(box, list) or len(box) != 4
-            or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in box)):
-        raise PoseError(f"{where}: 'bbox' must be [x, y, width, height]")
+            or not all(isinstance(v, (int, float)) and not isinstance(v, bool)
+                       and math.isfinite(v) and abs(v) < MAX_COORD for v in box)
+            or box[2] < 0 or box[3] < 0):
+        raise PoseError(f"{where}: 'bbox' must be [x, y, width, height] (finite numbers, "
+                        "width and height >= 0)")
     return tuple(float(v) for v in box)
 
 
 def _person(ann, cats: dict, images: dict, where: str) -> Optional[CocoPerson]:
     if not isinstance(ann, dict):
         raise PoseError(f"{where}: must be an object")
+    if "category_id" in ann:
+        _field(ann, "category_id", int, where)
     names = cats.get(ann.get("category_id", next(iter(cats))))
     if names is None:
         return None  # an annotation of a category without keypoints (not a person)
@@ -194,9 +207,9 @@ def _person(ann, cats: dict, images: dict, where: str) -> Optional[CocoPerson]:
     if image_id not in images:
         raise PoseError(f"{where}: image_id {image_id} is not in 'images'")
     kp, extra = _parse_keypoints(ann, names, where)
-    score = ann.get("score")
+    score = _field(ann, "score", float, where) if ann.get("score") is not None else None
     return CocoPerson(ann_id, image_id, kp, _bbox(ann, kp, where),
-                      float(score) if isinstance(score, (int, float)) else None, extra)
+                      None if score is None else float(score), extra)
 
 
 def load_coco(path) -> CocoDataset:

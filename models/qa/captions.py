@@ -10,9 +10,15 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 import os
 
+from ..bounded_read import (MAX_DEPTH, STRICT, depth_exceeds, jsonl_lines, read_text,
+                            string_problem)
+from ..bounded_read import parse_json as parse_value
 from .errors import CaptionImportError
+
+MAX_CAPTION_BYTES = 64 * 1024 * 1024
 
 TEXT_KEYS = ("text", "caption")
 
@@ -24,8 +30,8 @@ def _number(value, name: str, where: str):
         out = float(value)
     except (TypeError, ValueError):
         raise CaptionImportError(f"{where}: '{name}' must be a number, got {value!r}") from None
-    if out != out or out < 0:
-        raise CaptionImportError(f"{where}: '{name}' must be a non-negative number")
+    if not math.isfinite(out) or out < 0 or isinstance(value, bool):
+        raise CaptionImportError(f"{where}: '{name}' must be a finite non-negative number")
     return out
 
 
@@ -38,6 +44,10 @@ def _entry(d, where: str) -> dict:
         raise CaptionImportError(f"{where}: missing 'video'")
     if not isinstance(text, str) or not text.strip():
         raise CaptionImportError(f"{where}: missing caption 'text'")
+    for name, value in (("video", video), ("text", text)):
+        problem = string_problem(value) or ("holds a NUL character" if "\x00" in value else None)
+        if problem:
+            raise CaptionImportError(f"{where}: '{name}' {problem}")
     start, end = _number(d.get("start_s"), "start_s", where), _number(d.get("end_s"), "end_s", where)
     if start is not None and end is not None and end < start:
         raise CaptionImportError(f"{where}: end_s is before start_s")
@@ -70,9 +80,15 @@ def _line_of(text: str, pos: int) -> int:
 
 def parse_json(text: str, name: str = "captions.json") -> list[dict]:
     try:
-        doc = json.loads(text)
+        doc = json.loads(text, **STRICT)
     except json.JSONDecodeError as exc:
         raise CaptionImportError(f"{name} line {exc.lineno}: invalid JSON ({exc.msg})") from None
+    except RecursionError:
+        raise CaptionImportError(f"{name}: invalid JSON (nested too deep)") from None
+    except ValueError as exc:
+        raise CaptionImportError(f"{name}: invalid JSON ({exc})") from None
+    if depth_exceeds(doc, MAX_DEPTH):
+        raise CaptionImportError(f"{name}: invalid JSON (nested too deep)")
     items = doc.get("captions") if isinstance(doc, dict) else doc
     if not isinstance(items, list):
         raise CaptionImportError(f"{name} line 1: expected a list of captions")
@@ -104,33 +120,19 @@ def _scan_items(text: str) -> list[int]:
 
 
 def parse_jsonl(text: str, name: str = "captions.jsonl") -> list[dict]:
-    out = []
-    for n, line in enumerate(text.splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            d = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise CaptionImportError(f"{name} line {n}: invalid JSON ({exc.msg})") from None
-        out.append(_entry(d, f"{name} line {n}"))
-    return out
+    return [_entry(parse_value(line, f"{name} line {n}", CaptionImportError), f"{name} line {n}")
+            for n, line in jsonl_lines(text)]
 
 
 def read_captions(path) -> list[dict]:
     """Parse a caption file completely (nothing is stored here)."""
     path = str(path)
     name = os.path.basename(path)
-    try:
-        with open(path, encoding="utf-8-sig") as fh:
-            text = fh.read()
-    except FileNotFoundError:
-        raise CaptionImportError(f"Caption file not found: {path}") from None
-    except UnicodeDecodeError as exc:
-        raise CaptionImportError(f"{name}: not UTF-8 text (byte {exc.start})") from None
     ext = os.path.splitext(path)[1].lower()
     parsers = {".csv": parse_csv, ".json": parse_json, ".jsonl": parse_jsonl}
     if ext not in parsers:
         raise CaptionImportError(f"{name}: unsupported caption format (use .csv, .json or .jsonl)")
+    text = read_text(path, CaptionImportError, MAX_CAPTION_BYTES)
     items = parsers[ext](text, name)
     if not items:
         raise CaptionImportError(f"{name}: no captions found")

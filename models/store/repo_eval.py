@@ -106,24 +106,35 @@ class EvalRepo:
             conn.execute("DELETE FROM eval_runs WHERE id=?", (run_id,))
 
     # -- imports ------------------------------------------------------------------------------
-    def import_coco_poses(self, dataset) -> int:
+    def import_coco_poses(self, dataset) -> dict:
         """Every person of a loaded COCO file as a one-frame track keyed by its image file's
-        content, all in one transaction; images whose file is missing are skipped."""
+        content, all in one transaction; images whose file is missing are skipped.
+
+        Returns {"new": tracks added, "replaced": tracks that existed and were overwritten,
+        "missing": [file names of the skipped images], "skipped_persons": their persons}."""
         from ..pose.coco import person_track  # noqa: PLC0415
         from ..video import content_hash  # noqa: PLC0415
 
-        rows = []
+        rows, missing, skipped = [], [], 0
         for im in dataset.images:
             if im.path is None or not im.path.is_file():
+                if im.persons:
+                    missing.append(im.file_name or f"image id {im.id}")
+                    skipped += len(im.persons)
                 continue
             digest = content_hash(im.path)
             for person in im.persons:
                 t = person_track(im, person)
                 rows.append((digest, t.backend, _settings_text(t.settings), t.backend_version,
                              len(t), t.frames_done, int(t.complete), t.to_npz_bytes()))
+        keys = {r[:3] for r in rows}
         with self.db.write() as conn:
+            existing = sum(1 for k in keys if conn.execute(
+                "SELECT 1 FROM pose_tracks WHERE content_hash=? AND backend=? AND settings_key=?",
+                k).fetchone())
             conn.executemany(
                 "INSERT OR REPLACE INTO pose_tracks(content_hash, backend, settings_key, "
                 "backend_version, frames, frames_done, complete, data) VALUES (?,?,?,?,?,?,?,?)",
                 rows)
-        return len(rows)
+        return {"new": len(keys) - existing, "replaced": existing, "missing": missing,
+                "skipped_persons": skipped}

@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Iterable, Optional, Sequence
 
 from ..qa.errors import QAError
-from ..qa.record import REVIEW_STATUSES, QARecord
+from ..qa.record import REVIEW_STATUSES, QARecord, check_record
 from . import qa_actions
 from ..errors import ProjectDamaged
 from .qa_rows import COLUMNS, decode_options, dumps, now_iso, record_to_row, row_to_record
@@ -60,7 +60,9 @@ class QARepo:
                      run: Optional[dict] = None) -> int:
         """Insert new items in one transaction (existing qa_ids are kept); returns the count.
 
-        ``run`` = {video, settings, rejected} also records the generation run (resume)."""
+        ``run`` = {video, settings, rejected} also records the generation run (resume).
+        Every record is checked against the schema first (``RecordError`` names it)."""
+        records = [check_record(r) for r in records]
         with self.db.write() as conn:
             seq = conn.execute("SELECT COALESCE(MAX(seq), 0) FROM qa_items").fetchone()[0]
             rows = [record_to_row(r, seq + i + 1, gen_key) for i, r in enumerate(records)]
@@ -89,6 +91,10 @@ class QARepo:
             new = {"question": row["question"] if question is None else question,
                    "options": dumps(opts), "answer_index": ans,
                    "note": row["note"] if note is None else note}
+            edited = row_to_record(row)
+            edited.question, edited.options, edited.answer_index = new["question"], opts, ans
+            edited.review.note = new["note"]
+            check_record(edited)
             content = any(new[k] != row[k] for k in ("question", "options", "answer_index"))
             status = "edited" if content and row["status"] != "edited" else row["status"]
             if not content and new["note"] == row["note"]:

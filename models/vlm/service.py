@@ -46,6 +46,13 @@ def prepare(spec: AskSpec, track=None, frames: Optional[SampledFrames] = None) -
     template = get_template(spec.template_id)
     if not (spec.question or "").strip() and template.id == "free":
         raise VLMError("The question is empty; type a question or choose a template")
+    if spec.answer_index is not None:
+        n = len(spec.options)
+        if not n:
+            raise VLMError("A right answer (--answer) needs the options it points into (--options)")
+        if isinstance(spec.answer_index, bool) or not 0 <= spec.answer_index < n:
+            raise VLMError(f"The right answer must be an option index in 0..{n - 1} "
+                           f"(there are {n} options), got {spec.answer_index}")
     sampled = frames or sample_frames(spec.video, spec.selection)
     grounding = grounding_text(track, sampled.indices) if spec.pose_grounding else ""
     prompt = render(template, spec.question, spec.options, sampled.indices,

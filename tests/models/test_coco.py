@@ -124,6 +124,15 @@ def _broken(tmp_path, mutate):
     (lambda d: d["categories"][0].pop("keypoints"), "no category has a 'keypoints'"),
     (lambda d: d["images"][1].pop("width"), r"images\[1\]: missing 'width'"),
     (lambda d: d.pop("annotations"), "missing 'annotations'"),
+    (lambda d: d["annotations"][0].__setitem__("category_id", [1]), r"'category_id' must be int"),
+    (lambda d: d["annotations"][0].__setitem__("bbox", [0, 0, 1e300, 1e300]), "'bbox' must be"),
+    (lambda d: d["annotations"][0].__setitem__("bbox", [0, 0, float("inf"), 1]), "Infinity is not"),
+    (lambda d: d["annotations"][0].__setitem__("score", "high"), "'score' must be float"),
+    (lambda d: d["annotations"][0]["keypoints"].__setitem__(0, 1e300), "finite coordinates"),
+    (lambda d: d["images"][0].__setitem__("file_name", "a\x00b.jpg"), r"images\[0\].*'file_name'"),
+    (lambda d: d["images"][0].__setitem__("file_name", ["a.jpg"]), r"images\[0\].*'file_name'"),
+    (lambda d: d["images"][0].__setitem__("width", 2 ** 62), r"images\[0\].*width/height"),
+    (lambda d: d["images"][0].__setitem__("id", 2 ** 64), r"images\[0\]: 'id' must be int"),
 ])
 def test_malformed_files_name_the_problem(tmp_path, mutate, message):
     with pytest.raises(PoseError, match=message) as err:
@@ -134,13 +143,13 @@ def test_malformed_files_name_the_problem(tmp_path, mutate, message):
 def test_unreadable_files(tmp_path):
     cut = tmp_path / "cut.json"
     cut.write_text(REAL.read_text()[:5000])
-    with pytest.raises(PoseError, match="not valid JSON .line"):
+    with pytest.raises(PoseError, match="invalid JSON at line"):
         load_coco(cut)
     with pytest.raises(PoseError, match="not found"):
         load_coco(tmp_path / "nope.json")
     binary = tmp_path / "image.json"
     binary.write_bytes((COCO / "000000000785.jpg").read_bytes())
-    with pytest.raises(PoseError, match="not a text"):
+    with pytest.raises(PoseError, match="not UTF-8 text"):
         load_coco(binary)
     listing = tmp_path / "list.json"
     listing.write_text("[1, 2]")

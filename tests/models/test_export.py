@@ -202,14 +202,14 @@ def test_sink_refuses_escaping_paths(tmp_path):
 
 def test_hostile_names_never_write_outside(tmp_path, clip):
     root = tmp_path / "root" / "inner"
-    root.mkdir(parents=True)
-    outside = tmp_path / "root" / "outside.mp4"
-    outside.write_bytes(clip("street_pedestrians.mp4").read_bytes())
+    (root / "sub").mkdir(parents=True)
+    (root / "sub" / "inside.mp4").write_bytes(clip("street_pedestrians.mp4").read_bytes())
     base = sample_records()[4]
     hostile = [
-        QARecord("../../q1", "../../evil", "../outside.mp4", "q?", ["a", "b"], 0, start_s=0.0, end_s=0.5),
-        QARecord("q2", "/abs/task:*?", str(outside), "q?", ["a", "b"], 1),
-        QARecord("q3", "body part/pose\x00x", "../outside.mp4", base.question, ["a", "b"], 1),
+        QARecord("../../q1", "../../evil", "sub/../sub/inside.mp4", "q?", ["a", "b"], 0,
+                 start_s=0.0, end_s=0.5),
+        QARecord("q2", "/abs/task:*?", str(root / "sub" / "inside.mp4"), "q?", ["a", "b"], 1),
+        QARecord("q3", "body part/pose\x00x", "sub/inside.mp4", base.question, ["a", "b"], 1),
     ]
     before = {p for p in tmp_path.rglob("*")}
     for fid in QA_FORMATS:
@@ -220,6 +220,31 @@ def test_hostile_names_never_write_outside(tmp_path, clip):
     out_root = (tmp_path / "root" / "out").resolve()
     assert new and all(p.resolve() == out_root or out_root in p.resolve().parents for p in new)
     assert all(".." not in p.name and "*" not in p.name for p in new)
+
+
+VIDEO_FORMATS = ["lmms-eval", "vlmevalkit-video", "vlmevalkit-frames", "hf-dataset",
+                 "proxy-training"]
+
+
+@pytest.mark.parametrize("where", ["dotdot", "absolute", "symlink"])
+def test_videos_outside_the_root_are_refused(tmp_path, clip, where):
+    """A record's video may not name a file outside the video root (by ``..``, an absolute
+    path or a symlink in the root pointing out): every copying or frame-reading format
+    refuses it in one line naming the record and the field, and writes nothing."""
+    root = tmp_path / "root"
+    root.mkdir()
+    secret = tmp_path / "secret.mp4"
+    secret.write_bytes(clip("street_pedestrians.mp4").read_bytes())
+    (root / "link.mp4").symlink_to(secret)
+    video = {"dotdot": "../secret.mp4", "absolute": str(secret), "symlink": "link.mp4"}[where]
+    recs = [QARecord("q_evil", "body_part_pose", video, "q?", ["a", "b"], 0)]
+    for fid in VIDEO_FORMATS:
+        out = tmp_path / f"out_{fid}"
+        with pytest.raises(ExportError) as err:
+            export(fid, recs, out, ExportOptions(video_root=str(root), frames_per_item=2))
+        assert str(err.value).startswith("record q_evil: field 'video': ")
+        assert "outside the video root" in str(err.value) and "\n" not in str(err.value)
+        assert not out.exists()
 
 
 # -- bad input -------------------------------------------------------------------------------

@@ -1,6 +1,8 @@
 """`synth-qa` and `import-captions` from the command line (in-process, real files)."""
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from main import main
@@ -200,3 +202,64 @@ def test_duplicate_check_edge_cases():
     assert list(got.items()) == list(duplicates_pairwise(items).items())
     assert got["q4"] == "near-duplicate of q3" and got["q9"] == "near-duplicate of q3"
     assert got["q1"] == "duplicate of q0" and got["q2"] == "near-duplicate of q0"
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("kind", ["dev-zero", "fifo"])
+def test_import_captions_refuses_devices_and_fifos(tmp_path, capsys, kind):
+    """A symlink to /dev/zero used to read without end, a FIFO to block forever."""
+    import os
+
+    path = tmp_path / "c.csv"
+    if kind == "fifo":
+        os.mkfifo(path)
+    else:
+        path.symlink_to("/dev/zero")
+    assert main(["import-captions", str(path), "--project", str(tmp_path / "p.aastudio")]) == 2
+    err = capsys.readouterr().err
+    assert err == "error: c.csv: not a regular file (a folder, FIFO or device); nothing read\n"
+
+
+def test_caption_jsonl_keeps_unicode_line_separators(tmp_path, capsys):
+    path = tmp_path / "c.jsonl"
+    text = "lifts\u2028the cup\u2029and\x85waves"
+    path.write_text(json.dumps({"video": "a.mp4", "text": text}, ensure_ascii=False) + "\n"
+                    + '{"video": "b.mp4", "text": "x", "start_s": 1e400}\n',
+                    encoding="utf-8")
+    proj = str(tmp_path / "p.aastudio")
+    assert main(["import-captions", str(path), "--project", proj]) == 2
+    assert capsys.readouterr().err == ("error: c.jsonl line 2: invalid JSON: number 1e400 is "
+                                       "too large\n")
+    path.write_text(json.dumps({"video": "a.mp4", "text": text}, ensure_ascii=False) + "\n",
+                    encoding="utf-8")
+    assert main(["import-captions", str(path), "--project", proj]) == 0
+    repo = Repository(proj)
+    assert [c["text"] for c in repo.captions()] == [text]
+    repo.close()
+
+
+def test_ask_refuses_an_answer_outside_the_options(tmp_path, clip, capsys):
+    """Checked before any model is looked up or loaded (the model path does not exist)."""
+    base = ["ask", str(clip("arm_wrestling.mp4")), "--model", str(tmp_path / "no-model"),
+            "--template", "mcq_letter", "--project", str(tmp_path / "p.aastudio"),
+            "Which arm is raised?"]
+    args = base + ["--options", "left arm|right arm"]
+    assert main(args + ["--answer", "7"]) == 2
+    assert capsys.readouterr().err == ("error: The right answer must be an option index in 0..1 "
+                                       "(there are 2 options), got 7\n")
+    assert main(base + ["--answer", "0"]) == 2
+    assert "needs the options" in capsys.readouterr().err
+    assert main(args + ["--answer", "-1"]) == 2
+    assert "0..1" in capsys.readouterr().err
+
+
+def test_import_errors_are_one_line_naming_record_and_field(tmp_path, capsys):
+    from tests.models.export_samples import sample_records
+
+    path = tmp_path / "qa.jsonl"
+    rows = [r.to_dict() for r in sample_records()]
+    rows[1]["options"] = [str(i) for i in range(100)]
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    assert main(["import", str(path), "--project", str(tmp_path / "p.aastudio")]) == 2
+    assert capsys.readouterr().err == ("error: qa.jsonl: record 2 (line 2): field 'options' must "
+                                       "hold 2-10 options, got 100\n")

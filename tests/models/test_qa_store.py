@@ -186,7 +186,28 @@ def test_bad_edits_are_refused_and_change_nothing(project):
         project.edit_qa("q00000", question="  ")
     with pytest.raises(QAError, match="No QA item"):
         project.edit_qa("missing", note="x")
+    with pytest.raises(QAError, match="field 'options' must hold 2-10 options, got 11"):
+        project.edit_qa("q00000", options=[f"o{i}" for i in range(11)])
+    with pytest.raises(QAError, match="field 'question' holds a lone surrogate"):
+        project.edit_qa("q00000", question="bad \udc80 text")
     assert _snapshot(project) == before and project.undo_label() is None
+
+
+@pytest.mark.parametrize("change, field", [
+    ({"answer_index": 7}, "answer_index"), ({"options": [str(i) for i in range(12)]}, "options"),
+    ({"start_s": float("nan")}, "start_s"), ({"end_s": "2.0"}, "end_s"),
+    ({"frame_a": 2 ** 70}, "frame_a"), ({"qa_id": ["x"]}, "qa_id"),
+    ({"video": "a\x00.mp4"}, "video"), ({"question": "\ud800"}, "question"),
+])
+def test_new_items_are_checked_against_the_schema(project, change, field):
+    """Every way in (generators, imports, the GUI) stores through add_qa_items: a record the
+    schema refuses stores nothing (before: stored, then an export or the table crashed)."""
+    items = _items(3)
+    for key, value in change.items():
+        setattr(items[2], key, value)
+    with pytest.raises(QAError, match=f"field '{field}'"):
+        project.add_qa_items(items)
+    assert project.qa_count() == 0
 
 
 def test_newer_schema_file_is_refused_untouched(tmp_path):
