@@ -366,3 +366,38 @@ def test_cache_lookup_of_a_never_extracted_clip_hashes_the_file_once(tmp_path, m
     bad.write_text("not a video")  # hashed, but a file that does not decode is not recorded
     assert len(repo.clip_hash(bad)) == 32 and repo.clip_by_path(bad) is None
     repo.close()
+
+
+def test_worker_started_while_opencv_loader_has_its_folder_on_sys_path(tmp_path, monkeypatch):
+    """OpenCV's loader puts its package folder on sys.path while it loads; a worker
+    spawned in that moment must still start (not import ``cv2/typing`` as ``typing``)."""
+    import importlib.util
+    import sys
+
+    cv2_folder = os.path.dirname(importlib.util.find_spec("cv2").origin)
+    monkeypatch.setattr(sys, "path", [sys.path[0], cv2_folder, *sys.path[1:]])
+    one = write_video(tmp_path / "one.mp4", [np.full((120, 160, 3), 60, np.uint8)])
+    result = dict(extract_many([str(STREET), one], tmp_path / "p.aastudio", workers=2,
+                               threads=1))  # STREET on this process's thread, one in a worker
+    assert result == {str(STREET): "extracted", one: "extracted"}
+
+
+def test_dead_worker_fails_its_clip_with_the_cause_and_the_batch_goes_on(tmp_path,
+                                                                         monkeypatch):
+    """A worker that dies while starting: its clip gets an error naming the worker's own
+    error, the batch does not raise and this process's thread does the other clips."""
+    import sys
+
+    shadow = tmp_path / "shadow"
+    shadow.mkdir()  # a module every new interpreter imports, broken (this one has it)
+    (shadow / "typing.py").write_text("raise ImportError('typing is shadowed for this test')\n")
+    monkeypatch.setattr(sys, "path", [str(shadow), *sys.path])
+    clips = [write_video(tmp_path / f"c{i}.mp4", [np.full((120, 160, 3), 60, np.uint8)] * n)
+             for i, n in enumerate((3, 1, 1, 1))]
+    result = dict(extract_many(clips, tmp_path / "p.aastudio", workers=2, threads=1))
+    failed = [s for s in result.values() if s.startswith("error")]
+    assert len(failed) == 1, result
+    assert "worker process exited with code 1" in failed[0]
+    assert "ImportError: typing is shadowed for this test" in failed[0]
+    assert "\n" not in failed[0]
+    assert sum(s == "extracted" for s in result.values()) == 3
