@@ -24,7 +24,6 @@ from __future__ import annotations
 import collections
 import concurrent.futures as cf
 import ctypes
-import multiprocessing as mp
 import multiprocessing.context as mp_context
 import os
 import queue as queue_mod
@@ -134,7 +133,7 @@ class _WorkerContext(mp_context.SpawnContext):
         super().__init__()
         self.log_fd, self.processes = log_fd, []
 
-    def Process(self, *args, **kwargs):  # noqa: N802 (multiprocessing's name)
+    def Process(self, *args, **kwargs):
         proc = _WorkerProcess(*args, **kwargs)
         proc.log_fd = self.log_fd
         self.processes.append(proc)
@@ -176,8 +175,9 @@ def worker_failure(log_text: str, exit_codes: list) -> str:
     exception (or fatal native log line) it printed."""
     how = "ended unexpectedly"
     bad = [c for c in exit_codes if c not in (None, 0)]
+    first = [c for c in bad if c != -signal.SIGTERM]  # the pool stops the others by SIGTERM
     if bad:
-        code = bad[-1]
+        code = (first or bad)[0]
         if code < 0:
             try:
                 how = f"was killed by {signal.Signals(-code).name}"
@@ -382,39 +382,31 @@ class _Scheduler:
             self.results.setdefault(path, "cancelled")
         return self.results
 
-    def _run_pool(self, processes: int, local: "_Threads", log_fd: int) -> None:
+    def _run_pool(self, processes: int, local: _Threads, log_fd: int) -> None:
         """Feed worker processes until the clips are done; when the pool breaks (a worker
         died) its clips fail with the worker's error and the threads do the rest."""
         _install_path_cleaning()
         spawn = _WorkerContext(log_fd)
         cancel, progress = spawn.Event(), spawn.Queue()
-        broken = []  # the failure message once a worker died
+        failure = _PoolFailure(spawn, log_fd)
         with cf.ProcessPoolExecutor(processes, mp_context=spawn, initializer=_init_worker,
                                     initargs=(cancel, progress, os.getpid())) as pool:
             inflight: dict = {}
             while True:
-                while not broken and len(inflight) < processes and \
+                while failure.text is None and len(inflight) < processes and \
                         (path := self.take()) is not None:
                     try:
                         inflight[pool.submit(_work, path, *self.job)] = path
                     except BrokenProcessPool:
                         self.put_back(path)
-                        broken.append(self._failure(spawn, log_fd))
+                        failure.describe()
                 if not inflight and not local.is_alive():
                     break
-                self._collect(inflight, local, lambda: broken.append(
-                    self._failure(spawn, log_fd)) or broken[0])
+                self._collect(inflight, local, failure)
                 _drain(progress, self.seen)
                 self.report()
                 if self.ctx.cancelled:
                     cancel.set()
-
-    @staticmethod
-    def _failure(spawn: "_WorkerContext", log_fd: int) -> str:
-        for proc in spawn.processes:
-            proc.join(timeout=1.0)  # the pool saw it die; let its exit status settle
-        return worker_failure(_log_tail(log_fd) if log_fd >= 0 else "",
-                              [proc.exitcode for proc in spawn.processes])
 
     def _wait_local(self, threads: list) -> dict:
         while any(t.is_alive() for t in threads):
@@ -425,7 +417,7 @@ class _Scheduler:
             self.results.setdefault(path, "cancelled")
         return self.results
 
-    def _collect(self, inflight: dict, local: "_Threads", failure) -> None:
+    def _collect(self, inflight: dict, local: _Threads, failure: _PoolFailure) -> None:
         if not inflight:
             local.join(timeout=0.2)
             return
@@ -435,9 +427,27 @@ class _Scheduler:
             try:
                 self.finish(path, fut.result())
             except BrokenProcessPool:
-                self.finish(path, f"error: {failure()}")
+                self.finish(path, f"error: {failure.describe()}")
             except Exception as exc:  # noqa: BLE001 (one bad clip must not end the batch)
                 self.finish(path, f"error: worker failed ({type(exc).__name__}: {exc})")
+
+
+class _PoolFailure:
+    """Why the worker pool broke, worked out once (from the workers' exit statuses and
+    the tail of their log)."""
+
+    def __init__(self, spawn: _WorkerContext, log_fd: int) -> None:
+        self.spawn, self.log_fd = spawn, log_fd
+        self.text: Optional[str] = None
+
+    def describe(self) -> str:
+        if self.text is None:
+            procs = self.spawn.processes
+            for proc in procs:  # the pool saw a worker die and stops the others
+                proc.join(timeout=2.0)
+            log = _log_tail(self.log_fd) if self.log_fd >= 0 else ""
+            self.text = worker_failure(log, [proc.exitcode for proc in procs])
+        return self.text
 
 
 class _Threads:

@@ -211,7 +211,7 @@ def test_killing_the_parent_ends_its_workers(tmp_path):
         os.kill(parent.pid, signal.SIGKILL)
         parent.wait(timeout=30)
         at_kill = _tracks(project)
-        gone, alive = psutil.wait_procs(workers, timeout=10)
+        _, alive = psutil.wait_procs(workers, timeout=10)
         assert not alive, "worker processes outlived their parent"
         time.sleep(1.0)
         assert _tracks(project) == at_kill  # nothing written after the parent died
