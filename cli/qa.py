@@ -69,19 +69,23 @@ def run_synth(args) -> int:
         return run_synth_text(args)
     from cli.poses import ProgressBar, expand_paths  # noqa: PLC0415
     from models.jobs import JobContext  # noqa: PLC0415
+    from models.pose.native_logs import NativeLogsMuted  # noqa: PLC0415
     from models.qa.generate import generate_qa, require_poses  # noqa: PLC0415
     from models.store import Repository  # noqa: PLC0415
 
     settings = _settings(args)
     videos = expand_paths([args.target])
     root = args.target if os.path.isdir(args.target) else None
-    bar = ProgressBar(enabled=not args.quiet and sys.stderr.isatty())
     repo = Repository(getattr(args, "project", None))
     try:
-        summary = generate_qa(repo, videos, settings, JobContext(on_progress=bar), root=root,
-                              extract=args.extract_poses)
+        with NativeLogsMuted():  # mediapipe's native log lines while extracting
+            bar = ProgressBar(enabled=not args.quiet and sys.stderr.isatty())
+            try:
+                summary = generate_qa(repo, videos, settings, JobContext(on_progress=bar),
+                                      root=root, extract=args.extract_poses)
+            finally:
+                bar.finish()
     finally:
-        bar.finish()
         repo.close()
     return _report(summary, args.json, require_poses)
 

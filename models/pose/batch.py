@@ -9,16 +9,31 @@ their short write transactions). Clips go longest first to whichever runner is f
 Clips already cached are skipped before any work starts, so a rerun over the same folder
 resumes. Worker processes report frame progress through a queue and watch a shared
 cancel event; threads share the caller's cancel token.
+
+Worker processes are started so that they cannot inherit a passing state of this
+process: OpenCV's loader puts its own package folder on ``sys.path`` while it loads, and
+a child spawned in that moment would import ``cv2/typing`` as ``typing`` and die. So
+OpenCV is imported in the calling thread before any runner starts, and the ``sys.path``
+handed to a worker leaves out package folders that sit inside another entry of it. A
+worker's file descriptor 2 is a log file of the batch (never the muted or shared
+terminal stream), so a worker that dies is reported with the last error it printed.
+Workers die with this process (Linux parent-death signal, plus a parent check per frame).
 """
 from __future__ import annotations
 
 import collections
 import concurrent.futures as cf
-import multiprocessing as mp
+import ctypes
+import multiprocessing.context as mp_context
 import os
 import queue as queue_mod
+import re
+import signal
+import sys
+import tempfile
 import threading
 import time
+from concurrent.futures.process import BrokenProcessPool
 from typing import Optional
 
 from ..errors import Cancelled, StudioError
@@ -31,18 +46,154 @@ from .registry import DEFAULT_BACKEND
 # docs/adr/0001, decision 8) and keep the GUI's event loop freer, so the default stays 1.
 LOCAL_RUNNERS = 1
 _WORKER: dict = {}  # per worker process: cancel event, progress queue, open repositories
+_PR_SET_PDEATHSIG = 1  # linux/prctl.h
+_LOG_TAIL = 16384      # bytes of the worker log read to name a worker's failure
 
 
 class _EventToken(CancelToken):
-    """A cancel token backed by a multiprocessing event shared with the parent."""
+    """A cancel token backed by a multiprocessing event shared with the parent. Asked once
+    per frame, it also ends this worker process at once when the parent is gone."""
 
-    def __init__(self, event) -> None:
+    def __init__(self, event, parent_pid: Optional[int] = None) -> None:
         super().__init__()
         self._mp_event = event
+        self._parent_pid = parent_pid
 
     @property
     def cancelled(self) -> bool:
+        if self._parent_pid is not None and os.getppid() != self._parent_pid:
+            os._exit(1)  # orphaned: nobody waits for this work, write nothing more
         return self._mp_event.is_set()
+
+
+# -- starting worker processes ---------------------------------------------------------
+_SPAWNING = threading.local()  # .clean: this thread is starting one of our workers
+_SPAWN_LOCK = threading.Lock()
+
+
+def _nested_package(entry: str, entries: set) -> bool:
+    """``entry`` is a package folder (has ``__init__.py``) inside another path entry,
+    like the folder OpenCV's loader adds for a moment: it would shadow top-level modules."""
+    if not entry or not os.path.isfile(os.path.join(entry, "__init__.py")):
+        return False
+    return os.path.dirname(os.path.abspath(entry)) in entries
+
+
+def clean_child_path(path: list) -> list:
+    """``path`` without the package folders that must not reach a child's ``sys.path``."""
+    entries = {os.path.abspath(p) for p in path if p}
+    return [p for p in path if not _nested_package(p, entries)]
+
+
+def _install_path_cleaning() -> None:
+    """Wrap spawn's preparation data once: for our workers (flag of the starting thread)
+    the child's ``sys.path`` is cleaned; other spawns are left as they are."""
+    from multiprocessing import spawn  # noqa: PLC0415
+
+    with _SPAWN_LOCK:
+        original = spawn.get_preparation_data
+        if getattr(original, "cleans_child_path", False):
+            return
+
+        def get_preparation_data(name):
+            data = original(name)
+            if getattr(_SPAWNING, "clean", False) and "sys_path" in data:
+                data["sys_path"] = clean_child_path(data["sys_path"])
+            return data
+
+        get_preparation_data.cleans_child_path = True
+        spawn.get_preparation_data = get_preparation_data
+
+
+class _WorkerProcess(mp_context.SpawnProcess):
+    """A spawned worker whose stderr (fd 2) is the batch's log and whose ``sys.path`` is
+    cleaned (see ``clean_child_path``)."""
+
+    log_fd = -1
+
+    def start(self) -> None:
+        with _SPAWN_LOCK:
+            saved = os.dup(2) if self.log_fd >= 0 else -1
+            _SPAWNING.clean = True
+            try:
+                if saved >= 0:
+                    os.dup2(self.log_fd, 2)  # inherited by the child only: restored below
+                super().start()
+            finally:
+                _SPAWNING.clean = False
+                if saved >= 0:
+                    os.dup2(saved, 2)
+                    os.close(saved)
+
+
+class _WorkerContext(mp_context.SpawnContext):
+    """The spawn context with ``_WorkerProcess``; remembers the processes it made."""
+
+    def __init__(self, log_fd: int) -> None:
+        super().__init__()
+        self.log_fd, self.processes = log_fd, []
+
+    def Process(self, *args, **kwargs):
+        proc = _WorkerProcess(*args, **kwargs)
+        proc.log_fd = self.log_fd
+        self.processes.append(proc)
+        return proc
+
+
+def _settle_imports() -> None:
+    """Import OpenCV here, in the calling thread, before runner threads or worker
+    processes start: its loader changes ``sys.path`` while it runs (see module doc)."""
+    import cv2  # noqa: F401,PLC0415
+
+
+def _die_with_parent(parent_pid: int) -> None:
+    """Have the kernel kill this worker when its parent dies; exit if it already has."""
+    if sys.platform.startswith("linux"):
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(_PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
+        except (OSError, AttributeError):
+            pass  # the per-frame parent check still ends an orphaned worker
+    if os.getppid() != parent_pid:
+        os._exit(1)
+
+
+def _log_tail(fd: int) -> str:
+    try:
+        size = os.fstat(fd).st_size
+        return os.pread(fd, _LOG_TAIL, max(0, size - _LOG_TAIL)).decode("utf-8", "replace")
+    except OSError:
+        return ""
+
+
+_PY_ERROR = re.compile(r"^[A-Za-z_][\w.]*(Error|Exception|Exit|Interrupt|Warning)\b(:|$)")
+_ABSL_FATAL = re.compile(r"^F\d{4} .*?\] ")
+
+
+def worker_failure(log_text: str, exit_codes: list) -> str:
+    """One line naming why a worker process died: its exit status and the last Python
+    exception (or fatal native log line) it printed."""
+    how = "ended unexpectedly"
+    bad = [c for c in exit_codes if c not in (None, 0)]
+    first = [c for c in bad if c != -signal.SIGTERM]  # the pool stops the others by SIGTERM
+    if bad:
+        code = (first or bad)[0]
+        if code < 0:
+            try:
+                how = f"was killed by {signal.Signals(-code).name}"
+            except ValueError:
+                how = f"was killed by signal {-code}"
+        else:
+            how = f"exited with code {code}"
+    lines = [ln.strip() for ln in log_text.splitlines() if ln.strip()]
+    at = next((i for i in range(len(lines) - 1, -1, -1) if _PY_ERROR.match(lines[i])), None)
+    cause = None if at is None else " ".join(lines[at:at + 2] if lines[at].endswith(":")
+                                             else lines[at:at + 1])
+    if cause is None:
+        cause = next((_ABSL_FATAL.sub("", ln) for ln in reversed(lines)
+                      if _ABSL_FATAL.match(ln)), None)
+    text = f"worker process {how}" + (f": {cause}" if cause else "")
+    return text if len(text) <= 300 else text[:297] + "..."
 
 
 def usable_cores() -> int:
@@ -53,8 +204,9 @@ def usable_cores() -> int:
         return os.cpu_count() or 1
 
 
-def _init_worker(cancel_event, progress_queue) -> None:
-    _WORKER.update(cancel=cancel_event, progress=progress_queue, repos={})
+def _init_worker(cancel_event, progress_queue, parent_pid: int) -> None:
+    _die_with_parent(parent_pid)
+    _WORKER.update(cancel=cancel_event, progress=progress_queue, repos={}, parent=parent_pid)
 
 
 def _worker_context(path: str) -> JobContext:
@@ -67,7 +219,8 @@ def _worker_context(path: str) -> JobContext:
             last[0] = now
             q.put((path, done, total))
 
-    return JobContext(on_progress=report, token=_EventToken(_WORKER["cancel"]))
+    return JobContext(on_progress=report,
+                      token=_EventToken(_WORKER["cancel"], _WORKER.get("parent")))
 
 
 def _extract_one(path: str, project_path: str, backend_id: str, settings: Optional[dict],
@@ -206,7 +359,12 @@ class _Scheduler:
         self.ctx.progress(min(self.total, sum(self.seen.values())), self.total,
                           f"{done}/{len(self.frames)} clips")
 
+    def put_back(self, path: str) -> None:
+        with self.lock:
+            self.todo.appendleft(path)
+
     def run(self, threads: int, processes: int) -> dict:
+        _settle_imports()
         locals_ = [threading.Thread(target=self.run_local, name=f"batch-local-{i}", daemon=True)
                    for i in range(max(1, threads))]
         for t in locals_:
@@ -214,25 +372,41 @@ class _Scheduler:
         if processes <= 0:
             return self._wait_local(locals_)
         local = _Threads(locals_)
-        spawn = mp.get_context("spawn")
+        with tempfile.TemporaryFile(prefix="aastudio-workers-") as log:
+            debug = bool(os.environ.get("ACTIONART_DEBUG"))  # then workers print to stderr
+            self._run_pool(processes, local, -1 if debug else log.fileno())
+        local.join()
+        if self.todo and not self.ctx.cancelled:  # the pool broke after the threads ended
+            self.run_local()
+        for path in self.frames:
+            self.results.setdefault(path, "cancelled")
+        return self.results
+
+    def _run_pool(self, processes: int, local: _Threads, log_fd: int) -> None:
+        """Feed worker processes until the clips are done; when the pool breaks (a worker
+        died) its clips fail with the worker's error and the threads do the rest."""
+        _install_path_cleaning()
+        spawn = _WorkerContext(log_fd)
         cancel, progress = spawn.Event(), spawn.Queue()
+        failure = _PoolFailure(spawn, log_fd)
         with cf.ProcessPoolExecutor(processes, mp_context=spawn, initializer=_init_worker,
-                                    initargs=(cancel, progress)) as pool:
+                                    initargs=(cancel, progress, os.getpid())) as pool:
             inflight: dict = {}
             while True:
-                while len(inflight) < processes and (path := self.take()) is not None:
-                    inflight[pool.submit(_work, path, *self.job)] = path
+                while failure.text is None and len(inflight) < processes and \
+                        (path := self.take()) is not None:
+                    try:
+                        inflight[pool.submit(_work, path, *self.job)] = path
+                    except BrokenProcessPool:
+                        self.put_back(path)
+                        failure.describe()
                 if not inflight and not local.is_alive():
                     break
-                self._collect(inflight, local)
+                self._collect(inflight, local, failure)
                 _drain(progress, self.seen)
                 self.report()
                 if self.ctx.cancelled:
                     cancel.set()
-        local.join()
-        for path in self.frames:
-            self.results.setdefault(path, "cancelled")
-        return self.results
 
     def _wait_local(self, threads: list) -> dict:
         while any(t.is_alive() for t in threads):
@@ -243,7 +417,7 @@ class _Scheduler:
             self.results.setdefault(path, "cancelled")
         return self.results
 
-    def _collect(self, inflight: dict, local: threading.Thread) -> None:
+    def _collect(self, inflight: dict, local: _Threads, failure: _PoolFailure) -> None:
         if not inflight:
             local.join(timeout=0.2)
             return
@@ -252,8 +426,28 @@ class _Scheduler:
             path = inflight.pop(fut)
             try:
                 self.finish(path, fut.result())
-            except Exception as exc:  # noqa: BLE001 (a worker process died)
+            except BrokenProcessPool:
+                self.finish(path, f"error: {failure.describe()}")
+            except Exception as exc:  # noqa: BLE001 (one bad clip must not end the batch)
                 self.finish(path, f"error: worker failed ({type(exc).__name__}: {exc})")
+
+
+class _PoolFailure:
+    """Why the worker pool broke, worked out once (from the workers' exit statuses and
+    the tail of their log)."""
+
+    def __init__(self, spawn: _WorkerContext, log_fd: int) -> None:
+        self.spawn, self.log_fd = spawn, log_fd
+        self.text: Optional[str] = None
+
+    def describe(self) -> str:
+        if self.text is None:
+            procs = self.spawn.processes
+            for proc in procs:  # the pool saw a worker die and stops the others
+                proc.join(timeout=2.0)
+            log = _log_tail(self.log_fd) if self.log_fd >= 0 else ""
+            self.text = worker_failure(log, [proc.exitcode for proc in procs])
+        return self.text
 
 
 class _Threads:

@@ -193,3 +193,151 @@ def test_out_past_a_file_size_limit_keeps_the_old_file(tmp_path):
         assert "file size limit" in line and "Traceback" not in res.stderr, res.stderr
         assert target.read_text() == "earlier result"
         assert not [p for p in tmp_path.rglob("*") if ".part" in p.name]
+
+
+def test_workers_zero_is_rejected(tmp_path):
+    for bad in ("0", "-2"):
+        line = one_error_line(cli("extract-poses", STREET, "--workers", bad,
+                                  "--project", tmp_path / "p.aastudio"))
+        assert "--workers must be at least 1" in line
+
+
+def test_synth_qa_extracting_poses_keeps_stderr_clean(tmp_path):
+    out = cli("synth-qa", STREET, "--extract-poses", "--project", tmp_path / "p.aastudio")
+    assert out.returncode == 0, out.stderr
+    assert "QA items" in out.stdout
+    assert out.stderr == ""  # no mediapipe / TFLite log lines
+
+
+def _long_clip(path, repeats: int) -> str:
+    """tai_chi.mp4 (300 frames) played ``repeats`` times: a clip a worker needs a while for."""
+    from models.video import VideoReader
+
+    with VideoReader(CLIPS / "tai_chi.mp4") as reader:
+        frames = [cv2.cvtColor(f, cv2.COLOR_RGB2BGR) for _, f in reader.frames(0)]
+        fps = reader.info.fps
+    h, w = frames[0].shape[:2]
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps, (w, h))
+    for _ in range(repeats):
+        for f in frames:
+            writer.write(f)
+    writer.release()
+    return str(path)
+
+
+def _tracks(project) -> dict:
+    import sqlite3
+
+    con = sqlite3.connect(f"file:{project}?mode=ro", uri=True, timeout=10)
+    try:
+        return dict(con.execute("SELECT content_hash, frames_done FROM pose_tracks"))
+    except sqlite3.OperationalError:  # the project is still being created
+        return {}
+    finally:
+        con.close()
+
+
+def _is_worker(proc) -> bool:
+    import psutil
+
+    try:
+        return "spawn_main" in " ".join(proc.cmdline())
+    except psutil.Error:  # a short-lived helper process already gone
+        return False
+
+
+def test_killing_the_parent_ends_its_workers(tmp_path):
+    import os
+    import signal
+    import time
+
+    import psutil
+
+    clips = [_long_clip(tmp_path / f"long{n}.mp4", n) for n in (3, 4)]  # other bytes
+    project = tmp_path / "p.aastudio"
+    parent = subprocess.Popen([sys.executable, str(REPO / "main.py"), "extract-poses", "--quiet",
+                               "--workers", "2", *clips, "--project", str(project)],
+                              cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    workers: list = []
+    try:
+        deadline = time.monotonic() + 240
+        while len(_tracks(project) if project.exists() else {}) < 2:  # both runners posing
+            assert parent.poll() is None and time.monotonic() < deadline
+            time.sleep(0.2)
+        workers = [p for p in psutil.Process(parent.pid).children(recursive=True)
+                   if _is_worker(p)]
+        assert workers
+        os.kill(parent.pid, signal.SIGKILL)
+        parent.wait(timeout=30)
+        at_kill = _tracks(project)
+        _, alive = psutil.wait_procs(workers, timeout=10)
+        assert not alive, "worker processes outlived their parent"
+        time.sleep(1.0)
+        assert _tracks(project) == at_kill  # nothing written after the parent died
+    finally:
+        if parent.poll() is None:
+            parent.kill()
+            parent.wait()
+        for p in workers:
+            try:
+                p.kill()
+            except psutil.NoSuchProcess:
+                pass
+
+
+def test_rerun_with_workers_while_opencv_loads_in_a_thread(tmp_path):
+    """The project already knows the clips, so the first import of OpenCV in the CLI
+    process happens on a runner thread. Reproduce the race: the worker is started just
+    while OpenCV's loader has its folder on sys.path (the window is widened)."""
+    project = tmp_path / "p.aastudio"
+    one = tmp_path / "one.avi"
+    writer = cv2.VideoWriter(str(one), cv2.VideoWriter_fourcc(*"MJPG"), 10, (160, 120))
+    for _ in range(2):
+        writer.write(np.full((120, 160, 3), 90, np.uint8))
+    writer.release()
+    for clip in (STREET, one):
+        assert cli("info", clip, "--project", project).returncode == 0
+    code = (
+        "import importlib.abc, sys, threading, time\n"
+        "import main\n"
+        "from multiprocessing import spawn\n"
+        "window = threading.Event()\n"
+        "class SlowOpenCV(importlib.abc.MetaPathFinder):\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name == 'cv2' and getattr(sys, 'OpenCV_LOADER', False):\n"
+        "            window.set()  # OpenCV's loader has its folder on sys.path now\n"
+        "            time.sleep(2)\n"
+        "        return None\n"
+        "sys.meta_path.insert(0, SlowOpenCV())\n"
+        "real = spawn.get_preparation_data\n"
+        "def prepared_in_the_window(name):\n"
+        "    window.wait(20)\n"
+        "    return real(name)\n"
+        "spawn.get_preparation_data = prepared_in_the_window\n"
+        f"sys.exit(main.main(['extract-poses', '--workers', '2', {str(STREET)!r}, {str(one)!r},"
+        f" '--project', {str(project)!r}]))\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=180, cwd=REPO)
+    assert out.returncode == 0, out.stderr
+    assert [ln.split()[0] for ln in out.stdout.splitlines()] == ["extracted", "extracted"]
+
+
+def test_dead_worker_is_one_error_line_naming_its_error(tmp_path):
+    shadow = tmp_path / "shadow"
+    shadow.mkdir()  # breaks every new interpreter (the CLI process has typing already)
+    (shadow / "typing.py").write_text("raise ImportError('typing is shadowed for this test')\n")
+    one = tmp_path / "one.avi"
+    writer = cv2.VideoWriter(str(one), cv2.VideoWriter_fourcc(*"MJPG"), 10, (160, 120))
+    writer.write(np.full((120, 160, 3), 90, np.uint8))
+    writer.release()
+    code = ("import sys, typing\n"
+            f"sys.path.insert(0, {str(shadow)!r})\n"
+            "import main\n"
+            f"sys.exit(main.main(['extract-poses', '--quiet', '--workers', '2', {str(STREET)!r},"
+            f" {str(one)!r}, '--project', {str(tmp_path / 'p.aastudio')!r}]))\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=180, cwd=REPO)
+    line = one_error_line(out)  # stderr is muted for native logs: the cause still shows
+    assert line.startswith("error: one.avi: worker process exited with code 1")
+    assert "ImportError: typing is shadowed for this test" in line
+    assert out.stdout.split()[0] == "extracted"  # the other clip, on the CLI's own thread

@@ -12,14 +12,15 @@ import pytest
 from models.errors import Cancelled, StoreError, VideoError
 from models.jobs import JobContext
 from models.pose.backends.mediapipe_pose import pose_box, torso_centre
-from models.pose.extract import (RESUME_WARMUP, cached_track, decoded_frames, extract_many,
-                                 extract_video)
+from models.pose.extract import (CHUNK_FRAMES, CHUNK_WARMUP, cached_track, decoded_frames,
+                                 extract_many, extract_video)
 from models.pose.registry import DEFAULT_BACKEND, get
 from models.store import Repository
 from tests.conftest import CLIPS
 
 ROOM = CLIPS / "two_people_room.mp4"
 STREET = CLIPS / "street_pedestrians.mp4"
+GYM = CLIPS / "basketball_gym.mp4"  # 300 frames; the tracker loses and finds the player
 L_SH, R_SH, L_HIP, R_HIP = 11, 12, 23, 24
 
 
@@ -119,24 +120,29 @@ def test_cache_hit_does_not_decode(store, room, tmp_path):
     assert cached_track(store, ROOM, settings={"min_detection_confidence": 0.9}) is None
 
 
-def test_cancel_half_way_then_resume_matches_uninterrupted(room, tmp_path):
+def test_cancel_half_way_then_resume_matches_uninterrupted(tmp_path):
+    """A 300-frame clip cancelled past its first chunk and resumed gives exactly the
+    poses of an uninterrupted run (the tracking graph's state is rebuilt the same way)."""
+    full = extract_video(GYM, Repository(tmp_path / "full.aastudio"))
+    assert len(full) == 300 and full.complete
     repo = Repository(tmp_path / "resume.aastudio")
-    ctx = JobContext(on_progress=lambda done, total, _m: done >= 36 and ctx.token.cancel())
+    cut = CHUNK_FRAMES + 22  # inside the second chunk
+    ctx = JobContext(on_progress=lambda done, total, _m: done >= cut and ctx.token.cancel())
     with pytest.raises(Cancelled, match="resumes"):
-        extract_video(ROOM, repo, ctx=ctx, checkpoint_every=16)
-    digest = repo.clip_hash(ROOM)
+        extract_video(GYM, repo, ctx=ctx, checkpoint_every=16)
+    digest = repo.clip_hash(GYM)
     partial = repo.load_track(digest, DEFAULT_BACKEND, get(DEFAULT_BACKEND).settings())
-    assert partial is not None and partial.frames_done == 36 and not partial.complete
-    assert cached_track(repo, ROOM) is None
+    assert partial is not None and partial.frames_done == cut and not partial.complete
+    assert cached_track(repo, GYM) is None
     before = decoded_frames()
-    resumed = extract_video(ROOM, repo)
-    # only the missing frames (plus a few warm-up frames for the tracker) were decoded
-    assert decoded_frames() - before == 72 - 36 + RESUME_WARMUP
-    assert resumed.complete and len(resumed) == len(room)
-    np.testing.assert_array_equal(resumed.has_pose, room.has_pose)
-    np.testing.assert_array_equal(resumed.image[:36], room.image[:36])
-    both = room.has_pose
-    assert np.nanmax(np.abs(resumed.image[both, :, :2] - room.image[both, :, :2])) < 0.05
+    resumed = extract_video(GYM, repo)
+    # resumed from the chunk boundary, with the warm-up frames before it: no frame twice
+    assert decoded_frames() - before == 300 - (CHUNK_FRAMES - CHUNK_WARMUP)
+    assert resumed.complete and len(resumed) == len(full)
+    assert resumed.has_pose.sum() == full.has_pose.sum()
+    np.testing.assert_array_equal(resumed.has_pose, full.has_pose)
+    np.testing.assert_array_equal(resumed.image, full.image)  # NaN where both have none
+    np.testing.assert_array_equal(resumed.world, full.world)
     repo.close()
 
 
@@ -360,3 +366,38 @@ def test_cache_lookup_of_a_never_extracted_clip_hashes_the_file_once(tmp_path, m
     bad.write_text("not a video")  # hashed, but a file that does not decode is not recorded
     assert len(repo.clip_hash(bad)) == 32 and repo.clip_by_path(bad) is None
     repo.close()
+
+
+def test_worker_started_while_opencv_loader_has_its_folder_on_sys_path(tmp_path, monkeypatch):
+    """OpenCV's loader puts its package folder on sys.path while it loads; a worker
+    spawned in that moment must still start (not import ``cv2/typing`` as ``typing``)."""
+    import importlib.util
+    import sys
+
+    cv2_folder = os.path.dirname(importlib.util.find_spec("cv2").origin)
+    monkeypatch.setattr(sys, "path", [sys.path[0], cv2_folder, *sys.path[1:]])
+    one = write_video(tmp_path / "one.mp4", [np.full((120, 160, 3), 60, np.uint8)])
+    result = dict(extract_many([str(STREET), one], tmp_path / "p.aastudio", workers=2,
+                               threads=1))  # STREET on this process's thread, one in a worker
+    assert result == {str(STREET): "extracted", one: "extracted"}
+
+
+def test_dead_worker_fails_its_clip_with_the_cause_and_the_batch_goes_on(tmp_path,
+                                                                         monkeypatch):
+    """A worker that dies while starting: its clip gets an error naming the worker's own
+    error, the batch does not raise and this process's thread does the other clips."""
+    import sys
+
+    shadow = tmp_path / "shadow"
+    shadow.mkdir()  # a module every new interpreter imports, broken (this one has it)
+    (shadow / "typing.py").write_text("raise ImportError('typing is shadowed for this test')\n")
+    monkeypatch.setattr(sys, "path", [str(shadow), *sys.path])
+    clips = [write_video(tmp_path / f"c{i}.mp4", [np.full((120, 160, 3), 60, np.uint8)] * n)
+             for i, n in enumerate((3, 1, 1, 1))]
+    result = dict(extract_many(clips, tmp_path / "p.aastudio", workers=2, threads=1))
+    failed = [s for s in result.values() if s.startswith("error")]
+    assert len(failed) == 1, result
+    assert "worker process exited with code 1" in failed[0]
+    assert "ImportError: typing is shadowed for this test" in failed[0]
+    assert "\n" not in failed[0]
+    assert sum(s == "extracted" for s in result.values()) == 3
