@@ -70,6 +70,9 @@ REGIONS = {
     "left_leg": ("left_hip", "left_knee", "left_ankle"),
     "right_leg": ("right_hip", "right_knee", "right_ankle"),
 }
+# finer describer regions -> the region above whose gold joints they cover
+SUB_REGIONS = {"shoulders": ("torso", ("left_shoulder", "right_shoulder")),
+               "hips": ("torso", ("left_hip", "right_hip"))}
 
 # fact quantity -> (reported kind, gold field).  Table also in tests/data/gold/README.md.
 FIELDS = {
@@ -201,7 +204,8 @@ def judge_fact(fact: dict, subject: Optional[dict]) -> tuple[str, str]:
         region = fact["parts"][0]
         if region == "body":      # "no person is visible"
             return kind, "correct" if not subject["full_body_pose_possible"] else "wrong"
-        return kind, "correct" if set(REGIONS.get(region, ())) & set(subject["not_visible"]) else "unscored"
+        joints = SUB_REGIONS[region][1] if region in SUB_REGIONS else REGIONS.get(region, ())
+        return kind, "correct" if set(joints) & set(subject["not_visible"]) else "unscored"
     kind, path = FIELDS.get(q, (NO_FIELD, None))
     if subject is None or not subject["full_body_pose_possible"]:
         return kind, "wrong"
@@ -276,7 +280,7 @@ def _asserted_paths(facts: list) -> set:
     out = set()
     for f in facts:
         if f["kind"] == "unknown":
-            out.add("region." + f["parts"][0])
+            out.add("region." + SUB_REGIONS.get(f["parts"][0], (f["parts"][0],))[0])
         elif f["quantity"] in FIELDS:
             out.add(FIELDS[f["quantity"]][1])
     if any(f["kind"] == "unknown" and f["parts"][0] == "body" for f in facts):
