@@ -473,13 +473,14 @@ SINGLE_FRAME_TASKS = ("body_part_pose", "full_body_posture", "relative_position"
 def qa_items(track, frame: int, video: str) -> list:
     """QA records synthesized on exactly this frame (single-frame sub-tasks), through the
     same generation, selection and option balancing as ``models.qa.synth``."""
+    from .describe.build import frame_track  # noqa: PLC0415
     from .qa import measure  # noqa: PLC0415
     from .qa.synth import SynthSettings, synthesize_clip  # noqa: PLC0415
     from .qa.tasks.common import ClipFacts  # noqa: PLC0415
 
     s = SynthSettings(tasks=SINGLE_FRAME_TASKS, per_clip=50)
     world = track.world[frame:frame + 1]
-    m = measure.TrackMeasures(world, s.min_visibility)
+    m = measure.TrackMeasures(world, s.min_visibility, frame_track(track, frame))
     facts = ClipFacts(f"{video}#{frame}", track.fps or 1.0,
                       {0: measure.frame_facts(world, 0, s.min_visibility, m)}, [], [], s.n_options)
     return synthesize_clip(facts, s, pose_backend=track.backend)

@@ -321,6 +321,11 @@ def pose_facts(track_or_world, frame=None, min_visibility=None) -> list[Fact]:
     return track_facts(sel, min_visibility, hysteresis=False, first_frame=frame).facts_at(0)
 
 
+def frame_track(track, frame: int):
+    """Frame ``frame`` of a track as a one-frame track (world and image landmarks)."""
+    return _one_frame(track, as_world(track), int(frame))
+
+
 def _one_frame(track, w: np.ndarray, frame: int):
     """Frame ``frame`` alone, keeping the image landmarks (for the consistency check)."""
     image = getattr(track, "image", None)

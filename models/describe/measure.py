@@ -152,7 +152,7 @@ def _tilts() -> np.ndarray:
     return n[order]
 
 
-FLOOR_TILT_MAX, FLOOR_TILT_STEP, FLOOR_CONTACT = 20.0, 5.0, 0.08
+FLOOR_TILT_MAX, FLOOR_TILT_STEP, FLOOR_CONTACT, FLOOR_TILT_BASE = 20.0, 5.0, 0.08, 1.0
 
 
 def floor_heights(p, vis, min_vis):
@@ -161,7 +161,8 @@ def floor_heights(p, vis, min_vis):
     The floor is the plane, tilted at most ``FLOOR_TILT_MAX`` degrees from the camera's
     horizontal (a tilted camera or a sloped mat), that lies under every visible joint and
     touches the most of them (within ``FLOOR_CONTACT``); ties go to the least tilt. It is
-    only estimated when a foot is visible (a cropped person has no known floor)."""
+    only estimated when a foot is visible (a cropped person has no known floor). A tilted
+    plane must rest on contacts at least ``FLOOR_TILT_BASE`` metres apart."""
     xyz = p[:, :N_JOINTS, :3]
     seen = vis[:, :N_JOINTS] >= min_vis
     n = _tilts()
@@ -169,7 +170,15 @@ def floor_heights(p, vis, min_vis):
         h = np.einsum("fjk,nk->fnj", np.nan_to_num(xyz), n)             # (frames, normals, 33)
     h = np.where(seen[:, None, :], h, np.inf)
     low = h.min(axis=2, keepdims=True)
-    contacts = ((h - low) <= FLOOR_CONTACT).sum(axis=2)
+    with np.errstate(invalid="ignore"):
+        touch = (h - low) <= FLOOR_CONTACT                                # (frames, normals, 33)
+    # a tilt is only believed when its contacts span a long base (a lying body, a wide
+    # stance): two feet close together cannot tell a sloped floor from a lifted foot
+    lo = np.where(touch[..., None], xyz[:, None], np.inf).min(axis=2)
+    hi = np.where(touch[..., None], xyz[:, None], -np.inf).max(axis=2)
+    with np.errstate(invalid="ignore"):
+        base = np.linalg.norm(np.nan_to_num(hi - lo, posinf=0.0, neginf=0.0), axis=-1)
+    contacts = np.where((base >= FLOOR_TILT_BASE) | (np.arange(len(n)) == 0), touch.sum(axis=2), -1)
     best = contacts.argmax(axis=1)                                        # first = least tilt
     rows = np.arange(len(xyz))
     out = np.einsum("fjk,fk->fj", xyz, n[best]) - low[rows, best]
