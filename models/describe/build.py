@@ -103,9 +103,10 @@ def _postures(values, specs, pts):
         upright = torso <= t["upright_torso_max"]
         # lying: hips on / near the floor and the torso (or the straight legs) along it
         legs_along = (np.abs(tl - 90) <= 30) & (np.abs(tr - 90) <= 30) & (np.minimum(kl, kr) >= t["standing_knee_min"])
+        hips_ext = (col("left_hip_angle") > 180) | (col("right_hip_angle") > 180)
         lying = (hips <= t["lying_hips_max"]) & (
             ((torso >= t["lying_torso_min"]) & (torso <= 180 - t["lying_torso_min"]))
-            | (legs_along & (hips <= g) & (torso >= t["upright_torso_max"]) & (torso <= 180 - t["upright_torso_max"])))
+            | (legs_along & hips_ext & (torso >= t["upright_torso_max"])))
         # kneeling: a knee on the floor AND that knee flexed, the hips above the knees
         kneel_l = (nl <= g) & (kl <= t["kneeling_knee_max"])
         kneel_r = (nr <= g) & (kr <= t["kneeling_knee_max"])
@@ -117,7 +118,8 @@ def _postures(values, specs, pts):
         behind = _behind_feet(pts)
         thighs_flat = (np.abs(tl - 90) <= t["sitting_thigh_max_tilt"]) & (np.abs(tr - 90) <= t["sitting_thigh_max_tilt"])
         knees_sit = (np.minimum(kl, kr) >= t["sitting_knee_min"]) & (np.maximum(kl, kr) <= t["sitting_knee_max"])
-        on_floor = (hips <= t["sitting_floor_hips_max"]) & (torso <= t["sitting_torso_max"])
+        flexed = (col("left_hip_angle") <= t["sitting_hip_max"]) & (col("right_hip_angle") <= t["sitting_hip_max"])
+        on_floor = (hips <= t["sitting_floor_hips_max"]) & (torso <= t["sitting_torso_max"]) & flexed
         on_seat = ((hips >= t["sitting_seat_hips_min"]) & thighs_flat & knees_sit
                    & (torso <= t["sitting_torso_max"]) & (behind >= t["sitting_behind_feet_min"]))
         sit = (on_floor | on_seat) & ~kneel & ~lying
@@ -137,14 +139,19 @@ def _postures(values, specs, pts):
     return np.stack([lying, sit, kneel, squat, stand, bend, up], axis=1), variant
 
 
+# rough segment masses (fractions of the body): trunk, head, each arm, thigh, shank + foot
+_MASS = (((11, 12, 23, 24), 0.5), ((0,), 0.08), ((11, 15), 0.05), ((12, 16), 0.05),
+         ((23, 25), 0.1), ((24, 26), 0.1), ((25, 27), 0.06), ((26, 28), 0.06))
+
+
 def _behind_feet(pts) -> np.ndarray:
-    """How far (m) the upper body's centre (mean of hips and shoulders) is behind the
-    rearmost heel/toe, along the body's forward axis; NaN without both feet."""
-    p = pts[..., :3]
-    centre = p[:, [11, 12, 23, 24], 2].mean(axis=1)
-    feet = p[:, [29, 30, 31, 32], 2]
+    """How far (m) the body's centre of mass (segment model ``_MASS``) is behind the
+    rearmost heel/toe along the body's forward axis; NaN when a point is missing. A body
+    balanced on its feet has it over them; well behind them, a seat carries the weight."""
+    z = pts[..., 2]
+    com = sum(w * z[:, list(j)].mean(axis=1) for j, w in _MASS)
     with np.errstate(invalid="ignore"):
-        return feet.min(axis=1) - centre
+        return z[:, [29, 30, 31, 32]].min(axis=1) - com
 
 
 def _lying_variant(pts, t) -> np.ndarray:
@@ -310,9 +317,9 @@ def pose_facts(track_or_world, frame=None, min_visibility=None) -> list[Fact]:
     if frame is None:
         if len(w) != 1:
             raise DescribeError(f"Pick a frame: the track has {len(w)} frames.")
-        frame, sel = 0, w
+        frame, sel = 0, track_or_world
     elif len(w) == 1:
-        frame, sel = int(frame), w
+        frame, sel = int(frame), track_or_world
     else:
         if not 0 <= int(frame) < len(w):
             raise DescribeError(f"Frame {frame} is out of range (the clip has {len(w)} frames).")
