@@ -101,7 +101,8 @@ def test_raised_hand_is_above_head():
     p = SynthPose().raise_arm("right")
     f = facts_by_q(p.world())
     assert f["right_hand_above_head"].bin == "above"
-    assert "left_hand_above_head" not in f
+    assert f["left_hand_above_head"].bin == "below"          # a fact, pruned from the text
+    assert "below the head" not in describe(pose_facts(p.world()))
     assert "the right hand is raised above the head" in describe(pose_facts(p.world()))
     assert "right_hand_above_shoulder" in f            # a fact, but pruned from the text
     assert "above the shoulder" not in describe(pose_facts(p.world()))
@@ -391,9 +392,11 @@ def test_leaning_back_is_not_bending_over():
 
 
 def _deep_squat() -> SynthPose:
-    p = SynthPose().raise_arm("left").raise_arm("right")     # overhead squat, upright torso
+    """Overhead squat: knees at 62 deg above the hips, shins vertical, torso 25 deg forward
+    (the old rules read thighs near horizontal + vertical shins + upright torso as a chair)."""
+    p = rotate_upper_body(SynthPose().raise_arm("left").raise_arm("right"), fwd_deg=25)
     for s, x in (("left", 1), ("right", -1)):
-        p.set(f"{s}_knee", (0.17 * x, -0.05, 0.44)).set(f"{s}_ankle", (0.15 * x, -0.42, 0.22))
+        p.set(f"{s}_knee", (0.17 * x, 0.21, 0.4)).set(f"{s}_ankle", (0.15 * x, -0.24, 0.4))
     return p
 
 

@@ -79,7 +79,7 @@ def test_bin_intervals_follow_the_describer_binning():
             code = int(bin_codes([v], g)[0])
             lo, hi = truth.bin_interval(g, code)
             assert lo <= v <= hi, (name, v, code, lo, hi)
-    assert truth.bin_interval(group("turn"), 8) == (150.0, math.inf)
+    assert truth.bin_interval(group("turn"), 8) == (160.0, math.inf)
     assert truth.overlaps((150.0, math.inf), (-200, -170), wrap=True)
 
 
