@@ -115,16 +115,18 @@ def _angle_changes(ctx) -> list[Fact]:
 
 def _distance_changes(ctx) -> list[Fact]:
     tf, out = ctx["tf"], []
+    w = np.asarray(ctx["w"], dtype=np.float64)
+    sw = np.linalg.norm(w[:, 11, :3] - w[:, 12, :3], axis=-1)   # the facts' unit, in metres
     for j, m in enumerate(tf.specs):
         if m.group != "distance":
             continue
-        d = tf.values[1, j] - tf.values[0, j]
+        va, vb = tf.values[0, j] * sw[0], tf.values[1, j] * sw[1]
+        d = vb - va
         label = _bin(d, _cfg()["distance_change"])
         if label is not None:
             out.append(_fact(ctx, "distance_change", m.parts(), m.id, d, "m", label,
                              tf.vis[:, j].min(), m.resting_joints(), m.region, "centre",
-                             {"a": float(tf.values[0, j]), "b": float(tf.values[1, j]),
-                              "subject": m.subject}))
+                             {"a": float(va), "b": float(vb), "subject": m.subject}))
     return out
 
 

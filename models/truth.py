@@ -70,6 +70,9 @@ REGIONS = {
     "left_leg": ("left_hip", "left_knee", "left_ankle"),
     "right_leg": ("right_hip", "right_knee", "right_ankle"),
 }
+# finer describer regions -> the region above whose gold joints they cover
+SUB_REGIONS = {"shoulders": ("torso", ("left_shoulder", "right_shoulder")),
+               "hips": ("torso", ("left_hip", "right_hip"))}
 
 # fact quantity -> (reported kind, gold field).  Table also in tests/data/gold/README.md.
 FIELDS = {
@@ -201,7 +204,8 @@ def judge_fact(fact: dict, subject: Optional[dict]) -> tuple[str, str]:
         region = fact["parts"][0]
         if region == "body":      # "no person is visible"
             return kind, "correct" if not subject["full_body_pose_possible"] else "wrong"
-        return kind, "correct" if set(REGIONS.get(region, ())) & set(subject["not_visible"]) else "unscored"
+        joints = SUB_REGIONS[region][1] if region in SUB_REGIONS else REGIONS.get(region, ())
+        return kind, "correct" if set(joints) & set(subject["not_visible"]) else "unscored"
     kind, path = FIELDS.get(q, (NO_FIELD, None))
     if subject is None or not subject["full_body_pose_possible"]:
         return kind, "wrong"
@@ -276,7 +280,7 @@ def _asserted_paths(facts: list) -> set:
     out = set()
     for f in facts:
         if f["kind"] == "unknown":
-            out.add("region." + f["parts"][0])
+            out.add("region." + SUB_REGIONS.get(f["parts"][0], (f["parts"][0],))[0])
         elif f["quantity"] in FIELDS:
             out.add(FIELDS[f["quantity"]][1])
     if any(f["kind"] == "unknown" and f["parts"][0] == "body" for f in facts):
@@ -469,13 +473,14 @@ SINGLE_FRAME_TASKS = ("body_part_pose", "full_body_posture", "relative_position"
 def qa_items(track, frame: int, video: str) -> list:
     """QA records synthesized on exactly this frame (single-frame sub-tasks), through the
     same generation, selection and option balancing as ``models.qa.synth``."""
+    from .describe.build import frame_track  # noqa: PLC0415
     from .qa import measure  # noqa: PLC0415
     from .qa.synth import SynthSettings, synthesize_clip  # noqa: PLC0415
     from .qa.tasks.common import ClipFacts  # noqa: PLC0415
 
     s = SynthSettings(tasks=SINGLE_FRAME_TASKS, per_clip=50)
     world = track.world[frame:frame + 1]
-    m = measure.TrackMeasures(world, s.min_visibility)
+    m = measure.TrackMeasures(world, s.min_visibility, frame_track(track, frame))
     facts = ClipFacts(f"{video}#{frame}", track.fps or 1.0,
                       {0: measure.frame_facts(world, 0, s.min_visibility, m)}, [], [], s.n_options)
     return synthesize_clip(facts, s, pose_backend=track.backend)

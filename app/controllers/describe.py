@@ -102,7 +102,9 @@ class DescribeController(QObject):
         if track is None or not track.complete:
             return
         gen = self._gen
-        self.ctx.jobs.submit(lambda ctx=None: track_facts(track), kind="cpu",
+        # no hysteresis: the panel shows exactly what ``describe --frame N`` prints and what
+        # QA synthesis asks about (one description per frame)
+        self.ctx.jobs.submit(lambda ctx=None: track_facts(track, hysteresis=False), kind="cpu",
                              on_result=lambda tf: self._on_tf(gen, track, tf))
 
     def _on_tf(self, gen: int, track, tf) -> None:

@@ -21,15 +21,19 @@ import numpy as np
 
 from ..body import body_frame
 from ..errors import StudioError
+from ..pose.skeleton import blazepose
+from .agreement import angle_doubts, outside_frame
 from .config import bin_codes, config, group
 from .consistency import inconsistent_frames
 from .facts import Fact, TrackFacts, phrase_for
 from .measure import measure, plan
 
+# Regions named in "not visible" facts. They do not overlap, and no claim is made that rests
+# on a joint of a region said to be not visible (a limb is either hidden or described).
 UNKNOWN_REGIONS = {
-    "head": (0, 7, 8), "torso": (11, 12, 23, 24),
-    "left arm": (11, 13, 15), "right arm": (12, 14, 16),
-    "left leg": (23, 25, 27), "right leg": (24, 26, 28),
+    "head": (0, 7, 8), "shoulders": (11, 12), "hips": (23, 24),
+    "left arm": (13, 15), "right arm": (14, 16),
+    "left leg": (25, 27), "right leg": (26, 28),
 }
 POSTURES = ("lying", "sitting", "kneeling", "squatting", "standing", "bending over",
             "arms raised")
@@ -82,40 +86,97 @@ def _bins(v, grp, margin=0.0):
     return bin_codes(v, grp, margin)
 
 
-def _postures(values, specs):
+def _postures(values, specs, pts):
+    """Posture flags (frames, P) and lying / kneeling variants (frames,) from the written
+    conditions of ADR 0008 (every threshold in ``posecodes.json`` "postures")."""
     c = {m.id: j for j, m in enumerate(specs)}
     t = config()["postures"]
     col = lambda k: values[:, c[k]]  # noqa: E731
     pair = lambda k: (col("left_" + k), col("right_" + k))  # noqa: E731
-    g = group("ground_feet")["edges"][0]
+    g = t["contact_max"]
     with np.errstate(invalid="ignore"):
-        torso, hips = col("torso_orientation"), col("hips_ground")
-        (kl, kr), (tl, tr), (sl, sr) = pair("knee_angle"), pair("thigh_orientation"), pair("shin_orientation")
-        gl, gr = pair("foot_ground")
+        torso, hips, lean = col("torso_orientation"), col("hips_ground"), col("lean_fb")
+        (kl, kr), (tl, tr) = pair("knee_angle"), pair("thigh_orientation")
+        (gl, gr), (nl, nr), (hl, hr) = pair("foot_ground"), pair("knee_ground"), pair("hand_ground")
         feet_down = (gl <= g) | (gr <= g)
+        both_feet_seen = ~np.isnan(gl) & ~np.isnan(gr)
         upright = torso <= t["upright_torso_max"]
-        lying = (torso >= t["lying_torso_min"]) & (torso <= 180 - t["lying_torso_min"]) & (hips <= t["lying_hips_max"])
-        kneel = ((col("left_knee_ground") <= g) | (col("right_knee_ground") <= g)) & ~lying
-        flat = 90 - t["sitting_thigh_min"]
-        sit = ((np.abs(tl - 90) <= flat) & (np.abs(tr - 90) <= flat) & (sl >= t["sitting_shin_down_min"])
-               & (sr >= t["sitting_shin_down_min"]) & (np.maximum(kl, kr) <= t["sitting_knee_max"])
-               & upright & ~kneel & ~lying)
-        squat = ((np.maximum(kl, kr) <= t["squat_knee_max"]) & (hips <= t["squat_hips_max"])
-                 & feet_down & ~sit & ~kneel & ~lying)
-        stand = (np.minimum(kl, kr) >= t["standing_knee_min"]) & upright & feet_down & ~kneel & ~lying
-        bend = (torso >= t["bending_torso_min"]) & ~lying
+        # lying: hips on / near the floor and the torso (or the straight legs) along it
+        legs_along = (np.abs(tl - 90) <= 30) & (np.abs(tr - 90) <= 30) & (np.minimum(kl, kr) >= t["standing_knee_min"])
+        hips_ext = (col("left_hip_angle") > 180) | (col("right_hip_angle") > 180)
+        lying = (hips <= t["lying_hips_max"]) & (
+            ((torso >= t["lying_torso_min"]) & (torso <= 180 - t["lying_torso_min"]))
+            | (legs_along & hips_ext & (torso >= t["upright_torso_max"])))
+        # kneeling: a knee on the floor AND that knee flexed, the hips above the knees
+        kneel_l = (nl <= g) & (kl <= t["kneeling_knee_max"])
+        kneel_r = (nr <= g) & (kr <= t["kneeling_knee_max"])
+        kneel = (kneel_l | kneel_r) & (hips > np.fmin(nl, nr)) & ~lying
+        hands_down = (hl <= g) & (hr <= g)
+        on_all_fours = kneel & hands_down & (torso >= t["hands_knees_torso_min"])
+        # sitting needs a support cue: hips on the floor, or a seat (hips raised but behind
+        # the feet so far that the feet cannot carry the body's weight)
+        behind = _behind_feet(pts)
+        thighs_flat = (np.abs(tl - 90) <= t["sitting_thigh_max_tilt"]) & (np.abs(tr - 90) <= t["sitting_thigh_max_tilt"])
+        knees_sit = (np.minimum(kl, kr) >= t["sitting_knee_min"]) & (np.maximum(kl, kr) <= t["sitting_knee_max"])
+        flexed = (col("left_hip_angle") <= t["sitting_hip_max"]) & (col("right_hip_angle") <= t["sitting_hip_max"])
+        on_floor = (hips <= t["sitting_floor_hips_max"]) & (torso <= t["sitting_torso_max"]) & flexed
+        on_seat = ((hips >= t["sitting_seat_hips_min"]) & thighs_flat & knees_sit
+                   & (torso <= t["sitting_torso_max"]) & (behind >= t["sitting_behind_feet_min"]))
+        sit = (on_floor | on_seat) & ~kneel & ~lying
+        squat = ((np.maximum(kl, kr) <= t["squat_knee_max"]) & (hips > g) & (hips <= t["squat_hips_max"])
+                 & feet_down & (torso <= t["lying_torso_min"]) & ~sit & ~kneel & ~lying)
+        stand = ((np.minimum(kl, kr) >= t["standing_knee_min"]) & upright & feet_down & both_feet_seen
+                 & (hips >= t["standing_hips_min"]) & ~kneel & ~lying & ~sit & ~squat)
+        # bending over: forward flexion only (leaning back is the lean fact)
+        bend = ((torso >= t["bending_torso_min"]) & (lean >= t["bending_lean_min"])
+                & ~lying & ~on_all_fours)
         clear = group("above")["edges"][-1]
         up = (col("left_hand_above_head") > clear) & (col("right_hand_above_head") > clear)
-    return np.stack([lying, sit, kneel, squat, stand, bend, up], axis=1)
+    variant = np.full(len(values), "", dtype=object)
+    variant[on_all_fours] = "hands and knees"
+    lv = _lying_variant(pts, t)
+    variant[lying] = lv[lying]
+    return np.stack([lying, sit, kneel, squat, stand, bend, up], axis=1), variant
+
+
+# rough segment masses (fractions of the body): trunk, head, each arm, thigh, shank + foot
+_MASS = (((11, 12, 23, 24), 0.5), ((0,), 0.08), ((11, 15), 0.05), ((12, 16), 0.05),
+         ((23, 25), 0.1), ((24, 26), 0.1), ((25, 27), 0.06), ((26, 28), 0.06))
+
+
+def _behind_feet(pts) -> np.ndarray:
+    """How far (m) the body's centre of mass (segment model ``_MASS``) is behind the
+    rearmost heel/toe along the body's forward axis; NaN when a point is missing. A body
+    balanced on its feet has it over them; well behind them, a seat carries the weight."""
+    z = pts[..., 2]
+    com = sum(w * z[:, list(j)].mean(axis=1) for j, w in _MASS)
+    with np.errstate(invalid="ignore"):
+        return z[:, [29, 30, 31, 32]].min(axis=1) - com
+
+
+def _lying_variant(pts, t) -> np.ndarray:
+    """"prone" / "supine" / "side" from the chest normal and the hip line (body frame)."""
+    p = pts[..., :3]
+    left = p[:, [11, 23]].mean(axis=1) - p[:, [12, 24]].mean(axis=1)
+    up = p[:, [11, 12]].mean(axis=1) - p[:, [23, 24]].mean(axis=1)
+    chest = np.cross(left, up)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        cy = chest[:, 1] / np.linalg.norm(chest, axis=1)
+        ly = np.abs(left[:, 1]) / np.linalg.norm(left, axis=1)
+    out = np.full(len(p), "", dtype=object)
+    out[cy <= -t["lying_face_min"]] = "prone"
+    out[cy >= t["lying_face_min"]] = "supine"
+    out[ly >= t["lying_side_min"]] = "side"
+    return out
 
 
 POSTURE_USES = {
     "lying": ("torso_orientation", "hips_ground"),
-    "sitting": ("torso_orientation", "{s}_knee_angle", "{s}_thigh_orientation", "{s}_shin_orientation"),
-    "kneeling": ("{s}_knee_ground",),
+    "sitting": ("torso_orientation", "hips_ground", "{s}_knee_angle", "{s}_thigh_orientation"),
+    "kneeling": ("{s}_knee_ground", "{s}_knee_angle", "hips_ground"),
     "squatting": ("hips_ground", "{s}_knee_angle", "{s}_foot_ground"),
-    "standing": ("torso_orientation", "{s}_knee_angle", "{s}_foot_ground"),
-    "bending over": ("torso_orientation",),
+    "standing": ("torso_orientation", "hips_ground", "{s}_knee_angle", "{s}_foot_ground"),
+    "bending over": ("torso_orientation", "lean_fb"),
     "arms raised": ("{s}_hand_above_head",),
 }
 
@@ -139,23 +200,57 @@ def track_facts(world, min_visibility=None, hysteresis: bool = True,
     w = as_world(world)
     bad = inconsistent_frames(world)
     bad = np.zeros(len(w), dtype=bool) if bad is None else bad
-    if bad.any():
+    image = _image(world, len(w))
+    if bad.any() or image is not None:
         w = w.copy()
         w[bad, :, :3] = np.nan          # contradicts the image: measure nothing there
+    if image is not None:
+        if w.shape[-1] == 3:
+            w = np.concatenate([w, np.ones(w.shape[:2] + (1,))], axis=-1)
+        w[..., 3] = np.where(outside_frame(image), 0.0, w[..., 3])   # guessed, not seen
     mv = _min_vis(min_visibility)
     pts, yaw = body_frame(w)
     values, vis = measure(pts, yaw, mv)
     vis = np.nan_to_num(vis, nan=0.0)
     values = np.where(vis >= mv, values, np.nan)
     specs = plan().specs
+    if image is not None:
+        size = (float(getattr(world, "width", 1) or 1), float(getattr(world, "height", 1) or 1))
+        values = np.where(angle_doubts(w, image, size, specs, blazepose().index), np.nan, values)
+    values = _gate_upright(values, specs)
     codes = _codes(values, specs, hysteresis)
-    flags = _postures(values, specs)
+    flags, variants = _postures(values, specs, pts)
     jvis = w[..., 3] if w.shape[-1] > 3 else np.where(np.isnan(w[..., 0]), 0.0, 1.0)
     tf = TrackFacts(specs, values, codes, vis, flags, POSTURES, first_frame)
     tf.joint_vis = np.nan_to_num(jvis, nan=0.0)
     tf.min_visibility = mv
     tf.unreliable = bad
+    tf.variants = variants
     return tf
+
+
+def _image(world, frames: int):
+    """Image landmarks (frames, 33, >=2) of a track-like input, or None."""
+    image = getattr(world, "image", None)
+    if image is None:
+        return None
+    img = np.asarray(image, dtype=np.float64)
+    if img.ndim == 2:
+        img = img[None]
+    return img if img.shape[:2] == (frames, 33) else None
+
+
+def _gate_upright(values, specs):
+    """"In front of / behind the body" is only said of a torso within 45 deg of upright."""
+    cols = [j for j, m in enumerate(specs) if m.upright_only]
+    if not cols:
+        return values
+    torso = values[:, [m.id for m in specs].index("torso_orientation")]
+    with np.errstate(invalid="ignore"):
+        ok = torso <= 45.0
+    values = values.copy()
+    values[:, cols] = np.where(ok[:, None], values[:, cols], np.nan)
+    return values
 
 
 def facts_from_row(tf: TrackFacts, i: int) -> list[Fact]:
@@ -165,11 +260,12 @@ def facts_from_row(tf: TrackFacts, i: int) -> list[Fact]:
     out = _unknown_facts(tf, i, frame)
     if out and out[0].parts == ("body",):
         return out
-    out = _posture_facts(tf, i, frame) + out
+    hidden = {j for f in out for j in f.joints}     # a limb is either "not visible" or described
+    out = [f for f in _posture_facts(tf, i, frame) if not hidden & set(f.joints)] + out
     for j, m in enumerate(tf.specs):
         code = int(tf.codes[i, j])
         phrase = phrase_for(m, code) if code >= 0 else None
-        if phrase is None:
+        if phrase is None or hidden & set(m.resting_joints()):
             continue
         out.append(Fact(m.type, m.parts(), m.id, float(tf.values[i, j]), group(m.group)["unit"],
                         group(m.group)["labels"][code], frame, float(tf.vis[i, j]),
@@ -189,8 +285,12 @@ def _posture_facts(tf: TrackFacts, i: int, frame: int) -> list[Fact]:
     for k, label in enumerate(tf.posture_labels):
         if tf.postures[i, k]:
             joints, vis = posture_support(tf, i, label)
+            variant = str(getattr(tf, "variants", [""] * (i + 1))[i] or "")
+            phrase = phrases[label]
+            if variant and label in ("lying", "kneeling"):
+                phrase = config()["postures"]["variants"][variant]
             out.append(Fact("posture", ("body",), "posture", 1.0, "", label, frame, vis, joints,
-                            "body", "centre", phrases[label]))
+                            "body", "centre", phrase, {"variant": variant} if variant else {}))
     return out
 
 
@@ -204,8 +304,9 @@ def _unknown_facts(tf: TrackFacts, i: int, frame: int) -> list[Fact]:
         v = float(jv[list(joints)].min())
         if v < tf.min_visibility:
             side = name.split()[0] if " " in name else "centre"
+            region = {"head": "body", "shoulders": "torso", "hips": "torso"}.get(name, name.split()[-1] + "s")
             out.append(Fact("unknown", (name.replace(" ", "_"),), "visibility", v, "",
-                            "not visible", frame, v, joints, "body", side,
+                            "not visible", frame, v, joints, region, side,
                             f"the {name} is not visible"))
     return out
 
@@ -216,15 +317,20 @@ def pose_facts(track_or_world, frame=None, min_visibility=None) -> list[Fact]:
     if frame is None:
         if len(w) != 1:
             raise DescribeError(f"Pick a frame: the track has {len(w)} frames.")
-        frame, sel = 0, w
+        frame, sel = 0, track_or_world
     elif len(w) == 1:
-        frame, sel = int(frame), w
+        frame, sel = int(frame), track_or_world
     else:
         if not 0 <= int(frame) < len(w):
             raise DescribeError(f"Frame {frame} is out of range (the clip has {len(w)} frames).")
         frame = int(frame)
         sel = _one_frame(track_or_world, w, frame)
     return track_facts(sel, min_visibility, hysteresis=False, first_frame=frame).facts_at(0)
+
+
+def frame_track(track, frame: int):
+    """Frame ``frame`` of a track as a one-frame track (world and image landmarks)."""
+    return _one_frame(track, as_world(track), int(frame))
 
 
 def _one_frame(track, w: np.ndarray, frame: int):

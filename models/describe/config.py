@@ -42,6 +42,7 @@ class Measure:
     frm: str = ""
     to: str = ""
     part: str = ""
+    upright_only: bool = False   # stated only while the torso is within 45 deg of upright
 
     def parts(self) -> tuple[str, ...]:
         """The body parts this measurement is about (the fact's subject parts)."""
@@ -57,12 +58,19 @@ class Measure:
             return ("body",)
         return ("torso",)
 
-    def resting_joints(self) -> tuple[int, ...]:
-        """Joint indices whose visibility this measurement rests on."""
+    def names(self) -> list[str]:
+        """Joint / part names the value is computed from (a distance is measured in the
+        person's shoulder widths, so it also rests on both shoulders)."""
         names = list(self.joints)
         names += [n for n in (self.a, self.b, self.frm, self.to, self.part) if n]
+        if self.type == "distance":
+            names += [n for n in ("left_shoulder", "right_shoulder") if n not in names]
+        return names
+
+    def resting_joints(self) -> tuple[int, ...]:
+        """Joint indices whose visibility this measurement rests on."""
         out: list[int] = []
-        for n in names:
+        for n in self.names():
             out.extend(j for j in part_joints(n) if j not in out)
         return tuple(out)
 

@@ -48,8 +48,7 @@ def plan() -> Plan:
     virtual: list = []
     cols = {}
     for m in specs:
-        names = list(m.joints) + [n for n in (m.a, m.b, m.frm, m.to, m.part) if n]
-        cols[m.id] = [_col(parts, virtual, n) for n in names]
+        cols[m.id] = [_col(parts, virtual, n) for n in m.names()]
     by_type: dict = {}
     for pos, m in enumerate(specs):
         by_type.setdefault(m.type, []).append(pos)
@@ -79,13 +78,52 @@ def _extend(points: np.ndarray, virtual: list) -> tuple[np.ndarray, np.ndarray]:
 
 def _angles(p, specs, pos, col):
     a, b, c = (np.array([col(specs[i].joints[k]) for i in pos]) for k in range(3))
-    return angle_at(p[:, a], p[:, b], p[:, c])
+    inner = angle_at(p[:, a], p[:, b], p[:, c])
+    signed = np.array([specs[i].group in SAGITTAL for i in pos])
+    if not signed.any():
+        return inner
+    side = np.array([0 if specs[i].side == "left" else 1 for i in pos])
+    hip, sh = np.array([L_HIP, R_HIP])[side], np.array([L_SH, R_SH])[side]
+    phi, in_plane = sagittal_angle(p[:, sh], p[:, hip], p[:, c] - p[:, b])
+    ext = in_plane & (phi <= -EXTENSION_MIN) & (phi >= -EXTENSION_MAX)
+    out = np.where(signed & ext, 360.0 - inner, inner)
+    # a hip bent mostly sideways (abduction) is neither flexed nor extended: no claim
+    hips = np.array([specs[i].group == "hip_angle" for i in pos])
+    unclear = hips & ~ext & ((np.abs(phi) < EXTENSION_MIN) | ~in_plane) & (inner < STRAIGHT)
+    return np.where(unclear, np.nan, out)
 
 
-def _distances(p, specs, pos, col):
+# Hip and shoulder: flexion (the limb swings forward of the torso line) is told apart from
+# extension (behind it) by the signed angle in the body's sagittal (y-z) plane.
+SAGITTAL = ("hip_angle", "shoulder_angle")
+EXTENSION_MIN, EXTENSION_MAX, STRAIGHT = 15.0, 150.0, 160.0
+L_SH, R_SH, L_HIP, R_HIP = 11, 12, 23, 24
+
+
+def sagittal_angle(shoulder, hip, limb):
+    """Signed angle (deg) from the downward torso line (shoulder -> hip) to ``limb`` in the
+    body's sagittal plane; + = forward (flexion), - = backward (extension). ``in_plane`` is
+    False where the limb's sagittal projection is under half its length (it points sideways)."""
+    ref = hip - shoulder
+    ay, az, by, bz = ref[..., 1], ref[..., 2], limb[..., 1], limb[..., 2]
+    with np.errstate(invalid="ignore"):
+        phi = np.degrees(np.arctan2(az * by - ay * bz, az * bz + ay * by))
+        in_plane = np.hypot(by, bz) >= 0.5 * np.linalg.norm(limb, axis=-1)
+    return phi, in_plane
+
+
+def shoulder_width(p, vis, min_vis):
+    """3-D distance between the shoulders per frame (NaN unless both are visible)."""
+    w = np.linalg.norm(p[:, L_SH] - p[:, R_SH], axis=-1)
+    seen = np.minimum(vis[:, L_SH], vis[:, R_SH]) >= min_vis
+    return np.where(seen & (w > 1e-6), w, np.nan)
+
+
+def _distances(p, specs, pos, col, sw):
     a = np.array([col(specs[i].a) for i in pos])
     b = np.array([col(specs[i].b) for i in pos])
-    return np.linalg.norm(p[:, a] - p[:, b], axis=-1)
+    with np.errstate(invalid="ignore"):
+        return np.linalg.norm(p[:, a] - p[:, b], axis=-1) / sw[:, None]
 
 
 def _relative(p, specs, pos, col):
@@ -104,13 +142,63 @@ def _orientation(p, specs, pos, col):
     return np.degrees(np.arccos(np.clip(cos, -1, 1)))
 
 
+def _tilts() -> np.ndarray:
+    """Candidate floor normals: up (+y) tilted by up to FLOOR_TILT_MAX about x and z."""
+    t = np.radians(np.arange(-FLOOR_TILT_MAX, FLOOR_TILT_MAX + 1e-9, FLOOR_TILT_STEP))
+    a, b = np.meshgrid(t, t, indexing="ij")
+    n = np.stack([np.sin(b) * np.cos(a), np.cos(a) * np.cos(b), np.sin(a)], axis=-1).reshape(-1, 3)
+    n /= np.linalg.norm(n, axis=1, keepdims=True)
+    order = np.argsort((a ** 2 + b ** 2).ravel(), kind="stable")   # least tilt first
+    return n[order]
+
+
+FLOOR_TILT_MAX, FLOOR_TILT_STEP, FLOOR_CONTACT, FLOOR_TILT_BASE = 20.0, 5.0, 0.08, 1.0
+
+
+def floor_heights(p, vis, min_vis):
+    """Height (m) of every joint above the estimated floor, (frames, 33); NaN without a floor.
+
+    The floor is the plane, tilted at most ``FLOOR_TILT_MAX`` degrees from the camera's
+    horizontal (a tilted camera or a sloped mat), that lies under every visible joint and
+    touches the most of them (within ``FLOOR_CONTACT``); ties go to the least tilt. It is
+    only estimated when a foot is visible (a cropped person has no known floor). A tilted
+    plane must rest on contacts at least ``FLOOR_TILT_BASE`` metres apart."""
+    xyz = p[:, :N_JOINTS, :3]
+    seen = vis[:, :N_JOINTS] >= min_vis
+    n = _tilts()
+    with np.errstate(invalid="ignore"):
+        h = np.einsum("fjk,nk->fnj", np.nan_to_num(xyz), n)             # (frames, normals, 33)
+    h = np.where(seen[:, None, :], h, np.inf)
+    low = h.min(axis=2, keepdims=True)
+    with np.errstate(invalid="ignore"):
+        touch = (h - low) <= FLOOR_CONTACT                                # (frames, normals, 33)
+    # a tilt is only believed when its contacts span a long base (a lying body, a wide
+    # stance): two feet close together cannot tell a sloped floor from a lifted foot
+    lo = np.where(touch[..., None], xyz[:, None], np.inf).min(axis=2)
+    hi = np.where(touch[..., None], xyz[:, None], -np.inf).max(axis=2)
+    with np.errstate(invalid="ignore"):
+        base = np.linalg.norm(np.nan_to_num(hi - lo, posinf=0.0, neginf=0.0), axis=-1)
+    contacts = np.where((base >= FLOOR_TILT_BASE) | (np.arange(len(n)) == 0), touch.sum(axis=2), -1)
+    best = contacts.argmax(axis=1)                                        # first = least tilt
+    rows = np.arange(len(xyz))
+    out = np.einsum("fjk,fk->fj", xyz, n[best]) - low[rows, best]
+    feet_seen = seen[:, 27:33].any(axis=1)
+    return np.where(feet_seen[:, None] & np.isfinite(low[rows, best]), out, np.nan)
+
+
 def _ground(p, vis, specs, pos, col, min_vis):
-    y = np.where(vis[:, :N_JOINTS] >= min_vis, p[:, :N_JOINTS, 1], np.inf)
-    low = y.min(axis=1)
-    feet_seen = (vis[:, 27:33] >= min_vis).any(axis=1)   # no visible foot: ground unknown
-    low = np.where(np.isinf(low) | ~feet_seen, np.nan, low)
-    c = np.array([col(specs[i].part) for i in pos])
-    return p[:, c, 1] - low[:, None]
+    """Height above the floor of each part's lowest visible joint (a foot rests on its heel
+    or toe, the hips on the lower hip joint)."""
+    h = floor_heights(p, vis, min_vis)
+    h = np.where(vis[:, :N_JOINTS] >= min_vis, h, np.nan)
+    out = np.full((len(p), len(pos)), np.nan)
+    for k, i in enumerate(pos):
+        joints = list(part_joints(specs[i].part))
+        if specs[i].part.endswith("_foot"):
+            joints = [j for j in joints if j not in (27, 28)] or joints    # heel and toe
+        low = np.where(np.isnan(h[:, joints]), np.inf, h[:, joints]).min(axis=1)
+        out[:, k] = np.where(np.isinf(low), np.nan, low)
+    return out
 
 
 def _torso(p, col, kind):
@@ -135,7 +223,8 @@ def measure(points: np.ndarray, yaw: np.ndarray, min_visibility: float = 0.5):
     col = lambda n: _col(pl.part_index, pl.virtual, n)  # noqa: E731
     frames, specs = p.shape[0], pl.specs
     values = np.full((frames, len(specs)), np.nan)
-    fns = {"angle": _angles, "distance": _distances, "relative": _relative,
+    sw = shoulder_width(p, vis, min_visibility)
+    fns = {"angle": _angles, "distance": lambda *a: _distances(*a, sw), "relative": _relative,
            "orientation": _orientation}
     for kind, pos in pl.by_type.items():
         if kind in fns:

@@ -211,7 +211,7 @@ def description_sources(track, video: str, frames: list[int]) -> list[TextSource
 
     out = []
     for f in frames:
-        text = describe(pose_facts(track.world, f))
+        text = describe(pose_facts(track, f))
         if text.strip():
             t = round(track.time_of(f), 2) if track.fps or track.times is not None else None
             out.append(TextSource(video, text, "description", f"frame:{f}", t, t))

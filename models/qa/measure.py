@@ -66,9 +66,11 @@ class TrackMeasures:
     once (vectorised). Bins without hysteresis: QA skips values near a bin edge by more
     than the describer's hysteresis margin, so both agree on every asked value."""
 
-    def __init__(self, world: np.ndarray, min_visibility: float = 0.5) -> None:
+    def __init__(self, world: np.ndarray, min_visibility: float = 0.5, track=None) -> None:
         self.world = world
-        self.tf = track_facts(world, min_visibility, hysteresis=False)
+        # the describer's per-frame facts (no hysteresis), checked against the image
+        # landmarks when the track is given: the same facts ``describe --frame`` prints
+        self.tf = track_facts(world if track is None else track, min_visibility, hysteresis=False)
         self.bc = body_coords(world)
 
     def described(self, measure_id: str, frame: int) -> tuple[float, float, str | None]:

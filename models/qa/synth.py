@@ -60,12 +60,14 @@ def _sample(frames: np.ndarray, k: int) -> list[int]:
 
 
 def clip_facts(world: np.ndarray, fps: float, video: str,
-               s: Optional[SynthSettings] = None, times=None) -> ClipFacts:
-    """Facts for the sampled moments, intervals and frame pairs of one track."""
+               s: Optional[SynthSettings] = None, times=None, track=None) -> ClipFacts:
+    """Facts for the sampled moments, intervals and frame pairs of one track (``times``: the
+    clip's frame times; ``track``, the ``PoseTrack`` of ``world`` when at hand, lets the
+    describer check claims against the image exactly as the describe command does)."""
     s = s or SynthSettings()
     present = np.flatnonzero(~np.isnan(world[:, :, 0]).all(axis=1))
     frames = _sample(present, s.max_frames)
-    m = measure.TrackMeasures(world, s.min_visibility)
+    m = measure.TrackMeasures(world, s.min_visibility, track)
     per_frame = {f: measure.frame_facts(world, f, s.min_visibility, m) for f in frames}
     intervals = _intervals(world, fps, present, s, m)
     gap = max(1, int(round(s.pair_gap_s * fps)))
@@ -227,7 +229,7 @@ def synthesize_track(track, video: str, s: Optional[SynthSettings] = None,
                      balancer: Optional[Balancer] = None,
                      seen_questions: set = frozenset()) -> list[QARecord]:
     s = s or SynthSettings()
-    facts = clip_facts(track.world, track.fps, video, s, track.timeline)
+    facts = clip_facts(track.world, track.fps, video, s, track.timeline, track)
     return synthesize_clip(facts, s, balancer, seen_questions, track.backend,
                            track.backend_version)
 

@@ -37,13 +37,13 @@ def _facts(track, question: str, extra_frames: Sequence[int]):
     from ..qa.synth import SynthSettings, clip_facts
 
     world, s = np.asarray(track.world), SynthSettings()
-    facts = clip_facts(world, track.fps, "", s, track.timeline)
+    facts = clip_facts(world, track.fps, "", s, track.timeline, track)
     present = ~np.isnan(world[:, :, 0]).all(axis=1)
     named = _asked_frames(question, track.timeline, len(world))
     extra = sorted({int(f) for f in list(extra_frames) + named
                     if 0 <= int(f) < len(world) and present[int(f)]} - set(facts.frames))
     if extra:
-        m = measure.TrackMeasures(world, s.min_visibility)
+        m = measure.TrackMeasures(world, s.min_visibility, track)
         facts.frames.update({f: measure.frame_facts(world, f, s.min_visibility, m) for f in extra})
     named = [f for f in named if f in facts.frames]
     facts.pairs = list(facts.pairs) + [(a, b) for a in named for b in named if a < b]

@@ -72,19 +72,37 @@ def _hands_apart(d: float) -> np.ndarray:
     return p.world()
 
 
-@pytest.mark.parametrize("d,label", [(0.1, "close"), (0.199, "close"), (0.201, "shoulder-width"),
-                                     (0.399, "shoulder-width"), (0.401, "spread"),
-                                     (0.799, "spread"), (0.801, "wide")])
+SW = 0.36   # the synthetic person's shoulder width (m): distances are in shoulder widths
+
+
+@pytest.mark.parametrize("d,label", [(0.3, "close"), (0.599, "close"), (0.601, None),
+                                     (0.801, "shoulder-width"), (1.299, "shoulder-width"),
+                                     (1.301, None), (1.601, "spread"), (2.499, "spread"),
+                                     (2.501, "wide")])
 def test_hand_distance_bins(d, label):
-    f = facts_by_q(_hands_apart(d))["hands_distance"]
-    assert f.bin == label and f.value == pytest.approx(d)
+    f = facts_by_q(_hands_apart(d * SW)).get("hands_distance")
+    assert (None if f is None else f.bin) == label
+    if f is not None:
+        assert f.value == pytest.approx(d) and f.unit == "sw"
+        assert {11, 12} <= set(f.joints)          # rests on the shoulders it is measured in
+
+
+def test_hands_a_quarter_metre_apart_are_not_shoulder_width():
+    """Seen on real footage: hands 0.24 m apart were "about shoulder-width apart"."""
+    assert bin_of(_hands_apart(0.24), "hands_distance") != "shoulder-width"
+    wide = SynthPose()
+    for side, x in (("left", 0.3), ("right", -0.3)):        # a broad person, same hands
+        wide.set(f"{side}_shoulder", (x, 0.5, 0))
+    wide.set("left_wrist", (0.12, 0.2, 0.3)).set("right_wrist", (-0.12, 0.2, 0.3))
+    assert bin_of(wide.world(), "hands_distance") == "close"
 
 
 def test_raised_hand_is_above_head():
     p = SynthPose().raise_arm("right")
     f = facts_by_q(p.world())
     assert f["right_hand_above_head"].bin == "above"
-    assert "left_hand_above_head" not in f
+    assert f["left_hand_above_head"].bin == "below"          # a fact, pruned from the text
+    assert "below the head" not in describe(pose_facts(p.world()))
     assert "the right hand is raised above the head" in describe(pose_facts(p.world()))
     assert "right_hand_above_shoulder" in f            # a fact, but pruned from the text
     assert "above the shoulder" not in describe(pose_facts(p.world()))
@@ -108,13 +126,12 @@ def test_segment_orientation_bins(deg, label):
 
 
 def test_ground_edge_both_sides():
-    # the foot's mean point (ankle, heel, toe) is 0.03 m above the lowest joint (a toe)
+    # a foot rests on its lowest point (heel or toe): the toe is the floor here
     base = SynthPose()
-    assert facts_by_q(base.world())["left_foot_ground"].value == pytest.approx(0.03)
-    lift = 0.1 - 0.03
-    assert bin_of(SynthPose().move("left_ankle", (0, lift - 0.001, 0)).world(),
+    assert facts_by_q(base.world())["left_foot_ground"].value == pytest.approx(0.0)
+    assert bin_of(SynthPose().move("left_ankle", (0, 0.099, 0)).world(),
                   "left_foot_ground") == "on the ground"
-    assert bin_of(SynthPose().move("left_ankle", (0, lift + 0.001, 0)).world(),
+    assert bin_of(SynthPose().move("left_ankle", (0, 0.101, 0)).world(),
                   "left_foot_ground") == "off the ground"
 
 
@@ -216,7 +233,13 @@ def test_image_scaling_does_not_change_world_facts():
     t1 = PoseTrack(image_of(w), w, 30.0, 640, 480)
     t2 = PoseTrack(image_of(w, (0.5 * 0.75, 0.5 * 0.7)), w, 30.0, 1920, 1080)
     facts = pose_facts(t1, 1)
-    assert facts == pose_facts(t2, 1) == pose_facts(t1.world, 1) and len(facts) > 10
+    assert facts == pose_facts(t2, 1) and len(facts) > 10
+    # with the image at hand, only claims the image cannot back are dropped (the left
+    # forearm and the right shin point along the camera axis: those angles rest on depth)
+    world_only = pose_facts(t1.world, 1)
+    assert set(facts) < set(world_only)
+    assert {f.quantity for f in world_only} - {f.quantity for f in facts} == {
+        "left_elbow_angle", "right_knee_angle"}
 
 
 # --- world-vs-image consistency ---------------------------------------------------------------
@@ -235,7 +258,7 @@ def test_world_skeleton_contradicting_the_image_is_not_described():
         facts = tf.facts_at(i)
         assert [f.quantity for f in facts] == ["world_consistency"] == [f.quantity for f in pose_facts(t, i)]
         assert describe(facts).startswith("The 3-D pose of this frame contradicts the image")
-    assert describe(tf.facts_at(3)) == describe(pose_facts(w, 3))   # consistent frames unchanged
+    assert describe(tf.facts_at(3)) == describe(pose_facts(t, 3))   # consistent frames described
     assert "upside down" in describe(pose_facts(flipped, 1))        # what the check prevents
     side = SynthPose().world(yaw=90)        # a side view has no left/right offset: never flagged
     side_w = track([side])
@@ -326,3 +349,145 @@ def test_clauses_about_one_subject_merge_even_when_not_adjacent():
     text = describe(pose_facts(raised.world()))
     for subject in ("the hands", "both hands", "the arms", "both arms"):
         assert text.lower().count(subject + " ") <= 1, (subject, text)
+
+
+# --- rules that match anatomy (errors seen on real footage) ------------------------------------
+def _rot_x(p: SynthPose, deg: float, joints=None) -> SynthPose:
+    """Rotate joints (default: all) about the x axis through the hip centre; + tips +y to +z."""
+    a = np.radians(deg)
+    r = np.array([[1, 0, 0], [0, np.cos(a), -np.sin(a)], [0, np.sin(a), np.cos(a)]])
+    idx = list(range(33)) if joints is None else joints
+    p.p[idx] = p.p[idx] @ r.T
+    return p
+
+
+def _facts(p: SynthPose):
+    return pose_facts(p.world())
+
+
+def _posture_phrases(facts) -> dict:
+    return {f.bin: f.phrase for f in facts if f.kind == "posture"}
+
+
+def test_cobra_pose_is_lying_face_down_not_kneeling():
+    """Prone, hips on the mat, chest raised, both knees straight and near the floor."""
+    from models.describe.contradictions import contradictions
+
+    p = _rot_x(SynthPose(), 90)                          # lying face down along +z
+    _rot_x(p, -50, list(range(23)))                      # chest raised 50 deg off the mat
+    facts = _facts(p)
+    postures = _posture_phrases(facts)
+    assert "kneeling" not in postures
+    assert postures.get("lying") == "lying face down"
+    assert contradictions(facts) == []
+
+
+def test_leaning_back_is_not_bending_over():
+    facts = pose_facts(rotate_upper_body(SynthPose(), fwd_deg=-50).world())
+    q = {f.quantity: f.bin for f in facts}
+    assert q["lean_fb"] == "clearly back"
+    assert "bending over" not in _posture_phrases(facts)
+    forward = pose_facts(rotate_upper_body(SynthPose(), fwd_deg=50).world())
+    assert _posture_phrases(forward)["bending over"] == "bending forward"
+
+
+def _deep_squat() -> SynthPose:
+    """Overhead squat: knees at 62 deg above the hips, shins vertical, torso 25 deg forward
+    (the old rules read thighs near horizontal + vertical shins + upright torso as a chair)."""
+    p = rotate_upper_body(SynthPose().raise_arm("left").raise_arm("right"), fwd_deg=25)
+    for s, x in (("left", 1), ("right", -1)):
+        p.set(f"{s}_knee", (0.17 * x, 0.21, 0.4)).set(f"{s}_ankle", (0.15 * x, -0.24, 0.4))
+    return p
+
+
+def test_deep_overhead_squat_is_squatting_not_sitting():
+    p = _deep_squat()
+    knee = facts_by_q(p.world())["left_knee_angle"].value
+    assert knee < 70
+    assert set(_posture_phrases(_facts(p))) == {"squatting", "arms raised"}
+    chair = SynthPose()                                      # on a chair: hips behind the feet
+    for s, x in (("left", 1), ("right", -1)):
+        chair.set(f"{s}_knee", (0.1 * x, 0, 0.44)).set(f"{s}_ankle", (0.1 * x, -0.45, 0.44))
+    assert set(_posture_phrases(_facts(chair))) == {"sitting"}
+
+
+def test_leg_behind_the_body_is_an_extended_hip_not_a_flexed_one():
+    p = SynthPose().set("left_knee", (0.1, -0.42, -0.17)).set("left_ankle", (0.1, -0.84, -0.34))
+    f = facts_by_q(p.world())
+    assert f["left_hip_angle"].bin == "extended" and "flexed" not in f["left_hip_angle"].phrase
+    front = SynthPose().set("left_knee", (0.1, -0.42, 0.17)).set("left_ankle", (0.1, -0.84, 0.34))
+    assert facts_by_q(front.world())["left_hip_angle"].bin == "slightly bent"     # flexed
+    assert "slightly flexed" in facts_by_q(front.world())["left_hip_angle"].phrase
+    back_arm = SynthPose().set("left_elbow", (0.18, 0.3, -0.2)).set("left_wrist", (0.18, 0.1, -0.4))
+    assert facts_by_q(back_arm.world())["left_shoulder_angle"].bin == "extended"
+
+
+def test_a_full_profile_is_a_quarter_turn():
+    assert bin_of(SynthPose().world(yaw=-55), "turn") == "quarter right"
+    assert bin_of(SynthPose().world(yaw=50), "turn") == "quarter left"
+    assert bin_of(SynthPose().world(yaw=30), "turn") == "slightly left"
+
+
+def _hands_and_knees() -> SynthPose:
+    p = rotate_upper_body(SynthPose(), fwd_deg=90)           # torso horizontal
+    for s, x in (("left", 0.18), ("right", -0.18)):
+        z = p.get(f"{s}_shoulder")[2]
+        p.set(f"{s}_elbow", (x, -0.215, z)).set(f"{s}_wrist", (x, -0.43, z))
+        p.set(f"{s}_ankle", (x * 0.6, -0.45, -0.45))            # shins along the floor
+    return p
+
+
+def test_hands_planted_under_the_shoulders_are_not_behind_the_body():
+    facts = _facts(_hands_and_knees())
+    assert not any(f.quantity.endswith("_hand_in_front") for f in facts)
+    postures = _posture_phrases(facts)
+    assert postures == {"kneeling": "on hands and knees"}
+
+
+def test_a_foot_flat_on_the_mat_is_on_the_ground_under_a_tilted_camera():
+    p = _rot_x(SynthPose(), -90)                         # lying on the back along -z
+    p.p[:, 1] -= p.p[:, 1].min()
+    _rot_x(p, 15)                                        # camera pitched by 15 deg
+    f = facts_by_q(p.world())
+    assert f["left_foot_ground"].bin == f["right_foot_ground"].bin == "on the ground"
+    assert _posture_phrases(list(f.values()))["lying"] == "lying on the back"
+
+
+def test_a_hidden_limb_is_not_described():
+    from models.describe.contradictions import contradictions
+
+    p = SynthPose()
+    p.vis[[15, 17, 19, 21]] = 0.2                        # left hand hidden
+    facts = _facts(p)
+    hidden = [f for f in facts if f.kind == "unknown"]
+    assert [f.parts for f in hidden] == [("left_arm",)]
+    assert not any({13, 15} & set(f.joints) for f in facts if f.kind != "unknown")
+    assert "left upper arm" not in describe(facts)
+    assert contradictions(facts) == []
+
+
+def _image_track(world_seen: np.ndarray, world_3d: np.ndarray) -> PoseTrack:
+    """A track whose image landmarks are the projection of ``world_seen`` while its world
+    landmarks are ``world_3d`` (the 3-D estimate that may disagree with the picture)."""
+    w = track([world_3d])
+    return PoseTrack(image_of(track([world_seen])), w, 30.0, 640, 480)
+
+
+def test_side_view_elbow_angle_the_image_contradicts_is_dropped():
+    seen = SynthPose().bend("left_elbow", 57).world(yaw=90)     # the picture: ~57 deg
+    guess = SynthPose().bend("left_elbow", 88).world(yaw=90)    # the 3-D estimate: 88 deg
+    assert bin_of(guess, "left_elbow_angle") == "right angle"  # what was said before
+    facts = {f.quantity: f for f in pose_facts(_image_track(seen, guess), 0)}
+    assert "left_elbow_angle" not in facts
+    agree = {f.quantity: f for f in pose_facts(_image_track(seen, seen), 0)}
+    assert agree["left_elbow_angle"].bin == "bent more"          # in the image plane: kept
+
+
+def test_front_rack_elbows_pointing_at_the_camera_are_not_called_partly_bent():
+    p = SynthPose()
+    for s, x in (("left", 0.18), ("right", -0.18)):
+        p.set(f"{s}_elbow", (x, 0.45, 0.27)).set(f"{s}_wrist", (x * 0.8, 0.62, 0.1))
+    w = p.world()
+    assert bin_of(w, "left_elbow_angle") in ("bent more", "completely bent", "right angle", "bent less")
+    facts = {f.quantity for f in pose_facts(_image_track(w, w), 0)}
+    assert "left_elbow_angle" not in facts and "right_elbow_angle" not in facts

@@ -56,7 +56,9 @@ def _open(ctx, qtbot, clip, poses):
         ctx.player.open(str(clip("two_people_room.mp4")))
     n = ctx.player.frame_count
     w = track([poses(i) for i in range(n)]).astype(np.float32)
-    img = np.full_like(w, 0.5)
+    img = w.copy()                      # image landmarks that agree with the world skeleton
+    img[..., 0] = 0.5 + 0.25 * w[..., 0]
+    img[..., 1] = 0.5 + 0.33 * w[..., 1]
     with qtbot.waitSignal(describe_controller(ctx).trackFactsReady, timeout=10000):
         ctx.player.set_track(PoseTrack(img, w, ctx.player.fps, 1920, 1080, backend="mediapipe"))
 
@@ -67,7 +69,11 @@ def test_describe_panel_text_facts_and_highlight(ctx, qtbot, clip):
     panel = DescribePanel(ctx)
     qtbot.addWidget(panel)
     panel.show()
-    _open(ctx, qtbot, clip, lambda i: SynthPose().bend("left_elbow", 90).world())
+    def elbow_out(i):                   # a right-angle elbow in the image plane
+        p = SynthPose()
+        return p.set("left_wrist", p.get("left_elbow") + (0.26, 0, 0)).world()
+
+    _open(ctx, qtbot, clip, elbow_out)
     panel.refresh()
     assert panel.text.toPlainText().startswith("The person is standing")
     assert "The left elbow is bent at a right angle" in panel.text.toPlainText()
@@ -135,12 +141,14 @@ def test_describe_panel_follows_seeking(ctx, qtbot, clip):
         with qtbot.waitSignal(ctx.player.frameChanged, timeout=10000):
             ctx.player.seek(frame)
         assert panel.header.text().startswith(f"Frame {frame} ")
-        assert panel.text.toPlainText() == describe(track_facts(ctx.player.track).facts_at(frame))
-    assert panel.text.toPlainText() != describe(pose_facts(ctx.player.track, 5))
+        # one description per frame: what ``describe --frame N`` prints (no track hysteresis)
+        assert panel.text.toPlainText() == describe(pose_facts(ctx.player.track, frame))
+        assert panel.facts == pose_facts(ctx.player.track, frame)
+    assert panel.text.toPlainText() == describe(track_facts(ctx.player.track, hysteresis=False).facts_at(60))
 
 
 def test_describe_panel_follows_playback_and_lands_on_the_paused_frame(ctx, qtbot, clip):
-    from models.describe import describe, track_facts
+    from models.describe import describe, pose_facts
     from widgets.describe.panel import DescribePanel
 
     panel = DescribePanel(ctx)
@@ -157,7 +165,7 @@ def test_describe_panel_follows_playback_and_lands_on_the_paused_frame(ctx, qtbo
     qtbot.waitUntil(lambda: not ctx.player.playing, timeout=5000)
     frame = ctx.player.current_frame
     qtbot.waitUntil(lambda: panel.header.text().startswith(f"Frame {frame} "), timeout=5000)
-    assert panel.text.toPlainText() == describe(track_facts(ctx.player.track).facts_at(frame))
+    assert panel.text.toPlainText() == describe(pose_facts(ctx.player.track, frame))
     assert 2 <= len(set(refreshed)) < len(shown)   # updated while playing, not on every frame
 
 
