@@ -55,12 +55,18 @@ def clip_report(path, repo, backend: str) -> dict:
     key = settings_key(get(backend).settings())
     rows = [r for r in repo.track_status(digest)
             if r["backend"] == backend and r["settings_key"] == key]
-    status = "none"
+    status, reliable = "none", None
     if rows:
         status = "complete" if rows[0]["complete"] else \
             f"partial {rows[0]['frames_done']}/{rows[0]['frames']}"
+    if status == "complete":
+        from models.pose.reliability import judge  # noqa: PLC0415
+        track = repo.load_track(digest, backend, get(backend).settings(), complete_only=True)
+        if track is not None:
+            rel = judge(track)
+            reliable = {"frames": int(rel.ok.sum()), "of": len(rel), "share": round(rel.share, 4)}
     return dict(info.as_dict(), path=str(Path(path).resolve()), content_hash=digest,
-                backend=backend, poses=status)
+                backend=backend, poses=status, reliable=reliable)
 
 
 def run_info(args) -> int:
@@ -78,6 +84,10 @@ def run_info(args) -> int:
              ("resolution", f"{report['width']}x{report['height']}"),
              ("duration", f"{report['duration_s']} s"), ("content hash", report["content_hash"]),
              ("poses", f"{report['poses']} ({backend})")]
+    rel = report["reliable"]
+    if rel is not None:
+        lines.append(("reliable", f"{rel['frames']} of {rel['of']} frames "
+                                  f"({100 * rel['share']:.0f}%) have a reliable pose"))
     for label, value in lines:
         print(f"{label:<13} {value}")
     return 0

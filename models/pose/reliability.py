@@ -33,6 +33,7 @@ API
 """
 from __future__ import annotations
 
+import zlib
 from dataclasses import dataclass
 from types import SimpleNamespace
 
@@ -86,7 +87,8 @@ def _frame_size(track) -> np.ndarray:
 
 def judge(track) -> Reliability:
     """Every frame of ``track`` (needs ``image`` and ``world``, (frames, 33, 4)) judged."""
-    cache_key = (id(track.image), len(track.image), getattr(track, "frames_done", None),
+    image, world = np.ascontiguousarray(track.image), np.ascontiguousarray(track.world)
+    cache_key = (image.shape, zlib.adler32(image), zlib.adler32(world), getattr(track, "fps", None),
                  getattr(track, "width", None), getattr(track, "height", None))
     cached = getattr(track, "_reliability_cache", None)
     if cached is not None and cached[0] == cache_key:
@@ -109,6 +111,9 @@ def _judge(track) -> Reliability:
         size = np.array([1.0, 1.0])
     vis = np.nan_to_num(img[..., 3], nan=0.0) if img.shape[-1] > 3 else np.ones(img.shape[:2])
     no_pose = np.isnan(img[:, :, 0]).all(axis=1)
+    if img.shape[1] != 33 or world.shape != img.shape:      # not BlazePose: presence only
+        return Reliability(~no_pose, [("no_pose",) if b else () for b in no_pose],
+                           [("no person detected",) if b else () for b in no_pose])
     xy = img[..., :2] * size
     fired: dict[str, np.ndarray] = {}
     texts: dict[str, list] = {}
