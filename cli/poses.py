@@ -54,8 +54,23 @@ def clip_report(path, repo, backend: str) -> dict:
     key = settings_key(get(backend).settings())
     rows = [r for r in repo.track_status(digest)
             if r["backend"] == backend and r["settings_key"] == key]
+    status = pose_status(rows[0] if rows else None, info)
     return dict(info.as_dict(), path=str(Path(path).resolve()), content_hash=digest,
-                backend=backend, poses=pose_status(rows[0] if rows else None, info))
+                backend=backend, poses=status,
+                reliable=_reliable_share(repo, digest, backend) if rows and rows[0]["complete"]
+                else None)
+
+
+def _reliable_share(repo, digest: str, backend: str):
+    """How many frames of the complete cached track have a reliable pose (None: no track)."""
+    from models.pose.registry import get  # noqa: PLC0415
+    from models.pose.reliability import judge  # noqa: PLC0415
+
+    track = repo.load_track(digest, backend, get(backend).settings(), complete_only=True)
+    if track is None:
+        return None
+    rel = judge(track)
+    return {"frames": int(rel.ok.sum()), "of": len(rel), "share": round(rel.share, 4)}
 
 
 def pose_status(row, info) -> str:
@@ -88,8 +103,12 @@ def _text_lines(report: dict, backend: str) -> list[tuple[str, str]]:
     if stop:
         lines.append(("decoding", f"stops at frame {stop['frame']} ({stop['time_s']:.2f} s) of "
                                   f"{report['frames']}: {stop['reason']}"))
-    return lines + [("content hash", report["content_hash"]),
-                    ("poses", f"{report['poses']} ({backend})")]
+    lines += [("content hash", report["content_hash"]), ("poses", f"{report['poses']} ({backend})")]
+    rel = report.get("reliable")
+    if rel is not None:
+        lines.append(("reliable", f"{rel['frames']} of {rel['of']} frames "
+                                  f"({100 * rel['share']:.0f}%) have a reliable pose"))
+    return lines
 
 
 def run_info(args) -> int:

@@ -22,14 +22,13 @@ min_visibility=None) -> list[Fact]``
 """
 from __future__ import annotations
 
-from types import SimpleNamespace
 
 import numpy as np
 
 from .body import body_frame
 from .describe.build import POSTURES, DescribeError, as_world, posture_support, track_facts
-from .describe.config import config, display_name, part_joints
-from .describe.consistency import inconsistent_frames
+from .describe.config import config, part_joints
+from .pose.reliability import frame_reliability
 from .describe.facts import Fact
 
 AXIS_WORDS = (("left", "right"), ("up", "down"), ("forward", "back"))
@@ -178,12 +177,10 @@ def frame_world(track, frame: int, label: str, video: str) -> np.ndarray:
         raise DescribeError(f"Frame {label}{frame} is out of range: {video} has {len(track)} frames.")
     if not track.has_pose[frame]:
         raise DescribeError(f"No pose was found on frame {label}{frame} of {video}.")
-    bad = inconsistent_frames(SimpleNamespace(world=track.world[frame:frame + 1],
-                                              image=track.image[frame:frame + 1],
-                                              width=track.width, height=track.height))
-    if bad is not None and bad[0]:
-        raise DescribeError(f"The 3-D pose on frame {label}{frame} of {video} contradicts the image "
-                            "(upside-down or mirrored world skeleton); pick another frame.")
+    ok, reasons = frame_reliability(track, frame)
+    if not ok:
+        raise DescribeError(f"Frame {label}{frame} of {video} is not described: "
+                            f"{reasons[0]['text']}; pick another frame.")
     return track.world[frame]
 
 

@@ -30,7 +30,7 @@ import numpy as np
 from .body import body_frame
 from .describe.build import DescribeError, as_world, track_facts
 from .describe.config import config, display_name, part_joints
-from .describe.consistency import inconsistent_frames
+from .pose.reliability import unreliable_frames
 from .describe.facts import Fact
 from .video import FrameTimes
 
@@ -148,16 +148,20 @@ def motion_facts(world, fps: float, start: float, end: float, min_visibility=Non
     tl = times if times is not None else FrameTimes.constant(fps, len(w))
     if signal is not None and signal not in signal_names():
         raise DescribeError(f"Unknown signal '{signal}'; choose one of: {', '.join(signal_names())}.")
-    bad = inconsistent_frames(world)
-    if bad is not None and bad.any():
+    judged = unreliable_frames(world)
+    if judged is not None and judged[0].any():
         w = w.copy()
-        w[bad, :, :3] = np.nan          # 3-D pose contradicts the image: treated as missing
+        w[judged[0], :, :3] = np.nan    # unreliable pose (models.pose.reliability): missing
     i0, i1 = check_interval(len(w), fps, start, end, tl)
     seg = w[i0:i1 + 1]
     has = ~np.isnan(seg[:, [23, 24], 0]).any(axis=1)
     if has.mean() < 0.5:
-        raise DescribeError(f"No pose on most frames of {start:g}-{end:g} s "
-                            f"({int(has.sum())} of {len(seg)} frames have one).")
+        why, what = "", "pose"
+        if judged is not None and judged[0][i0:i1 + 1].any():
+            reasons = [r for r in judged[1][i0:i1 + 1] if r]
+            why, what = f"; not described: {max(set(reasons), key=reasons.count)}", "reliable pose"
+        raise DescribeError(f"No {what} on most frames of {start:g}-{end:g} s "
+                            f"({int(has.sum())} of {len(seg)} frames have one{why}).")
     sig = signals(seg, min_visibility)
     mv = float(config()["min_visibility"] if min_visibility is None else min_visibility)
     pts, yaw = body_frame(seg)          # once for the movement and the turn facts
@@ -234,6 +238,9 @@ def _sideways(world, i0, i1, ctx) -> list[Fact]:
         return []
     img = np.asarray(image[i0:i1 + 1], dtype=np.float64).copy()
     img[..., :2][np.nan_to_num(img[..., 3]) < ctx["min_vis"]] = np.nan
+    judged = unreliable_frames(world)
+    if judged is not None:
+        img[judged[0][i0:i1 + 1], :, :2] = np.nan       # unreliable frames count as missing
     w, h = float(world.width), float(world.height)
     hip_x = img[:, [23, 24], 0].mean(axis=1) * w
     torso = np.linalg.norm((img[:, [11, 12], :2].mean(axis=1) - img[:, [23, 24], :2].mean(axis=1))

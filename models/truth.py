@@ -92,6 +92,7 @@ FIELDS = {
 KINDS = ("posture", "elbow angle", "knee angle", "torso incline", "torso lean fwd/back",
          "torso lean sideways", "facing", "hand vs head", "hand higher", "not visible")
 NO_FIELD = "other"
+MARKERS = ("world_consistency", "reliability")   # "not described" markers, not claims
 HEIGHT_WORDS = {"left higher": "left", "right higher": "right", "level": "level"}
 
 
@@ -386,19 +387,19 @@ def is_flagged(doc: Optional[dict], error: str = "") -> bool:
     if doc is not None:
         if doc.get("reliable") is False:
             return True
-        return any(f.get("quantity") == "world_consistency" for f in doc.get("facts", []))
-    return "contradicts the image" in error
+        return any(f.get("quantity") in MARKERS for f in doc.get("facts", []))
+    return "contradicts the image" in error or "is not described:" in error
 
 
 def judge_frame(doc: Optional[dict], centre, record: dict, error: str = "") -> FrameJudgement:
     """Judge every fact of one describe document (None: the CLI printed an error)."""
     flagged = is_flagged(doc, error)
-    if doc is None:
+    if doc is None or (centre is None and doc.get("reliable") is False):
         return FrameJudgement("no_pose", primary_subject(record), [], flagged)
     status, subject = match_subject(record, centre)
     if status == "other":
         return FrameJudgement(status, None, [], flagged)
-    facts = [f for f in doc.get("facts", []) if f.get("quantity") != "world_consistency"]
+    facts = [f for f in doc.get("facts", []) if f.get("quantity") not in MARKERS]
     verdicts = [(f, *judge_fact(f, subject)) for f in facts]
     return FrameJudgement(status, subject, verdicts, flagged)
 
@@ -478,6 +479,10 @@ def qa_items(track, frame: int, video: str) -> list:
     from .qa.synth import SynthSettings, synthesize_clip  # noqa: PLC0415
     from .qa.tasks.common import ClipFacts  # noqa: PLC0415
 
+    from .pose.reliability import frame_reliability  # noqa: PLC0415
+
+    if not frame_reliability(track, frame)[0]:
+        return []                       # synthesis never uses an unreliable frame
     s = SynthSettings(tasks=SINGLE_FRAME_TASKS, per_clip=50)
     world = track.world[frame:frame + 1]
     m = measure.TrackMeasures(world, s.min_visibility, frame_track(track, frame))

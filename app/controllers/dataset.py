@@ -27,6 +27,15 @@ def pose_status(repo, path, backend_id: str = DEFAULT_BACKEND, info=None) -> str
     return "none"
 
 
+def reliable_share(repo, path, backend_id: str = DEFAULT_BACKEND, info=None):
+    """Share (0..1) of the frames whose cached pose is reliable (``models.pose.reliability``),
+    None without a complete cached track."""
+    from models.pose.reliability import judge  # noqa: PLC0415
+    track = repo.load_track(repo.clip_hash(path, info), backend_id,
+                            get_backend(backend_id).settings(), complete_only=True)
+    return None if track is None else judge(track).share
+
+
 def clip_properties(path, repo, ctx=None) -> dict:
     """Everything the clip list shows for one clip; errors become an 'error' entry."""
     out = {"path": str(path), "name": os.path.basename(str(path))}
@@ -35,6 +44,7 @@ def clip_properties(path, repo, ctx=None) -> dict:
             out["info"] = reader.info
             out["thumbnail"] = reader.thumbnail(max_side=96)
         out["poses"] = pose_status(repo, path, info=out["info"])
+        out["reliable"] = reliable_share(repo, path, info=out["info"]) if out["poses"] == "done" else None
     except StudioError as exc:
         out["error"] = str(exc)
     return out

@@ -24,7 +24,7 @@ from ..errors import StudioError
 from ..pose.skeleton import blazepose
 from .agreement import angle_doubts, outside_frame
 from .config import bin_codes, config, group
-from .consistency import inconsistent_frames
+from ..pose.reliability import one_frame, unreliable_frames
 from .facts import Fact, TrackFacts, phrase_for
 from .measure import measure, plan
 
@@ -198,12 +198,12 @@ def track_facts(world, min_visibility=None, hysteresis: bool = True,
                 first_frame: int = 0) -> TrackFacts:
     """Every measurement, bin and posture label for every frame (see module docstring)."""
     w = as_world(world)
-    bad = inconsistent_frames(world)
-    bad = np.zeros(len(w), dtype=bool) if bad is None else bad
+    judged = unreliable_frames(world)   # None for bare world arrays
+    bad, why = judged if judged is not None else (np.zeros(len(w), dtype=bool), [""] * len(w))
     image = _image(world, len(w))
     if bad.any() or image is not None:
         w = w.copy()
-        w[bad, :, :3] = np.nan          # contradicts the image: measure nothing there
+        w[bad, :, :3] = np.nan          # not a trustworthy pose: measure nothing there
     if image is not None:
         if w.shape[-1] == 3:
             w = np.concatenate([w, np.ones(w.shape[:2] + (1,))], axis=-1)
@@ -226,6 +226,7 @@ def track_facts(world, min_visibility=None, hysteresis: bool = True,
     tf.min_visibility = mv
     tf.unreliable = bad
     tf.variants = variants
+    tf.unreliable_reasons = why
     return tf
 
 
@@ -256,7 +257,8 @@ def _gate_upright(values, specs):
 def facts_from_row(tf: TrackFacts, i: int) -> list[Fact]:
     frame = tf.first_frame + i
     if getattr(tf, "unreliable", None) is not None and tf.unreliable[i]:
-        return [unreliable_fact(frame)]
+        reasons = getattr(tf, "unreliable_reasons", None)
+        return [unreliable_fact(frame, reasons[i] if reasons else "")]
     out = _unknown_facts(tf, i, frame)
     if out and out[0].parts == ("body",):
         return out
@@ -273,10 +275,11 @@ def facts_from_row(tf: TrackFacts, i: int) -> list[Fact]:
     return out
 
 
-def unreliable_fact(frame) -> Fact:
-    """The one fact of a frame whose 3-D pose contradicts the image (see consistency)."""
-    return Fact("unknown", ("body",), "world_consistency", 0.0, "", "unreliable", frame,
-                0.0, (), "body", "centre", "the 3-D pose contradicts the image")
+def unreliable_fact(frame, reason: str = "") -> Fact:
+    """The one marker of a frame whose pose is not trustworthy (``models.pose.reliability``):
+    it asserts nothing about the body, its phrase says why the frame is not described."""
+    return Fact("unknown", ("body",), "reliability", 0.0, "", "unreliable", frame,
+                0.0, (), "body", "centre", reason or "the pose is not reliable")
 
 
 def _posture_facts(tf: TrackFacts, i: int, frame: int) -> list[Fact]:
@@ -334,11 +337,7 @@ def frame_track(track, frame: int):
 
 
 def _one_frame(track, w: np.ndarray, frame: int):
-    """Frame ``frame`` alone, keeping the image landmarks (for the consistency check)."""
-    image = getattr(track, "image", None)
-    if image is None:
+    """Frame ``frame`` alone, keeping its reliability judgement (made on the whole track)."""
+    if unreliable_frames(track) is None:
         return w[frame:frame + 1]
-    from types import SimpleNamespace  # noqa: PLC0415
-
-    return SimpleNamespace(world=w[frame:frame + 1], image=np.asarray(image[frame:frame + 1]),
-                           width=getattr(track, "width", 1), height=getattr(track, "height", 1))
+    return one_frame(track, frame)

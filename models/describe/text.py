@@ -193,11 +193,16 @@ def _unknown_sentence(facts: list[Fact]) -> list[str]:
     return [text[0].upper() + text[1:] + "."]
 
 
+def not_described(reason: str) -> str:
+    """The text of a frame whose pose is not reliable (never a fact about the body)."""
+    return f"Not described: {reason or 'the pose is not reliable'}."
+
+
 def describe(facts) -> str:
     facts = list(facts)
-    if any(f.quantity == "world_consistency" for f in facts):
-        return ("The 3-D pose of this frame contradicts the image (an upside-down or mirrored "
-                "world skeleton), so it is not described.")
+    marker = next((f for f in facts if f.quantity == "reliability"), None)
+    if marker is not None:
+        return not_described(marker.phrase)
     if any(f.kind == "unknown" and f.parts == ("body",) for f in facts):
         return "No person is visible."
     facts = prune(facts)

@@ -20,7 +20,7 @@ from .record import Provenance, QARecord, stable_qa_id
 from .tasks import GENERATORS
 from .tasks.common import Candidate, ClipFacts
 
-SYNTH_VERSION = "2"
+SYNTH_VERSION = "3"   # 3: unreliable frames are never used
 
 
 @dataclass
@@ -225,11 +225,23 @@ def synthesize_clip(facts: ClipFacts, s: SynthSettings, balancer: Optional[Balan
     return out
 
 
+def reliable_world(track) -> np.ndarray:
+    """``track.world`` with every unreliable frame (``models.pose.reliability``) blanked to
+    NaN, so synthesis treats it as a frame without a pose and never asks about it."""
+    from ..pose.reliability import unreliable_frames  # noqa: PLC0415
+    judged = unreliable_frames(track)
+    if judged is None or not judged[0].any():
+        return track.world
+    world = np.array(track.world, copy=True)
+    world[judged[0]] = np.nan
+    return world
+
+
 def synthesize_track(track, video: str, s: Optional[SynthSettings] = None,
                      balancer: Optional[Balancer] = None,
                      seen_questions: set = frozenset()) -> list[QARecord]:
     s = s or SynthSettings()
-    facts = clip_facts(track.world, track.fps, video, s, track.timeline, track)
+    facts = clip_facts(reliable_world(track), track.fps, video, s, track.timeline, track)
     return synthesize_clip(facts, s, balancer, seen_questions, track.backend,
                            track.backend_version)
 

@@ -13,7 +13,7 @@ import numpy as np
 
 from ..errors import ProjectDamaged, StudioError
 from ..pose.track import PoseTrack
-from ..video import FrameTimes, VideoInfo, content_hash, probe, with_times
+from ..video import FrameTimes, VideoInfo, content_hash, probe
 
 MAX_JOINTS = 1024          # more joints than any skeleton: the blob is damaged
 MAX_META_BYTES = 1 << 20   # the JSON metadata of a track is a few hundred bytes

@@ -34,9 +34,9 @@ def _facts(track, question: str, extra_frames: Sequence[int]):
     import numpy as np
 
     from ..qa import measure
-    from ..qa.synth import SynthSettings, clip_facts
+    from ..qa.synth import SynthSettings, clip_facts, reliable_world
 
-    world, s = np.asarray(track.world), SynthSettings()
+    world, s = np.asarray(reliable_world(track)), SynthSettings()   # unreliable frames: no pose
     facts = clip_facts(world, track.fps, "", s, track.timeline, track)
     present = ~np.isnan(world[:, :, 0]).all(axis=1)
     named = _asked_frames(question, track.timeline, len(world))

@@ -53,6 +53,9 @@ def test_extract_writes_json_then_skips_cached(tmp_path):
     np.testing.assert_allclose(PoseTrack.load(tmp_path / "s.npz").image, track.image, atol=1e-5)
     info = json.loads(cli("info", "--json", STREET, "--project", project).stdout)
     assert info["poses"] == "complete"
+    assert info["reliable"] == {"frames": 5, "of": 5, "share": 1.0}   # share of reliable frames
+    text = cli("info", STREET, "--project", project).stdout
+    assert "reliable      5 of 5 frames (100%) have a reliable pose" in text
 
 
 def test_folder_with_workers_is_resumable(tmp_path):

@@ -256,8 +256,8 @@ def test_world_skeleton_contradicting_the_image_is_not_described():
     tf = track_facts(t)
     for i in (1, 2):
         facts = tf.facts_at(i)
-        assert [f.quantity for f in facts] == ["world_consistency"] == [f.quantity for f in pose_facts(t, i)]
-        assert describe(facts).startswith("The 3-D pose of this frame contradicts the image")
+        assert [f.quantity for f in facts] == ["reliability"] == [f.quantity for f in pose_facts(t, i)]
+        assert describe(facts) == "Not described: 3-D pose contradicts the image."
     assert describe(tf.facts_at(3)) == describe(pose_facts(t, 3))   # consistent frames described
     assert "upside down" in describe(pose_facts(flipped, 1))        # what the check prevents
     side = SynthPose().world(yaw=90)        # a side view has no left/right offset: never flagged

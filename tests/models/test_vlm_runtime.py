@@ -109,7 +109,11 @@ def moving_track():
     up, bent = SynthPose().raise_arm("right"), SynthPose().bend("left_elbow", 90)
     w = track([SynthPose().world() if i < 40 else (up.world() if i < 80 else bent.world())
                for i in range(120)])
-    return PoseTrack(np.full_like(w, 0.5), w.astype(np.float32), 30.0, 340, 256,
+    # image landmarks: the world pose seen from the front (a collapsed all-0.5 skeleton
+    # would be judged unreliable and never used for QA)
+    img = w.copy()
+    img[..., 0], img[..., 1] = 0.5 + 0.25 * w[..., 0], 0.5 + 0.33 * w[..., 1]
+    return PoseTrack(img.astype(np.float32), w.astype(np.float32), 30.0, 340, 256,
                      backend="mediapipe")
 
 

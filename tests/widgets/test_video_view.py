@@ -194,3 +194,42 @@ def test_background_only_around_the_frame(qtbot):
     assert _rgb(shot, 400, 20) == (24, 25, 28)                  # letterbox: background
     inside_edge = v.mapFromScene(QRectF(0, 0, 320, 180)).boundingRect()
     assert _rgb(shot, 400, inside_edge.top() + 2) == (200, 30, 30)
+
+
+def test_unreliable_pose_is_drawn_dashed_grey_with_the_reason_in_the_tooltip(view):
+    view.show_frame(np.zeros((H, W, 3), np.uint8), [_pose()], "", ["torso not visible"])
+    img = view.render_scene()
+    along = [_rgb(img, x, 100) for x in range(130, 271)]     # the left upper arm
+    assert not any(_is_left_colour(c) for c in along)          # not the side colour
+    grey = [c for c in along if c[0] == c[1] == c[2] and 100 <= c[0] <= 200]
+    gaps = [c for c in along if c == (0, 0, 0)]
+    assert len(grey) > 30 and len(gaps) > 10                   # dashes: grey with gaps
+    item = view.skeleton
+    event = QGraphicsSceneHoverEvent(QEvent.Type.GraphicsSceneHoverMove)
+    event.setPos(QPointF(302, 98))
+    item.hoverMoveEvent(event)
+    assert item.toolTip().splitlines()[:2] == ["Pose not reliable: torso not visible", "left_elbow"]
+    event.setPos(QPointF(200, 101))                            # on the bone, between joints
+    item.hoverMoveEvent(event)
+    assert item.toolTip() == "Pose not reliable: torso not visible"
+    view.show_frame(None, [_pose()], "")                       # reliable again: side colours
+    assert _is_left_colour(_rgb(view.render_scene(), 200, 100))
+
+
+def test_panel_marks_an_unreliable_frame(qtbot, ctx, clip):
+    from widgets.video.panel import VideoPanel
+
+    panel = VideoPanel(ctx)
+    qtbot.addWidget(panel)
+    player = ctx.player
+    with qtbot.waitSignal(player.frameChanged, timeout=10000):
+        player.open(clip("arm_wrestling.mp4"))
+    track = synthetic_track(player.frame_count, 340, 256)
+    track.image[7, [23, 24], 3] = 0.1           # frame 7: hips unseen
+    player.set_track(track)
+    for target, why in ((7, "torso not visible"), (8, "")):
+        with qtbot.waitSignal(player.frameChanged, timeout=10000,
+                              check_params_cb=lambda i, t=target: i == t):
+            player.seek(target)
+        assert panel.view.skeleton.unreliable == why
+        assert panel.view.message_item.text() == (f"pose not reliable: {why}" if why else "")

@@ -73,8 +73,15 @@ class ClipListPanel(QWidget):
         info = props["info"]
         item.setText(1, format_time(info.duration))
         item.setText(0, f"{props['name']}\n{info.width}x{info.height} · {info.fps:.2f} fps")
-        item.setText(2, props["poses"])
-        item.setForeground(2, QBrush(STATUS_COLORS.get(props["poses"], QColor(230, 190, 90))))
+        share = props.get("reliable")
+        item.setText(2, props["poses"] if share is None else f"{props['poses']} · {100 * share:.0f}% reliable")
+        item.setToolTip(2, "" if share is None else
+                        f"{100 * share:.0f}% of the frames have a reliable pose; the others are "
+                        "not described (no person, body hidden or cut, too small, ghost skeleton)")
+        color = STATUS_COLORS.get(props["poses"], QColor(230, 190, 90))
+        if share is not None and share < 0.5:
+            color = QColor(230, 190, 90)          # mostly unreliable: same warning tone as partial
+        item.setForeground(2, QBrush(color))
         thumb = props["thumbnail"]
         item.setIcon(0, QIcon(QPixmap.fromImage(to_qimage(thumb))))
 

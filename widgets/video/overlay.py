@@ -3,7 +3,9 @@
 Bones are coloured by body side (left orange, right blue, centre grey), joints are filled
 with an opacity that follows their visibility, and joints below the visibility threshold
 (and the bones touching them) are not drawn. Hovering a joint shows its name, pixel
-coordinates and visibility as a tooltip. The item knows nothing about frames: whoever
+coordinates and visibility as a tooltip. A pose judged unreliable
+(``models.pose.reliability``) is drawn as a dashed grey skeleton with faint joints, and
+its tooltip starts with the reason. The item knows nothing about frames: whoever
 shows a frame hands it that frame's pose in the same call.
 """
 from __future__ import annotations
@@ -23,6 +25,7 @@ DEFAULT_THRESHOLD = 0.5
 ALPHA_LEVELS = 16
 JOINT_OUTLINE = QPen(QColor(20, 20, 20, 220), 1.0)
 JOINT_OUTLINE.setCosmetic(True)
+UNRELIABLE_COLOR = QColor(150, 150, 150)
 
 
 def line_width(width: int, height: int) -> float:
@@ -42,17 +45,21 @@ class SkeletonItem(QGraphicsItem):
         self._brushes: dict = {}  # (side, alpha level) -> QBrush, built on first use
         self._pens: dict = {}     # (side, width) -> QPen of the bones
         self._pose: Optional[np.ndarray] = None   # (joints, 3): x px, y px, visibility
+        self.unreliable = ""      # why the pose is not reliable ("" = reliable)
         self._bounds = QRectF(0, 0, 1, 1)
         self.threshold = DEFAULT_THRESHOLD
         self.setAcceptHoverEvents(True)
         self.setZValue(1)
 
     # -- state ---------------------------------------------------------------------------
-    def set_pose(self, pose: Optional[np.ndarray], bounds: Optional[QRectF] = None) -> None:
+    def set_pose(self, pose: Optional[np.ndarray], bounds: Optional[QRectF] = None,
+                 unreliable: str = "") -> None:
+        """``unreliable``: the reason the pose is not to be trusted ("" when it is)."""
         if bounds is not None and bounds != self._bounds:
             self.prepareGeometryChange()
             self._bounds = QRectF(bounds)
         self._pose = None if pose is None else np.asarray(pose, dtype=np.float64)
+        self.unreliable = unreliable or ""
         self.update()
 
     @property
@@ -94,7 +101,7 @@ class SkeletonItem(QGraphicsItem):
             if not len(ok):
                 continue
             segments = np.concatenate([p[ok[:, 0], :2], p[ok[:, 1], :2]], axis=1).tolist()
-            painter.setPen(self._bone_pen(side, w))
+            painter.setPen(self._bone_pen("unreliable" if self.unreliable else side, w))
             painter.drawLines([QLineF(*seg) for seg in segments])
 
     def _bone_pen(self, side: str, width: float) -> QPen:
@@ -102,15 +109,19 @@ class SkeletonItem(QGraphicsItem):
         round caps cost about three times as much to rasterise at 1080p."""
         key = (side, width)
         if key not in self._pens:
-            self._pens[key] = QPen(SIDE_COLORS[side], width, Qt.PenStyle.SolidLine,
-                                   Qt.PenCapStyle.FlatCap)
+            if side == "unreliable":
+                self._pens[key] = QPen(UNRELIABLE_COLOR, width, Qt.PenStyle.DashLine,
+                                       Qt.PenCapStyle.FlatCap)
+            else:
+                self._pens[key] = QPen(SIDE_COLORS[side], width, Qt.PenStyle.SolidLine,
+                                       Qt.PenCapStyle.FlatCap)
         return self._pens[key]
 
     def _brush(self, side: str, level: int) -> QBrush:
         key = (side, level)
         if key not in self._brushes:
-            color = QColor(SIDE_COLORS[side])
-            color.setAlpha(int(70 + 185 * level / ALPHA_LEVELS))
+            color = QColor(UNRELIABLE_COLOR if side == "unreliable" else SIDE_COLORS[side])
+            color.setAlpha(int(70 + 185 * level / ALPHA_LEVELS) if side != "unreliable" else 90)
             self._brushes[key] = QBrush(color)
         return self._brushes[key]
 
@@ -122,7 +133,7 @@ class SkeletonItem(QGraphicsItem):
         vis = np.clip(np.where(np.isnan(p[idx, 2]), 1.0, p[idx, 2]), 0, 1)
         levels = np.rint(vis * ALPHA_LEVELS).astype(int).tolist()
         for j, level, (x, y) in zip(idx.tolist(), levels, p[idx, :2].tolist()):
-            painter.setBrush(self._brush(self._joint_side[j], level))
+            painter.setBrush(self._brush("unreliable" if self.unreliable else self._joint_side[j], level))
             painter.drawEllipse(QPointF(x, y), r, r)
 
     # -- hover ------------------------------------------------------------------------------------
@@ -140,12 +151,29 @@ class SkeletonItem(QGraphicsItem):
     def tooltip_for(self, joint: int) -> str:
         x, y, vis = self._pose[joint]
         vis_text = "n/a" if np.isnan(vis) else f"{vis:.2f}"
-        return (f"{self.skeleton.joints[joint]}\nx {x:.1f} px, y {y:.1f} px\n"
+        head = f"Pose not reliable: {self.unreliable}\n" if self.unreliable else ""
+        return (f"{head}{self.skeleton.joints[joint]}\nx {x:.1f} px, y {y:.1f} px\n"
                 f"visibility {vis_text}")
+
+    def _near_bone(self, pos: QPointF) -> bool:
+        """``pos`` lies within a few pixels of a drawn bone."""
+        shown = self.shown_joints()
+        ok = self._bones[shown[self._bones[:, 0]] & shown[self._bones[:, 1]]]
+        if not len(ok):
+            return False
+        a, b = self._pose[ok[:, 0], :2], self._pose[ok[:, 1], :2]
+        q = np.array([pos.x(), pos.y()])
+        ab = b - a
+        t = np.clip(((q - a) * ab).sum(axis=1) / np.maximum((ab * ab).sum(axis=1), 1e-9), 0, 1)
+        d = np.hypot(*(a + t[:, None] * ab - q).T)
+        return bool(d.min() <= max(6.0, self._width() * 2))
 
     def hoverMoveEvent(self, event) -> None:
         j = self.joint_at(event.pos())
-        self.setToolTip(self.tooltip_for(j) if j is not None else "")
+        tip = self.tooltip_for(j) if j is not None else ""
+        if not tip and self.unreliable and self._near_bone(event.pos()):
+            tip = f"Pose not reliable: {self.unreliable}"
+        self.setToolTip(tip)
         super().hoverMoveEvent(event)
 
     def hoverLeaveEvent(self, event) -> None:

@@ -81,11 +81,25 @@ class VideoPanel(QWidget):
             return "poses pending…"
         return "" if pose is not None else "no pose"
 
+    def _unreliable(self, frame: int, pose) -> str:
+        """Why the pose on ``frame`` is not reliable ("" when it is, or there is none)."""
+        track = self.player.track
+        if pose is None or track is None or frame >= len(track):
+            return ""
+        from models.pose.reliability import judge  # noqa: PLC0415
+        try:
+            return judge(track).reason(frame)
+        except (ValueError, IndexError):      # a track of another skeleton: not judged
+            return ""
+
     def _on_frame(self, frame: int, new_image: bool = True) -> None:
         pose = self.player.pose(frame)  # once per frame: the overlay and the message share it
         image = self.player.current_image if new_image else None
-        self.view.show_frame(image, [pose] if pose is not None else [],
-                             self._message(frame, pose))
+        why = self._unreliable(frame, pose)
+        message = self._message(frame, pose)
+        if why:
+            message = f"pose not reliable: {why}"
+        self.view.show_frame(image, [pose] if pose is not None else [], message, [why])
 
     def _redraw_overlay(self) -> None:
         if self.player.current_frame >= 0 and self.player.current_image is not None:

@@ -134,14 +134,16 @@ class VideoView(QGraphicsView):
         return self.skeletons
 
     def show_frame(self, image: Optional[np.ndarray], poses: Sequence[Optional[np.ndarray]] = (),
-                   message: str = "") -> None:
-        """Show ``image`` with ``poses`` ((joints, 3) pixel arrays) and ``message``."""
+                   message: str = "", unreliable: Sequence[str] = ()) -> None:
+        """Show ``image`` with ``poses`` ((joints, 3) pixel arrays) and ``message``;
+        ``unreliable[i]``: why pose i is not reliable ("" or missing: it is)."""
         if image is not None:
             self._set_image(image)
         bounds = self.frame_item.boundingRect()
         items = self._skeleton_items(max(1, len(poses)))
         for i, item in enumerate(items):
-            item.set_pose(poses[i] if i < len(poses) else None, bounds)
+            item.set_pose(poses[i] if i < len(poses) else None, bounds,
+                          unreliable[i] if i < len(unreliable) else "")
             item.setVisible(self.overlay_visible)
         self.message_item.setText(message)
         self.message_item.setPos(bounds.topLeft())

@@ -1,0 +1,155 @@
+"""Pose reliability on real landmarks: every cue, and every consumer that must not use an
+unreliable frame (describe, diff, motion, QA synthesis, the gold-set scorer)."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from cli import run_cli
+from cli.describe import frame_doc, load_track
+from models import truth
+from models.describe import DescribeError, describe, pose_facts
+from models.diff import frame_world
+from models.motion import motion_facts
+from models.pose.reliability import judge
+from models.pose.track import PoseTrack
+from models.qa.synth import SynthSettings, synthesize_track
+from tests.conftest import CLIPS, REPO
+
+CLIPS_USED = ("closeup_makeup.avi", "arm_wrestling.mp4", "basketball_gym.mp4", "tai_chi.mp4")
+
+
+@pytest.fixture(scope="module")
+def real(tmp_path_factory):
+    project = str(tmp_path_factory.mktemp("rel") / "p.aastudio")
+    return project, {c: load_track(str(CLIPS / c), project) for c in CLIPS_USED}
+
+
+def _copy(track: PoseTrack) -> PoseTrack:
+    return PoseTrack(track.image.copy(), track.world.copy(), track.fps, track.width,
+                     track.height, track.backend)
+
+
+def _gold(clip_name: str) -> list[dict]:
+    return [r for r in truth.load_gold(REPO / "tests/data/gold/labels.jsonl")
+            if r["source"] == f"tests/data/clips/{clip_name}"]
+
+
+# -- cues on real clips ------------------------------------------------------------------------
+def test_every_gold_unreliable_frame_of_these_clips_is_flagged_and_clean_clips_are_not(real):
+    _, tracks = real
+    for name in CLIPS_USED:
+        rel = judge(tracks[name])
+        for rec in _gold(name):
+            bad = not any(s["full_body_pose_possible"] for s in rec["subjects"])
+            if bad:
+                assert not rel.ok[rec["frame"]], (rec["id"], rel.codes[rec["frame"]])
+    tai = judge(tracks["tai_chi.mp4"])
+    assert tai.ok.all() and tai.share == 1.0          # a clean full-body clip: no false flag
+
+
+def test_close_up_face_is_torso_not_visible_and_cut_by_the_edge(real):
+    rel = judge(real[1]["closeup_makeup.avi"])
+    posed = real[1]["closeup_makeup.avi"].has_pose
+    assert not rel.ok.any()
+    assert all("torso_hidden" in rel.codes[i] and "cut_by_edge" in rel.codes[i]
+               for i in np.flatnonzero(posed))
+    i = int(np.flatnonzero(posed)[0])
+    assert rel.reason(i) == "torso not visible"
+    assert {"code": "cut_by_edge", "text": "skeleton cut by the frame edge"} in rel.reasons(i)
+
+
+def test_seated_people_behind_a_table_have_hidden_hips(real):
+    rel = judge(real[1]["arm_wrestling.mp4"])
+    for f in (140, 168, 196):       # gold: hips hidden behind the table, not posable
+        assert "hips_hidden" in rel.codes[f], rel.codes[f]
+        assert rel.reason(f).startswith("hips hidden or unclear (visibility 0.")
+
+
+def test_no_person_and_a_tiny_person(real):
+    gym = real[1]["basketball_gym.mp4"]
+    rel = judge(gym)
+    assert rel.codes[299] == ("no_pose",) and rel.reason(299) == "no person detected"
+    assert "too_small" in rel.codes[250]
+    assert rel.reason(250) == "person too small in the frame (20 px)"
+    assert rel.ok[0] and rel.ok[25]                   # the same player near the camera
+
+
+def test_cut_by_edge_proportions_and_jump_on_modified_real_landmarks(real):
+    t = _copy(real[1]["tai_chi.mp4"])
+    assert judge(t).ok[[10, 40, 70]].all()
+    t.image[10, :, 0] += 0.7                            # shifted right: hips leave the frame
+    t.image[40, 16, :2] = t.image[40, 14, :2] + 5 * (t.image[40, 16, :2] - t.image[40, 14, :2])
+    t.image[40, 15, :2] = t.image[40, 13, :2] + 5 * (t.image[40, 15, :2] - t.image[40, 13, :2])
+    t.image[40, 28, :2] = t.image[40, 26, :2] + 5 * (t.image[40, 28, :2] - t.image[40, 26, :2])
+    t.image[70:, :, 0] -= 0.35                          # from frame 70 on: somebody else
+    rel = judge(t)
+    assert "cut_by_edge" in rel.codes[10] and rel.ok[9]
+    assert rel.codes[40] == ("proportions",)
+    assert rel.reason(40) == "limb proportions not human (image vs 3-D)"
+    assert rel.codes[70] == ("jump",) and rel.reason(70) == "skeleton jumped (another person?)"
+    assert not rel.ok[70:70 + int(round(0.2 * t.fps))].any() and rel.ok[69] and rel.ok[80]
+
+
+def test_world_contradiction_is_a_reason(real):
+    t = _copy(real[1]["tai_chi.mp4"])
+    t.world[5, :, 1] *= -1                              # upside-down 3-D skeleton
+    rel = judge(t)
+    assert "world_contradiction" in rel.codes[5] and rel.ok[4]
+
+
+# -- consumers ---------------------------------------------------------------------------------
+def test_describe_json_has_reliable_and_reasons_and_asserts_nothing_when_unreliable(real, capsys):
+    project, tracks = real
+    video = str(CLIPS / "closeup_makeup.avi")
+    assert run_cli(["describe", video, "--frame", "0", "--json", "--project", project]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["reliable"] is False and doc["facts"] == [] and doc["unknown_parts"] == []
+    assert doc["reasons"][0] == {"code": "torso_hidden", "text": "torso not visible"}
+    assert doc["text"] == "Not described: torso not visible."
+    assert run_cli(["describe", video, "--frame", "0", "--project", project]) == 0
+    assert capsys.readouterr().out.strip() == "Not described: torso not visible."
+    text, doc = frame_doc(tracks["tai_chi.mp4"], "tai_chi.mp4", 0)
+    assert doc["reliable"] is True and doc["reasons"] == [] and len(doc["facts"]) > 5
+    text, doc = frame_doc(tracks["basketball_gym.mp4"], "gym", 299)      # no person at all
+    assert doc["reliable"] is False and doc["facts"] == [] and text == "Not described: no person detected."
+
+
+def test_describer_marks_unreliable_frames_with_the_reason(real):
+    arm = real[1]["arm_wrestling.mp4"]
+    facts = pose_facts(arm, 168)
+    assert [f.quantity for f in facts] == ["reliability"] and facts[0].kind == "unknown"
+    assert describe(facts).startswith("Not described: hips hidden or unclear")
+    assert len(pose_facts(arm.world, 168)) > 1          # what the hook prevents
+
+
+def test_diff_refuses_and_motion_skips_unreliable_frames(real, capsys):
+    project, tracks = real
+    with pytest.raises(DescribeError, match="Frame A=168 of arm.mp4 is not described: hips hidden"):
+        frame_world(tracks["arm_wrestling.mp4"], 168, "A=", "arm.mp4")
+    video = str(CLIPS / "closeup_makeup.avi")
+    rc = run_cli(["diff", video, "--a", "0", "--b", "40", "--project", project])
+    err = capsys.readouterr().err
+    assert rc != 0 and err.count("\n") == 1 and err.startswith("error:") and "torso not visible" in err
+    with pytest.raises(DescribeError, match="No reliable pose on most frames.*not described: torso not visible"):
+        motion_facts(tracks["closeup_makeup.avi"], tracks["closeup_makeup.avi"].fps, 0.5, 4.0)
+
+
+def test_qa_synthesis_never_uses_an_unreliable_frame(real):
+    _, tracks = real
+    s = SynthSettings(per_clip=40)
+    assert synthesize_track(tracks["closeup_makeup.avi"], "closeup", s) == []
+    for name in ("arm_wrestling.mp4", "basketball_gym.mp4"):
+        rel = judge(tracks[name])
+        items = synthesize_track(tracks[name], name, s)
+        used = []
+        for it in items:
+            a, b = it.provenance.frame_indices[0], it.provenance.frame_indices[-1]
+            # a repetition run is stored as [start, end) and may bridge a few blanked frames
+            # (they carry no values); the other items name the frames they were measured on
+            used += [a, b - 1] if it.task == "repetition_count" else it.provenance.frame_indices
+        assert used and all(rel.ok[f] for f in used), name
+    arm = tracks["arm_wrestling.mp4"]
+    assert truth.qa_items(arm, 168, "arm") == []        # the gold scorer's per-frame QA too
