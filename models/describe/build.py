@@ -88,7 +88,7 @@ def _bins(v, grp, margin=0.0):
 
 def _postures(values, specs, pts):
     """Posture flags (frames, P) and lying / kneeling variants (frames,) from the written
-    conditions of ADR 0008 (every threshold in ``posecodes.json`` "postures")."""
+    conditions of ADR 0009 (every threshold in ``posecodes.json`` "postures")."""
     c = {m.id: j for j, m in enumerate(specs)}
     t = config()["postures"]
     col = lambda k: values[:, c[k]]  # noqa: E731
