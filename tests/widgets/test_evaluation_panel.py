@@ -252,3 +252,40 @@ def test_panel_cancels_a_model_run_and_resumes_it(panel, qtbot, tiny_ckpt):
     again = panel.controller.runs()[0]
     assert again["status"] == "done" and again["answered"] == again["items"]
     assert len(asked) == again["items"] - run["answered"]   # only the unanswered were asked
+
+
+def test_export_warns_when_few_items_are_accepted_and_opens_the_folder(panel, qtbot, tmp_path,
+                                                                       monkeypatch):
+    from PySide6.QtGui import QDesktopServices
+
+    from models.qa.record import QARecord
+
+    panel.ctx.repo.add_qa_items([QARecord(f"cand{i}", "body_part_pose", "arm_wrestling.mp4",
+                                          f"Is the elbow bent {i}?", ["yes", "no"], 0,
+                                          frame_a=i) for i in range(40)])
+    dlg = panel.open_export()
+    qtbot.addWidget(dlg)
+    dlg.select_format("jsonl")
+    out = tmp_path / "few"
+    dlg.out_edit.setText(str(out))
+    asked = []
+    dlg.confirm = lambda text: asked.append(text) or False
+    assert not dlg.start_export()
+    assert "Only 7 of the 47 items are accepted" in asked[0]
+    assert "cancelled" in dlg.status.text() and not out.exists()
+    assert not dlg.open_button.isVisible()
+    dlg.confirm = lambda text: asked.append(text) or True
+    with qtbot.waitSignal(panel.controller.exportDone, timeout=60000):
+        assert dlg.start_export()
+    assert len((out / "actionart.jsonl").read_text().splitlines()) == 7
+    assert dlg.open_button.isVisible()
+    opened = []
+    monkeypatch.setattr(QDesktopServices, "openUrl", lambda url: opened.append(url) or True)
+    dlg.open_button.click()
+    assert [u.toLocalFile() for u in opened] == [str(out.resolve())]
+    dlg.status_combo.setCurrentIndex(2)          # every item: no question asked
+    asked.clear()
+    dlg.overwrite_check.setChecked(True)
+    with qtbot.waitSignal(panel.controller.exportDone, timeout=60000):
+        assert dlg.start_export()
+    assert asked == []
