@@ -10,7 +10,8 @@ a PNG of it (``<out>/<name>.png``). Run it on a real display (or under Xvfb)::
 
 Views: window (1920x1200, frame --frame), evaluation (the panel, runs shown and two
 compared), curation (the window with the QA curation tab and Compare frames), motion
-(the panel with the clip's whole range analysed). With ``--root`` each view is also
+(the panel with the clip's whole range analysed); evaluation-docked (the window with
+the Evaluation tab in front at the bottom). With ``--root`` each view is also
 grabbed from the X server (``import -window root``) as ``<name>-root.png``.
 """
 from __future__ import annotations
@@ -23,7 +24,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
-VIEWS = ("window", "evaluation", "curation", "motion")
+VIEWS = ("window", "evaluation-docked", "evaluation", "curation", "motion")
 
 
 def wait(signal, timeout_ms: int = 60000, condition=None) -> None:
@@ -99,6 +100,14 @@ def main(argv=None) -> int:
     for name in args.views.split(","):
         if name == "window":
             save(win, out, "window", args.root)
+        elif name == "evaluation-docked":      # in its bottom tab, as the window opens it
+            panel, dock = win.panels["evaluation"], win.docks["evaluation"]
+            dock.show()
+            dock.raise_()
+            runs = [r["id"] for r in panel.controller.runs()][:2]
+            panel.select_runs(runs)
+            panel.show_runs(runs)
+            save(win, out, "evaluation-docked", args.root)
         elif name == "evaluation":
             panel, dock = win.panels["evaluation"], win.docks["evaluation"]
             dock.setFloating(True)
