@@ -112,7 +112,7 @@ def main(argv=None) -> int:
             panel, dock = win.panels["evaluation"], win.docks["evaluation"]
             dock.setFloating(True)
             dock.show()
-            dock.resize(1200, 1000)
+            dock.resize(1700, 700)
             runs = [r["id"] for r in panel.controller.runs()][:2]
             panel.select_runs(runs)
             panel.show_runs(runs)
@@ -129,6 +129,10 @@ def main(argv=None) -> int:
             panel.select_row(rows[0] if rows else 0)
             settle(1500)
             win.panels["compare"]._on_marks()
+            win.docks["compare"].raise_()
+            from PySide6.QtWidgets import QSplitter  # noqa: PLC0415
+
+            panel.findChild(QSplitter).setSizes([300, 640])   # the editor and its facts table
             settle(1500)
             save(win, out, "curation", args.root)
             win.docks["compare"].hide()
