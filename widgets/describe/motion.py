@@ -158,12 +158,15 @@ class MotionPanel(QWidget):
 
     def showEvent(self, event) -> None:  # noqa: N802 (Qt override)
         super().showEvent(event)
+        self._on_frame(self.ctx.player.current_frame)
         track = self.ctx.player.track
         if track is not None and track.complete and track is not self._analysed_track:
             self.analyse()
 
     # -- playhead and seeking -------------------------------------------------------------------
     def _on_frame(self, frame: int) -> None:
+        if not self.isVisible():
+            return               # a hidden tab costs nothing; showEvent places the playhead
         fps = self.ctx.player.fps
         self.playhead.setVisible(frame >= 0 and bool(fps))
         if frame >= 0 and fps and not self.playhead.moving:

@@ -42,17 +42,27 @@ def parse_position(text: str, fps: float) -> Optional[int]:
 
 class MarkedSlider(QSlider):
     """The seek slider with frames A/B of this clip drawn as labelled ticks under the
-    groove, and the A-B loop (when on) as a shaded span."""
+    groove, and the A-B loop (when on) as a shaded span. The marks are painted by a
+    transparent child that exists only while there are marks, so the slider itself keeps
+    Qt's own painting (it repaints on every frame while playing)."""
 
     def __init__(self, parent=None) -> None:
         super().__init__(Qt.Orientation.Horizontal, parent)
         self.marks: dict[str, int] = {}
         self.loop: Optional[tuple[int, int]] = None
         self.setMinimumHeight(26)
+        self._overlay = _MarksOverlay(self)
+        self._overlay.hide()
 
     def set_marks(self, marks: dict[str, int], loop: Optional[tuple[int, int]] = None) -> None:
         self.marks, self.loop = dict(marks), loop
-        self.update()
+        self._overlay.setVisible(bool(self.marks) or self.loop is not None)
+        self._overlay.setGeometry(self.rect())
+        self._overlay.update()
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 (Qt override)
+        super().resizeEvent(event)
+        self._overlay.setGeometry(self.rect())
 
     def x_of(self, value: int) -> int:
         """Widget x of the centre of the handle at ``value``."""
@@ -67,24 +77,30 @@ class MarkedSlider(QSlider):
         pos = QStyle.sliderPositionFromValue(self.minimum(), self.maximum(), value, span)
         return groove.x() + pos + handle.width() // 2
 
-    def paintEvent(self, event) -> None:
-        if self.loop is not None:
-            p = QPainter(self)
-            x0, x1 = self.x_of(self.loop[0]), self.x_of(self.loop[1])
-            p.fillRect(QRect(x0, 0, max(1, x1 - x0), self.height()), LOOP_COLOR)
-            p.end()
-        super().paintEvent(event)
-        if not self.marks:
-            return
+
+class _MarksOverlay(QWidget):
+    """Paints the marks and the loop span over the slider; lets every mouse event through."""
+
+    def __init__(self, slider: MarkedSlider) -> None:
+        super().__init__(slider)
+        self.slider = slider
+        self.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents, True)
+        self.setAttribute(Qt.WidgetAttribute.WA_NoSystemBackground, True)
+
+    def paintEvent(self, event) -> None:  # noqa: N802 (Qt override)
+        s = self.slider
         p = QPainter(self)
+        h = self.height()
+        if s.loop is not None:
+            x0, x1 = s.x_of(s.loop[0]), s.x_of(s.loop[1])
+            p.fillRect(QRect(x0, 0, max(1, x1 - x0), h), LOOP_COLOR)
         p.setRenderHint(QPainter.RenderHint.Antialiasing, True)
         font = p.font()
         font.setPixelSize(9)
         font.setBold(True)
         p.setFont(font)
-        h = self.height()
-        for name, frame in sorted(self.marks.items()):
-            x, color = self.x_of(frame), MARK_COLORS[name]
+        for name, frame in sorted(s.marks.items()):
+            x, color = s.x_of(frame), MARK_COLORS[name]
             p.setPen(Qt.PenStyle.NoPen)
             p.setBrush(color)
             p.drawPolygon(QPolygon([QPoint(x, h - 9), QPoint(x - 5, h - 1), QPoint(x + 5, h - 1)]))
