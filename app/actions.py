@@ -3,7 +3,8 @@
 ``handler`` is "target.method" or "target.method:arg" where target is one of the objects
 the window exposes (window, player, marks, poses) and ``arg`` is a JSON literal passed as
 the single argument. Keyboard shortcuts follow video tools: Space, Left/Right (frame),
-Shift+Left/Right (1 s), Home/End, A/B (mark frames).
+Shift+Left/Right (1 s), Home/End, A/B (mark frames), L (A-B loop), [ ] = (speed), Ctrl+G
+(go to a frame or a time).
 """
 from __future__ import annotations
 
@@ -43,10 +44,17 @@ ACTIONS: tuple[ActionSpec, ...] = (
     ActionSpec("play.fwd_1s", "Forward 1 s", "&Playback", "player.jump:1.0", "Shift+Right"),
     ActionSpec("play.start", "First Frame", "&Playback", "player.seek_start", "Home"),
     ActionSpec("play.end", "Last Frame", "&Playback", "player.seek_end", "End"),
+    ActionSpec("play.goto", "&Go to Frame or Time…", "&Playback", "window.focus_goto", "Ctrl+G",
+               "Type a frame number (120) or a time (4.5 s, 0:04.5) in the transport bar"),
+    ActionSpec("play.slower", "Slower", "&Playback", "player.slower", "[", separator_before=True),
+    ActionSpec("play.faster", "Faster", "&Playback", "player.faster", "]"),
+    ActionSpec("play.normal_speed", "Normal Speed", "&Playback", "player.normal_speed", "="),
     ActionSpec("marks.a", "Mark Frame &A", "&Marks", "marks.mark_a", "A",
                "Mark the displayed frame as frame A"),
     ActionSpec("marks.b", "Mark Frame &B", "&Marks", "marks.mark_b", "B",
                "Mark the displayed frame as frame B"),
+    ActionSpec("marks.loop", "A–B &Loop", "&Marks", "marks.toggle_loop", "L",
+               "Play frames A to B over and over (L again stops)"),
     ActionSpec("marks.clear", "Clear Marks", "&Marks", "marks.clear"),
     ActionSpec("poses.extract", "&Extract Poses", "P&oses", "poses.extract", "Ctrl+E",
                "Extract (or resume) poses of the open clip"),

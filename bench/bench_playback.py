@@ -108,7 +108,15 @@ def make_window_drawer(track, size=(1440, 900)):
     win.open_path(CLIP)
     loop.exec()
     player.frameChanged.disconnect(loop.quit)
+    from app.controllers.describe import describe_controller
+
+    facts = describe_controller(ctx).trackFactsReady      # the app's event loop delivers the
+    loop = QEventLoop()                                   # cached facts of the track at once
+    facts.connect(loop.quit)
+    QTimer.singleShot(30000, loop.quit)
     player.set_track(track)
+    loop.exec()
+    facts.disconnect(loop.quit)
     win.video.view.set_smooth(False)
 
     def draw(i, image):

@@ -59,6 +59,16 @@ def synthetic_track(frames: int, width: int, height: int, no_pose=()) -> PoseTra
     return PoseTrack(image, world, 25.0, width, height, backend="synthetic")
 
 
+def picture_of(world: np.ndarray, width: int, height: int) -> np.ndarray:
+    """Normalised image landmarks of a world pose seen from the front (same pixels per metre
+    on both axes), so the pose reliability check finds the picture and the 3-D pose agree."""
+    px = 0.3 * height
+    img = np.array(world, dtype=np.float32, copy=True)
+    img[..., 0] = 0.5 + world[..., 0] * px / width
+    img[..., 1] = 0.5 + world[..., 1] * px / height
+    return img
+
+
 def sequential_frames(path: Path, wanted) -> dict[int, np.ndarray]:
     """Frames decoded strictly in order (the reference for frame-exact seeking)."""
     from models.video import VideoReader

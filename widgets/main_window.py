@@ -178,6 +178,7 @@ class MainWindow(QMainWindow):
                                      f"{info.fps:.2f} fps, {info.frame_count} frames", 5000)
 
     def _on_open_failed(self, path: str, message: str) -> None:
+        self.setWindowTitle("ActionArt Studio")     # the previous clip is closed
         self.video.view.clear("cannot open this clip")
         self.statusBar().showMessage(message, 0)
         dialogs.error("Cannot open video", message, self)
@@ -246,6 +247,9 @@ class MainWindow(QMainWindow):
 
     def fit_video(self) -> None:
         self.video.view.fit()
+
+    def focus_goto(self) -> None:
+        self.video.transport.focus_goto()
 
     def set_overlay(self, on: bool) -> None:
         self.video.overlay_box.setChecked(bool(on))

@@ -1,5 +1,6 @@
-"""Status bar content: pose extraction progress + cancel button, and the project name
-(with a permanent note when working in an in-memory project)."""
+"""Status bar content: pose extraction progress + cancel button, frames A/B (and the A-B
+loop) as a permanent label, and the project name (with a permanent note when working in
+an in-memory project)."""
 from __future__ import annotations
 
 import os
@@ -20,12 +21,17 @@ class StatusBarPanel(QObject):
         self.cancel_button.setToolTip("Cancel pose extraction (it resumes next time)")
         self.cancel_button.clicked.connect(lambda: ctx.poses.cancel())
         self.project_label = QLabel()
+        self.marks_label = QLabel()
+        self.marks_label.setObjectName("marksLabel")
+        self.marks_label.setToolTip("Frames A and B (keys A and B; L loops between them)")
         for w in (self.progress, self.cancel_button):
             bar.addPermanentWidget(w)
             w.hide()
+        bar.addPermanentWidget(self.marks_label)
         bar.addPermanentWidget(self.project_label)
         self._show_project()
         self._wire(ctx.poses)
+        self._wire_marks(ctx.marks, ctx.player)
 
     def _wire(self, poses) -> None:
         poses.started.connect(self._on_started)
@@ -35,6 +41,43 @@ class StatusBarPanel(QObject):
         poses.cancelled.connect(self._on_cancelled)
         poses.batchFinished.connect(lambda ok, bad: self.bar.showMessage(
             f"Poses extracted for {ok} clip(s)" + (f", {bad} failed" if bad else ""), 0))
+
+    def _wire_marks(self, marks, player) -> None:
+        self._marks_before = (marks.a, marks.b)
+        marks.changed.connect(self._on_marks)
+        marks.notice.connect(lambda text: self.bar.showMessage(text, 5000))
+        player.loopChanged.connect(lambda *_: self._show_marks())
+        player.clipChanged.connect(lambda _p: self._show_marks())
+        self._show_marks()
+
+    def _mark_text(self, mark) -> str:
+        if mark is None:
+            return "–"
+        path, frame = mark
+        player = self.ctx.player
+        where = "" if path == player.path else f" ({os.path.basename(path)})"
+        time = f" · {player.time_of(frame):.2f} s" if path == player.path else ""
+        return f"frame {frame}{time}{where}"
+
+    def _show_marks(self) -> None:
+        m = self.ctx.marks
+        if m.a is None and m.b is None:
+            self.marks_label.setText("")
+            return
+        loop = self.ctx.player.loop
+        text = f"A: {self._mark_text(m.a)}   B: {self._mark_text(m.b)}"
+        self.marks_label.setText(text + (f"   ⟲ loop {loop[0]}–{loop[1]}" if loop else ""))
+
+    def _on_marks(self) -> None:
+        m = self.ctx.marks
+        for name, before, now in (("A", self._marks_before[0], m.a),
+                                  ("B", self._marks_before[1], m.b)):
+            if now != before and now is not None:
+                self.bar.showMessage(f"Frame {name} marked: {self._mark_text(now)}", 4000)
+        if m.a is None and m.b is None and any(self._marks_before):
+            self.bar.showMessage("Marks cleared", 3000)
+        self._marks_before = (m.a, m.b)
+        self._show_marks()
 
     def _show_project(self) -> None:
         path = self.ctx.repo.path

@@ -16,6 +16,9 @@ from models.qa.synth import SynthSettings
 
 
 HISTORY_FIELDS = ("question", "options", "answer_index", "status", "note")
+ACTION_WORDS = {"accepted": "accepting", "rejected": "rejecting",
+                "needs-fix": "marking as needing a fix", "edit": "the edit of",
+                "delete": "deleting"}
 
 
 def _short(value, limit: int = 80) -> str:
@@ -32,8 +35,9 @@ class CurationController(QObject):
     itemsChanged = Signal(list)      # qa_ids whose rows changed ([] = reload everything)
     filtersChanged = Signal()        # the filter or sort changed: the table reloads
     currentChanged = Signal(str)     # qa_id of the selected item ('' = none)
-    undoChanged = Signal(str, str)   # undo label, redo label ('' = nothing)
+    undoChanged = Signal(str, str)   # undo label, redo label in words ('' = nothing)
     reportReady = Signal(dict)       # quality report
+    blindTestDone = Signal(dict, list, str)  # {qa_id: answer} right blind, tested ids, model
     generationProgress = Signal(int, int, str)
     generationDone = Signal(object)  # GenerationSummary
     posesMissing = Signal(list)      # absolute paths of clips generation skipped (no poses)
@@ -138,7 +142,27 @@ class CurationController(QObject):
 
     def _after_change(self, ids: Optional[list] = None) -> None:
         self.itemsChanged.emit(list(ids or []))
-        self.undoChanged.emit(self.repo.undo_label() or "", self.repo.redo_label() or "")
+        self.undoChanged.emit(self.action_words(self.repo.undo_label()),
+                              self.action_words(self.repo.redo_label()))
+
+    def item_words(self, qa_id: str, limit: int = 60) -> str:
+        """An item as a reviewer knows it: its question (shortened), else its id."""
+        rec = self.repo.qa_record(qa_id)
+        if rec is None:
+            return qa_id
+        question = " ".join(rec.question.split())
+        return f"“{question if len(question) <= limit else question[:limit - 1] + '…'}”"
+
+    def action_words(self, label: Optional[str]) -> str:
+        """A stored action label ("accepted qa_1f…", "Edit qa_1f…", "rejected 5 items") in
+        words: "accepting “Is the left knee bent?”", "rejecting 5 items"."""
+        if not label:
+            return ""
+        verb, _, rest = label.partition(" ")
+        words = ACTION_WORDS.get(verb.lower(), verb.lower().replace("_", " "))
+        if rest and " " not in rest:      # one item id
+            return f"{words} {self.item_words(rest)}"
+        return f"{words} {rest}".strip()
 
     def set_status(self, qa_ids: list, status: str) -> Optional[int]:
         ids = [i for i in qa_ids if i]
@@ -173,7 +197,7 @@ class CurationController(QObject):
         if done is None:
             self.ctx.message(f"Nothing to {verb[:-1].lower()}", 2000)
             return None
-        self.ctx.message(f"{verb}: {done['label']}", 3000)
+        self.ctx.message(f"{verb} {self.action_words(done['label'])}", 3000)
         self._after_change([] if done["kind"] == "delete" else done["ids"])
         return done
 
@@ -307,6 +331,8 @@ class CurationController(QObject):
             self.ctx.message(f"Blind test: {len(right)} of {len(records)} answered right "
                              "without the video")
             self.itemsChanged.emit(list(right) or [records[0].qa_id])
+            self.blindTestDone.emit(dict(right), [r.qa_id for r in records],
+                                    str(getattr(choice, "label", "") or type(choice).__name__))
         return self._submit_model(choice, _blind_job, (records,), "Blind test", done)
 
     # -- captions -----------------------------------------------------------------------------

@@ -93,18 +93,30 @@ class DescribeController(QObject):
         self._gen = 0
         self._pair_gen = 0
         self.player.trackChanged.connect(self._on_track)
+        visibility = getattr(ctx, "visibilityChanged", None)
+        if visibility is not None:   # the overlay's threshold decides what is described too
+            visibility.connect(self._on_visibility)
+
+    @property
+    def min_visibility(self) -> float:
+        """The app's one visibility threshold (overlay, plot and descriptions agree)."""
+        return float(getattr(self.ctx, "visibility_threshold", 0.5))
 
     # -- current frame -------------------------------------------------------------------------
+    def _on_visibility(self, _value: float) -> None:
+        self._on_track()
+        self.trackFactsReady.emit()   # views re-read now (per-frame facts until the new cache)
+
     def _on_track(self) -> None:
         self._gen += 1
         self._tf, self._tf_track = None, None
         track = self.player.track
         if track is None or not track.complete:
             return
-        gen = self._gen
+        gen, mv = self._gen, self.min_visibility
         # no hysteresis: the panel shows exactly what ``describe --frame N`` prints and what
         # QA synthesis asks about (one description per frame)
-        self.ctx.jobs.submit(lambda ctx=None: track_facts(track, hysteresis=False), kind="cpu",
+        self.ctx.jobs.submit(lambda ctx=None: track_facts(track, mv, hysteresis=False), kind="cpu",
                              on_result=lambda tf: self._on_tf(gen, track, tf))
 
     def _on_tf(self, gen: int, track, tf) -> None:
@@ -121,7 +133,7 @@ class DescribeController(QObject):
             return []
         if self._tf is not None and self._tf_track is track:
             return self._tf.facts_at(frame)
-        return pose_facts(track, frame)
+        return pose_facts(track, frame, self.min_visibility)
 
     def text(self, facts) -> str:
         return describe(facts) if facts else ""

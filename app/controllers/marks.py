@@ -1,4 +1,5 @@
-"""Frame marks: frame A and frame B (of possibly different clips) for comparisons."""
+"""Frame marks: frame A and frame B (of possibly different clips) for comparisons, and
+the A-B playback loop of the player (``toggle_loop``; it follows the marks while on)."""
 from __future__ import annotations
 
 from typing import Optional
@@ -10,12 +11,17 @@ Mark = Optional[tuple[str, int]]
 
 class FrameMarks(QObject):
     changed = Signal()
+    notice = Signal(str)   # one line for the status bar (e.g. why the loop cannot start)
 
     def __init__(self, player=None, parent: Optional[QObject] = None) -> None:
         super().__init__(parent)
         self.player = player
         self.a: Mark = None
         self.b: Mark = None
+        self.looping = False
+        self.changed.connect(self._follow_loop)
+        if player is not None and hasattr(player, "loopChanged"):
+            player.loopChanged.connect(self._on_player_loop)
 
     def _resolve(self, path, frame) -> Mark:
         if path is None and self.player is not None:
@@ -48,3 +54,42 @@ class FrameMarks(QObject):
             if m is not None and m[0] == str(path):
                 out[name] = m[1]
         return out
+
+    # -- A-B loop --------------------------------------------------------------------------
+    def loop_frames(self) -> Optional[tuple[int, int]]:
+        """(start, end) of the marks A and B in the clip on display, or None."""
+        if self.player is None or self.player.path is None:
+            return None
+        frames = self.frames_in(self.player.path)
+        if len(frames) < 2 or frames["A"] == frames["B"]:
+            return None
+        a, b = sorted(frames.values())
+        return a, b
+
+    def toggle_loop(self, on: Optional[bool] = None) -> bool:
+        """Loop playback between frames A and B of this clip (the L key); returns the new
+        state. Without both marks in the displayed clip the loop stays off, with a notice."""
+        on = (not self.looping) if on is None else bool(on)
+        frames = self.loop_frames() if on else None
+        if on and frames is None:
+            self.notice.emit("A–B loop: mark frames A and B in this clip first (keys A and B)")
+        self.looping = frames is not None
+        if self.player is not None:
+            self.player.set_loop(*(frames or (None, None)))
+            if self.looping:
+                self.player.play()
+        if self.looping:
+            self.notice.emit(f"A–B loop on: frames {frames[0]}–{frames[1]} (L stops it)")
+        elif not on:
+            self.notice.emit("A–B loop off")
+        return self.looping
+
+    def _on_player_loop(self, start: int, _end: int) -> None:
+        if start < 0:
+            self.looping = False   # a new clip (or none) ends the loop
+
+    def _follow_loop(self) -> None:
+        if self.looping:
+            frames = self.loop_frames()
+            self.looping = frames is not None
+            self.player.set_loop(*(frames or (None, None)))

@@ -6,6 +6,8 @@ once the decoded image of frame ``i`` is in ``current_image``, so a view that dr
 ``current_image`` together with ``pose(i)`` in its slot can never show a pose of another
 frame. Playback is clock driven: each tick asks for the frame that *should* be showing
 now (clip fps x speed); when decoding lags, the pump skips to the newest request.
+With a loop set (``set_loop(start, end)``, e.g. frames A-B), playback wraps from ``end``
+back to ``start``; ``faster``/``slower``/``normal_speed`` step through ``SPEEDS``.
 """
 from __future__ import annotations
 
@@ -30,6 +32,7 @@ class PlayerController(QObject):
     trackChanged = Signal()
     playingChanged = Signal(bool)
     speedChanged = Signal(float)
+    loopChanged = Signal(int, int)    # start, end frame of the playback loop (-1, -1 = off)
     openFailed = Signal(str, str)     # path, one-line message
     error = Signal(str)               # decode problems while playing/seeking
 
@@ -50,6 +53,7 @@ class PlayerController(QObject):
         self._requested = -1   # newest frame index asked for
         self._shown_req = 0    # request id of the frame on display
         self._clock = (0.0, 0)  # (monotonic time, frame) playback anchor
+        self.loop: Optional[tuple[int, int]] = None   # (start, end) frames while looping
         self._timer = QTimer(self)
         self._timer.setTimerType(Qt.TimerType.PreciseTimer)
         self._timer.timeout.connect(self._tick)
@@ -67,6 +71,7 @@ class PlayerController(QObject):
         self.path, self.video_info = info.path, info
         self.current_frame, self.current_image, self._requested = -1, None, -1
         self.track = None
+        self.set_loop(None)
         self.seek(0)  # before clipChanged, so a listener's own seek wins (latest request)
         self.clipChanged.emit(info.path)
         self.trackChanged.emit()
@@ -76,6 +81,7 @@ class PlayerController(QObject):
         if gen != self.pump.generation:
             return
         had_clip = self.video_info is not None
+        self.set_loop(None)
         self.path = self.video_info = self.current_image = self.track = None
         self.current_frame = self._requested = -1  # the old clip's reader is closed
         self.openFailed.emit(path, message)
@@ -120,6 +126,11 @@ class PlayerController(QObject):
         if self.video_info is not None:
             self.seek(self.video_info.frame_at(self.time_of(base) + seconds))
 
+    def seek_time(self, seconds: float) -> None:
+        """Show the frame displayed at ``seconds`` of video time."""
+        if self.video_info is not None:
+            self.seek(int(float(seconds) * self.fps + 1e-6))
+
     def seek_start(self) -> None:
         self.seek(0)
 
@@ -163,7 +174,10 @@ class PlayerController(QObject):
         if self.video_info is None or self.playing:
             return
         start = self.current_frame
-        if start >= self.frame_count - 1:
+        if self.loop is not None and not self.loop[0] <= start < self.loop[1]:
+            start = self.loop[0]
+            self.seek(start)
+        elif start >= self.frame_count - 1:
             start = 0
             self.seek(0)
         self._clock = (time.monotonic(), max(start, 0))
@@ -177,6 +191,26 @@ class PlayerController(QObject):
 
     def toggle(self) -> None:
         self.pause() if self.playing else self.play()
+
+    def set_loop(self, start: Optional[int], end: Optional[int] = None) -> None:
+        """Loop playback over frames ``start``..``end`` (None: no loop)."""
+        loop = None
+        if start is not None and end is not None and self.video_info is not None:
+            lo, hi = sorted((int(start), int(end)))
+            lo, hi = max(0, lo), min(self.frame_count - 1, hi)
+            loop = (lo, hi) if hi > lo else None
+        if loop != self.loop:
+            self.loop = loop
+            self.loopChanged.emit(*(loop or (-1, -1)))
+
+    def faster(self) -> None:
+        self.set_speed(next((s for s in SPEEDS if s > self.speed), SPEEDS[-1]))
+
+    def slower(self) -> None:
+        self.set_speed(next((s for s in reversed(SPEEDS) if s < self.speed), SPEEDS[0]))
+
+    def normal_speed(self) -> None:
+        self.set_speed(1.0)
 
     def set_speed(self, speed: float) -> None:
         speed = float(min(max(speed, SPEEDS[0]), SPEEDS[-1]))
@@ -200,7 +234,11 @@ class PlayerController(QObject):
         due = info.time_of(f0) + (time.monotonic() - t0) * self.speed
         target = max(f0, info.timeline.shown_at(due, self.frame_count))
         last = self.frame_count - 1
-        if target >= last:
+        if self.loop is not None and target > self.loop[1]:
+            start, end = self.loop     # wrap: the clock restarts at the loop's first frame
+            target = start + (target - end - 1) % (end - start + 1)
+            self._clock = (time.monotonic() - (target - start) / (self.fps * self.speed), start)
+        elif target >= last:
             target = last
             self.pause()
         if target != self._requested:

@@ -235,3 +235,80 @@ def test_item_checks_show_on_selection_and_duplicates_after_the_report(panel):
     assert report["flag_counts"] == {"an option contains the answer text": 2, "duplicate": 1,
                                      "near-duplicate": 1}      # q6 ~ q0: "Question #?"
     assert "duplicate of q5" in panel.editor.info.text()
+
+
+def test_facts_show_as_a_readable_table_not_json(panel):
+    panel.select_row(2)
+    table = panel.editor.facts
+    assert table.rowCount() == 1
+    headers = [table.horizontalHeaderItem(c).text() for c in range(table.columnCount())]
+    assert headers == ["part", "value"]
+    assert table.texts() == [["left knee", "92"]]
+    assert not any(cell.lstrip().startswith(("{", "[", '"')) for row in table.texts() for cell in row)
+
+
+def test_undo_and_redo_messages_name_the_item_in_words(panel, qtbot):
+    messages = []
+    panel.ctx.statusMessage.connect(lambda text, _ms: messages.append(text))
+    panel.select_row(0)
+    panel.accept()
+    assert panel.undo_act.toolTip() == "Undo accepting “Question 0?” (Ctrl+Z)"
+    panel.controller.undo()
+    assert messages[-1] == "Undid accepting “Question 0?”"
+    assert panel.redo_act.toolTip() == "Redo accepting “Question 0?” (Ctrl+Shift+Z)"
+    panel.controller.redo()
+    assert messages[-1] == "Redid accepting “Question 0?”"
+    panel.controller.set_status(["q1", "q2", "q3"], "needs_fix")
+    panel.controller.undo()
+    assert messages[-1] == "Undid marking as needing a fix 3 items"
+    assert not any("q0" in m or "q1" in m for m in messages)
+
+
+def test_the_question_column_keeps_room_in_a_narrow_dock(panel, qtbot):
+    from widgets.curation.table_model import COLUMNS
+
+    q = [k for k, _t in COLUMNS].index("question")
+    for width in (520, 700, 1000):       # the table itself: as narrow as a side dock gets
+        panel.table.resize(width, 300)
+        qtbot.wait(10)
+        viewport = panel.table.viewport().width()
+        header = panel.table.horizontalHeader()
+        assert header.sectionSize(q) >= 0.4 * viewport, (width, header.sectionSize(q), viewport)
+        right_edge = sum(header.sectionSize(i) for i in range(len(COLUMNS)))
+        assert right_edge <= viewport + 1              # nothing pushed off to the right
+
+
+def test_quality_report_is_a_view_that_stays(panel, qtbot):
+    panel.ctx.repo.edit_qa("q5", options=["bent", "slightly bent", "straight"], answer_index=0)
+    panel.ctx.repo.edit_qa("q7", question="Question 5?", options=["bent", "slightly bent",
+                                                                  "straight"], answer_index=0)
+    report = panel.show_report()
+    assert report["flag_counts"]["duplicate"] == 1
+    assert not [b for b in panel.findChildren(QMessageBox) if b.isVisible()]   # no pop-up
+    assert panel.lower.currentWidget() is panel.quality
+    rows = panel.quality.texts()
+    assert rows[0].startswith("Quality report") and "8 items checked" in rows[0]
+    assert any(r.strip().startswith("duplicate | 1 item") for r in rows)
+    assert any("“Question 5?” |" in r for r in rows)               # the flagged item, in words
+    panel.select_row(3)                                           # still there afterwards
+    assert panel.quality.texts() == rows
+    flagged = panel.quality.tree.findItems("“Question 5?”", Qt.MatchFlag.MatchRecursive
+                                           | Qt.MatchFlag.MatchExactly, 0)[0]
+    panel.quality.tree.itemDoubleClicked.emit(flagged, 0)
+    assert panel.controller.current in ("q5", "q7") and panel.lower.currentWidget() is panel.editor
+
+
+def test_blind_test_result_stays_and_its_dialog_fits_the_field(panel, qtbot, loop_model):
+    dlg = panel.blind_test()
+    qtbot.waitExposed(dlg)
+    fm = dlg.spec.fontMetrics()
+    assert dlg.spec.width() >= fm.horizontalAdvance(dlg.spec.placeholderText())
+    dlg.spec.setText(loop_model)
+    dlg.add_spec()
+    with qtbot.waitSignal(panel.controller.blindTestDone, timeout=20000):
+        dlg.accept()
+    rows = panel.quality.texts()
+    assert panel.lower.currentWidget() is panel.quality
+    top = next(r for r in rows if r.startswith("Blind test with"))
+    assert "loop-model" in top and "3 of 8 right without the video" in top
+    assert sum("answered without the video" in r for r in rows) == 3

@@ -252,3 +252,92 @@ def test_panel_cancels_a_model_run_and_resumes_it(panel, qtbot, tiny_ckpt):
     again = panel.controller.runs()[0]
     assert again["status"] == "done" and again["answered"] == again["items"]
     assert len(asked) == again["items"] - run["answered"]   # only the unanswered were asked
+
+
+def test_export_warns_when_few_items_are_accepted_and_opens_the_folder(panel, qtbot, tmp_path,
+                                                                       monkeypatch):
+    from PySide6.QtGui import QDesktopServices
+
+    from models.qa.record import QARecord
+
+    panel.ctx.repo.add_qa_items([QARecord(f"cand{i}", "body_part_pose", "arm_wrestling.mp4",
+                                          f"Is the elbow bent {i}?", ["yes", "no"], 0,
+                                          frame_a=i) for i in range(40)])
+    dlg = panel.open_export()
+    qtbot.addWidget(dlg)
+    dlg.select_format("jsonl")
+    out = tmp_path / "few"
+    dlg.out_edit.setText(str(out))
+    asked = []
+    dlg.confirm = lambda text: asked.append(text) or False
+    assert not dlg.start_export()
+    assert "Only 7 of the 47 items are accepted" in asked[0]
+    assert "cancelled" in dlg.status.text() and not out.exists()
+    assert not dlg.open_button.isVisible()
+    dlg.confirm = lambda text: asked.append(text) or True
+    with qtbot.waitSignal(panel.controller.exportDone, timeout=60000):
+        assert dlg.start_export()
+    assert len((out / "actionart.jsonl").read_text().splitlines()) == 7
+    assert dlg.open_button.isVisible()
+    opened = []
+    monkeypatch.setattr(QDesktopServices, "openUrl", lambda url: opened.append(url) or True)
+    dlg.open_button.click()
+    assert [u.toLocalFile() for u in opened] == [str(out.resolve())]
+    dlg.status_combo.setCurrentIndex(2)          # every item: no question asked
+    asked.clear()
+    dlg.overwrite_check.setChecked(True)
+    with qtbot.waitSignal(panel.controller.exportDone, timeout=60000):
+        assert dlg.start_export()
+    assert asked == []
+
+
+def _two_runs(panel, qtbot):
+    for frames in (2, 3):
+        with qtbot.waitSignal(panel.controller.finished, timeout=60000):
+            panel.controller.start(["rule"], EvalSettings(frames=frames))
+    runs = [r["id"] for r in panel.controller.runs()]
+    panel.select_runs(runs)
+    return runs
+
+
+def test_results_are_readable_in_a_short_wide_dock(panel, qtbot):
+    panel.resize(1800, 330)                     # a bottom dock of a 1920x1200 window
+    _two_runs(panel, qtbot)
+    qtbot.wait(20)
+    runs, results = panel.runs_table, panel.results
+    assert runs.viewport().height() >= 3 * runs.rowHeight(0)      # every run row visible
+    assert results.viewport().height() >= 4 * results.rowHeight(0)
+    assert panel.chart.height() >= 150
+    bg = panel.chart.backgroundBrush().color()
+    assert bg.lightness() < 60                                    # dark, like the app
+    assert panel.chart.getPlotItem().legend is None               # no legend over the bars
+    assert "Rule-based reference" in panel.legend.text() and panel.legend.isVisible()
+    assert not panel.chart.geometry().intersects(panel.legend.geometry())
+
+
+def test_splitter_positions_are_remembered(qtbot, ctx):
+    from PySide6.QtWidgets import QSplitter
+
+    from widgets.evaluation.panel import EvaluationPanel
+
+    first = EvaluationPanel(ctx)
+    qtbot.addWidget(first)
+    first.resize(1600, 600)
+    first.show()
+    qtbot.waitExposed(first)
+    wanted = []
+    for split in first.findChildren(QSplitter):
+        total = sum(split.sizes())
+        sizes = [total // 5] + [(total - total // 5) // (split.count() - 1)] * (split.count() - 1)
+        split.setSizes(sizes)
+        wanted.append(split.sizes())
+        split.splitterMoved.emit(sizes[0], 1)    # as a drag of the handle reports it
+    second = EvaluationPanel(ctx)                 # the next launch
+    qtbot.addWidget(second)
+    second.resize(1600, 600)
+    second.show()
+    qtbot.waitExposed(second)
+    got = [s.sizes() for s in second.findChildren(QSplitter)]
+    assert len(got) == len(wanted) >= 1
+    for g, w in zip(got, wanted):
+        assert all(abs(a - b) <= 3 for a, b in zip(g, w)), (got, wanted)

@@ -9,6 +9,7 @@ from app.controllers.vlm import vlm_controller
 from models.describe.synth import SynthPose, track
 from models.pose.track import PoseTrack
 from tests.vlm_fixtures import tiny_ckpt  # noqa: F401
+from tests.gui_support import picture_of
 
 
 @pytest.fixture
@@ -29,7 +30,7 @@ def _synthetic_track(ctx) -> None:
     up.raise_arm("right")
     n = ctx.player.frame_count
     w = track([SynthPose().world() if i < n // 2 else up.world() for i in range(n)])
-    ctx.player.set_track(PoseTrack(np.full_like(w, 0.5), w.astype(np.float32), ctx.player.fps,
+    ctx.player.set_track(PoseTrack(picture_of(w, 1920, 1080), w.astype(np.float32), ctx.player.fps,
                                    340, 256, backend="mediapipe"))
 
 

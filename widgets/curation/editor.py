@@ -1,5 +1,6 @@
 """The QA item editor: question, options (one per line), answer, note; the item's facts
-and quality flags read-only. Saving calls the controller (one undoable edit)."""
+(a table: one row per fact, one column per field) and quality flags read-only. Saving
+calls the controller (one undoable edit)."""
 from __future__ import annotations
 
 import json
@@ -7,10 +8,72 @@ from typing import Optional
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QKeySequence, QShortcut
-from PySide6.QtWidgets import (QComboBox, QFormLayout, QHBoxLayout, QLabel, QLineEdit,
-                               QPlainTextEdit, QPushButton, QTabWidget, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QFormLayout, QHBoxLayout,
+                               QHeaderView, QLabel, QLineEdit, QPlainTextEdit, QPushButton,
+                               QTableWidget, QTableWidgetItem, QTabWidget, QVBoxLayout, QWidget)
 
 from models.qa.record import LETTERS, QARecord
+
+# Fact fields in reading order; any other field follows, in the order it first appears.
+FACT_FIELDS = ("frame", "frame_a", "frame_b", "start_s", "end_s", "part", "measure",
+               "quantity", "phrase", "value", "unit", "bin", "direction", "visibility")
+FIELD_TITLES = {"frame_a": "frame A", "frame_b": "frame B", "start_s": "from (s)",
+                "end_s": "to (s)", "visibility": "vis."}
+
+
+def fact_columns(facts: list) -> list[str]:
+    keys = list(dict.fromkeys(k for f in facts if isinstance(f, dict) for k in f))
+    return [k for k in FACT_FIELDS if k in keys] + [k for k in keys if k not in FACT_FIELDS]
+
+
+def fact_cell(value) -> str:
+    """One field as a person reads it: numbers rounded, names without underscores."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        return f"{value:.2f}".rstrip("0").rstrip(".") if abs(value) < 1e6 else f"{value:.3g}"
+    if isinstance(value, str):
+        return value.replace("_", " ")
+    if isinstance(value, (list, tuple)):
+        return ", ".join(fact_cell(v) for v in value)
+    if isinstance(value, dict):
+        return "; ".join(f"{k.replace('_', ' ')} {fact_cell(v)}" for k, v in value.items())
+    return str(value)
+
+
+class FactsTable(QTableWidget):
+    """The facts an answer was derived from, as a read-only table."""
+
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        self.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.setWordWrap(False)
+        self.verticalHeader().hide()
+        self.verticalHeader().setDefaultSectionSize(self.fontMetrics().height() + 6)
+        self.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        self.horizontalHeader().setStretchLastSection(True)
+
+    def set_facts(self, facts) -> None:
+        facts = [f if isinstance(f, dict) else {"fact": f} for f in (facts or [])]
+        cols = fact_columns(facts)
+        self.clear()
+        self.setColumnCount(len(cols))
+        self.setRowCount(len(facts))
+        self.setHorizontalHeaderLabels([FIELD_TITLES.get(c, c.replace("_", " ")) for c in cols])
+        for r, fact in enumerate(facts):
+            for c, key in enumerate(cols):
+                item = QTableWidgetItem(fact_cell(fact.get(key)))
+                item.setToolTip(json.dumps(fact, ensure_ascii=False))
+                if isinstance(fact.get(key), (int, float)) and not isinstance(fact.get(key), bool):
+                    item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+                self.setItem(r, c, item)
+
+    def texts(self) -> list[list[str]]:
+        return [[self.item(r, c).text() for c in range(self.columnCount())]
+                for r in range(self.rowCount())]
 
 
 class QAEditor(QWidget):
@@ -37,8 +100,7 @@ class QAEditor(QWidget):
         save.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
         self.info = QLabel()
         self.info.setWordWrap(True)
-        self.facts = QPlainTextEdit()
-        self.facts.setReadOnly(True)
+        self.facts = FactsTable()
         self.facts.setMinimumHeight(24)
         self.history = QPlainTextEdit()
         self.history.setReadOnly(True)
@@ -80,8 +142,9 @@ class QAEditor(QWidget):
         self.qa_id = rec.qa_id if rec else None
         self.setEnabled(rec is not None)
         if rec is None:
-            for w in (self.question, self.options, self.facts, self.history):
+            for w in (self.question, self.options, self.history):
                 w.setPlainText("")
+            self.facts.set_facts([])
             self.note.setText("")
             self.info.setText("")
             return
@@ -91,8 +154,7 @@ class QAEditor(QWidget):
         self.note.setText(rec.review.note or "")
         self._shown = (self.question.toPlainText(), self.option_list(), rec.answer_index,
                        self.note.text())
-        self.facts.setPlainText("\n".join(json.dumps(f, ensure_ascii=False)
-                                          for f in rec.provenance.facts or []))
+        self.facts.set_facts(rec.provenance.facts or [])
         self.history.setPlainText("\n".join(self.controller.history(rec.qa_id)) or
                                   "no edits yet")
         where = f"frames A={rec.frame_a} B={rec.frame_b}" if rec.frame_b is not None else \

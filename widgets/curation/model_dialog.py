@@ -24,6 +24,9 @@ class ModelChoiceDialog(QDialog):
         self.combo.setMinimumContentsLength(28)
         self.spec = QLineEdit()
         self.spec.setPlaceholderText("checkpoint folder, cached model id or http://host:port/v1#model")
+        # wide enough to read the hint and a typical path or URL without scrolling
+        self.spec.setMinimumWidth(self.spec.fontMetrics().horizontalAdvance(
+            self.spec.placeholderText()) + 24)
         add = QPushButton("Add")
         add.clicked.connect(self.add_spec)
         self.spec.returnPressed.connect(self.add_spec)
@@ -42,6 +45,7 @@ class ModelChoiceDialog(QDialog):
         lay.addLayout(row)
         lay.addWidget(self.buttons)
         self.reload()
+        self.resize(self.sizeHint().expandedTo(self.minimumSizeHint()))
 
     def reload(self, select_label: str = "") -> None:
         self.combo.clear()

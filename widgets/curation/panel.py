@@ -1,6 +1,7 @@
 """The QA curation panel: filters, the lazily loaded table, the editor, one-key review
 (A accept, R reject, F needs fix, J/K or N/P next/previous), bulk actions on a selection,
-undo/redo (Ctrl+Z / Ctrl+Shift+Z), quality report, per-sub-task progress and generation."""
+undo/redo (Ctrl+Z / Ctrl+Shift+Z, described in words), quality report and blind test (a
+view that stays, beside the editor), per-sub-task progress and generation."""
 from __future__ import annotations
 
 import os
@@ -10,8 +11,8 @@ from PySide6.QtCore import QEvent, QItemSelectionModel, Qt, QTimer
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QHBoxLayout,
                                QHeaderView, QInputDialog, QLabel, QLineEdit, QMenu, QMessageBox,
-                               QPushButton, QSplitter, QTableView, QToolButton, QVBoxLayout,
-                               QWidget)
+                               QPushButton, QSplitter, QTableView, QTabWidget, QToolButton,
+                               QVBoxLayout, QWidget)
 
 from app.controllers.curation import CurationController
 from models.qa.record import REVIEW_STATUSES
@@ -21,8 +22,13 @@ from .. import dialogs
 from .clip_pick import ClipPickDialog
 from .editor import QAEditor
 from .model_dialog import ModelChoiceDialog
-from .table_model import QATableModel
+from .quality import QualityView
+from .table_model import COLUMNS, QATableModel
 
+# Preferred widths (in average characters) of the columns beside the question; in a narrow
+# dock they shrink together so the question keeps at least QUESTION_SHARE of the width.
+SIDE_CHARS = {"status": 9, "task": 13, "video": 13, "answer": 16, "source": 6}
+QUESTION_SHARE = 0.45
 REVIEW_KEYS = {Qt.Key.Key_A: "accept", Qt.Key.Key_R: "reject", Qt.Key.Key_F: "needs_fix",
                Qt.Key.Key_J: "next", Qt.Key.Key_N: "next", Qt.Key.Key_K: "previous",
                Qt.Key.Key_P: "previous"}
@@ -35,6 +41,24 @@ class QATableView(QTableView):
     def __init__(self, panel, parent=None) -> None:
         super().__init__(parent)
         self.panel = panel
+
+    def fit_columns(self) -> None:
+        """The question column (stretching) keeps QUESTION_SHARE of the width at least."""
+        header = self.horizontalHeader()
+        avail = self.viewport().width()
+        if avail <= 0:
+            return
+        char = self.fontMetrics().averageCharWidth()
+        wanted = {i: SIDE_CHARS[key] * char + 12 for i, (key, _t) in enumerate(COLUMNS)
+                  if key in SIDE_CHARS}
+        room = max(0, int(avail * (1 - QUESTION_SHARE)))
+        scale = min(1.0, room / max(1, sum(wanted.values())))
+        for i, w in wanted.items():
+            header.resizeSection(i, max(header.minimumSectionSize(), int(w * scale)))
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 (Qt override)
+        super().resizeEvent(event)
+        self.fit_columns()
 
     def _review_key(self, event) -> str | None:
         if event.modifiers() & ~Qt.KeyboardModifier.KeypadModifier:
@@ -104,7 +128,13 @@ class CurationPanel(QWidget):
         t.sortByColumn(-1, Qt.SortOrder.AscendingOrder)
         t.verticalHeader().setDefaultSectionSize(22)
         t.verticalHeader().hide()
-        t.horizontalHeader().setSectionResizeMode(3, QHeaderView.ResizeMode.Stretch)
+        header = t.horizontalHeader()
+        header.setMinimumSectionSize(36)
+        for i, (key, _title) in enumerate(COLUMNS):
+            header.setSectionResizeMode(i, QHeaderView.ResizeMode.Stretch if key == "question"
+                                        else QHeaderView.ResizeMode.Interactive)
+        t.setTextElideMode(Qt.TextElideMode.ElideRight)
+        t.fit_columns()
         t.setWordWrap(False)
         t.setMinimumHeight(150)
 
@@ -155,9 +185,13 @@ class CurationPanel(QWidget):
         buttons.addStretch(1)
         buttons.addWidget(self.report_btn)
         buttons.addWidget(self.gen_btn)
+        self.quality = QualityView(self.controller.item_words, self.select_id)
+        self.lower = QTabWidget()
+        self.lower.addTab(self.editor, "Item")
+        self.lower.addTab(self.quality, "Quality report")
         split = QSplitter(Qt.Orientation.Vertical)
         split.addWidget(self.table)
-        split.addWidget(self.editor)
+        split.addWidget(self.lower)
         split.setStretchFactor(0, 3)
         split.setStretchFactor(1, 2)
         split.setSizes([320, 220])
@@ -174,9 +208,12 @@ class CurationPanel(QWidget):
         self.controller.undoChanged.connect(self._on_undo_changed)
         self.controller.filtersChanged.connect(self._restore_selection)
         self.controller.posesMissing.connect(self.offer_extraction)
+        self.controller.reportReady.connect(self._on_report)
+        self.controller.blindTestDone.connect(self._on_blind_test)
         self.controller.generationProgress.connect(
             lambda d, t, m: self.summary.setText(f"Generating QA… {d}/{t} {m}"))
-        self._on_undo_changed(self.ctx.repo.undo_label() or "", self.ctx.repo.redo_label() or "")
+        self._on_undo_changed(self.controller.action_words(self.ctx.repo.undo_label()),
+                              self.controller.action_words(self.ctx.repo.redo_label()))
 
     # -- intents ----------------------------------------------------------------------------------
     def selected_ids(self) -> list[str]:
@@ -211,6 +248,20 @@ class CurationPanel(QWidget):
         row = self.table.currentIndex().row()
         target = max(0, min(self.model.rowCount() - 1, row + step if row >= 0 else 0))
         self.select_row(target)
+
+    def select_id(self, qa_id: str) -> None:
+        """Select an item (e.g. from the quality view); clears the filters if it is hidden."""
+        row = self.model.row_of(qa_id)
+        if row is None:
+            self.controller.current = qa_id
+            for box in (self.task_box, self.status_box, self.source_box, self.video_box):
+                box.setCurrentIndex(0)
+            self.search.clear()
+            self.controller.set_filter("text", "")
+            row = self.model.row_of(qa_id)
+        if row is not None:
+            self.select_row(row)
+            self.lower.setCurrentWidget(self.editor)
 
     def select_row(self, row: int) -> None:
         if 0 <= row < self.model.rowCount():
@@ -295,17 +346,18 @@ class CurationPanel(QWidget):
             self.controller.add_caption(video, text)
 
     def show_report(self) -> dict:
+        """Run the checks; the report shows in the Quality report tab (and stays there)."""
         report = self.controller.run_checks()
-        lines = [f"{report['items']} items checked"]
-        for n, b in report["balance"].items():
-            lines.append(f"answer positions ({n} options): {b['counts']}"
-                         f"{'' if b['balanced'] else '  ⚠ unbalanced'}")
-        lines += [f"{k}: {v}" for k, v in sorted(report["flag_counts"].items())] or ["no item flagged"]
-        self._report_box = QMessageBox(QMessageBox.Icon.Information, "QA quality report",
-                                       "\n".join(lines), parent=self)
-        self._report_box.open()
         self._show_current()
         return report
+
+    def _on_report(self, report: dict) -> None:
+        self.quality.show_report(report)
+        self.lower.setCurrentWidget(self.quality)
+
+    def _on_blind_test(self, right: dict, tested: list, model: str) -> None:
+        self.quality.show_blind_test(right, tested, model)
+        self.lower.setCurrentWidget(self.quality)
 
     # -- observers ---------------------------------------------------------------------------------
     def _on_current_row(self, current, _previous) -> None:

@@ -49,6 +49,7 @@ class HighlightItem(QGraphicsItem):
         if not ringed:
             return
         r = max(8.0, max(self._bounds.width(), self._bounds.height()) / 90.0)
+        painter.setClipRect(self._bounds)   # never outside the image (nothing left behind)
         painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
         painter.setPen(QPen(RING, r / 3, Qt.PenStyle.SolidLine))
         painter.setBrush(Qt.BrushStyle.NoBrush)

@@ -1,18 +1,21 @@
 """Motion summary panel: temporal facts over an interval of the current clip.
 
-Choosing the interval: type start/end (seconds), drag the shaded region on the plot (or
+The interval starts as the whole clip (or the marked frames A-B of this clip). Choosing
+another: type start/end (seconds), drag the shaded region on the plot (or
 its edges), press "A–B" for the marked frames of this clip (marking A and B in this clip
 also fills it in), or "±2 s" for the window around the displayed frame. The signal box
 picks the signal repetitions are counted on ("auto" = the most periodic one).
 Analyse (or releasing the dragged region) renders the facts: the text gives directions,
 the repetition count with its signal and the onset order; the plot shows that smoothed
 signal over the whole clip (faint) and the interval (bold) with every counted cycle's
-peak marked and numbered. Bad intervals show their one-line reason in the text box.
+peak marked and numbered. A playhead follows the displayed frame; clicking the plot (or
+dragging the playhead) seeks the video. Bad intervals show their one-line reason.
 """
 from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (QComboBox, QDoubleSpinBox, QHBoxLayout, QLabel, QPlainTextEdit,
                                QPushButton, QVBoxLayout, QWidget)
 
@@ -42,8 +45,12 @@ class MotionPanel(QWidget):
         lay.addLayout(self._controls())
         lay.addWidget(self.text)
         lay.addWidget(self.plot, 1)
-        ctx.player.clipChanged.connect(lambda _p: self.clear())
+        ctx.player.clipChanged.connect(lambda _p: self._on_clip())
+        ctx.player.openFailed.connect(lambda *_: self._on_clip())
+        ctx.player.trackChanged.connect(self._on_track)
+        ctx.player.frameChanged.connect(self._on_frame)
         ctx.marks.changed.connect(self._on_marks)
+        self._analysed_track = None
 
     def _build_plot(self) -> None:
         self.plot = pg.PlotWidget()
@@ -60,6 +67,14 @@ class MotionPanel(QWidget):
         self.region.setToolTip("Drag the interval (or its edges) to analyse another stretch")
         self.region.sigRegionChangeFinished.connect(self._on_region)
         self.plot.addItem(self.region)
+        self.playhead = pg.InfiniteLine(0, angle=90, movable=True,
+                                        pen=pg.mkPen((240, 240, 240), width=1.5),
+                                        hoverPen=pg.mkPen((255, 255, 255), width=3))
+        self.playhead.setToolTip("The displayed frame: drag it, or click the plot, to seek")
+        self.playhead.setVisible(False)
+        self.playhead.sigDragged.connect(lambda line: self.seek_time(line.value()))
+        self.plot.addItem(self.playhead, ignoreBounds=True)
+        self.plot.scene().sigMouseClicked.connect(self._on_click)
 
     @staticmethod
     def _spin() -> QDoubleSpinBox:
@@ -117,6 +132,60 @@ class MotionPanel(QWidget):
             self.use_marks()
             self.analyse()
 
+    def default_interval(self) -> tuple[float, float]:
+        """The marked frames A-B of this clip, else the whole clip (seconds)."""
+        p = self.ctx.player
+        frames = self.ctx.marks.frames_in(p.path) if p.path else {}
+        if len(frames) == 2 and p.fps and frames["A"] != frames["B"]:
+            a, b = sorted(frames.values())
+            return a / p.fps, b / p.fps
+        info = p.video_info
+        return (0.0, max(0.0, (info.frame_count - 1) / info.fps)) if info and info.fps else (0.0, 0.0)
+
+    def _on_clip(self) -> None:
+        self.clear()
+        self.set_interval(*self.default_interval())
+        self._on_frame(self.ctx.player.current_frame)
+
+    def _on_track(self) -> None:
+        """A complete track of this clip: analyse the interval at once when visible."""
+        track = self.ctx.player.track
+        if track is None:
+            self._analysed_track = None
+            self.clear()
+        elif track.complete and track is not self._analysed_track and self.isVisible():
+            self.analyse()
+
+    def showEvent(self, event) -> None:  # noqa: N802 (Qt override)
+        super().showEvent(event)
+        self._on_frame(self.ctx.player.current_frame)
+        track = self.ctx.player.track
+        if track is not None and track.complete and track is not self._analysed_track:
+            self.analyse()
+
+    # -- playhead and seeking -------------------------------------------------------------------
+    def _on_frame(self, frame: int) -> None:
+        if not self.isVisible():
+            return               # a hidden tab costs nothing; showEvent places the playhead
+        fps = self.ctx.player.fps
+        self.playhead.setVisible(frame >= 0 and bool(fps))
+        if frame >= 0 and fps and not self.playhead.moving:
+            self.playhead.setValue(frame / fps)
+
+    def seek_time(self, seconds: float) -> None:
+        p = self.ctx.player
+        if p.video_info is not None:
+            p.pause()
+            p.seek_time(max(0.0, seconds))
+
+    def _on_click(self, event) -> None:
+        if event.button() != Qt.MouseButton.LeftButton or event.double():
+            return
+        vb = self.plot.getPlotItem().getViewBox()
+        if not vb.sceneBoundingRect().contains(event.scenePos()):
+            return          # on an axis or the title: not a time
+        self.seek_time(vb.mapSceneToView(event.scenePos()).x())
+
     def use_around(self) -> None:
         p = self.ctx.player
         t = p.time_of()
@@ -128,6 +197,7 @@ class MotionPanel(QWidget):
         start, end = self.start.value(), self.end.value()
         self._show_region(start, end)
         chosen = self.signal.currentText()
+        self._analysed_track = self.ctx.player.track
         try:
             self.facts = self.ctrl.motion(start, end, None if chosen == AUTO else chosen)
         except StudioError as exc:

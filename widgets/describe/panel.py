@@ -1,7 +1,9 @@
 """Describe panel: the description and the fact list of the displayed frame.
 
 Observes the player (``frameChanged``, ``trackChanged``) and the describe controller
-(``trackFactsReady``); renders text + facts; "Copy" puts the text on the clipboard, "Copy
+(``trackFactsReady``; its facts follow the app's visibility threshold); renders text +
+facts for every displayed frame, playing or not (rows are updated in place and unchanged
+text is not set again, so following playback costs little); "Copy" puts the text on the clipboard, "Copy
 JSON" the facts. Clicking a fact asks the controller to highlight its joints, which the
 ring item on the main video view (``widgets.describe.highlight``) draws.
 """
@@ -11,14 +13,12 @@ import json
 
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QGuiApplication
-from PySide6.QtWidgets import (QHBoxLayout, QLabel, QPlainTextEdit, QPushButton, QTreeWidget,
-                               QTreeWidgetItem, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QHBoxLayout, QHeaderView, QLabel, QPlainTextEdit, QPushButton,
+                               QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget)
 
 from app.controllers.describe import describe_controller
 
 from .highlight import attach_highlight
-
-PLAY_REFRESH_MS = 100  # ten descriptions a second during playback
 
 COLUMNS = ("fact", "value", "bin", "vis.")
 
@@ -42,7 +42,14 @@ class DescribePanel(QWidget):
         self.tree.setMinimumHeight(84)        # room for ~4 facts even in a crowded dock area
         self.tree.setHeaderLabels(list(COLUMNS))
         self.tree.setRootIsDecorated(False)
-        self.tree.setColumnWidth(0, 300)
+        self.tree.setUniformRowHeights(True)
+        header = self.tree.header()      # the phrase takes what the value, bin and vis. leave
+        header.setStretchLastSection(False)
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        for col in range(1, len(COLUMNS)):
+            header.setSectionResizeMode(col, QHeaderView.ResizeMode.ResizeToContents)
+        self.tree.setTextElideMode(Qt.TextElideMode.ElideMiddle)
+        self._rows: list = []            # the rows shown, to update only what changed
         self.tree.itemSelectionChanged.connect(self._on_select)
         lay = QVBoxLayout(self)
         lay.setContentsMargins(4, 4, 4, 4)
@@ -50,14 +57,9 @@ class DescribePanel(QWidget):
         lay.addWidget(self.text)
         lay.addLayout(self._buttons())
         lay.addWidget(self.tree, 1)
-        # While playing, the text follows the video at most PLAY_REFRESH_MS apart (the
-        # last frame always lands); when paused or scrubbing, every frame refreshes at once.
-        self._play_timer = QTimer(self)
-        self._play_timer.setSingleShot(True)
-        self._play_timer.timeout.connect(self.refresh)
-        ctx.player.frameChanged.connect(self._on_frame)
-        ctx.player.playingChanged.connect(lambda playing: playing or self.refresh())
+        ctx.player.frameChanged.connect(self.refresh)   # the frame on screen, never later
         ctx.player.trackChanged.connect(self.refresh)
+        ctx.player.openFailed.connect(self.refresh)
         self.ctrl.trackFactsReady.connect(self.refresh)
         QTimer.singleShot(0, self._attach)
 
@@ -86,12 +88,6 @@ class DescribePanel(QWidget):
         self._attach()
         self.refresh()
 
-    def _on_frame(self, _frame: int) -> None:
-        if not self.ctx.player.playing:
-            self.refresh()
-        elif not self._play_timer.isActive():
-            self._play_timer.start(PLAY_REFRESH_MS)
-
     def refresh(self, *_args) -> None:
         if not self.isVisible():  # a hidden tab costs nothing; showEvent refreshes it
             return
@@ -110,18 +106,35 @@ class DescribePanel(QWidget):
         self._show(facts, text)
 
     def _show(self, facts, text: str) -> None:
-        keep = self._selected_quantity()
         self.facts = facts
-        self.text.setPlainText(text)
-        self.tree.blockSignals(True)
-        self.tree.clear()
-        for f in facts:
-            item = QTreeWidgetItem(fact_row(f))
-            item.setData(0, Qt.ItemDataRole.UserRole, f.quantity)
-            self.tree.addTopLevelItem(item)
-            if f.quantity == keep:
-                item.setSelected(True)
-        self.tree.blockSignals(False)
+        if text != self.text.toPlainText():
+            self.text.setPlainText(text)
+        rows = [fact_row(f) for f in facts]
+        if rows == self._rows:
+            return
+        quantities = [f.quantity for f in facts]
+        tree = self.tree
+        tree.blockSignals(True)
+        if quantities != [tree.topLevelItem(i).data(0, Qt.ItemDataRole.UserRole)
+                          for i in range(tree.topLevelItemCount())]:
+            keep = self._selected_quantity()
+            tree.clear()
+            items = []
+            for f, row in zip(facts, rows):
+                item = QTreeWidgetItem(row)
+                item.setData(0, Qt.ItemDataRole.UserRole, f.quantity)
+                items.append(item)
+            tree.addTopLevelItems(items)
+            for item, q in zip(items, quantities):
+                item.setSelected(q == keep and keep is not None)
+        else:                            # same facts, new values: change the cells only
+            for i, (row, old) in enumerate(zip(rows, self._rows)):
+                item = tree.topLevelItem(i)
+                for col, (new, was) in enumerate(zip(row, old)):
+                    if new != was:
+                        item.setText(col, new)
+        tree.blockSignals(False)
+        self._rows = rows
 
     def _selected_quantity(self):
         items = self.tree.selectedItems()

@@ -3,8 +3,10 @@ reference with the same settings, watch progress, cancel; reopen past runs as a 
 (model x sub-task, mean, overall) and a bar chart; compare two runs item by item."""
 from __future__ import annotations
 
+import html
+
 import pyqtgraph as pg
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QByteArray, Qt
 from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QHBoxLayout, QLabel,
                                QLineEdit, QPlainTextEdit, QProgressBar, QPushButton, QSpinBox, QSplitter,
                                QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
@@ -19,6 +21,8 @@ from widgets.evaluation.choosers import STATUS_CHOICES, CheckList, TaskList
 
 RUN_COLUMNS = ("id", "name", "status", "items", "answered", "correct")
 COLORS = ("#4C72B0", "#DD8452", "#55A868", "#C44E52", "#8172B3", "#937860")
+CHART_BG = (30, 31, 34)          # the app's dark plots (as the joint angle plot)
+SPLITTER_KEY = "evaluation_splitters"
 
 
 class EvaluationPanel(QWidget):
@@ -37,14 +41,32 @@ class EvaluationPanel(QWidget):
 
     # -- layout ---------------------------------------------------------------------------------
     def _build(self) -> None:
-        lay = QVBoxLayout(self)
-        lay.addLayout(self._build_set_row())
-        lay.addLayout(self._build_model_row())
+        """Three columns side by side (the panel usually lives in a wide, short bottom dock):
+        the run set-up | runs over the results table | the chart over the comparison. The
+        splitter positions are kept in the user settings."""
+        setup = QWidget()
+        col = QVBoxLayout(setup)
+        col.setContentsMargins(0, 0, 0, 0)
+        col.addLayout(self._build_set_row())
+        col.addLayout(self._build_model_row())
         self.progress_bar = QProgressBar()
-        lay.addWidget(self.progress_bar)
-        self._build_results(lay)
+        col.addWidget(self.progress_bar)
+        col.addStretch(1)
+        self.columns = QSplitter(Qt.Orientation.Horizontal)
+        self.columns.setChildrenCollapsible(False)
+        self.columns.addWidget(setup)
+        self._build_results(self.columns)
+        self.columns.setStretchFactor(0, 2)
+        self.columns.setStretchFactor(1, 3)
+        self.columns.setStretchFactor(2, 4)
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(4, 4, 4, 4)
+        lay.addWidget(self.columns)
+        self._restore_splitters()
+        for split in self._splitters():
+            split.splitterMoved.connect(lambda *_: self._save_splitters())
 
-    def _build_set_row(self) -> QHBoxLayout:
+    def _build_set_row(self) -> QVBoxLayout:
         self.set_combo = QComboBox()
         self.set_combo.addItems([f"curated: {label}" for label, _ in STATUS_CHOICES]
                                 + ["imported items", "QA file (JSONL / JSON)"])
@@ -57,19 +79,19 @@ class EvaluationPanel(QWidget):
         self.task_list.setToolTip("sub-tasks to evaluate")
         self._set_kind_changed()
         col = QVBoxLayout()
-        col.addWidget(self.set_combo)
-        file_row = QHBoxLayout()
-        file_row.addWidget(self.file_edit)
-        file_row.addWidget(self.file_button)
-        col.addLayout(file_row)
         row = QHBoxLayout()
         row.addWidget(QLabel("QA set"))
-        row.addLayout(col, 2)
-        row.addWidget(QLabel("Sub-tasks"))
-        row.addWidget(self.task_list, 2)
-        return row
+        row.addWidget(self.set_combo, 1)
+        col.addLayout(row)
+        file_row = QHBoxLayout()
+        file_row.addWidget(self.file_edit, 1)
+        file_row.addWidget(self.file_button)
+        col.addLayout(file_row)
+        col.addWidget(QLabel("Sub-tasks"))
+        col.addWidget(self.task_list)
+        return col
 
-    def _build_model_row(self) -> QHBoxLayout:
+    def _build_model_row(self) -> QVBoxLayout:
         self.model_list = CheckList(rows=3)
         self.model_list.setToolTip("models the VLM panels know (found or added there)")
         refresh = QPushButton("Find models")
@@ -77,6 +99,7 @@ class EvaluationPanel(QWidget):
         self.controller.vlm.choicesChanged.connect(self.refresh_models)
         self.model_edit = QLineEdit(placeholderText="more: checkpoint folder or http://host/v1#model; "
                                                     "several separated by ';'")
+        self.model_edit.setToolTip(self.model_edit.placeholderText())
         self.reference_check = QCheckBox("rule-based reference")
         self.reference_check.setChecked(True)
         self.frames_spin = QSpinBox(minimum=1, maximum=64, value=8)
@@ -87,45 +110,105 @@ class EvaluationPanel(QWidget):
         self.cancel_button = QPushButton("Cancel")
         self.cancel_button.clicked.connect(self.controller.cancel)
         col = QVBoxLayout()
+        head = QHBoxLayout()
+        head.addWidget(QLabel("Models"))
+        head.addStretch(1)
+        head.addWidget(refresh)
+        col.addLayout(head)
+        col.addWidget(self.model_list)
         col.addWidget(self.model_edit)
         opts = QHBoxLayout()
-        for w in (self.reference_check, QLabel("frames"), self.frames_spin, QLabel("prompt"),
-                  self.template_combo, self.run_button, self.cancel_button):
+        for w in (self.reference_check, QLabel("frames"), self.frames_spin):
             opts.addWidget(w)
+        opts.addStretch(1)
         col.addLayout(opts)
-        row = QHBoxLayout()
-        row.addWidget(QLabel("Models"))
-        row.addWidget(self.model_list, 2)
-        row.addWidget(refresh)
-        row.addLayout(col, 3)
+        run = QHBoxLayout()
+        run.addWidget(QLabel("prompt"))
+        run.addWidget(self.template_combo, 1)
+        run.addWidget(self.run_button)
+        run.addWidget(self.cancel_button)
+        col.addLayout(run)
         self.refresh_models()
-        return row
+        return col
 
-    def _build_results(self, lay) -> None:
-        self.runs_table = QTableWidget(0, len(RUN_COLUMNS))
+    def _table(self, table: QTableWidget, rows: int) -> QTableWidget:
+        """Compact rows; tall enough for ``rows`` rows and the header."""
+        table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        table.setWordWrap(False)
+        row_h = table.fontMetrics().height() + 8
+        table.verticalHeader().setDefaultSectionSize(row_h)
+        table.setMinimumHeight(row_h * (rows + 1) + 6)
+        return table
+
+    def _build_results(self, columns: QSplitter) -> None:
+        self.runs_table = self._table(QTableWidget(0, len(RUN_COLUMNS)), 3)
         self.runs_table.setHorizontalHeaderLabels(RUN_COLUMNS)
         self.runs_table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.runs_table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.runs_table.verticalHeader().hide()
+        self.runs_table.horizontalHeader().setStretchLastSection(True)
         self.runs_table.itemSelectionChanged.connect(self.show_selected)
         buttons = QHBoxLayout()
+        buttons.setContentsMargins(0, 0, 0, 0)
         for text, slot in (("Compare two", self.compare_selected), ("Delete run", self.delete_selected),
                            ("Save report…", self.save_report), ("Export benchmark…", self.open_export)):
             b = QPushButton(text)
             b.clicked.connect(slot)
             buttons.addWidget(b)
-        self.results = QTableWidget()
-        self.results.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.chart = pg.PlotWidget(background="w")
+        runs = QWidget()
+        runs_lay = QVBoxLayout(runs)
+        runs_lay.setContentsMargins(0, 0, 0, 0)
+        runs_lay.addLayout(buttons)
+        runs_lay.addWidget(self.runs_table, 1)
+        self.results = self._table(QTableWidget(), 4)
+        self.tables = QSplitter(Qt.Orientation.Vertical)
+        self.tables.setChildrenCollapsible(False)
+        self.tables.addWidget(runs)
+        self.tables.addWidget(self.results)
+        self.chart = pg.PlotWidget(background=CHART_BG)
+        self.chart.setMinimumHeight(160)
         self.chart.setLabel("left", "accuracy (%)")
-        self.chart.setYRange(0, 132, padding=0)     # headroom above 100 %: labels, legend row
+        self.chart.setYRange(0, 112, padding=0)     # headroom above 100 %: the value labels
         self.chart.getAxis("left").setTicks([[(v, str(v)) for v in range(0, 101, 20)]])
-        self.legend = self.chart.addLegend(offset=(10, 5), brush=pg.mkBrush(255, 255, 255, 220))
+        self.chart.showGrid(x=False, y=True, alpha=0.15)
+        self.chart.setMouseEnabled(x=False, y=False)
+        self.legend = QLabel()              # above the chart: never over a bar
+        self.legend.setTextFormat(Qt.TextFormat.RichText)
+        self.legend.setWordWrap(True)
+        chart = QWidget()
+        chart_lay = QVBoxLayout(chart)
+        chart_lay.setContentsMargins(0, 0, 0, 0)
+        chart_lay.setSpacing(2)
+        chart_lay.addWidget(self.legend)
+        chart_lay.addWidget(self.chart, 1)
         self.compare_text = QPlainTextEdit(readOnly=True)
-        split = QSplitter(Qt.Orientation.Vertical)
-        for w in (self.runs_table, self.results, self.chart, self.compare_text):
-            split.addWidget(w)
-        lay.addLayout(buttons)
-        lay.addWidget(split)
+        self.compare_text.setPlaceholderText("Select two runs and press “Compare two”: the "
+                                             "items whose result changed are listed here.")
+        self.right = QSplitter(Qt.Orientation.Vertical)
+        self.right.setChildrenCollapsible(False)
+        self.right.addWidget(chart)
+        self.right.addWidget(self.compare_text)
+        self.right.setStretchFactor(0, 3)
+        self.right.setStretchFactor(1, 1)
+        columns.addWidget(self.tables)
+        columns.addWidget(self.right)
+
+    def _splitters(self) -> list:
+        return [self.columns, self.tables, self.right]
+
+    def _save_splitters(self) -> None:
+        settings = getattr(self.ctx, "settings", None)
+        if settings is not None:
+            settings.set(SPLITTER_KEY, [bytes(s.saveState().toBase64()).decode()
+                                        for s in self._splitters()])
+
+    def _restore_splitters(self) -> bool:
+        settings = getattr(self.ctx, "settings", None)
+        states = settings.get(SPLITTER_KEY) if settings is not None else None
+        if not (isinstance(states, list) and len(states) == 3
+                and all(isinstance(x, str) for x in states)):
+            return False
+        return all([split.restoreState(QByteArray.fromBase64(state.encode()))
+                    for split, state in zip(self._splitters(), states)])
 
     # -- intents ---------------------------------------------------------------------------------
     def specs(self) -> list[str]:
@@ -247,6 +330,7 @@ class EvaluationPanel(QWidget):
         for r, run in enumerate(runs):
             for c, key in enumerate(RUN_COLUMNS):
                 self.runs_table.setItem(r, c, QTableWidgetItem(str(run[key])))
+        self.runs_table.resizeColumnsToContents()
         self.runs_table.blockSignals(False)
 
     def show_runs(self, run_ids) -> None:
@@ -268,25 +352,30 @@ class EvaluationPanel(QWidget):
 
     def _draw_chart(self, models, tasks, acc) -> None:
         self.chart.clear()
-        self.legend.clear()
         self.bars = []
         width = 0.8 / max(1, len(models))
         for j, m in enumerate(models):
             heights = [float(acc.get((m, t)) or 0.0) for t in tasks]
             xs = [i + (j - (len(models) - 1) / 2) * width for i in range(len(tasks))]
             bar = pg.BarGraphItem(x=xs, height=heights, width=width * 0.9,
-                                  brush=pg.mkBrush(COLORS[j % len(COLORS)]), name=m)
-            self.chart.addItem(bar)   # named items join the legend
+                                  brush=pg.mkBrush(COLORS[j % len(COLORS)]), pen=None)
+            self.chart.addItem(bar)
             self.bars.append(bar)
             for x, t, h in zip(xs, tasks, heights):   # value on top (0 % bars are invisible)
                 value = acc.get((m, t))
                 label = pg.TextItem(f"{h:.0f}" if value not in (None, "") else "n/a",
-                                    color="#333333", anchor=(0.5, 1.0))
+                                    color="#d8d8d8", anchor=(0.5, 1.0))
                 label.setPos(x, h)
                 self.chart.addItem(label)
-        self.legend.setColumnCount(max(1, len(models)))   # one row above the bars
-        labels = [(i, "mean" if t == MEAN else t) for i, t in enumerate(tasks)]
-        self.chart.getAxis("bottom").setTicks([labels])
+        self.legend.setText("&nbsp;&nbsp;&nbsp;".join(
+            f"<span style='color:{COLORS[j % len(COLORS)]}'>&#9632;</span>&nbsp;{html.escape(m)}"
+            for j, m in enumerate(models)))
+        if tasks:
+            self.chart.setXRange(-0.6, len(tasks) - 0.4, padding=0)
+        labels = [(i, "mean" if t == MEAN else t.replace("_", "\n", 1)) for i, t in enumerate(tasks)]
+        axis = self.chart.getAxis("bottom")
+        axis.setTicks([labels])          # two short lines per sub-task: they fit side by side
+        axis.setHeight(2 * self.fontMetrics().height() + 14)
 
     def _on_progress(self, done: int, total: int, label: str) -> None:
         self.progress_bar.setMaximum(total)

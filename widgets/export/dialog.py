@@ -1,11 +1,15 @@
 """Export dialog: the registry's formats, an output folder, options; asks before replacing
 an earlier export (any other non-empty folder is refused with a message, as the model
-refuses it) and before leaving out items whose video is missing. The export runs in
+refuses it), before leaving out items whose video is missing, and before exporting a set
+that is only a small part of the project's items (most still unreviewed); once done it
+offers to open the folder. The export runs in
 the background (EvaluationController.export); the dialog only gathers choices."""
 from __future__ import annotations
 
 from pathlib import Path
 
+from PySide6.QtCore import QUrl
+from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QDialog, QDialogButtonBox, QFormLayout,
                                QHBoxLayout, QLabel, QLineEdit, QListWidget, QListWidgetItem,
                                QMessageBox, QPushButton, QSizePolicy, QSpinBox, QVBoxLayout,
@@ -17,6 +21,7 @@ from models.export.base import replace_problem
 from widgets import dialogs
 from widgets.evaluation.choosers import STATUS_CHOICES, TaskList
 
+FEW_ITEMS_SHARE = 0.25   # ask first when fewer than this share of the items would go out
 
 
 class ExportDialog(QDialog):
@@ -79,7 +84,11 @@ class ExportDialog(QDialog):
         self.status = QLabel(wordWrap=True)
         self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         self.export_button = self.buttons.addButton("Export", QDialogButtonBox.ButtonRole.ActionRole)
-        self.export_button.clicked.connect(self.start_export)
+        self.export_button.clicked.connect(lambda: self.start_export())
+        self.open_button = self.buttons.addButton("Open folder", QDialogButtonBox.ButtonRole.ActionRole)
+        self.open_button.setToolTip("Show the exported files in the file manager")
+        self.open_button.clicked.connect(self.open_folder)
+        self.open_button.hide()
         self.buttons.rejected.connect(self.reject)
         lay = QVBoxLayout(self)
         for w in (QLabel("Format"), self.format_list, self.description):
@@ -142,11 +151,41 @@ class ExportDialog(QDialog):
         overwrite = bool(overwrite)
         fid = self.formats[self.format_list.currentRow()].id
         statuses = STATUS_CHOICES[self.status_combo.currentIndex()][1]
+        if not skip_missing and not self._enough_items(statuses, tasks):
+            return False
         self._pending = (overwrite,)
         self.export_button.setEnabled(False)
+        self.open_button.hide()
         self.status.setText("Exporting…")
         self.controller.export(fid, out, self.options(overwrite, skip_missing), statuses, tasks)
         return True
+
+    def item_counts(self, statuses, tasks) -> tuple[int, int]:
+        """(items with the chosen statuses, all items) in the chosen sub-tasks."""
+        summary = self.ctx.repo.qa_summary()
+        chosen = [d for t, d in summary.items() if tasks is None or t in tasks]
+        return (sum(d.get(s, 0) for d in chosen for s in statuses),
+                sum(d["total"] for d in chosen))
+
+    def _enough_items(self, statuses, tasks) -> bool:
+        """Ask before exporting a small part of the project (most items still unreviewed)."""
+        count, total = self.item_counts(statuses, tasks)
+        if not total or count >= FEW_ITEMS_SHARE * total:
+            return True
+        label = self.status_combo.currentText()
+        if self.confirm(f"Only {count} of the {total} items are {label}: the others are still "
+                        f"candidates, rejected or need a fix.\n\nExport just these {count}? "
+                        "(Review more in the QA curation panel, or choose “every item”.)"):
+            return True
+        self.status.setText(f"Export cancelled: only {count} of {total} items are {label}.")
+        return False
+
+    def open_folder(self) -> bool:
+        """Open the exported folder in the desktop's file manager."""
+        folder = self.out_edit.text().strip()
+        if not folder or not Path(folder).is_dir():
+            return False
+        return QDesktopServices.openUrl(QUrl.fromLocalFile(str(Path(folder).resolve())))
 
     @staticmethod
     def _not_empty(folder: Path) -> bool:
@@ -162,6 +201,7 @@ class ExportDialog(QDialog):
 
     def _on_done(self, report) -> None:
         self.export_button.setEnabled(True)
+        self.open_button.show()
         self.status.setText(report.summary())
         self.ctx.message(report.summary())
 

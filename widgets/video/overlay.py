@@ -90,6 +90,9 @@ class SkeletonItem(QGraphicsItem):
         if self._pose is None:
             return
         shown = self.shown_joints()
+        # Only inside the image: a joint estimated beyond the frame edge would otherwise be
+        # painted outside the item's area and stay on screen after the pose is gone.
+        painter.setClipRect(self._bounds)
         painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
         self._paint_bones(painter, shown)
         self._paint_joints(painter, shown)

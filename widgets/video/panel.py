@@ -55,7 +55,7 @@ class VideoPanel(QWidget):
                                       "(also leaves their angles out of the plot)")
         self.threshold_box.valueChanged.connect(self.ctx.set_visibility_threshold)
         self.ctx.visibilityChanged.connect(self.view.set_threshold)
-        self.ctx.visibilityChanged.connect(self.threshold_box.setValue)
+        self.ctx.visibilityChanged.connect(self._show_threshold)
         fit = QToolButton()
         fit.setText("Fit")
         fit.setToolTip("Fit the video to the window (F, or double-click)")
@@ -72,6 +72,16 @@ class VideoPanel(QWidget):
         lay.addStretch(1)
         lay.addWidget(QLabel(legend_html()))
         return bar
+
+    def _show_threshold(self, value: float) -> None:
+        """Follow a threshold set elsewhere. A value the box already shows is not written
+        back: rewriting the text while the user types (0 -> 0.9 -> 0.95, each applied
+        live) would reformat it under the cursor and lose the next keystrokes."""
+        box = self.threshold_box
+        if abs(box.value() - value) >= 0.5 * 10 ** -box.decimals():
+            box.blockSignals(True)
+            box.setValue(value)
+            box.blockSignals(False)
 
     def _message(self, frame: int, pose) -> str:
         track = self.player.track

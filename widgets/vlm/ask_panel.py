@@ -140,8 +140,10 @@ class AskPanel(RequestView, QWidget):
 
     # -- controller events ------------------------------------------------------------------
     def _on_chunk(self, rid: int, pos: int, text: str) -> None:
-        if rid == self.rid:
-            self.answer.insertPlainText(text)
+        if rid == self.rid:   # at the end, wherever the user clicked meanwhile
+            cursor = self.answer.textCursor()
+            cursor.movePosition(cursor.MoveOperation.End)
+            cursor.insertText(text)
 
     def _on_answer(self, rid: int, pos: int, answer) -> None:
         if rid == self.rid:
