@@ -7,7 +7,7 @@ import importlib
 import logging
 import os
 
-from PySide6.QtCore import QByteArray, QEvent, QRect, Qt, QTimer
+from PySide6.QtCore import QByteArray, QEvent, Qt, QTimer
 from PySide6.QtGui import QAction, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import QDockWidget, QFrame, QMainWindow, QScrollArea, QStyle, QWidget
 
@@ -91,6 +91,7 @@ class MainWindow(QMainWindow):
         self._build_menus()
         self.build_panels()
         self._docks_sized = False
+        self._fitted = False
         self._default_state = self.saveState()   # View > Reset Layout goes back to it
         floatable = bool(ctx.settings.get(FLOATABLE_KEY, False))
         self.actions_by_id["view.floatable"].setChecked(floatable)
@@ -372,6 +373,9 @@ class MainWindow(QMainWindow):
             self._size_docks()
             for dock in self._front_docks:
                 dock.raise_()
+        if not self._fitted:
+            self._fitted = True
+            self.fit_to_screen()   # now that the frame is known
 
     def closeEvent(self, event) -> None:
         self.ctx.poses.cancel(quiet=True)
@@ -452,20 +456,6 @@ class MainWindow(QMainWindow):
         y = min(max(frame.y(), avail.y()), avail.bottom() + 1 - frame.height())
         if (x, y) != (frame.x(), frame.y()):
             self.move(max(x, avail.x()), max(y, avail.y()))
-
-    def visible_in_window(self, widget: QWidget) -> bool:
-        """True when ``widget`` is shown whole: inside the window and inside every scroll
-        area (viewport) around it, not scrolled or clipped away."""
-        if not widget.isVisible():
-            return False
-        rect = QRect(widget.mapTo(self, widget.rect().topLeft()), widget.size())
-        clip = self.rect()
-        parent = widget.parentWidget()
-        while parent is not None and parent is not self:
-            clip = clip.intersected(QRect(parent.mapTo(self, parent.rect().topLeft()),
-                                          parent.size()))
-            parent = parent.parentWidget()
-        return clip.contains(rect)
 
     def dragEnterEvent(self, event) -> None:
         if event.mimeData().hasUrls():

@@ -122,7 +122,6 @@ class VLMController(QObject):
                               "in an environment variable (File > Preferences > servers)")
         choice.settings.setdefault("label", spec if choice.kind != "openai" else choice.label)
         choice.settings["added"] = True
-        choice.settings["spec"] = spec
         if _key(choice) not in {_key(c) for c in self.choices}:
             self.choices.append(choice)
             self.choicesChanged.emit()
@@ -138,10 +137,18 @@ class VLMController(QObject):
 
     def forget_choice(self, choice: BackendChoice) -> bool:
         """Remove a model the user added (from the list and the settings)."""
-        spec = choice.settings.get("spec")
-        if not choice.settings.get("added") or not spec:
+        if not choice.settings.get("added"):
             return False
-        self.ctx.settings.set(ADDED_KEY, [s for s in self.added_specs() if s != spec])
+        target = _target(choice)
+        kept = []
+        for spec in self.added_specs():
+            try:
+                if _target(parse_model(spec, self.ctx.repo)) == target:
+                    continue
+            except StudioError:
+                pass
+            kept.append(spec)
+        self.ctx.settings.set(ADDED_KEY, kept)
         self.choices = [c for c in self.choices if _key(c) != _key(choice)]
         self.choicesChanged.emit()
         return True
@@ -194,7 +201,7 @@ class VLMController(QObject):
         rid = self._rid
         device = self.ctx.settings.get(DEVICE_KEY) or "auto"
         clean = [BackendChoice(c.kind, {k: v for k, v in c.settings.items()
-                                        if k not in ("added", "endpoint", "spec")})
+                                        if k not in ("added", "endpoint")})
                  for c in choices]
         for c in clean:
             if c.kind == "transformers" and device != "auto":
