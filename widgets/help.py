@@ -9,6 +9,7 @@ from __future__ import annotations
 import html
 import importlib.metadata
 import platform
+import sys
 from typing import Optional
 
 from PySide6.QtGui import QAction, QShortcut
@@ -22,8 +23,7 @@ SMALL_MODELS = (
     ("HuggingFaceTB/SmolVLM2-500M-Video-Instruct", "SmolVLM2", "about 1 GB; runs on a CPU"),
     ("Qwen/Qwen2.5-VL-3B-Instruct", "Qwen2.5-VL", "about 7.5 GB; a GPU with 10 GB or more"),
 )
-PACKAGES = ("PySide6", "numpy", "opencv-python-headless", "opencv-python", "pyqtgraph",
-            "mediapipe", "torch", "transformers", "huggingface_hub")
+PACKAGES = ("numpy", "pyqtgraph", "mediapipe", "torch", "transformers", "huggingface_hub")
 LICENCES = (
     ("Qt for Python (PySide6)", "LGPL v3"), ("NumPy", "BSD 3-Clause"),
     ("OpenCV", "Apache 2.0"), ("pyqtgraph", "MIT"), ("MediaPipe", "Apache 2.0"),
@@ -159,12 +159,13 @@ def models_html(repo=None) -> str:
 
 def about_html() -> str:
     versions = [("ActionArt Studio", app_version()), ("Python", platform.python_version())]
-    try:
-        from PySide6 import QtCore  # noqa: PLC0415
+    import PySide6  # noqa: PLC0415
+    from PySide6 import QtCore  # noqa: PLC0415
 
-        versions.append(("Qt", QtCore.qVersion()))
-    except ImportError:  # pragma: no cover
-        pass
+    versions += [("PySide6", PySide6.__version__), ("Qt", QtCore.qVersion())]
+    cv2 = sys.modules.get("cv2")          # loaded at start-up; its wheel name varies
+    if cv2 is not None:
+        versions.append(("OpenCV", str(getattr(cv2, "__version__", "?"))))
     versions += [(p, v) for p in PACKAGES if (v := _version(p))]
     vrows = "".join(f"<tr><td>{html.escape(n)}</td><td>{html.escape(v)}</td></tr>"
                     for n, v in versions)
@@ -179,7 +180,8 @@ def about_html() -> str:
             "benchmark export.</p>"
             f"<h4>Versions</h4><table cellspacing=4>{vrows}</table>"
             f"<h4>Third-party licences</h4><table cellspacing=4>{lrows}</table>"
-            "<h4>Demo clip</h4><pre>" + html.escape(notice.strip()) + "</pre>")
+            "<h4>Demo clip</h4><pre style='white-space: pre-wrap'>"
+            + html.escape(notice.strip()) + "</pre>")
 
 
 class HelpSheet(QDialog):

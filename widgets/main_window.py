@@ -29,7 +29,8 @@ FRONT_PANELS = {"describe"}  # in front of the other tabs of their area (about t
 VIDEO_FILTER = "Videos (*.mp4 *.avi *.mov *.mkv *.webm *.m4v);;All files (*)"
 LAYOUT_SAVE_DELAY_MS = 1000  # a layout change is written this long after the last one
 SIDE_SHARE = {"left": 0.19, "right": 0.28}   # default dock widths (share of the window)
-MAX_RIGHT_SHARE = 0.42   # the right dock grows to fit its panels' content up to this share
+MAX_SHARE = {"left": 0.25, "right": 0.42}    # ... grown to fit their panels up to these
+MAX_BOTTOM_SHARE = 0.45  # a bottom panel opened from the View menu grows up to this height
 FLOATABLE_KEY = "docks_floatable"   # user setting: panels may be torn off as windows
 # Without DockWidgetFloatable a drag on a title bar (easy to start by accident next to a
 # splitter) can only move the panel to another dock area, never tear it off as a window.
@@ -146,9 +147,9 @@ class MainWindow(QMainWindow):
             self._view_menu.addAction(dock.toggleViewAction())
 
     def _size_docks(self) -> None:
-        """Initial dock sizes: the video keeps the largest share of the window; the right
+        """Initial dock sizes: the video keeps the largest share of the window; a side
         dock is as wide as its panels need (every button reachable without scrolling) up
-        to MAX_RIGHT_SHARE of the window."""
+        to MAX_SHARE of the window."""
         w, h = self.width(), self.height()
         by_area: dict[str, list] = {}
         for spec in PANELS:
@@ -156,9 +157,7 @@ class MainWindow(QMainWindow):
                 by_area.setdefault(spec.area, []).append(self.docks[spec.id])
         for area, share in SIDE_SHARE.items():
             if by_area.get(area):
-                width = int(w * share)
-                if area == "right":
-                    width = max(width, min(self.content_width("right"), int(w * MAX_RIGHT_SHARE)))
+                width = max(int(w * share), min(self.content_width(area), int(w * MAX_SHARE[area])))
                 self.resizeDocks(by_area[area][:1], [width], Qt.Orientation.Horizontal)
         if by_area.get("bottom"):
             self.resizeDocks(by_area["bottom"][:1], [int(h * 0.26)], Qt.Orientation.Vertical)
@@ -171,7 +170,8 @@ class MainWindow(QMainWindow):
             return 0
         bar = self.style().pixelMetric(QStyle.PixelMetric.PM_ScrollBarExtent)
         frame = 2 * self.style().pixelMetric(QStyle.PixelMetric.PM_DockWidgetFrameWidth)
-        return max(self.panels[i].minimumSizeHint().width() for i in ids) + bar + frame + 2
+        return max(max(self.panels[i].minimumSizeHint().width(), self.panels[i].minimumWidth())
+                   for i in ids) + bar + frame + 2
 
     def show_panel(self, panel_id: str) -> QDockWidget:
         """Show a dock in front of the other tabs of its area and give it the focus (a
@@ -179,6 +179,12 @@ class MainWindow(QMainWindow):
         dock = self.docks[panel_id]
         dock.show()
         dock.raise_()
+        if self.dockWidgetArea(dock) == Qt.DockWidgetArea.BottomDockWidgetArea \
+                and not dock.isFloating():
+            need = self.panels[panel_id].minimumSizeHint().height() + 40   # + title bar
+            height = min(need, int(self.height() * MAX_BOTTOM_SHARE))
+            if dock.height() < height:
+                self.resizeDocks([dock], [height], Qt.Orientation.Vertical)
         panel = self.panels[panel_id]
         target = _first_focusable(panel)
         (target or panel).setFocus(Qt.FocusReason.OtherFocusReason)

@@ -189,7 +189,8 @@ def test_help_menu_shortcut_sheet_about_and_models(qtbot, window):
     about = _sheet(window, "About ActionArt Studio").plain()
     from PySide6 import __version__ as pyside
 
-    assert pyside in about and sys.version.split()[0] in about and "LGPL" in about
+    assert "PySide6" in about and pyside in about and sys.version.split()[0] in about and "LGPL" in about
+    assert "OpenCV" in about
     assert "open-mmlab/mmaction2" in about and "Apache License" in about  # demo clip notice
     window.actions_by_id["help.models"].trigger()
     models = _sheet(window, "How to get a model").plain()
