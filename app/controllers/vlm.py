@@ -24,7 +24,7 @@ DEVICE_KEY = "vlm.device"        # user setting: where local models run (auto, c
 
 
 def _holds_credentials(url: str) -> bool:
-    from models.vlm.openai_http import redact
+    from models.vlm.openai_http import redact  # noqa: PLC0415
 
     return redact(url) != url or "@" in url.split("://", 1)[-1].split("/", 1)[0]
 
