@@ -35,6 +35,9 @@ ACTIONS: tuple[ActionSpec, ...] = (
                "", "Show the images and skeletons of a COCO keypoints JSON",
                separator_before=True),
     ActionSpec("file.export", "&Export Benchmark…", "&File", "export.open_dialog", "Ctrl+Shift+E", "Export the QA set to lmms-eval, VLMEvalKit, Hugging Face, training data ..."),
+    ActionSpec("file.preferences", "&Preferences…", "&File", "help.preferences", "Ctrl+,",
+               "Default project, model folders, servers, device, theme",
+               separator_before=True),
     ActionSpec("file.quit", "&Quit", "&File", "window.close", "Ctrl+Q", separator_before=True),
     ActionSpec("play.toggle", "&Play / Pause", "&Playback", "player.toggle", "Space"),
     ActionSpec("play.prev", "Previous Frame", "&Playback", "player.step:-1", "Left",
@@ -65,6 +68,17 @@ ACTIONS: tuple[ActionSpec, ...] = (
     ActionSpec("view.fit", "&Fit Video", "&View", "window.fit_video", "F"),
     ActionSpec("view.overlay", "Skeleton &Overlay", "&View", "window.set_overlay", "O",
                checkable=True),
+    ActionSpec("view.reset_layout", "&Reset Layout", "&View", "window.reset_layout", "",
+               "Put every panel back where it was on first start", separator_before=True),
+    ActionSpec("view.floatable", "Allow &Floating Panels", "&View", "window.set_docks_floatable",
+               "", "Let panels be dragged out of the window (off: a drag on a title bar can "
+               "only move a panel to another side)", checkable=True),
+    ActionSpec("help.shortcuts", "&Keyboard Shortcuts", "&Help", "help.shortcuts", "?",
+               "Every keyboard shortcut of the window and its panels"),
+    ActionSpec("help.models", "How to Get a &Model…", "&Help", "help.models", "",
+               "Which vision-language models work, how to download one, where the app looks"),
+    ActionSpec("help.about", "&About ActionArt Studio", "&Help", "help.about", "",
+               "Versions, licences, the demo clip's origin", separator_before=True),
 )
 
 
@@ -72,6 +86,7 @@ ACTIONS: tuple[ActionSpec, ...] = (
 # A feature adds its menu target with ONE line here (the import happens on first trigger).
 TARGETS: dict[str, str] = {
     "export": "widgets.export.dialog:ExportLauncher",
+    "help": "widgets.help:HelpLauncher",
 }
 
 

@@ -93,6 +93,18 @@ class UserSettings:
     def add_recent_folder(self, path) -> None:
         self._push("recent_folders", path)
 
+    def remove_recent(self, path) -> None:
+        """Drop ``path`` from both recent lists (it failed to open or is gone)."""
+        path = os.path.abspath(str(path))
+        changed = False
+        for key in ("recent_files", "recent_folders"):
+            items = self._recent(key)
+            if path in items:
+                self._data[key] = [p for p in items if p != path]
+                changed = True
+        if changed:
+            self.save()
+
     def clear_recent(self) -> None:
         self._data.pop("recent_files", None)
         self._data.pop("recent_folders", None)

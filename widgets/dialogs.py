@@ -15,6 +15,7 @@ from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
 log = logging.getLogger(__name__)
 Handler = Callable[[str, str, str, Optional[QWidget]], object]
 _handler: Optional[Handler] = None
+last_start = ""   # the start folder of the last file picker asked for (tests read it)
 _ICONS = {"error": QMessageBox.Icon.Critical, "warning": QMessageBox.Icon.Warning,
           "info": QMessageBox.Icon.Information}
 
@@ -48,6 +49,8 @@ def warning(title: str, text: str, parent: Optional[QWidget] = None) -> None:
 
 def open_file(parent: Optional[QWidget], caption: str, filters: str, start: str = "") -> str:
     """Path chosen by the user ('' when cancelled)."""
+    global last_start
+    last_start = start
     if _handler is not None:
         return str(_handler("open_file", caption, filters, parent) or "")
     path, _ = QFileDialog.getOpenFileName(parent, caption, start, filters)
@@ -55,6 +58,8 @@ def open_file(parent: Optional[QWidget], caption: str, filters: str, start: str 
 
 
 def open_folder(parent: Optional[QWidget], caption: str, start: str = "") -> str:
+    global last_start
+    last_start = start
     if _handler is not None:
         return str(_handler("open_folder", caption, "", parent) or "")
     return QFileDialog.getExistingDirectory(parent, caption, start)

@@ -67,7 +67,7 @@ def _qt_message_handler(mode, context, message) -> None:
         logging.getLogger("qt").debug("%s", message)
 
 
-def _make_app(args):
+def _make_app(args, theme: str = "dark"):
     if args.screenshot:
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     import app  # noqa: F401, PLC0415 (applies the PySide6 work-arounds before any Qt call)
@@ -80,7 +80,7 @@ def _make_app(args):
     app.setOrganizationName("ActionArtStudio")
     from widgets.theme import apply_theme  # noqa: PLC0415
 
-    apply_theme(app)
+    apply_theme(app, "dark" if args.screenshot else theme)  # screenshots: reproducible
     return app
 
 
@@ -107,13 +107,17 @@ def run_gui(argv: list[str]) -> int:
     args = build_parser().parse_args(argv)
     _quiet_native_logs()
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    app = _make_app(args)
+    from app.settings import UserSettings  # noqa: PLC0415
+
+    settings = UserSettings()
+    app = _make_app(args, str(settings.get("theme") or "dark"))
     from app.context import AppContext, open_project  # noqa: PLC0415
     from models.resources import demo_clip  # noqa: PLC0415
     from widgets.main_window import MainWindow  # noqa: PLC0415
 
-    repo, warning = open_project(args.project)
-    ctx = AppContext(repo)
+    # File > Preferences may name a default project (used when --project is not given)
+    repo, warning = open_project(args.project or settings.get("default_project") or None)
+    ctx = AppContext(repo, settings=settings)
     ctx.poses.auto_extract = not args.no_extract
     window = MainWindow(ctx)
     window.resize(*(_size(args.size) if args.size else _default_size(app, args.screenshot)))

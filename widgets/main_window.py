@@ -8,8 +8,8 @@ import logging
 import os
 
 from PySide6.QtCore import QByteArray, QEvent, Qt, QTimer
-from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import QDockWidget, QFrame, QMainWindow, QScrollArea, QWidget
+from PySide6.QtGui import QAction, QGuiApplication, QKeySequence
+from PySide6.QtWidgets import QDockWidget, QFrame, QMainWindow, QScrollArea, QStyle, QWidget
 
 from app import actions
 from models.errors import StudioError
@@ -28,6 +28,28 @@ AREAS = {"left": Qt.DockWidgetArea.LeftDockWidgetArea,
 FRONT_PANELS = {"describe"}  # in front of the other tabs of their area (about the frame shown)
 VIDEO_FILTER = "Videos (*.mp4 *.avi *.mov *.mkv *.webm *.m4v);;All files (*)"
 LAYOUT_SAVE_DELAY_MS = 1000  # a layout change is written this long after the last one
+SIDE_SHARE = {"left": 0.19, "right": 0.28}   # default dock widths (share of the window)
+MAX_SHARE = {"left": 0.25, "right": 0.42}    # ... grown to fit their panels up to these
+MAX_BOTTOM_SHARE = 0.45  # a bottom panel opened from the View menu grows up to this height
+FLOATABLE_KEY = "docks_floatable"   # user setting: panels may be torn off as windows
+# Without DockWidgetFloatable a drag on a title bar (easy to start by accident next to a
+# splitter) can only move the panel to another dock area, never tear it off as a window.
+DOCK_FEATURES = (QDockWidget.DockWidgetFeature.DockWidgetClosable
+                 | QDockWidget.DockWidgetFeature.DockWidgetMovable)
+
+
+LAST_FOLDER_KEY = "last_open_folder"
+
+
+def _first_focusable(panel: QWidget):
+    """The first widget of ``panel`` that takes the focus with Tab (None if none)."""
+    w = panel.nextInFocusChain()
+    while w is not None and w is not panel:
+        if panel.isAncestorOf(w) and w.isEnabled() and w.isVisibleTo(panel) and \
+                w.focusPolicy() & Qt.FocusPolicy.TabFocus:
+            return w
+        w = w.nextInFocusChain()
+    return None
 
 
 def load_factory(ref: str):
@@ -36,8 +58,9 @@ def load_factory(ref: str):
 
 
 def _scrollable(widget: QWidget) -> QScrollArea:
-    """A side panel inside a frameless scroll area: its dock may then be narrower than the
-    panel's own minimum width (the video keeps the space; the panel scrolls)."""
+    """A dock panel inside a frameless scroll area: its dock may then be narrower than the
+    panel's own minimum width (the video keeps the space; the panel scrolls), so no panel
+    can make the window wider or taller than a small (or 1.5x scaled) screen."""
     area = QScrollArea()
     area.setObjectName(f"scroll-{widget.objectName() or type(widget).__name__}")
     area.setWidgetResizable(True)
@@ -69,6 +92,11 @@ class MainWindow(QMainWindow):
         self._build_menus()
         self.build_panels()
         self._docks_sized = False
+        self._fitted = False
+        self._default_state = self.saveState()   # View > Reset Layout goes back to it
+        floatable = bool(ctx.settings.get(FLOATABLE_KEY, False))
+        self.actions_by_id["view.floatable"].setChecked(floatable)
+        self.set_docks_floatable(floatable)
         self._wire()
 
     # -- construction ---------------------------------------------------------------------------
@@ -104,9 +132,13 @@ class MainWindow(QMainWindow):
     def _add_dock(self, spec: PanelSpec, widget: QWidget) -> None:
         dock = QDockWidget(spec.title, self)
         dock.setObjectName(f"dock-{spec.id}")
-        dock.setWidget(_scrollable(widget) if spec.area == "right" else widget)
+        dock.setWidget(_scrollable(widget))
         self.addDockWidget(AREAS.get(spec.area, Qt.DockWidgetArea.LeftDockWidgetArea), dock)
+        dock.setFeatures(DOCK_FEATURES)
         dock.setVisible(spec.visible)
+        # opened from the View menu: in front of the tabs of its area, with the focus
+        dock.toggleViewAction().triggered.connect(
+            lambda checked, pid=spec.id: checked and self.show_panel(pid))
         for signal in (dock.dockLocationChanged, dock.topLevelChanged, dock.visibilityChanged):
             signal.connect(self._layout_changed)
         dock.installEventFilter(self)  # separator drags resize it; floating docks move
@@ -115,17 +147,48 @@ class MainWindow(QMainWindow):
             self._view_menu.addAction(dock.toggleViewAction())
 
     def _size_docks(self) -> None:
-        """Initial dock sizes: the video keeps the largest share of the window."""
+        """Initial dock sizes: the video keeps the largest share of the window; a side
+        dock is as wide as its panels need (every button reachable without scrolling) up
+        to MAX_SHARE of the window."""
         w, h = self.width(), self.height()
         by_area: dict[str, list] = {}
         for spec in PANELS:
             if spec.id in self.docks and spec.visible:
                 by_area.setdefault(spec.area, []).append(self.docks[spec.id])
-        for area, share in (("left", 0.19), ("right", 0.28)):
+        for area, share in SIDE_SHARE.items():
             if by_area.get(area):
-                self.resizeDocks(by_area[area][:1], [int(w * share)], Qt.Orientation.Horizontal)
+                width = max(int(w * share), min(self.content_width(area), int(w * MAX_SHARE[area])))
+                self.resizeDocks(by_area[area][:1], [width], Qt.Orientation.Horizontal)
         if by_area.get("bottom"):
             self.resizeDocks(by_area["bottom"][:1], [int(h * 0.26)], Qt.Orientation.Vertical)
+
+    def content_width(self, area: str) -> int:
+        """Width a dock of ``area`` needs to show its widest panel without scrolling
+        sideways (panel minimum + a vertical scroll bar + the dock's frame)."""
+        ids = [s.id for s in PANELS if s.area == area and s.id in self.panels]
+        if not ids:
+            return 0
+        bar = self.style().pixelMetric(QStyle.PixelMetric.PM_ScrollBarExtent)
+        frame = 2 * self.style().pixelMetric(QStyle.PixelMetric.PM_DockWidgetFrameWidth)
+        return max(max(self.panels[i].minimumSizeHint().width(), self.panels[i].minimumWidth())
+                   for i in ids) + bar + frame + 2
+
+    def show_panel(self, panel_id: str) -> QDockWidget:
+        """Show a dock in front of the other tabs of its area and give it the focus (a
+        panel opened from the View menu must never stay hidden behind another tab)."""
+        dock = self.docks[panel_id]
+        dock.show()
+        dock.raise_()
+        if self.dockWidgetArea(dock) == Qt.DockWidgetArea.BottomDockWidgetArea \
+                and not dock.isFloating():
+            need = self.panels[panel_id].minimumSizeHint().height() + 40   # + title bar
+            height = min(need, int(self.height() * MAX_BOTTOM_SHARE))
+            if dock.height() < height:
+                self.resizeDocks([dock], [height], Qt.Orientation.Vertical)
+        panel = self.panels[panel_id]
+        target = _first_focusable(panel)
+        (target or panel).setFocus(Qt.FocusReason.OtherFocusReason)
+        return dock
 
     def _targets(self) -> dict:
         """The fixed handler targets; actions.TARGETS ones (export ...) are built on first use."""
@@ -154,7 +217,16 @@ class MainWindow(QMainWindow):
             self.addAction(act)
             self.actions_by_id[spec.id] = act
         self.actions_by_id["view.overlay"].setChecked(True)
-        self._recent_menu = menus["&File"].addMenu("Open &Recent")
+        from PySide6.QtWidgets import QMenu  # noqa: PLC0415
+
+        # Open Recent sits with the Open entries (above Quit)
+        self._recent_menu = QMenu("Open &Recent", self)
+        self._recent_menu.setObjectName("file.recent")
+        file_menu, after = menus["&File"], self.actions_by_id["file.open_folder"]
+        entries = file_menu.actions()
+        before = entries[entries.index(after) + 1] if entries.index(after) + 1 < len(entries) \
+            else None
+        file_menu.insertMenu(before, self._recent_menu)
         self._recent_menu.aboutToShow.connect(self._fill_recent)
         self._view_menu = menus["&View"]
         self._view_menu.addSeparator()
@@ -168,10 +240,15 @@ class MainWindow(QMainWindow):
         c.player.openFailed.connect(self._on_open_failed)
         c.player.error.connect(lambda msg: dialogs.error("Cannot decode frame", msg, self))
         c.player.clipChanged.connect(self._on_clip)
+        c.player.openFailed.connect(lambda path, _msg: self._forget_recent(path))
         self.video.overlay_box.toggled.connect(self.actions_by_id["view.overlay"].setChecked)
         c.poses.failed.connect(lambda _p, msg: dialogs.error("Pose extraction failed", msg, self))
 
     def _on_clip(self, path: str) -> None:
+        if self._pending_recent is not None and \
+                os.path.abspath(path) == os.path.abspath(self._pending_recent):
+            self.ctx.settings.add_recent_file(path)   # listed only once it really opened
+            self._pending_recent = None
         info = self.ctx.player.video_info
         self.setWindowTitle(f"{os.path.basename(path)} — ActionArt Studio")
         self.statusBar().showMessage(f"{os.path.basename(path)}: {info.width}x{info.height}, "
@@ -184,16 +261,26 @@ class MainWindow(QMainWindow):
         dialogs.error("Cannot open video", message, self)
 
     # -- intents (handlers of the action table) ------------------------------------------------
+    _pending_recent = None
+
+    def _forget_recent(self, path: str) -> None:
+        if self._pending_recent is not None and \
+                os.path.abspath(path) == os.path.abspath(self._pending_recent):
+            self._pending_recent = None
+        self.ctx.settings.remove_recent(path)
+
     def open_path(self, path) -> bool:
-        """Open a video or a folder; a bad path becomes a dialog, never an exception."""
+        """Open a video or a folder; a bad path becomes a dialog, never an exception.
+        Open Recent lists a file once it opened (a folder once it held videos)."""
         path = str(path)
         try:
             if os.path.isdir(path):
                 clips = self.ctx.dataset.open_folder(path)
-                self.ctx.settings.add_recent_folder(path)
                 if not clips:
+                    self.ctx.settings.remove_recent(path)
                     dialogs.warning("No videos", f"No video files in {path}", self)
                     return False
+                self.ctx.settings.add_recent_folder(path)
                 self.ctx.player.open(clips[0])
                 return True
             if not os.path.exists(path):
@@ -206,18 +293,30 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage(str(exc), 0)
             return False
         self.ctx.dataset.set_single(path)
-        self.ctx.settings.add_recent_file(path)
+        self._pending_recent = path
         self.ctx.player.open(path)
         return True
 
+    def last_folder(self) -> str:
+        """Where the open dialogs start: the folder of the last video or folder chosen."""
+        folder = self.ctx.settings.get(LAST_FOLDER_KEY)
+        return folder if isinstance(folder, str) and os.path.isdir(folder) else ""
+
+    def _remember_folder(self, path: str) -> None:
+        folder = path if os.path.isdir(path) else os.path.dirname(os.path.abspath(path))
+        self.ctx.settings.set(LAST_FOLDER_KEY, folder)
+
     def open_video_dialog(self) -> None:
-        path = dialogs.open_file(self, "Open video", VIDEO_FILTER)
+        path = dialogs.open_file(self, "Open video", VIDEO_FILTER, self.last_folder())
         if path:
+            self._remember_folder(path)
             self.open_path(path)
 
     def open_folder_dialog(self) -> None:
-        path = dialogs.open_folder(self, "Open folder of videos")
+        start = self.last_folder()
+        path = dialogs.open_folder(self, "Open folder of videos", os.path.dirname(start) or start)
         if path:
+            self._remember_folder(path)
             self.open_path(path)
 
     def import_coco_dialog(self) -> None:
@@ -241,7 +340,8 @@ class MainWindow(QMainWindow):
         menu.clear()
         s = self.ctx.settings
         for path in s.recent_files() + s.recent_folders():
-            menu.addAction(path, lambda p=path: self.open_path(p))
+            if os.path.exists(path):   # moved or deleted since: not offered
+                menu.addAction(path, lambda p=path: self.open_path(p))
         if menu.isEmpty():
             menu.addAction("(none)").setEnabled(False)
 
@@ -254,6 +354,28 @@ class MainWindow(QMainWindow):
     def set_overlay(self, on: bool) -> None:
         self.video.overlay_box.setChecked(bool(on))
 
+    def set_docks_floatable(self, on: bool) -> None:
+        """View > Allow Floating Panels: off by default, so dragging a title bar (easily
+        started by accident next to a splitter) never tears a panel off the window."""
+        features = DOCK_FEATURES | (QDockWidget.DockWidgetFeature.DockWidgetFloatable
+                                    if on else QDockWidget.DockWidgetFeature.NoDockWidgetFeatures)
+        for dock in self.docks.values():
+            dock.setFeatures(features)
+        if bool(self.ctx.settings.get(FLOATABLE_KEY, False)) != bool(on):
+            self.ctx.settings.set(FLOATABLE_KEY, bool(on))
+
+    def reset_layout(self) -> None:
+        """View > Reset Layout: the docks as on first start, sized for this window."""
+        self.restoreState(self._default_state)
+        for dock in self.docks.values():
+            if dock.isFloating():
+                dock.setFloating(False)
+        self._size_docks()
+        for dock in self._front_docks:
+            dock.raise_()
+        self.fit_to_screen()
+        self.ctx.message("Layout reset")
+
     def showEvent(self, event) -> None:
         super().showEvent(event)
         if not self._docks_sized:
@@ -261,6 +383,9 @@ class MainWindow(QMainWindow):
             self._size_docks()
             for dock in self._front_docks:
                 dock.raise_()
+        if not self._fitted:
+            self._fitted = True
+            self.fit_to_screen()   # now that the frame is known
 
     def closeEvent(self, event) -> None:
         self.ctx.poses.cancel(quiet=True)
@@ -315,7 +440,32 @@ class MainWindow(QMainWindow):
             return False
         self._docks_sized = True
         self.restoreGeometry(QByteArray.fromBase64(geometry.encode()))
-        return self.restoreState(QByteArray.fromBase64(state.encode()))
+        ok = self.restoreState(QByteArray.fromBase64(state.encode()))
+        if any(d.isFloating() for d in self.docks.values()):
+            self.actions_by_id["view.floatable"].setChecked(True)  # keep the user's windows
+        self.fit_to_screen()
+        return ok
+
+    def fit_to_screen(self) -> None:
+        """Keep the window inside the available area of its screen (a geometry saved on a
+        larger screen, or before the scale factor grew, must not run off this one)."""
+        screen = self.screen() or QGuiApplication.primaryScreen()
+        if screen is None:
+            return
+        avail = screen.availableGeometry()
+        frame = self.frameGeometry()
+        extra_w, extra_h = frame.width() - self.width(), frame.height() - self.height()
+        if self.isMaximized() or self.isFullScreen():
+            return
+        w = min(self.width(), avail.width() - extra_w)
+        h = min(self.height(), avail.height() - extra_h)
+        if (w, h) != (self.width(), self.height()):
+            self.resize(max(w, self.minimumSizeHint().width()), max(h, self.minimumSizeHint().height()))
+        frame = self.frameGeometry()
+        x = min(max(frame.x(), avail.x()), avail.right() + 1 - frame.width())
+        y = min(max(frame.y(), avail.y()), avail.bottom() + 1 - frame.height())
+        if (x, y) != (frame.x(), frame.y()):
+            self.move(max(x, avail.x()), max(y, avail.y()))
 
     def dragEnterEvent(self, event) -> None:
         if event.mimeData().hasUrls():

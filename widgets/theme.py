@@ -1,9 +1,12 @@
-"""Dark neutral theme: Fusion style, a dark palette and resources/styles/studio.qss."""
+"""Themes: dark (Fusion, a dark palette and resources/styles/studio.qss) or light (Fusion)."""
 from __future__ import annotations
 
 from PySide6.QtGui import QColor, QPalette
 
 from models import resources
+
+THEME_KEY = "theme"            # user setting
+THEMES = ("dark", "light")     # the first is the default
 
 
 def dark_palette() -> QPalette:
@@ -28,8 +31,13 @@ def dark_palette() -> QPalette:
     return pal
 
 
-def apply_theme(app) -> None:
+def apply_theme(app, theme: str = "dark") -> None:
+    """Fusion with the dark palette and style sheet, or (``light``) Fusion's own palette."""
     app.setStyle("Fusion")
+    if theme == "light":
+        app.setPalette(app.style().standardPalette())
+        app.setStyleSheet("")
+        return
     app.setPalette(dark_palette())
     qss = resources.path("styles", "studio.qss")
     if qss.is_file():

@@ -19,10 +19,24 @@ from models.vlm.specs import BackendChoice, make_backend, parse_model
 from .registry import on_context
 
 RULE = BackendChoice("rule", {"label": "Rule-based describer"})
+ADDED_KEY = "vlm.added_models"   # user setting: what the user added (folders, ids, URLs)
+DEVICE_KEY = "vlm.device"        # user setting: where local models run (auto, cpu, cuda ...)
+
+
+def _holds_credentials(url: str) -> bool:
+    from models.vlm.openai_http import redact  # noqa: PLC0415
+
+    return redact(url) != url or "@" in url.split("://", 1)[-1].split("/", 1)[0]
 
 
 def _key(choice: BackendChoice) -> str:
     return choice.kind + json.dumps(choice.settings, sort_keys=True, default=str)
+
+
+def _target(choice: BackendChoice) -> tuple:
+    """What a choice runs (a found model the user also added is listed once)."""
+    s = choice.settings
+    return (choice.kind, s.get("model"), s.get("base_url"))
 
 
 def _discover_job(folders, endpoints, ctx=None) -> list[BackendChoice]:
@@ -77,6 +91,7 @@ class VLMController(QObject):
         self._handle = None
         self.last: Optional[tuple[Prepared, list[Answer]]] = None
         self.last_saved: Optional[tuple[str, int]] = None
+        self._restore_added()
 
     # -- choices ----------------------------------------------------------------------------
     def refresh_choices(self) -> None:
@@ -92,19 +107,58 @@ class VLMController(QObject):
         if gen != self._discovery_gen:
             return                                   # an older scan: a newer one is running
         keep = [c for c in self.choices if c.settings.get("added")]
-        kept = {_key(k) for k in keep}
-        self.choices = [RULE] + keep + [c for c in found if _key(c) not in kept]
+        kept = {_target(k) for k in keep}
+        self.choices = [RULE] + keep + [c for c in found if _target(c) not in kept]
         self.choicesChanged.emit()
 
-    def add_choice(self, spec: str, **local_opts) -> BackendChoice:
-        """Add a folder / cache id / URL typed by the user (validated lazily on load)."""
+    def add_choice(self, spec: str, remember: bool = True, **local_opts) -> BackendChoice:
+        """Add a folder / cache id / URL typed by the user (validated lazily on load).
+        It is remembered in the user settings (next start lists it again); a URL with a
+        key or password in it is refused: keys live in environment variables only."""
+        spec = (spec or "").strip()
         choice = parse_model(spec, self.ctx.repo, **local_opts)
+        if choice.kind == "openai" and _holds_credentials(choice.settings["base_url"]):
+            raise StudioError("This URL holds credentials, which are never saved; put the key "
+                              "in an environment variable (File > Preferences > servers)")
         choice.settings.setdefault("label", spec if choice.kind != "openai" else choice.label)
         choice.settings["added"] = True
         if _key(choice) not in {_key(c) for c in self.choices}:
             self.choices.append(choice)
             self.choicesChanged.emit()
+        if remember and choice.kind != "rule":
+            added = self.added_specs()
+            if spec not in added:
+                self.ctx.settings.set(ADDED_KEY, added + [spec])
         return choice
+
+    def added_specs(self) -> list[str]:
+        items = self.ctx.settings.get(ADDED_KEY) or []
+        return [s for s in items if isinstance(s, str) and s.strip()]
+
+    def forget_choice(self, choice: BackendChoice) -> bool:
+        """Remove a model the user added (from the list and the settings)."""
+        if not choice.settings.get("added"):
+            return False
+        target = _target(choice)
+        kept = []
+        for spec in self.added_specs():
+            try:
+                if _target(parse_model(spec, self.ctx.repo)) == target:
+                    continue
+            except StudioError:
+                pass
+            kept.append(spec)
+        self.ctx.settings.set(ADDED_KEY, kept)
+        self.choices = [c for c in self.choices if _key(c) != _key(choice)]
+        self.choicesChanged.emit()
+        return True
+
+    def _restore_added(self) -> None:
+        for spec in self.added_specs():
+            try:
+                self.add_choice(spec, remember=False)
+            except StudioError as exc:     # e.g. an endpoint deleted since: skip it
+                self.ctx.message(f"Skipped a remembered model ({spec}): {exc}")
 
     def save_endpoint(self, url_spec: str, name: str = "", api_key_env: str = "") -> str:
         """Remember a server (``http://host:port/v1#model``) in the project; no key stored."""
@@ -145,9 +199,13 @@ class VLMController(QObject):
         self._cancel_quietly()
         self._rid += 1
         rid = self._rid
+        device = self.ctx.settings.get(DEVICE_KEY) or "auto"
         clean = [BackendChoice(c.kind, {k: v for k, v in c.settings.items()
                                         if k not in ("added", "endpoint")})
                  for c in choices]
+        for c in clean:
+            if c.kind == "transformers" and device != "auto":
+                c.settings.setdefault("device", device)
         track = self._track_for(spec.video)
         self.started.emit(rid, len(clean))
         self._handle = self.ctx.jobs.submit(

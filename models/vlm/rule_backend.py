@@ -2,10 +2,10 @@
 
 It answers from the pose track of the clip, not from pixels: one frame -> the rule-based
 pose description; two frames -> the rule-based difference A -> B; more frames -> the
-description of each sampled frame. A multiple-choice question is answered with a letter
-where it is one of the clip's pose-derivable QA items (``rule_mcq``); otherwise the
-baseline abstains explicitly. Needs ``models.describe`` (and ``models.diff`` for pairs)
-and a pose track of the clip.
+description of each sampled frame; a free question is not read, and the answer says so
+first. A multiple-choice question is answered with a letter where it is one of the clip's
+pose-derivable QA items (``rule_mcq``); otherwise the baseline abstains explicitly.
+Needs ``models.describe`` (and ``models.diff`` for pairs) and a pose track of the clip.
 """
 from __future__ import annotations
 
@@ -15,6 +15,12 @@ from typing import Iterator
 from ..jobs import NULL_CONTEXT
 from .prompts import describer_available, grounding_text
 from .types import AnswerStats, BackendInfo, VLMError, VLMRequest
+
+
+# A free question is not read by the rules: the answer says so before the pose facts.
+QUESTION_NOTE = ("The rule-based describer does not read questions; it can only describe "
+                 "the poses of the sampled frames (below). For an answer to the question, "
+                 "use a vision-language model (Help > How to get a model).")
 
 
 class RuleBackend:
@@ -46,6 +52,8 @@ class RuleBackend:
             text = self._mcq(request.mcq[0], request.mcq[1], idx)
         else:
             text = self._pair(idx) if len(idx) == 2 else grounding_text(self.track, idx)
+            if request.question:
+                text = QUESTION_NOTE + "\n\n" + text
         self.stats = AnswerStats(ttft_s=time.perf_counter() - t0, prompt_tokens=0)
         self.stats.total_s = self.stats.ttft_s      # no tokens: rules, not a language model
         yield text

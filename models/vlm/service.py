@@ -60,7 +60,8 @@ def prepare(spec: AskSpec, track=None, frames: Optional[SampledFrames] = None) -
     request = VLMRequest(build_messages(template, prompt), list(sampled.frames),
                          spec.params.validate(), as_video=template.frames == "clip",
                          fps=sampled.fps, frame_indices=list(sampled.indices),
-                         mcq=(spec.question, list(spec.options)) if spec.options else None)
+                         mcq=(spec.question, list(spec.options)) if spec.options else None,
+                         question=(spec.question or "").strip())
     return Prepared(spec, sampled, prompt, template.version, request.validate())
 
 

@@ -58,6 +58,7 @@ class VLMRequest:
     fps: Optional[float] = None            # frame rate of the sampled frames (video timing)
     frame_indices: list[int] = field(default_factory=list)
     mcq: Optional[tuple] = None            # (question, options) of a multiple-choice ask
+    question: str = ""                     # the user's own question ("" for a template)
 
     def validate(self) -> "VLMRequest":
         if not self.messages or not any(str(m.get("content", "")).strip()

@@ -9,7 +9,7 @@ from typing import Optional
 
 from PySide6.QtCore import QEvent, QItemSelectionModel, Qt, QTimer
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QHBoxLayout,
+from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QGridLayout, QHBoxLayout,
                                QHeaderView, QInputDialog, QLabel, QLineEdit, QMenu, QMessageBox,
                                QPushButton, QSplitter, QTableView, QTabWidget, QToolButton,
                                QVBoxLayout, QWidget)
@@ -176,15 +176,17 @@ class CurationPanel(QWidget):
         self.gen_btn.setMenu(menu)
 
     def _layout(self) -> None:
-        filters = QHBoxLayout()
-        for w in (self.task_box, self.status_box, self.source_box, self.video_box):
-            filters.addWidget(w, 1)
+        filters = QGridLayout()    # 2 x 2 and two button rows: fits a narrow side dock
+        for i, w in enumerate((self.task_box, self.status_box, self.source_box, self.video_box)):
+            filters.addWidget(w, i // 2, i % 2)
         buttons = QHBoxLayout()
         for w in (self.accept_btn, self.reject_btn, self.fix_btn, self.undo_btn, self.redo_btn):
             buttons.addWidget(w)
         buttons.addStretch(1)
-        buttons.addWidget(self.report_btn)
-        buttons.addWidget(self.gen_btn)
+        tools = QHBoxLayout()
+        tools.addWidget(self.gen_btn)
+        tools.addStretch(1)
+        tools.addWidget(self.report_btn)
         self.quality = QualityView(self.controller.item_words, self.select_id)
         self.lower = QTabWidget()
         self.lower.addTab(self.editor, "Item")
@@ -198,6 +200,7 @@ class CurationPanel(QWidget):
         lay = QVBoxLayout(self)
         lay.addLayout(filters)
         lay.addWidget(self.search)
+        lay.addLayout(tools)
         lay.addLayout(buttons)
         lay.addWidget(split, 1)
         lay.addWidget(self.summary)

@@ -34,11 +34,18 @@ class AskPanel(RequestView, QWidget):
         self.picker = BackendPicker(self.controller)
         self.add_edit = QLineEdit()
         self.add_edit.setPlaceholderText("checkpoint folder, cached id or http://host:port/v1#model")
+        self.add_edit.setToolTip("Type a checkpoint folder, a Hugging Face id in the cache or "
+                                 "a server URL and press Enter; it is remembered")
         self.add_button = QPushButton("Add")
+        self.find_button = QPushButton("Find models")
+        self.find_button.setToolTip("Look again in the Hugging Face cache, the model folders "
+                                    "(File > Preferences) and the saved servers")
+        self.help_button = QPushButton("How to get a model…")
         self.save_server_button = QPushButton("Save server")
         self.save_server_button.setToolTip("Remember this http(s) server in the project "
                                            "(its API key stays in an environment variable)")
-        self.forget_button = QPushButton("Forget server")
+        self.forget_button = QPushButton("Forget")
+        self.forget_button.setToolTip("Remove the selected added model or saved server")
         self.form = PromptForm(ctx)
         self.ask_button, self.cancel_button = QPushButton("Ask"), QPushButton("Cancel")
         self.copy_button, self.save_button = QPushButton("Copy"), QPushButton("Save")
@@ -56,6 +63,10 @@ class AskPanel(RequestView, QWidget):
         add = QHBoxLayout()            # two short rows: the panel fits a narrow side dock
         add.addWidget(self.add_edit, 1)
         add.addWidget(self.add_button)
+        models = QHBoxLayout()
+        models.addWidget(self.find_button)
+        models.addWidget(self.help_button)
+        models.addStretch(1)
         servers = QHBoxLayout()
         servers.addStretch(1)
         servers.addWidget(self.save_server_button)
@@ -66,6 +77,7 @@ class AskPanel(RequestView, QWidget):
         lay = QVBoxLayout(self)
         lay.addWidget(self.picker)
         lay.addLayout(add)
+        lay.addLayout(models)
         lay.addLayout(servers)
         lay.addWidget(self.form)
         lay.addLayout(buttons)
@@ -77,6 +89,10 @@ class AskPanel(RequestView, QWidget):
         self._connect_request()
         self.picker.currentIndexChanged.connect(self._show_memory_hint)
         self.add_button.clicked.connect(self.add_backend)
+        self.add_edit.returnPressed.connect(self.add_backend)
+        self.find_button.clicked.connect(self.find_models)
+        self.help_button.clicked.connect(self.show_models_help)
+        c.choicesChanged.connect(self._on_choices)
         self.save_server_button.clicked.connect(self.save_server)
         self.forget_button.clicked.connect(self.forget_server)
         self.ask_button.clicked.connect(self.ask)
@@ -99,6 +115,24 @@ class AskPanel(RequestView, QWidget):
         self.add_edit.clear()
         self._show_memory_hint()
 
+    def find_models(self) -> None:
+        self.status.setText("looking for models…")
+        self.controller.refresh_choices()
+
+    def show_models_help(self) -> None:
+        from widgets.help import show_models_help  # noqa: PLC0415
+
+        show_models_help(self)
+
+    def _on_choices(self) -> None:
+        n = len(self.controller.choices) - 1
+        if n <= 0:
+            self.status.setText("Only the rule-based describer is available (it describes "
+                                "poses, it does not read questions). How to get a model…: "
+                                "see the button above or the Help menu.")
+        elif self.status.text().startswith(("looking for models", "Only the rule-based")):
+            self.status.setText(f"{n} model{'s' if n != 1 else ''} available")
+
     def save_server(self) -> None:
         try:
             name = self.controller.save_endpoint(self.add_edit.text())
@@ -109,9 +143,13 @@ class AskPanel(RequestView, QWidget):
 
     def forget_server(self) -> None:
         choice = self.picker.choice()
+        if choice is not None and self.controller.forget_choice(choice):
+            self.status.setText(f"'{choice.label}' forgotten")
+            return
         name = choice.settings.get("endpoint") if choice is not None else None
         if not name:
-            self._show_error("The selected backend is not a saved server")
+            self._show_error("The selected backend is neither an added model nor a saved "
+                             "server")
             return
         self.controller.remove_endpoint(name)
         self.status.setText(f"endpoint '{name}' removed")

@@ -78,6 +78,10 @@ class CompareView(RequestView, QWidget):
         self.run_button, self.cancel_button = QPushButton("Compare"), QPushButton("Cancel")
         self.save_button = QPushButton("Save")
         self.saved_box, self.open_button = QComboBox(), QPushButton("Open saved")
+        self.find_button = QPushButton("Find models")
+        self.find_button.setToolTip("Look again in the Hugging Face cache, the model folders "
+                                    "and the saved servers")
+        self.help_button = QPushButton("How to get a model…")
         self.columns = [AnswerColumn() for _ in range(MAX_COLUMNS)]
         self.frames_label = QLabel("")
         self.status = QLabel("")
@@ -92,6 +96,8 @@ class CompareView(RequestView, QWidget):
         pick = QHBoxLayout()
         for p in self.pickers:
             pick.addWidget(p)
+        pick.addWidget(self.find_button)
+        pick.addWidget(self.help_button)
         buttons = QHBoxLayout()
         for w in (self.run_button, self.cancel_button, self.save_button, self.saved_box,
                   self.open_button):
@@ -112,6 +118,8 @@ class CompareView(RequestView, QWidget):
         self._connect_request()
         self.run_button.clicked.connect(self.run)
         self.open_button.clicked.connect(self.open_selected)
+        self.find_button.clicked.connect(c.refresh_choices)
+        self.help_button.clicked.connect(self.show_models_help)
         c.prepared.connect(self._on_prepared)
         c.chunk.connect(lambda rid, pos, t: rid == self.rid and self.columns[pos].append(t))
         c.saved.connect(lambda kind, _id: kind == "comparison" and self.reload_saved())
@@ -135,6 +143,11 @@ class CompareView(RequestView, QWidget):
                 col.reset(choices[i].label)
         self._set_busy(True)
         self.rid = self.controller.run(choices, spec)
+
+    def show_models_help(self) -> None:
+        from widgets.help import show_models_help  # noqa: PLC0415
+
+        show_models_help(self)
 
     def reload_saved(self) -> None:
         self.saved_box.clear()

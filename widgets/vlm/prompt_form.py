@@ -63,6 +63,8 @@ class PromptForm(QWidget):
     def _layout(self) -> None:
         form = QFormLayout(self)
         form.setContentsMargins(0, 0, 0, 0)
+        # in a narrow dock a label goes above its field instead of widening the panel
+        form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)
         form.addRow("Template", self.template)
         form.addRow("Question", self.question)
         opts = QHBoxLayout()
