@@ -72,7 +72,8 @@ class ClipListPanel(QWidget):
             return
         info = props["info"]
         item.setText(1, format_time(info.duration))
-        item.setText(0, f"{props['name']}\n{info.width}x{info.height} · {info.fps:.2f} fps")
+        vfr = " · VFR" if props.get("vfr") else ""   # variable frame rate: fps is an average
+        item.setText(0, f"{props['name']}\n{info.width}x{info.height} · {info.fps:.2f} fps{vfr}")
         item.setText(2, props["poses"])
         item.setForeground(2, QBrush(STATUS_COLORS.get(props["poses"], QColor(230, 190, 90))))
         thumb = props["thumbnail"]
