@@ -110,7 +110,8 @@ class PoseRepo:
         row, times = self.clip_by_path(path), self.frame_times(digest)
         if row is None or times is None or (check and not times.checked):
             info = probe(path, check)
-            self.upsert_clip(info, digest)
+            if not self.db.read_only:   # a read-only project answers without remembering
+                self.upsert_clip(info, digest)
             return info
         return VideoInfo(row["path"], times.declared or row["frames"], row["fps"], row["width"],
                          row["height"], times)
