@@ -49,7 +49,9 @@ def clip_report(path, repo, backend: str) -> dict:
     from models.pose.registry import get  # noqa: PLC0415
     from models.store.repo_poses import settings_key  # noqa: PLC0415
 
-    info = repo.clip_info(path)   # properties + frame timestamps, stored in the project
+    # properties + frame timestamps, stored in the project; every frame is decoded once
+    # (asked for explicitly: it finds where a damaged file stops decoding)
+    info = repo.clip_info(path, check=True)
     digest = repo.clip_hash(path)
     key = settings_key(get(backend).settings())
     rows = [r for r in repo.track_status(digest)

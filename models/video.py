@@ -27,22 +27,25 @@ SCAN_FRAME_LIMIT = 10_000_000  # frames a timestamp scan reads at most (80 MB of
 class FrameTimes:
     """Presentation time of every frame of one clip: the one place frames become seconds.
 
-    ``pts`` holds the time (seconds from the first frame) of each decodable frame, read
-    from the container once at probe time; ``None`` means "constant rate", and times are
-    ``frame / fps``. Frames past the table (never decoded) continue at the average rate.
-    ``declared`` is the frame count the file's header states; ``stop`` says why decoding
-    ended before it (``None`` when every declared frame decoded).
+    ``pts`` holds the time (seconds from the first frame) of each frame, read once at
+    probe time from the container's index (``checked`` False: nothing was decoded) or by
+    decoding every frame (``checked`` True: the table ends where decoding stops); ``None``
+    means "constant rate", and times are ``frame / fps``. Frames past the table continue
+    at the typical rate. ``declared`` is the frame count the file's header states; ``stop``
+    says why decoding ended before it (``None`` when every declared frame decoded, or when
+    the clip was not decoded).
     """
 
-    __slots__ = ("pts", "fps", "declared", "stop", "origin", "_typical")
+    __slots__ = ("pts", "fps", "declared", "stop", "origin", "checked", "_typical")
 
     def __init__(self, fps: float, pts: Optional[np.ndarray] = None, declared: int = 0,
-                 stop: Optional[str] = None, origin: float = 0.0) -> None:
+                 stop: Optional[str] = None, origin: float = 0.0, checked: bool = True) -> None:
         self.pts = None if pts is None else np.asarray(pts, dtype=np.float64)
         self.fps = float(fps) if fps and fps > 0 else 0.0
         self.declared = int(declared)
         self.stop = stop
         self.origin = float(origin)   # the decoder's timestamp of the first frame (s)
+        self.checked = bool(checked)   # the table comes from decoding every frame
         self._typical = None   # typical frame duration, computed once
 
     @classmethod
@@ -52,8 +55,13 @@ class FrameTimes:
     # -- what the table says about the clip ------------------------------------------------
     @property
     def decoded(self) -> Optional[int]:
-        """Frames that really decode (None when the clip was not scanned)."""
-        return None if self.pts is None else len(self.pts)
+        """Frames that really decode (None when the clip was not decoded in full)."""
+        return None if self.pts is None or not self.checked else len(self.pts)
+
+    @property
+    def listed(self) -> int:
+        """Frames the table gives a time for."""
+        return 0 if self.pts is None else len(self.pts)
 
     @property
     def vfr(self) -> bool:
@@ -243,6 +251,7 @@ class VideoReader:
             cap.release()
             raise VideoError(f"{p.name} has no decodable frames")
         self._first = first
+        self._origin = cap.get(cv2.CAP_PROP_POS_MSEC) / 1000.0   # the first frame's timestamp
         self._times: Optional[FrameTimes] = None   # frame timestamp table, once known
         if fps <= 0 or fps > 1000:
             fps = 25.0
@@ -267,7 +276,7 @@ class VideoReader:
         # only. A variable-rate clip is positioned by each frame's own timestamp.
         if self._times is None:
             self._times = frame_times(self.info.path, self.info)
-        if self._times.vfr and 0 < index <= (self._times.decoded or 0):
+        if self._times.vfr and 0 < index <= self._times.listed:
             self._seek_timed(index)
             return
         cap, cv2 = self._cap, self._cv2
@@ -286,7 +295,7 @@ class VideoReader:
         cap.set(cv2.CAP_PROP_POS_FRAMES, max(0, int(pts[index - 1] * rate) - 2))
         k = -1
         if cap.grab():
-            t = cap.get(cv2.CAP_PROP_POS_MSEC) / 1000.0 - self._times.origin
+            t = cap.get(cv2.CAP_PROP_POS_MSEC) / 1000.0 - self._origin
             k = int(np.argmin(np.abs(pts - t)))
             if abs(pts[k] - t) > 1e-3:
                 k = -1
@@ -366,10 +375,39 @@ def _scan(path: Path, declared: int, fps: float) -> FrameTimes:
     t -= origin
     if len(t) > 1 and not (np.diff(t) > 0).all():   # no usable timestamps: constant rate
         t = np.arange(len(t), dtype=np.float64) / fps
-    stop = None
-    if declared and len(t) < declared:
-        stop = "corrupt or truncated data; later frames are not read"
-    return FrameTimes(fps, t, declared, stop, origin)
+    return decoded_times(FrameTimes(fps, t, declared, None, origin), len(t))
+
+
+STOP_REASON = "corrupt or truncated data; later frames are not read"
+
+
+def decoded_times(times: FrameTimes, decoded: int) -> FrameTimes:
+    """``times`` after decoding the clip found ``decoded`` frames: the table ends there,
+    and a clip that stops before its declared end says so."""
+    pts = None if times.pts is None else times.pts[:decoded]
+    if pts is None:
+        pts = np.arange(decoded, dtype=np.float64) / times.fps if times.fps > 0 else np.zeros(0)
+    stop = STOP_REASON if times.declared and decoded < times.declared else None
+    return FrameTimes(times.fps, pts, times.declared, stop, times.origin, checked=True)
+
+
+def _from_index(path: Path, declared: int, fps: float) -> Optional[FrameTimes]:
+    """The frame times the container's index gives (nothing decoded), or None when it
+    gives none this reader trusts (the caller decodes the clip instead)."""
+    from .container_index import IndexUnusable, read_index  # noqa: PLC0415
+
+    try:
+        index = read_index(path)
+    except IndexUnusable:
+        return None
+    if index.kind == "avi":   # constant rate by design: one frame every 1/fps
+        if not declared or fps <= 0:
+            return None
+        return FrameTimes(fps, np.arange(declared, dtype=np.float64) / fps, declared,
+                          checked=False)
+    if declared and len(index.pts) != declared:   # header and index disagree: decode
+        return None
+    return FrameTimes(fps, index.pts, declared, checked=False)
 
 
 _SCANS: "OrderedDict[tuple, FrameTimes]" = OrderedDict()
@@ -377,18 +415,31 @@ _SCANS_LOCK = threading.Lock()
 SCANS_KEPT = 64  # clips whose timestamp table this process remembers
 
 
-def frame_times(path, info: VideoInfo) -> FrameTimes:
-    """The clip's frame timestamp table, decoded once per file version in this process
-    (a project stores it too: ``Repository.clip_info``)."""
+def frame_times(path, info: VideoInfo, check: bool = False) -> FrameTimes:
+    """The clip's frame timestamp table, read once per file version in this process (a
+    project stores it too: ``Repository.clip_info``): from the container's index when it
+    has one (no decoding), else by decoding every frame. ``check`` always decodes every
+    frame, which also finds where a damaged file stops decoding."""
+    table = container_times(path, info) if not check else None
+    if table is not None:
+        return table
+    return _cached(path, info, "scan", _scan)
+
+
+def container_times(path, info: VideoInfo) -> Optional[FrameTimes]:
+    """The frame times the container's index gives, or None (nothing is decoded)."""
+    return _cached(path, info, "index", _from_index)
+
+
+def _cached(path, info: VideoInfo, how: str, read) -> Optional[FrameTimes]:
     p = Path(info.path if path is None else path)
     st = p.stat()
-    key = (str(p.resolve()), st.st_size, st.st_mtime_ns)
+    key = (str(p.resolve()), st.st_size, st.st_mtime_ns, how)
     with _SCANS_LOCK:
-        hit = _SCANS.get(key)
-        if hit is not None:
+        if key in _SCANS:
             _SCANS.move_to_end(key)
-            return hit
-    times = _scan(p, info.frame_count if info.declared_count else 0, info.fps)
+            return _SCANS[key]
+    times = read(p, info.frame_count if info.declared_count else 0, info.fps)
     with _SCANS_LOCK:
         _SCANS[key] = times
         while len(_SCANS) > SCANS_KEPT:
@@ -398,12 +449,14 @@ def frame_times(path, info: VideoInfo) -> FrameTimes:
 
 def with_times(info: VideoInfo, times: FrameTimes) -> VideoInfo:
     """``info`` carrying ``times``; a header without a frame count takes the decoded one."""
-    count = info.frame_count if info.declared_count else max(times.decoded or 1, 1)
+    count = info.frame_count if info.declared_count else max(times.listed, 1)
     return dataclasses.replace(info, frame_count=count, times=times)
 
 
-def probe(path) -> VideoInfo:
-    """A clip's properties with the timestamp of every frame (proves it decodes)."""
+def probe(path, check: bool = False) -> VideoInfo:
+    """A clip's properties with the timestamp of every frame: from the container's index
+    where it has one (fast), else by decoding the clip. ``check`` decodes every frame to
+    find where a damaged file stops decoding (``times.decoded``, ``times.stop``)."""
     with VideoReader(path) as reader:
         info = reader.info
-    return with_times(info, frame_times(path, info))
+    return with_times(info, frame_times(path, info, check))

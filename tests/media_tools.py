@@ -118,3 +118,63 @@ def make_corrupt_clip(src: Path, dst: Path, seed: int = 7) -> tuple[int, int]:
             dst.write_bytes(bytes(data))
             return start, end
     raise ValueError(f"{src} has no mdat box")
+
+
+def make_wide_clip(src: Path, dst: Path) -> None:
+    """Copy an MP4 whose ``moov`` follows ``mdat`` with the 64-bit forms of its layout: both
+    boxes get 64-bit size headers and the chunk offsets move from ``stco`` to ``co64``
+    (shifted by the 8 bytes the wider ``mdat`` header adds)."""
+    data = src.read_bytes()
+    top = [(kind, i, hdr, size) for kind, i, hdr, size in _boxes(data, 0, len(data))]
+    kinds = [k for k, *_ in top]
+    assert kinds.index(b"mdat") < kinds.index(b"moov") == len(kinds) - 1, kinds
+    stbl = [b"moov", b"trak", b"mdia", b"minf", b"stbl"]
+    i, hdr, size = _path_to(data, stbl + [b"stco"])[-1]
+    count = struct.unpack(">I", data[i + hdr + 4:i + hdr + 8])[0]
+    offsets = struct.unpack(f">{count}I", data[i + hdr + 8:i + hdr + 8 + 4 * count])
+    co64 = data[i + hdr:i + hdr + 8] + struct.pack(f">{count}Q", *(o + 8 for o in offsets))
+    chain = _path_to(data, stbl + [b"stco"])
+    grow = (8 + len(co64)) - size
+    out = bytearray(data[:i] + struct.pack(">I4s", 8 + len(co64), b"co64") + co64 + data[i + size:])
+    for j, _jhdr, jsize in chain[:-1]:
+        struct.pack_into(">I", out, j, jsize + grow)
+    data = bytes(out)
+    parts = []
+    for kind, i, hdr, size in _boxes(data, 0, len(data)):
+        body = data[i + hdr:i + size]
+        if kind in (b"mdat", b"moov"):
+            parts.append(struct.pack(">I4sQ", 1, kind, 16 + len(body)) + body)
+        else:
+            parts.append(data[i:i + size])
+    dst.write_bytes(b"".join(parts))
+
+
+def make_delayed_clip(src: Path, dst: Path, delay: int = 500) -> None:
+    """Copy an MP4 with an empty edit of ``delay`` movie-time units before its one edit:
+    the whole timeline starts later, the frames keep their spacing."""
+    data = src.read_bytes()
+    path = [b"moov", b"trak", b"edts", b"elst"]
+    i, hdr, _size = _path_to(data, path)[-1]
+    assert data[i + hdr] == 0 and struct.unpack(">I", data[i + hdr + 4:i + hdr + 8])[0] == 1
+    edit = data[i + hdr + 8:i + hdr + 20]
+    body = struct.pack(">II", 0, 2) + struct.pack(">IihH", delay, -1, 1, 0) + edit
+    dst.write_bytes(_replace_box(data, path, body))
+
+
+def make_faststart_clip(src: Path, dst: Path) -> None:
+    """Copy an MP4 whose ``moov`` follows ``mdat`` with ``moov`` moved to the front (as a
+    streaming-ready file has it): the chunk offsets move by the size of ``moov``."""
+    data = src.read_bytes()
+    top = list(_boxes(data, 0, len(data)))
+    kinds = [k for k, *_ in top]
+    assert kinds.index(b"mdat") < kinds.index(b"moov") == len(kinds) - 1, kinds
+    _, mi, _mhdr, msize = top[-1]
+    moov = bytearray(data[mi:mi + msize])
+    stbl = [b"moov", b"trak", b"mdia", b"minf", b"stbl", b"stco"]
+    i, hdr, _size = _path_to(bytes(moov), stbl)[-1]
+    count = struct.unpack(">I", moov[i + hdr + 4:i + hdr + 8])[0]
+    for k in range(count):
+        at = i + hdr + 8 + 4 * k
+        struct.pack_into(">I", moov, at, struct.unpack(">I", moov[at:at + 4])[0] + msize)
+    first = top[kinds.index(b"mdat")][1]
+    dst.write_bytes(data[:first] + bytes(moov) + data[first:mi])

@@ -13,7 +13,7 @@ from PySide6.QtCore import QObject, Signal
 from models.errors import StudioError
 from models.pose.registry import DEFAULT_BACKEND, get as get_backend
 from models.store.repo_poses import settings_key
-from models.video import VideoReader, is_video_path, list_videos
+from models.video import VideoReader, container_times, is_video_path, list_videos, with_times
 
 
 def pose_status(repo, path, backend_id: str = DEFAULT_BACKEND, info=None) -> str:
@@ -43,6 +43,10 @@ def clip_properties(path, repo, ctx=None) -> dict:
         with VideoReader(path) as reader:  # one open for the properties and the thumbnail
             out["info"] = reader.info
             out["thumbnail"] = reader.thumbnail(max_side=96)
+        times = container_times(path, out["info"])   # the container's index: no decoding
+        if times is not None:
+            out["info"] = with_times(out["info"], times)
+        out["vfr"] = bool(times is not None and times.vfr)
         out["poses"] = pose_status(repo, path, info=out["info"])
         out["reliable"] = reliable_share(repo, path, info=out["info"]) if out["poses"] == "done" else None
     except StudioError as exc:

@@ -29,7 +29,7 @@ import numpy as np
 
 from ..errors import Cancelled, PoseError, StudioError, VideoError
 from ..jobs import NULL_CONTEXT, JobContext
-from ..video import VideoInfo, VideoReader, _check_path, probe
+from ..video import VideoInfo, VideoReader, _check_path, decoded_times, probe
 from . import registry
 from .registry import DEFAULT_BACKEND
 from .track import PoseTrack
@@ -265,6 +265,9 @@ def extract_video(path, repo=None, backend_id: str = DEFAULT_BACKEND,
         track = _start_track(info, backend_id, merged, previous)
         track = _extract_frames(reader, track, backend_id, merged, repo, digest, ctx,
                                 checkpoint_every)
+    if repo is not None and timed.times is not None and not timed.times.checked:
+        # every frame was decoded once now: the project learns where decoding stops
+        repo.save_frame_times(digest, decoded_times(timed.times, track.frames_done))
     return track
 
 

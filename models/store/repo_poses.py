@@ -98,34 +98,42 @@ class PoseRepo:
                 pass
             return digest
 
-    def clip_info(self, path) -> VideoInfo:
+    def clip_info(self, path, check: bool = False) -> VideoInfo:
         """A clip's properties with its frame timestamp table: read from the project when
-        this content was probed before, else probed (one decoding pass) and stored."""
+        this content was probed before, else probed (the container's index, or one
+        decoding pass) and stored. ``check`` makes sure every frame was decoded once (to
+        know where a damaged file stops decoding)."""
         from ..video import _check_path  # noqa: PLC0415
 
         _check_path(path)
         digest = self.clip_hash(path)   # a new clip is probed and recorded here
         row, times = self.clip_by_path(path), self.frame_times(digest)
-        if row is None or times is None:
-            info = probe(path)
-            if not self.db.read_only:   # a read-only project only reads
+        if row is None or times is None or (check and not times.checked):
+            info = probe(path, check)
+            if not self.db.read_only:   # a read-only project answers without remembering
                 self.upsert_clip(info, digest)
             return info
         return VideoInfo(row["path"], times.declared or row["frames"], row["fps"], row["width"],
                          row["height"], times)
 
     def frame_times(self, digest: str) -> Optional[FrameTimes]:
-        rows = self.db.query("SELECT declared, fps, stop_reason, origin, pts FROM frame_times "
+        rows = self.db.query("SELECT declared, decoded, fps, stop_reason, origin, pts FROM frame_times "
                              "WHERE content_hash = ?", (digest,))
         if not rows:
             return None
-        r = rows[0]
+        r = rows[0]   # decoded < 0: the times come from the container's index
         return FrameTimes(r["fps"], np.frombuffer(r["pts"], dtype="<f8").copy(), r["declared"],
-                          r["stop_reason"], r["origin"])
+                          r["stop_reason"], r["origin"], checked=r["decoded"] >= 0)
 
     def save_frame_times(self, digest: str, times: Optional[FrameTimes]) -> None:
+        """Store a clip's table; ``decoded`` is -1 for one read from the container's index
+        (no frame decoded yet). An index table never replaces a decoded one."""
         if times is None or times.pts is None:
             return
+        if not times.checked:
+            known = self.frame_times(digest)
+            if known is not None and known.checked:
+                return
         with self.db.write() as conn:
             conn.execute(
                 "INSERT INTO frame_times(content_hash, declared, decoded, fps, vfr, stop_reason, "
@@ -133,7 +141,8 @@ class PoseRepo:
                 "declared=excluded.declared, decoded=excluded.decoded, fps=excluded.fps, "
                 "vfr=excluded.vfr, stop_reason=excluded.stop_reason, origin=excluded.origin, "
                 "pts=excluded.pts",
-                (digest, times.declared, times.decoded, times.fps, int(times.vfr), times.stop,
+                (digest, times.declared, -1 if times.decoded is None else times.decoded,
+                 times.fps, int(times.vfr), times.stop,
                  times.origin, times.pts.astype("<f8").tobytes()))
 
     def upsert_clip(self, info: VideoInfo, digest: Optional[str] = None) -> int:

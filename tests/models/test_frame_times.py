@@ -99,9 +99,11 @@ def test_probe_reads_every_frames_presentation_time(vfr):
 
 
 def test_constant_rate_clip_is_not_called_variable(clip):
-    info = probe(clip("arm_wrestling.mp4"))
-    assert not info.times.vfr and info.times.decoded == 280 and info.times.stop is None
+    info = probe(clip("arm_wrestling.mp4"))   # from the container's index
+    assert not info.times.vfr and info.times.listed == 280 and info.times.stop is None
     assert info.time_of(140) == pytest.approx(5.0, abs=1e-6)
+    checked = probe(clip("arm_wrestling.mp4"), check=True)   # every frame decoded
+    assert not checked.times.vfr and checked.times.decoded == 280 and checked.times.stop is None
 
 
 def test_info_says_the_clip_is_vfr(vfr, tmp_path):
@@ -118,6 +120,10 @@ def test_frame_times_are_stored_in_the_project(vfr, project):
     path, pts = vfr
     info = project.clip_info(path)
     np.testing.assert_allclose(info.times.pts, pts, atol=1e-6)
+    row = project.db.query("SELECT declared, decoded, vfr FROM frame_times")[0]
+    assert tuple(row) == (SLOW + FAST, -1, 1)   # read from the index: not decoded yet
+    checked = project.clip_info(path, check=True)
+    np.testing.assert_allclose(checked.times.pts, pts, atol=1e-6)
     row = project.db.query("SELECT declared, decoded, vfr FROM frame_times")[0]
     assert tuple(row) == (SLOW + FAST, SLOW + FAST, 1)
     import models.video as video
@@ -196,9 +202,9 @@ def test_export_window_uses_frame_times(vfr):
 
     path, pts = vfr
     assert window_frames(probe(path), pts[5], pts[20]) == (5, 20)
-    rec = QARecord("q1", "movement_direction", str(path), "Where?", ["a", "b"], 0,
+    rec = QARecord("q1", "movement_direction", path.name, "Where?", ["a", "b"], 0,
                    float(pts[5]), float(pts[20]))
-    picked = [i for i, _ in Media(None, ExportOptions()).frames(rec, 4)]
+    picked = [i for i, _ in Media(None, ExportOptions(video_root=str(path.parent))).frames(rec, 4)]
     assert picked[0] == 5 and picked[-1] == 20
 
 
@@ -260,7 +266,10 @@ def test_player_shows_presentation_times_and_jumps_by_them(qtbot, vfr, project, 
 
 # -- a clip with garbage in the middle ----------------------------------------------------
 def test_probe_says_where_decoding_stops(corrupt):
-    info = probe(corrupt)
+    quick = probe(corrupt)   # the index only: it cannot know, and claims nothing
+    assert quick.frame_count == 280 and quick.times.decoded is None and not quick.times.stop
+    assert "decodable_frames" not in quick.as_dict() and "decode_stopped" not in quick.as_dict()
+    info = probe(corrupt, check=True)
     t = info.times
     assert info.frame_count == 280 and 0 < t.decoded < 280 and t.stop
     doc = info.as_dict()
@@ -286,3 +295,23 @@ def test_info_and_extract_on_damaged_clip_say_what_happened(corrupt, tmp_path):
     doc = json.loads(cli("info", "--json", corrupt, "--project", project).stdout)
     assert doc["frames"] == 280 and doc["decodable_frames"] == n
     assert "complete" not in doc["poses"]
+
+
+def test_extract_alone_on_damaged_clip_says_where_decoding_stops(corrupt, tmp_path):
+    """Extraction decodes every frame anyway: without an `info` first it still tells the
+    user, and the project keeps what it found."""
+    from models.store import Repository
+
+    project = tmp_path / "p.aastudio"
+    n = len(_grab_times(corrupt))
+    ext = cli("extract-poses", corrupt, "--project", project, "--quiet", "--workers", 1)
+    assert ext.returncode == 0 and "Traceback" not in ext.stderr, ext.stderr
+    assert f"poses for {n} of 280 frames: decoding stops at frame {n}" in ext.stdout
+    repo = Repository(project)
+    try:
+        row = repo.db.query("SELECT declared, decoded, stop_reason FROM frame_times")[0]
+    finally:
+        repo.close()
+    assert (row["declared"], row["decoded"]) == (280, n) and row["stop_reason"]
+    after = cli("info", corrupt, "--project", project)
+    assert f"280 declared, {n} decodable" in after.stdout

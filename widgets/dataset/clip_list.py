@@ -72,7 +72,8 @@ class ClipListPanel(QWidget):
             return
         info = props["info"]
         item.setText(1, format_time(info.duration))
-        item.setText(0, f"{props['name']}\n{info.width}x{info.height} · {info.fps:.2f} fps")
+        vfr = " · VFR" if props.get("vfr") else ""   # variable frame rate: fps is an average
+        item.setText(0, f"{props['name']}\n{info.width}x{info.height} · {info.fps:.2f} fps{vfr}")
         share = props.get("reliable")
         item.setText(2, props["poses"] if share is None else f"{props['poses']} · {100 * share:.0f}% reliable")
         item.setToolTip(2, "" if share is None else
