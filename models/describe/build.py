@@ -217,7 +217,7 @@ def track_facts(world, min_visibility=None, hysteresis: bool = True,
     if image is not None:
         size = (float(getattr(world, "width", 1) or 1), float(getattr(world, "height", 1) or 1))
         values = np.where(angle_doubts(w, image, size, specs, blazepose().index), np.nan, values)
-    values = _gate_upright(values, specs)
+    values = _gate_head(_gate_upright(values, specs), specs, pts)
     codes = _codes(values, specs, hysteresis)
     flags, variants = _postures(values, specs, pts)
     jvis = w[..., 3] if w.shape[-1] > 3 else np.where(np.isnan(w[..., 0]), 0.0, 1.0)
@@ -249,6 +249,24 @@ def _gate_upright(values, specs):
     torso = values[:, [m.id for m in specs].index("torso_orientation")]
     with np.errstate(invalid="ignore"):
         ok = torso <= 45.0
+    values = values.copy()
+    values[:, cols] = np.where(ok[:, None], values[:, cols], np.nan)
+    return values
+
+
+HEAD_ABOVE_SHOULDERS_M = 0.05   # the nose at least this much above the higher shoulder
+
+
+def _gate_head(values, specs, pts):
+    """A hand is only compared with the head while the head is above the shoulders: a bowed
+    head (bending over, leaning on a table) is no reference for "above the head", and the
+    hand would read as above the head while level with its shoulder."""
+    cols = [j for j, m in enumerate(specs) if m.id.endswith("_hand_above_head")]
+    if not cols:
+        return values
+    with np.errstate(invalid="ignore"):
+        shoulders = np.fmax(pts[:, 11, 1], pts[:, 12, 1])
+        ok = pts[:, 0, 1] >= shoulders + HEAD_ABOVE_SHOULDERS_M
     values = values.copy()
     values[:, cols] = np.where(ok[:, None], values[:, cols], np.nan)
     return values

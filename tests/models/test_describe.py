@@ -491,3 +491,16 @@ def test_front_rack_elbows_pointing_at_the_camera_are_not_called_partly_bent():
     assert bin_of(w, "left_elbow_angle") in ("bent more", "completely bent", "right angle", "bent less")
     facts = {f.quantity for f in pose_facts(_image_track(w, w), 0)}
     assert "left_elbow_angle" not in facts and "right_elbow_angle" not in facts
+
+
+def test_a_bowed_head_is_no_reference_for_a_hand_above_the_head():
+    """Leaning over a table with the head below the shoulders, a hand level with its shoulder
+    is not "above the head" (a contradiction the clip check found on arm wrestling)."""
+    up = SynthPose().raise_arm("right").world()
+    assert bin_of(up, "right_hand_above_head") == "above"
+    bowed = np.array(up, copy=True)
+    nose = 0
+    shoulder_y = bowed[[11, 12], 1].mean()        # MediaPipe world axes: y points down
+    bowed[nose, 1] = shoulder_y + 0.10            # the head sinks below the shoulders
+    assert "right_hand_above_head" not in facts_by_q(bowed)
+    assert "arms raised" not in {f.bin for f in pose_facts(bowed) if f.kind == "posture"}
