@@ -297,7 +297,8 @@ def _onsets(sig, ctx) -> list[Fact]:
         if not np.isfinite(base):
             continue
         thr = _cfg()["onset_angle" if kind == "angle" else "onset_height"]
-        first = int(np.flatnonzero(np.isfinite(s))[0]) + max(1, int(round(_cfg()["end_window_s"] * ctx["fps"])))
+        first = int(np.flatnonzero(np.isfinite(s))[0]) + \
+            max(1, int(round(_cfg()["end_window_s"] * ctx["fps"])))
         with np.errstate(invalid="ignore"):
             moved = first + np.flatnonzero(np.abs(s[first:] - base) > thr)
         if not len(moved):

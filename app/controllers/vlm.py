@@ -26,7 +26,7 @@ def _key(choice: BackendChoice) -> str:
 
 
 def _discover_job(folders, endpoints, ctx=None) -> list[BackendChoice]:
-    from models.vlm.discovery import discover
+    from models.vlm.discovery import discover  # noqa: PLC0415
 
     out = []
     for e in discover(folders):
@@ -80,7 +80,7 @@ class VLMController(QObject):
 
     # -- choices ----------------------------------------------------------------------------
     def refresh_choices(self) -> None:
-        from models.vlm.discovery import user_folders
+        from models.vlm.discovery import user_folders  # noqa: PLC0415
 
         self._discovery_gen += 1
         gen = self._discovery_gen
@@ -126,8 +126,8 @@ class VLMController(QObject):
         """What a local checkpoint will need before it is loaded ("" for servers/rules)."""
         if choice is None or choice.kind != "transformers":
             return ""
-        from models.vlm.checkpoint import memory_hint
-        from models.vlm.local import resolve_model
+        from models.vlm.checkpoint import memory_hint  # noqa: PLC0415
+        from models.vlm.local import resolve_model  # noqa: PLC0415
 
         try:
             folder = resolve_model(choice.settings["model"])
@@ -193,7 +193,7 @@ class VLMController(QObject):
 
     def _on_error(self, rid: int, exc: BaseException) -> None:
         if rid == self._rid:
-            from app.jobs import one_line
+            from app.jobs import one_line  # noqa: PLC0415
 
             self.failed.emit(rid, one_line(exc))
 
@@ -205,7 +205,7 @@ class VLMController(QObject):
     # -- store ------------------------------------------------------------------------------
     def save_last(self, title: str = "") -> tuple[str, int]:
         """Save the last run: one answer -> model_answers; several -> a comparison."""
-        from models.vlm.service import save_answer, save_comparison
+        from models.vlm.service import save_answer, save_comparison  # noqa: PLC0415
 
         if self.last is None:
             raise StudioError("Nothing to save yet: ask a question first")

@@ -206,7 +206,8 @@ def _torso(p, col, kind):
     hips = p[:, col("hips")]
     t = sh - hips
     if kind in ("lean_fb", "lean_lr"):
-        t = np.where((t[:, 1] < -0.2 * np.linalg.norm(t, axis=1))[:, None], np.nan, t)  # inverted torso: no lean
+        # an inverted torso has no lean
+        t = np.where((t[:, 1] < -0.2 * np.linalg.norm(t, axis=1))[:, None], np.nan, t)
     if kind == "lean_fb":
         return np.degrees(np.arctan2(t[:, 2], t[:, 1]))
     if kind == "lean_lr":

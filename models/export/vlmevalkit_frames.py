@@ -2,8 +2,9 @@
 
 Columns ``index, image (base64 JPEG), question, A, B, ..., answer (letter), category`` plus
 ``qa_id`` and the full canonical ``record``. Items showing the same frames share one image:
-later rows hold the index of the first (VLMEvalKit resolves image cells of <= 64 chars so). The image is a montage of the item's frames
-(its window sampled evenly, or its frame pair), tiled left to right, top to bottom.
+later rows hold the index of the first (VLMEvalKit resolves image cells of <= 64 chars so).
+The image is a montage of the item's frames (its window sampled evenly, or its frame pair),
+tiled left to right, top to bottom.
 """
 from __future__ import annotations
 

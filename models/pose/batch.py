@@ -133,7 +133,7 @@ class _WorkerContext(mp_context.SpawnContext):
         super().__init__()
         self.log_fd, self.processes = log_fd, []
 
-    def Process(self, *args, **kwargs):
+    def Process(self, *args, **kwargs):  # noqa: N802 (the multiprocessing context API)
         proc = _WorkerProcess(*args, **kwargs)
         proc.log_fd = self.log_fd
         self.processes.append(proc)
@@ -343,7 +343,7 @@ class _Scheduler:
         repos: dict = {}
         try:
             while (path := self.take()) is not None:
-                report = (lambda done, _t, _m, p=path: self.seen.__setitem__(p, done))
+                report = (lambda done, _t, _m, p=path: self.seen.__setitem__(p, done))  # noqa: E731
                 sub = JobContext(on_progress=report, token=self.ctx.token)
                 try:
                     status = _extract_one(path, *self.job, sub, repos)

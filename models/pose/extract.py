@@ -72,7 +72,7 @@ class _Decoder(threading.Thread):
                 DECODE_COUNTER["frames"] += 1
                 if not self._put((index, frame)):
                     return
-        except BaseException as exc:  # reported to the consumer, never lost
+        except BaseException as exc:  # noqa: BLE001 (reported to the consumer, never lost)
             self.error = exc
         self._put(_END)
 

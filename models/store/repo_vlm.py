@@ -72,7 +72,7 @@ class VLMRepo:
         name, base_url = (name or "").strip(), (base_url or "").strip()
         if not name or not base_url.startswith(("http://", "https://")):
             raise StoreError("An endpoint needs a name and an http(s):// base URL")
-        from ..vlm.openai_http import redact
+        from ..vlm.openai_http import redact  # noqa: PLC0415
 
         if redact(base_url) != base_url or "@" in base_url.split("://", 1)[1].split("/", 1)[0]:
             raise StoreError(f"The URL {redact(base_url)} holds credentials, which are never "

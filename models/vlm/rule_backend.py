@@ -53,8 +53,8 @@ class RuleBackend:
     def _mcq(self, question: str, options: list, idx: list[int]) -> str:
         """The option's letter where the question is a pose-derivable QA item of this
         clip; otherwise an explicit abstention (``self.abstained``), never a guess."""
-        from ..answer_parse import PARSE_LETTERS
-        from .rule_mcq import ABSTAIN, mcq_index
+        from ..answer_parse import PARSE_LETTERS  # noqa: PLC0415
+        from .rule_mcq import ABSTAIN, mcq_index  # noqa: PLC0415
 
         i = mcq_index(self.track, question, options, idx)
         if i is None:
@@ -63,9 +63,9 @@ class RuleBackend:
         return PARSE_LETTERS[i]
 
     def _pair(self, idx: list[int]) -> str:
-        from ..describe import DescribeError
-        from ..describe.build import as_world
-        from ..diff import describe_diff, diff_facts
+        from ..describe import DescribeError  # noqa: PLC0415
+        from ..describe.build import as_world  # noqa: PLC0415
+        from ..diff import describe_diff, diff_facts  # noqa: PLC0415
 
         world = as_world(self.track)
         try:
@@ -77,7 +77,7 @@ class RuleBackend:
 
 def _version() -> str:
     try:
-        from .. import resources
+        from .. import resources  # noqa: PLC0415
 
         return "posecodes-" + str(resources.load_json("posecodes.json").get("version", "1"))
     except (OSError, ValueError, AttributeError):
