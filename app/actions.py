@@ -7,7 +7,6 @@ Shift+Left/Right (1 s), Home/End, A/B (mark frames).
 """
 from __future__ import annotations
 
-import importlib
 import json
 from dataclasses import dataclass
 from typing import Any, Callable
@@ -61,21 +60,19 @@ ACTIONS: tuple[ActionSpec, ...] = (
 )
 
 
-# Extra handler targets, built lazily on first use as ``Factory(window)`` ("module:Factory").
-# A feature adds its menu target with ONE line here (the import happens on first trigger).
-TARGETS: dict[str, str] = {
-    "export": "widgets.export.dialog:ExportLauncher",
-}
+@dataclass(frozen=True)
+class Lazy:
+    """A handler target built on first use as ``factory(window)``: the window registers
+    its feature targets (export ...) this way, so they load only when first triggered."""
+    factory: Callable[[Any], Any]
 
 
 def target(name: str, targets: dict[str, Any]) -> Any:
-    """The object ``name`` of ``targets``, building a lazy TARGETS entry on first use."""
+    """The object ``name`` of ``targets``, building a ``Lazy`` entry on first use."""
     if name not in targets:
-        ref = TARGETS.get(name)
-        if ref is None:
-            raise KeyError(f"unknown action target '{name}'")
-        module, _, factory = ref.partition(":")
-        targets[name] = getattr(importlib.import_module(module), factory)(targets["window"])
+        raise KeyError(f"unknown action target '{name}'")
+    if isinstance(targets[name], Lazy):
+        targets[name] = targets[name].factory(targets["window"])
     return targets[name]
 
 

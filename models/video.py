@@ -43,7 +43,7 @@ class FrameTimes:
         self.declared = int(declared)
         self.stop = stop
         self.origin = float(origin)   # the decoder's timestamp of the first frame (s)
-        self._typical = None   # typical frame duration, computed once
+        self._typical: Optional[float] = None   # typical frame duration, computed once
 
     @classmethod
     def constant(cls, fps: float, frames: int = 0) -> "FrameTimes":
@@ -137,13 +137,13 @@ class FrameTimes:
 
     def report(self) -> dict:
         """What ``info`` shows: rate kind and, for a damaged file, where decoding ended."""
-        out = {"vfr": self.vfr}
-        if self.vfr:
+        out: dict = {"vfr": self.vfr}
+        if self.vfr and self.pts is not None:
             d = np.diff(self.pts)
             out["fps_range"] = [round(1.0 / float(d.max()), 3), round(1.0 / float(d.min()), 3)]
         if self.decoded is not None:
             out["decodable_frames"] = self.decoded
-        if self.stop:
+        if self.stop and self.decoded is not None:
             out["decode_stopped"] = {"frame": self.decoded, "time_s": round(self.time_of(
                 self.decoded), 3), "reason": self.stop}
         return out
@@ -281,12 +281,14 @@ class VideoReader:
     def _seek_timed(self, index: int) -> None:
         """Leave the decoder just before frame ``index`` of a variable-rate clip, checking
         where it landed by the decoded frame's timestamp; restart from 0 when unsure."""
-        cap, cv2, pts = self._cap, self._cv2, self._times.pts
+        times = self._times
+        assert times is not None and times.pts is not None  # _seek: a scanned variable-rate clip
+        cap, cv2, pts = self._cap, self._cv2, times.pts
         rate = float(cap.get(cv2.CAP_PROP_FPS) or 0.0) or self.info.fps
         cap.set(cv2.CAP_PROP_POS_FRAMES, max(0, int(pts[index - 1] * rate) - 2))
         k = -1
         if cap.grab():
-            t = cap.get(cv2.CAP_PROP_POS_MSEC) / 1000.0 - self._times.origin
+            t = cap.get(cv2.CAP_PROP_POS_MSEC) / 1000.0 - times.origin
             k = int(np.argmin(np.abs(pts - t)))
             if abs(pts[k] - t) > 1e-3:
                 k = -1

@@ -225,7 +225,8 @@ def measure(points: np.ndarray, yaw: np.ndarray, min_visibility: float = 0.5):
     frames, specs = p.shape[0], pl.specs
     values = np.full((frames, len(specs)), np.nan)
     sw = shoulder_width(p, vis, min_visibility)
-    fns = {"angle": _angles, "distance": lambda *a: _distances(*a, sw), "relative": _relative,
+    fns = {"angle": _angles, "distance": lambda p, s, pos, c: _distances(p, s, pos, c, sw),
+           "relative": _relative,
            "orientation": _orientation}
     for kind, pos in pl.by_type.items():
         if kind in fns:

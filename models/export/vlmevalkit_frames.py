@@ -36,7 +36,8 @@ def item(k: int, rec, image_b64: str) -> dict:
 
 
 def write(records, sink, media, options, ctx=NULL_CONTEXT) -> int:
-    rows, first = [], {}
+    rows: list[dict] = []
+    first: dict = {}
     for k, rec in enumerate(records):
         ctx.check()
         key = (rec.video, rec.start_s, rec.end_s, rec.frame_a, rec.frame_b)

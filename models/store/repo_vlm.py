@@ -9,6 +9,7 @@ import json
 from typing import Optional
 
 from ..errors import StoreError
+from .db import Database
 
 _JSON_COLUMNS = ("frame_indices", "generation_params", "options")
 ANSWER_COLUMNS = (
@@ -64,7 +65,7 @@ def _insert(conn, table: str, record: dict, columns) -> int:
 
 
 class VLMRepo:
-    db: "object"
+    db: Database
 
     # -- endpoints --------------------------------------------------------------------------
     def add_endpoint(self, name: str, base_url: str, model: str = "",

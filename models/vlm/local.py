@@ -14,13 +14,13 @@ import os
 import threading
 import time
 from pathlib import Path
-from typing import Iterator, Optional
+from typing import Any, Iterator, Optional
 
 from ..errors import Cancelled
 from ..jobs import NULL_CONTEXT
 from .checkpoint import (check_fits, estimate_bytes, fmt_bytes, fmt_params,
                          params_from_config, require_runnable)
-from .registry import GENERIC
+from .registry import GENERIC, Family
 from .types import AnswerStats, BackendInfo, VLMError, VLMRequest, first_line
 
 DTYPES = ("auto", "bf16", "fp16", "fp32")
@@ -135,7 +135,9 @@ class TransformersBackend:
         self.threads = int(threads) if threads else torch_threads()
         self.threads_used = 0
         self.stream_interval_s = stream_interval_s
-        self.model = self.processor = self.family = None
+        self.model: Any = None
+        self.processor: Any = None
+        self.family: Optional[Family] = None
         self.device = ""
         self.info = BackendInfo("transformers", model, label=label or Path(model).name)
         self.stats = AnswerStats()
@@ -210,7 +212,8 @@ class TransformersBackend:
         except Exception as exc:  # noqa: BLE001 (safetensors, torch and transformers errors)
             RESIDENT.release(self)
             raise VLMError(f"Cannot load {folder.name}: {first_line(exc)}") from None
-        self.model = model if "device_map" in kwargs else model.to(self.device)
+        # transformers' stubs type ``to`` for a model class, not an instance
+        self.model = model if "device_map" in kwargs else model.to(self.device)  # type: ignore[arg-type]
         self.model.eval()
 
     def worker(self):
@@ -251,7 +254,11 @@ class TransformersBackend:
         from .streaming import generate_to  # noqa: PLC0415
 
         parts: list[str] = []
-        generate_to(self, request, ctx, lambda t: (parts.append(t), on_text and on_text(t)))
+        def take(text: str) -> None:
+            parts.append(text)
+            if on_text:
+                on_text(text)
+        generate_to(self, request, ctx, take)
         if ctx.cancelled:
             raise Cancelled("Generation cancelled by the user.")
         return "".join(parts)

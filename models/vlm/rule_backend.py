@@ -46,8 +46,8 @@ class RuleBackend:
             text = self._mcq(request.mcq[0], request.mcq[1], idx)
         else:
             text = self._pair(idx) if len(idx) == 2 else grounding_text(self.track, idx)
-        self.stats = AnswerStats(ttft_s=time.perf_counter() - t0, prompt_tokens=0)
-        self.stats.total_s = self.stats.ttft_s      # no tokens: rules, not a language model
+        took = time.perf_counter() - t0     # no tokens: rules, not a language model
+        self.stats = AnswerStats(ttft_s=took, total_s=took, prompt_tokens=0)
         yield text
 
     def _mcq(self, question: str, options: list, idx: list[int]) -> str:

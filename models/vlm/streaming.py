@@ -5,7 +5,7 @@ import os
 import resource
 import sys
 import time
-from typing import Iterator
+from typing import Iterator, Optional
 
 from ..errors import Cancelled
 from .types import AnswerStats, VLMError, VLMRequest, first_line
@@ -37,7 +37,7 @@ class IncrementalText:
         self.on_text, self.ctx, self.interval_s = on_text, ctx, interval_s
         self._decode = text_decoder(tok)
         self.ids: list[int] = []
-        self.first_token_at = None
+        self.first_token_at: Optional[float] = None
         self._prompt_seen = False
         self._prefix = self._read = 0
         self._prefix_text = ""
@@ -197,7 +197,8 @@ def generate_to(backend, request: VLMRequest, ctx, on_text) -> None:
     The fast path (no consumer thread): used by the service, CLI and GUI worker."""
     t0, inputs, stats = _start(backend, request)
     tok = getattr(backend.processor, "tokenizer", backend.processor)
-    streamer, result = IncrementalText(tok, on_text, ctx, backend.stream_interval_s), {}
+    result: dict = {}
+    streamer = IncrementalText(tok, on_text, ctx, backend.stream_interval_s)
     _generate(backend, inputs, request, streamer, result)
     _finish(backend, stats, result, t0, streamer)
 
@@ -209,7 +210,8 @@ def stream_generate(backend, request: VLMRequest, ctx) -> Iterator[str]:
     t0, inputs, stats = _start(backend, request)
     tok = getattr(backend.processor, "tokenizer", backend.processor)
     chunks: "queue.SimpleQueue" = queue.SimpleQueue()
-    streamer, result = IncrementalText(tok, chunks.put, ctx), {}
+    result: dict = {}
+    streamer = IncrementalText(tok, chunks.put, ctx)
 
     def run() -> None:
         try:
