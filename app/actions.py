@@ -8,7 +8,6 @@ Shift+Left/Right (1 s), Home/End, A/B (mark frames), L (A-B loop), [ ] = (speed)
 """
 from __future__ import annotations
 
-import importlib
 import json
 from dataclasses import dataclass
 from typing import Any, Callable
@@ -34,7 +33,8 @@ ACTIONS: tuple[ActionSpec, ...] = (
     ActionSpec("file.import_coco", "Import &COCO Keypoints…", "&File", "window.import_coco_dialog",
                "", "Show the images and skeletons of a COCO keypoints JSON",
                separator_before=True),
-    ActionSpec("file.export", "&Export Benchmark…", "&File", "export.open_dialog", "Ctrl+Shift+E", "Export the QA set to lmms-eval, VLMEvalKit, Hugging Face, training data ..."),
+    ActionSpec("file.export", "&Export Benchmark…", "&File", "export.open_dialog", "Ctrl+Shift+E",
+               "Export the QA set to lmms-eval, VLMEvalKit, Hugging Face, training data ..."),
     ActionSpec("file.preferences", "&Preferences…", "&File", "help.preferences", "Ctrl+,",
                "Default project, model folders, servers, device, theme",
                separator_before=True),
@@ -82,22 +82,19 @@ ACTIONS: tuple[ActionSpec, ...] = (
 )
 
 
-# Extra handler targets, built lazily on first use as ``Factory(window)`` ("module:Factory").
-# A feature adds its menu target with ONE line here (the import happens on first trigger).
-TARGETS: dict[str, str] = {
-    "export": "widgets.export.dialog:ExportLauncher",
-    "help": "widgets.help:HelpLauncher",
-}
+@dataclass(frozen=True)
+class Lazy:
+    """A handler target built on first use as ``factory(window)``: the window registers
+    its feature targets (export ...) this way, so they load only when first triggered."""
+    factory: Callable[[Any], Any]
 
 
 def target(name: str, targets: dict[str, Any]) -> Any:
-    """The object ``name`` of ``targets``, building a lazy TARGETS entry on first use."""
+    """The object ``name`` of ``targets``, building a ``Lazy`` entry on first use."""
     if name not in targets:
-        ref = TARGETS.get(name)
-        if ref is None:
-            raise KeyError(f"unknown action target '{name}'")
-        module, _, factory = ref.partition(":")
-        targets[name] = getattr(importlib.import_module(module), factory)(targets["window"])
+        raise KeyError(f"unknown action target '{name}'")
+    if isinstance(targets[name], Lazy):
+        targets[name] = targets[name].factory(targets["window"])
     return targets[name]
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import sqlite3
 from pathlib import Path
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 from PySide6.QtCore import QObject, Signal
 
@@ -25,6 +25,10 @@ from .controllers.player import PlayerController
 from .controllers.poses import PoseController
 from .jobs import JobService
 from .settings import UserSettings
+
+if TYPE_CHECKING:
+    from .controllers.describe import DescribeController
+    from .controllers.vlm import VLMController
 
 log = logging.getLogger(__name__)
 DEFAULT_VISIBILITY = 0.5
@@ -92,6 +96,27 @@ class AppContext(QObject):
         self.dataset = DatasetController(self, parent=self)
         self.project_warning: Optional[str] = None
         self.visibility_threshold = DEFAULT_VISIBILITY
+        self._vlm: Optional[VLMController] = None
+        self._describe: Optional[DescribeController] = None
+
+    @property
+    def vlm(self) -> VLMController:
+        """The controller asking models, shared by the Ask and Compare panels (made on first
+        use: most sessions never ask a model)."""
+        if self._vlm is None:
+            from .controllers.vlm import VLMController  # noqa: PLC0415 (first use only)
+
+            self._vlm = VLMController(self, parent=self)
+        return self._vlm
+
+    @property
+    def describe(self) -> DescribeController:
+        """The controller of pose descriptions and frame pairs (made on first use)."""
+        if self._describe is None:
+            from .controllers.describe import DescribeController  # noqa: PLC0415 (first use only)
+
+            self._describe = DescribeController(self, parent=self)
+        return self._describe
 
     def set_visibility_threshold(self, value: float) -> None:
         """Joints below ``value`` are hidden in the overlay and their angles left out."""

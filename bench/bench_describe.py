@@ -29,7 +29,8 @@ def make_track(frames: int) -> np.ndarray:
     t = np.arange(frames) / 30.0
     keys = []
     for k in range(60):
-        p = SynthPose().bend("left_knee", 110 + 60 * np.cos(k / 9)).bend("right_knee", 115 + 55 * np.cos(k / 9))
+        p = SynthPose().bend("left_knee", 110 + 60 * np.cos(k / 9))\
+            .bend("right_knee", 115 + 55 * np.cos(k / 9))
         p.bend("left_elbow", 100 + 70 * np.sin(k / 5)).bend("right_elbow", 90 + 60 * np.cos(k / 7))
         keys.append(p.world(yaw=(k * 6) % 360 - 180))
     keys = np.stack(keys)
@@ -82,7 +83,8 @@ def main() -> None:
         t0 = time.perf_counter()
         describe(tf.facts_at(i * 7 % a.frames))
         panel.append(time.perf_counter() - t0)
-    print(f"describe one frame (pose_facts + describe): median {1000 * np.median(one):.2f} ms (target < 5 ms)")
+    print(f"describe one frame (pose_facts + describe): median {1000 * np.median(one):.2f} ms "
+          "(target < 5 ms)")
     print(f"describe one frame from cached track facts: median {1000 * np.median(panel):.2f} ms")
 
 

@@ -89,7 +89,8 @@ def cpu_seconds() -> float:
 def batch_rate(clips: list[Path], workers: int) -> float:
     with tempfile.TemporaryDirectory() as folder:
         t0, c0 = time.perf_counter(), cpu_seconds()
-        result = extract_many(clips, os.path.join(folder, "batch.aastudio"), workers=workers)
+        result = extract_many(clips, os.path.join(folder, "batch.aastudio"), workers=workers,
+                              open_repo=Repository)
         dt, cpu = time.perf_counter() - t0, cpu_seconds() - c0
     bad = [r for r in result if r[1] != "extracted"]
     assert not bad, bad

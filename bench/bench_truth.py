@@ -37,7 +37,8 @@ def print_report(r: dict, examples: int = 0) -> None:
     for kind, c in r["claims"].items():
         print(f"{kind:24} {c['correct']:7d} {c['wrong']:6d} {c['unscored']:8d} {_pct(c['precision']):>9}")
     o = r["overall"]
-    print(f"{'OVERALL (mapped kinds)':24} {o['correct']:7d} {o['wrong']:6d} {o['unscored']:8d} {_pct(o['precision']):>9}")
+    print(f"{'OVERALL (mapped kinds)':24} {o['correct']:7d} {o['wrong']:6d} {o['unscored']:8d} "
+          f"{_pct(o['precision']):>9}")
     print()
     print(f"{'coverage':24} {'asserted':>8} {'present':>7} {'coverage':>9}")
     for kind, c in r["coverage"].items():

@@ -270,7 +270,7 @@ def run_extract(args) -> int:
         with _NativeLogsMuted():
             bar = ProgressBar(enabled=not args.quiet)
             results = extract_many(paths, repo.path, backend, None, args.workers,
-                                   JobContext(on_progress=bar))
+                                   JobContext(on_progress=bar), open_repo=type(repo))
             bar.finish()
             if args.out:
                 _write_outputs(results, args.out, args.format, repo, backend)

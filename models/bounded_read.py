@@ -98,7 +98,8 @@ def _bounded_int(text: str) -> int:
     return int(text)
 
 
-STRICT = {"parse_constant": _no_constant, "parse_float": _finite_float, "parse_int": _bounded_int}
+STRICT: dict[str, Any] = {"parse_constant": _no_constant, "parse_float": _finite_float,
+                          "parse_int": _bounded_int}
 
 
 def parse_json(text: str, where: str, error: type[Exception]) -> Any:

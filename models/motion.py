@@ -18,7 +18,7 @@ API
     (when each movement starts; ``extra["verb"]``). Raises ``DescribeError`` for an
     interval out of range, with no pose, or shorter than one movement cycle. ``signal``
     (one of ``signal_names()``) forces the repetition count onto that signal. Frames whose
-    3-D pose contradicts the image (``describe.consistency``) count as missing.
+    3-D pose contradicts the image (``pose.consistency``) count as missing.
 ``signals(world) -> dict[name, (values, kind)]``: the candidate signals (angles in
     degrees, heights in metres) for every frame.
 ``describe_motion(facts) -> str``: directions, the count with its signal, onset order.
@@ -87,7 +87,7 @@ def count_repetitions(signal, fps: float, prominence=None, min_period_s=None):
         lo, hi = np.percentile(known, [5, 95]) if len(known) else (0.0, 0.0)
         prominence = max(_cfg()["relative_prominence"] * (hi - lo), 1e-9)
     period = _cfg()["min_cycle_s"] if min_period_s is None else min_period_s
-    peaks = []
+    peaks: list[int] = []
     for a, b in _runs(np.isfinite(s)):
         if b - a >= 3:
             found, _ = find_peaks(s[a:b], prominence=prominence, distance=max(1, int(period * fps)))
@@ -297,7 +297,8 @@ def _onsets(sig, ctx) -> list[Fact]:
         if not np.isfinite(base):
             continue
         thr = _cfg()["onset_angle" if kind == "angle" else "onset_height"]
-        first = int(np.flatnonzero(np.isfinite(s))[0]) + max(1, int(round(_cfg()["end_window_s"] * ctx["fps"])))
+        first = int(np.flatnonzero(np.isfinite(s))[0]) + \
+            max(1, int(round(_cfg()["end_window_s"] * ctx["fps"])))
         with np.errstate(invalid="ignore"):
             moved = first + np.flatnonzero(np.abs(s[first:] - base) > thr)
         if not len(moved):

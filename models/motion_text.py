@@ -108,7 +108,8 @@ def render_motion(facts) -> str:
     moves = _moves(facts)
     moves += [f"the body turns {f.bin} to the {f.extra['direction']}" if f.bin != "around"
               else "the body turns around" for f in facts if f.kind == "turn"]
-    out = [_cap(_join(merge_subjects(moves))) + "."] if moves else ["No part moves clearly from start to end."]
+    out = ([_cap(_join(merge_subjects(moves))) + "."] if moves
+           else ["No part moves clearly from start to end."])
     out += [_repetition(f) for f in facts if f.kind == "repetition"]
     order = _order([f for f in facts if f.kind == "onset"])
     return " ".join(out + ([order] if order else []))

@@ -38,7 +38,7 @@ import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Any, Callable, Optional
 
 import numpy as np
 
@@ -141,7 +141,7 @@ def _check_record(rec, where: str) -> None:
 
 def gold_value(subject: dict, path: str):
     """The gold value at a dotted field path ("torso.fb"), None when absent/unknown."""
-    v = subject
+    v: Any = subject
     for k in path.split("."):
         if not isinstance(v, dict):
             return None
@@ -220,9 +220,9 @@ def judge_fact(fact: dict, subject: Optional[dict]) -> tuple[str, str]:
     if q == "posture":
         return kind, "correct" if fact["bin"] in set(gold) else "wrong"
     if q.endswith("_hand_above_head"):
-        return kind, "correct" if fact["bin"] in _as_set(gold) else "wrong"
+        return kind, "correct" if fact["bin"] in (_as_set(gold) or ()) else "wrong"
     if q == "hands_height":
-        return kind, "correct" if HEIGHT_WORDS.get(fact["bin"]) in _as_set(gold) else "wrong"
+        return kind, "correct" if HEIGHT_WORDS.get(fact["bin"]) in (_as_set(gold) or ()) else "wrong"
     iv = bin_interval(_group_of(q), fact["bin"])
     return kind, "correct" if overlaps(iv, gold, wrap=(q == "turn")) else "wrong"
 

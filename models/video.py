@@ -46,7 +46,7 @@ class FrameTimes:
         self.stop = stop
         self.origin = float(origin)   # the decoder's timestamp of the first frame (s)
         self.checked = bool(checked)   # the table comes from decoding every frame
-        self._typical = None   # typical frame duration, computed once
+        self._typical: Optional[float] = None   # typical frame duration, computed once
 
     @classmethod
     def constant(cls, fps: float, frames: int = 0) -> "FrameTimes":
@@ -145,13 +145,13 @@ class FrameTimes:
 
     def report(self) -> dict:
         """What ``info`` shows: rate kind and, for a damaged file, where decoding ended."""
-        out = {"vfr": self.vfr}
-        if self.vfr:
+        out: dict = {"vfr": self.vfr}
+        if self.vfr and self.pts is not None:
             d = np.diff(self.pts)
             out["fps_range"] = [round(1.0 / float(d.max()), 3), round(1.0 / float(d.min()), 3)]
         if self.decoded is not None:
             out["decodable_frames"] = self.decoded
-        if self.stop:
+        if self.stop and self.decoded is not None:
             out["decode_stopped"] = {"frame": self.decoded, "time_s": round(self.time_of(
                 self.decoded), 3), "reason": self.stop}
         return out
@@ -290,7 +290,9 @@ class VideoReader:
     def _seek_timed(self, index: int) -> None:
         """Leave the decoder just before frame ``index`` of a variable-rate clip, checking
         where it landed by the decoded frame's timestamp; restart from 0 when unsure."""
-        cap, cv2, pts = self._cap, self._cv2, self._times.pts
+        times = self._times
+        assert times is not None and times.pts is not None  # _seek: a scanned variable-rate clip
+        cap, cv2, pts = self._cap, self._cv2, times.pts
         rate = float(cap.get(cv2.CAP_PROP_FPS) or 0.0) or self.info.fps
         cap.set(cv2.CAP_PROP_POS_FRAMES, max(0, int(pts[index - 1] * rate) - 2))
         k = -1
@@ -405,7 +407,7 @@ def _from_index(path: Path, declared: int, fps: float) -> Optional[FrameTimes]:
             return None
         return FrameTimes(fps, np.arange(declared, dtype=np.float64) / fps, declared,
                           checked=False)
-    if declared and len(index.pts) != declared:   # header and index disagree: decode
+    if index.pts is None or (declared and len(index.pts) != declared):   # disagree: decode
         return None
     return FrameTimes(fps, index.pts, declared, checked=False)
 
@@ -423,7 +425,9 @@ def frame_times(path, info: VideoInfo, check: bool = False) -> FrameTimes:
     table = container_times(path, info) if not check else None
     if table is not None:
         return table
-    return _cached(path, info, "scan", _scan)
+    table = _cached(path, info, "scan", _scan)
+    assert table is not None   # a decoding pass always gives a table (maybe empty)
+    return table
 
 
 def container_times(path, info: VideoInfo) -> Optional[FrameTimes]:

@@ -114,7 +114,8 @@ def make_corrupt_clip(src: Path, dst: Path, seed: int = 7) -> tuple[int, int]:
         if kind == b"mdat":
             start = i + hdr + (size - hdr) // 2
             end = start + (size - hdr) // 10
-            data[start:end] = np.random.default_rng(seed).integers(0, 256, end - start, dtype=np.uint8).tobytes()
+            rng = np.random.default_rng(seed)
+            data[start:end] = rng.integers(0, 256, end - start, dtype=np.uint8).tobytes()
             dst.write_bytes(bytes(data))
             return start, end
     raise ValueError(f"{src} has no mdat box")

@@ -70,7 +70,7 @@ def _qt_message_handler(mode, context, message) -> None:
 def _make_app(args, theme: str = "dark"):
     if args.screenshot:
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-    import app  # noqa: F401, PLC0415 (applies the PySide6 work-arounds before any Qt call)
+    import app as _app_fixes  # noqa: F401, PLC0415 (applies the PySide6 work-arounds before any Qt call)
     from PySide6.QtCore import qInstallMessageHandler  # noqa: PLC0415
     from PySide6.QtWidgets import QApplication  # noqa: PLC0415
 

@@ -57,6 +57,20 @@ def load_factory(ref: str):
     return getattr(importlib.import_module(module), name)
 
 
+def export_launcher(window):
+    """The File > Export target (built on first use: the export dialog loads late)."""
+    from .export.dialog import ExportLauncher  # noqa: PLC0415 (loaded on first trigger)
+
+    return ExportLauncher(window)
+
+
+def help_launcher(window):
+    """The Help menu's target (built on first use)."""
+    from .help import HelpLauncher  # noqa: PLC0415 (loaded on first trigger)
+
+    return HelpLauncher(window)
+
+
 def _scrollable(widget: QWidget) -> QScrollArea:
     """A dock panel inside a frameless scroll area: its dock may then be narrower than the
     panel's own minimum width (the video keeps the space; the panel scrolls), so no panel
@@ -191,9 +205,10 @@ class MainWindow(QMainWindow):
         return dock
 
     def _targets(self) -> dict:
-        """The fixed handler targets; actions.TARGETS ones (export ...) are built on first use."""
+        """The handler targets of the action table; feature ones are built on first use."""
         return {"window": self, "player": self.ctx.player, "marks": self.ctx.marks,
-                "poses": self.ctx.poses}
+                "poses": self.ctx.poses, "export": actions.Lazy(export_launcher),
+                "help": actions.Lazy(help_launcher)}
 
     def _build_menus(self) -> None:
         menus = {title: self.menuBar().addMenu(title) for title in actions.menus()}

@@ -24,11 +24,11 @@ PANELS: list[PanelSpec] = [
               area="left"),
     PanelSpec(id="angles", title="Joint angles", factory="widgets.plots.angles:AnglePlotPanel",
               area="bottom"),
-    PanelSpec(id="curation", title="QA curation", factory="widgets.curation.panel:CurationPanel", area="right"),
+    PanelSpec(id="curation", title="QA curation", factory="widgets.curation.panel:CurationPanel", area="right"),  # noqa: E501
     PanelSpec(id="describe", title="Describe", factory="widgets.describe.panel:DescribePanel", area="right"),
-    PanelSpec(id="compare", title="Compare frames", factory="widgets.compare.frame_pair:FramePairPanel", area="bottom", visible=False),
-    PanelSpec(id="motion", title="Motion", factory="widgets.describe.motion:MotionPanel", area="bottom", visible=False),
-    PanelSpec(id="evaluation", title="Evaluation", factory="widgets.evaluation.panel:EvaluationPanel", area="bottom", visible=False),
+    PanelSpec(id="compare", title="Compare frames", factory="widgets.compare.frame_pair:FramePairPanel", area="bottom", visible=False),  # noqa: E501
+    PanelSpec(id="motion", title="Motion", factory="widgets.describe.motion:MotionPanel", area="bottom", visible=False),  # noqa: E501
+    PanelSpec(id="evaluation", title="Evaluation", factory="widgets.evaluation.panel:EvaluationPanel", area="bottom", visible=False),  # noqa: E501
     PanelSpec(id="ask", title="Ask a model", factory="widgets.vlm.ask_panel:AskPanel", area="right"),
-    PanelSpec(id="compare_models", title="Compare models", factory="widgets.vlm.compare_view:CompareView", area="bottom", visible=False),
+    PanelSpec(id="compare_models", title="Compare models", factory="widgets.vlm.compare_view:CompareView", area="bottom", visible=False),  # noqa: E501
 ]

@@ -52,7 +52,7 @@ class CurationController(QObject):
         self._flags: dict = {}
         self._job = None
         self._gen: tuple = ([], None, None)   # paths, root, settings of the last generation
-        if getattr(ctx, "player", None) is not None:
+        if ctx.player is not None:
             ctx.player.clipChanged.connect(self._on_clip_opened)
 
     @property
@@ -90,10 +90,10 @@ class CurationController(QObject):
 
     def resolve_video(self, video: str) -> Optional[str]:
         """Absolute path of an item's video: dataset root, then known clips, then as given."""
-        dataset = getattr(self.ctx, "dataset", None)
-        root = getattr(dataset, "root", None)
+        dataset = self.ctx.dataset
+        root = dataset.root
         candidates = [os.path.join(root, video)] if root else []
-        known = list(getattr(dataset, "paths", [])) + [c["path"] for c in self.repo.clips()]
+        known = list(dataset.paths) + [c["path"] for c in self.repo.clips()]
         candidates += [p for p in known if p.replace(os.sep, "/").endswith("/" + video)]
         candidates.append(video)
         return next((os.path.abspath(c) for c in candidates if os.path.isfile(c)), None)
@@ -107,7 +107,7 @@ class CurationController(QObject):
         return (rec.provenance.frame_indices or [0])[0]
 
     def _show_in_player(self, rec: QARecord) -> None:
-        player = getattr(self.ctx, "player", None)
+        player = self.ctx.player
         path = self.resolve_video(rec.video)
         if player is None or path is None:
             if player is not None:
@@ -243,7 +243,7 @@ class CurationController(QObject):
         """Generate from pose facts in the background. Without ``extract``, clips that have
         no poses are skipped and reported through ``posesMissing`` (the view offers to
         extract them: ``extract_and_generate``)."""
-        root = root or getattr(getattr(self.ctx, "dataset", None), "root", None)
+        root = root or self.ctx.dataset.root
         settings = settings or SynthSettings()
         self._gen = (list(videos), root, settings)
         self._job = self.ctx.jobs.submit(
@@ -301,8 +301,8 @@ class CurationController(QObject):
         from models.qa.from_text import (answer_sources, caption_sources,  # noqa: PLC0415
                                          generate_from_text, pose_text_sources)
         sources = caption_sources(self.repo, video) + answer_sources(self.repo, video)
-        player = getattr(self.ctx, "player", None)
-        track = getattr(player, "track", None)
+        player = self.ctx.player
+        track = player.track
         if track is not None and player.path and video in (None, os.path.basename(player.path)):
             sources += pose_text_sources(track, os.path.basename(player.path))
         if not sources:

@@ -23,7 +23,6 @@ from PySide6.QtCore import QObject, Signal
 from models.describe import describe, pose_facts, track_facts
 from models.errors import StudioError
 
-from .registry import on_context
 
 
 @dataclass
@@ -187,4 +186,4 @@ class DescribeController(QObject):
 
 
 def describe_controller(ctx) -> DescribeController:
-    return on_context(ctx, "_describe_controller", DescribeController)
+    return ctx.describe

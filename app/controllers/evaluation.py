@@ -17,7 +17,7 @@ def video_root(ctx, records) -> Optional[str]:
     from models.export.project import project_video_root  # noqa: PLC0415
 
     guessed = project_video_root(ctx.repo, records)
-    return guessed or getattr(getattr(ctx, "dataset", None), "root", None)
+    return guessed or ctx.dataset.root
 
 
 def choice_spec(choice) -> str:

@@ -38,7 +38,7 @@ def _extract_all(repo, paths, backend_id, ctx=None):
     if repo.path != ":memory:":
         from models.pose.extract import extract_many  # noqa: PLC0415
 
-        return extract_many(paths, repo.path, backend_id=backend_id, ctx=ctx)
+        return extract_many(paths, repo.path, backend_id=backend_id, ctx=ctx, open_repo=type(repo))
     from models.jobs import JobContext  # noqa: PLC0415
 
     out = []

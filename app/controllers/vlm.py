@@ -8,6 +8,7 @@ are dropped. Views connect to the signals and call the intents; no rule lives in
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from typing import Optional
 
 from PySide6.QtCore import QObject, Signal
@@ -16,7 +17,6 @@ from models.errors import StudioError
 from models.vlm.service import Answer, AskSpec, Prepared, compare, prepare
 from models.vlm.specs import BackendChoice, make_backend, parse_model
 
-from .registry import on_context
 
 RULE = BackendChoice("rule", {"label": "Rule-based describer"})
 ADDED_KEY = "vlm.added_models"   # user setting: what the user added (folders, ids, URLs)
@@ -27,6 +27,24 @@ def _holds_credentials(url: str) -> bool:
     from models.vlm.openai_http import redact  # noqa: PLC0415
 
     return redact(url) != url or "@" in url.split("://", 1)[-1].split("/", 1)[0]
+
+
+# Partial events of a run, sent from the model worker to the GUI thread in order.
+@dataclass(frozen=True)
+class PreparedEvent:
+    prepared: Prepared                     # the frames and prompt every backend answers
+
+
+@dataclass(frozen=True)
+class ChunkEvent:
+    pos: int                               # the backend's column
+    text: str                              # the answer so far
+
+
+@dataclass(frozen=True)
+class AnswerEvent:
+    pos: int
+    answer: Answer
 
 
 def _key(choice: BackendChoice) -> str:
@@ -40,7 +58,7 @@ def _target(choice: BackendChoice) -> tuple:
 
 
 def _discover_job(folders, endpoints, ctx=None) -> list[BackendChoice]:
-    from models.vlm.discovery import discover
+    from models.vlm.discovery import discover  # noqa: PLC0415
 
     out = []
     for e in discover(folders):
@@ -58,15 +76,15 @@ def _discover_job(folders, endpoints, ctx=None) -> list[BackendChoice]:
 def _run_job(choices, backends, spec: AskSpec, track, frames, ctx=None):
     """On the model worker: sample frames once, then every backend in turn."""
     prepared = prepare(spec, track=track, frames=frames)
-    ctx.partial(("prepared", prepared))
+    ctx.partial(PreparedEvent(prepared))
     made = [backends.get(_key(c)) or make_backend(c, track=track) for c in choices]
     for c, b in zip(choices, made):
         backends[_key(c)] = b
         if c.kind == "rule":
             b.track = track
     answers = compare(made, prepared, ctx,
-                      on_chunk=lambda pos, text: ctx.partial(("chunk", pos, text)),
-                      on_answer=lambda pos, a: ctx.partial(("answer", pos, a)))
+                      on_chunk=lambda pos, text: ctx.partial(ChunkEvent(pos, text)),
+                      on_answer=lambda pos, a: ctx.partial(AnswerEvent(pos, a)))
     return prepared, answers
 
 
@@ -95,7 +113,7 @@ class VLMController(QObject):
 
     # -- choices ----------------------------------------------------------------------------
     def refresh_choices(self) -> None:
-        from models.vlm.discovery import user_folders
+        from models.vlm.discovery import user_folders  # noqa: PLC0415
 
         self._discovery_gen += 1
         gen = self._discovery_gen
@@ -180,8 +198,8 @@ class VLMController(QObject):
         """What a local checkpoint will need before it is loaded ("" for servers/rules)."""
         if choice is None or choice.kind != "transformers":
             return ""
-        from models.vlm.checkpoint import memory_hint
-        from models.vlm.local import resolve_model
+        from models.vlm.checkpoint import memory_hint  # noqa: PLC0415
+        from models.vlm.local import resolve_model  # noqa: PLC0415
 
         try:
             folder = resolve_model(choice.settings["model"])
@@ -232,15 +250,15 @@ class VLMController(QObject):
             return True
         return False
 
-    def _on_partial(self, rid: int, value) -> None:
+    def _on_partial(self, rid: int, event: PreparedEvent | ChunkEvent | AnswerEvent) -> None:
         if rid != self._rid:
             return                                   # stale: a newer run started
-        if value[0] == "chunk":
-            self.chunk.emit(rid, value[1], value[2])
-        elif value[0] == "answer":
-            self.answerReady.emit(rid, value[1], value[2])
-        elif value[0] == "prepared":
-            self.prepared.emit(rid, value[1])
+        if isinstance(event, ChunkEvent):
+            self.chunk.emit(rid, event.pos, event.text)
+        elif isinstance(event, AnswerEvent):
+            self.answerReady.emit(rid, event.pos, event.answer)
+        elif isinstance(event, PreparedEvent):
+            self.prepared.emit(rid, event.prepared)
 
     def _on_result(self, rid: int, result) -> None:
         if rid != self._rid:
@@ -251,7 +269,7 @@ class VLMController(QObject):
 
     def _on_error(self, rid: int, exc: BaseException) -> None:
         if rid == self._rid:
-            from app.jobs import one_line
+            from app.jobs import one_line  # noqa: PLC0415
 
             self.failed.emit(rid, one_line(exc))
 
@@ -263,7 +281,7 @@ class VLMController(QObject):
     # -- store ------------------------------------------------------------------------------
     def save_last(self, title: str = "") -> tuple[str, int]:
         """Save the last run: one answer -> model_answers; several -> a comparison."""
-        from models.vlm.service import save_answer, save_comparison
+        from models.vlm.service import save_answer, save_comparison  # noqa: PLC0415
 
         if self.last is None:
             raise StudioError("Nothing to save yet: ask a question first")
@@ -288,4 +306,5 @@ class VLMController(QObject):
 
 
 def vlm_controller(ctx) -> VLMController:
-    return on_context(ctx, "_vlm_controller", VLMController)
+    """The one VLM controller of ``ctx`` (``AppContext.vlm``)."""
+    return ctx.vlm

@@ -102,7 +102,8 @@ def _postures(values, specs, pts):
         both_feet_seen = ~np.isnan(gl) & ~np.isnan(gr)
         upright = torso <= t["upright_torso_max"]
         # lying: hips on / near the floor and the torso (or the straight legs) along it
-        legs_along = (np.abs(tl - 90) <= 30) & (np.abs(tr - 90) <= 30) & (np.minimum(kl, kr) >= t["standing_knee_min"])
+        legs_along = ((np.abs(tl - 90) <= 30) & (np.abs(tr - 90) <= 30)
+                      & (np.minimum(kl, kr) >= t["standing_knee_min"]))
         hips_ext = (col("left_hip_angle") > 180) | (col("right_hip_angle") > 180)
         lying = (hips <= t["lying_hips_max"]) & (
             ((torso >= t["lying_torso_min"]) & (torso <= 180 - t["lying_torso_min"]))
@@ -116,9 +117,12 @@ def _postures(values, specs, pts):
         # sitting needs a support cue: hips on the floor, or a seat (hips raised but behind
         # the feet so far that the feet cannot carry the body's weight)
         behind = _behind_feet(pts)
-        thighs_flat = (np.abs(tl - 90) <= t["sitting_thigh_max_tilt"]) & (np.abs(tr - 90) <= t["sitting_thigh_max_tilt"])
-        knees_sit = (np.minimum(kl, kr) >= t["sitting_knee_min"]) & (np.maximum(kl, kr) <= t["sitting_knee_max"])
-        flexed = (col("left_hip_angle") <= t["sitting_hip_max"]) & (col("right_hip_angle") <= t["sitting_hip_max"])
+        thighs_flat = ((np.abs(tl - 90) <= t["sitting_thigh_max_tilt"])
+                       & (np.abs(tr - 90) <= t["sitting_thigh_max_tilt"]))
+        knees_sit = ((np.minimum(kl, kr) >= t["sitting_knee_min"])
+                     & (np.maximum(kl, kr) <= t["sitting_knee_max"]))
+        flexed = ((col("left_hip_angle") <= t["sitting_hip_max"])
+                  & (col("right_hip_angle") <= t["sitting_hip_max"]))
         on_floor = (hips <= t["sitting_floor_hips_max"]) & (torso <= t["sitting_torso_max"]) & flexed
         on_seat = ((hips >= t["sitting_seat_hips_min"]) & thighs_flat & knees_sit
                    & (torso <= t["sitting_torso_max"]) & (behind >= t["sitting_behind_feet_min"]))

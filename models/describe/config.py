@@ -98,7 +98,7 @@ def _make(entry: dict, side: str) -> Measure:
 
 @lru_cache(maxsize=None)
 def measures() -> tuple[Measure, ...]:
-    out = []
+    out: list[Measure] = []
     for entry in config()["measurements"]:
         sides = SIDES if "{side}" in entry["id"] else ("",)
         out.extend(_make(entry, s) for s in sides)

@@ -49,7 +49,8 @@ def contradictions(facts) -> list[str]:
             out.append("bending over with an upright torso")
         if bins.get("lean_fb") in ("slightly back", "clearly back"):
             out.append(f"bending over while the torso leans {bins['lean_fb']}")
-    if "standing" in postures and bins.get("left_foot_ground") == bins.get("right_foot_ground") == "off the ground":
+    if "standing" in postures and \
+            bins.get("left_foot_ground") == bins.get("right_foot_ground") == "off the ground":
         out.append("standing with both feet off the ground")
     if "kneeling" in postures and bins.get("left_knee_angle") == bins.get("right_knee_angle") == "straight":
         out.append("kneeling with both knees straight")

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -77,6 +78,12 @@ class TrackFacts:
     postures: np.ndarray    # (frames, P) bool
     posture_labels: tuple
     first_frame: int = 0
+    # set by ``track_facts`` once measured (not constructor arguments)
+    joint_vis: np.ndarray = field(init=False, repr=False, compare=False)   # (frames, joints)
+    min_visibility: float = field(init=False, repr=False, compare=False)
+    unreliable: np.ndarray = field(init=False, repr=False, compare=False)  # (frames,) bool
+    variants: Any = field(init=False, repr=False, compare=False)
+    unreliable_reasons: list = field(init=False, repr=False, compare=False)
 
     def __len__(self) -> int:
         return len(self.values)

@@ -206,7 +206,8 @@ def _torso(p, col, kind):
     hips = p[:, col("hips")]
     t = sh - hips
     if kind in ("lean_fb", "lean_lr"):
-        t = np.where((t[:, 1] < -0.2 * np.linalg.norm(t, axis=1))[:, None], np.nan, t)  # inverted torso: no lean
+        # an inverted torso has no lean
+        t = np.where((t[:, 1] < -0.2 * np.linalg.norm(t, axis=1))[:, None], np.nan, t)
     if kind == "lean_fb":
         return np.degrees(np.arctan2(t[:, 2], t[:, 1]))
     if kind == "lean_lr":
@@ -224,7 +225,8 @@ def measure(points: np.ndarray, yaw: np.ndarray, min_visibility: float = 0.5):
     frames, specs = p.shape[0], pl.specs
     values = np.full((frames, len(specs)), np.nan)
     sw = shoulder_width(p, vis, min_visibility)
-    fns = {"angle": _angles, "distance": lambda *a: _distances(*a, sw), "relative": _relative,
+    fns = {"angle": _angles, "distance": lambda p, s, pos, c: _distances(p, s, pos, c, sw),
+           "relative": _relative,
            "orientation": _orientation}
     for kind, pos in pl.by_type.items():
         if kind in fns:

@@ -41,7 +41,8 @@ def _implied(f: Fact, b: dict, postures: set) -> bool:
         return True
     if q.endswith("_hand_above_shoulder") and b.get(f"{side}_hand_above_head") in ("above", "level"):
         return True
-    if q.endswith("_hand_above_head") and f.bin == "below" and b.get(f"{side}_hand_above_shoulder") != "level":
+    if q.endswith("_hand_above_head") and f.bin == "below" and \
+            b.get(f"{side}_hand_above_shoulder") != "level":
         return True        # a hand below the head says little unless it is at shoulder height
     if q.endswith("_hand_to_hips") and b.get(f"{side}_forearm_orientation") == "vertical down":
         return True

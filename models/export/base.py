@@ -98,7 +98,8 @@ def safe_identifier(text: str) -> str:
 def unique_ids(names, reserved=("all",)) -> dict:
     """name -> safe identifier, distinct for distinct names ("body part" vs "body_part")
     and never one of ``reserved`` (the HF card's own "all" config)."""
-    out, used = {}, {}
+    out: dict[str, str] = {}
+    used: dict[str, str] = {}
     for name in sorted(set(names)):
         ident = safe_identifier(name)
         if ident in reserved or (ident in used and used[ident] != name):

@@ -27,7 +27,7 @@ ALLOWS_EMPTY = True
 def _images(tracks, media, copy_frames: bool, ctx) -> list:
     from ..pose.coco import CocoImage, person_from_pose  # noqa: PLC0415
 
-    images = []
+    images: list = []
     for video, track in sorted(tracks, key=lambda t: str(t[0])):
         ctx.check()
         stem = video_stem(str(video))

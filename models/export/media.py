@@ -111,6 +111,7 @@ class Media:
         return self._videos[key]
 
     def _write_video(self, rec: QARecord, window) -> str:
+        assert self.sink is not None, "copying videos needs the export's sink"
         src = export_source(rec, self.options.video_root)
         stem = video_stem(rec.video)
         if window is None and src.suffix.lower() == ".mp4":
@@ -143,6 +144,7 @@ class Media:
         """JPEGs of many frames of one video (sorted), decoded in one forward pass;
         ``clamp``: frames past either end show the first/last one, as marked frames do."""
         stem = video_stem(video)
+        assert self.sink is not None, "frame files need the export's sink"
         out = []
         with VideoReader(contained_path(str(video), self.options.video_root)) as reader:
             last = reader.info.frame_count - 1
@@ -210,7 +212,7 @@ def cut_clip(src: Path, dst: Path, start_s, end_s) -> int:
         info = timed(reader)
         first, last = window_frames(info, start_s, end_s)
         plan, rate = _constant_rate_plan(info, first, last)
-        writer = cv2.VideoWriter(str(dst), cv2.VideoWriter_fourcc(*"mp4v"), rate,
+        writer = cv2.VideoWriter(str(dst), cv2.VideoWriter_fourcc(*"mp4v"), rate,  # type: ignore[attr-defined]
                                  (info.width, info.height))
         if not writer.isOpened():
             raise ExportError(f"Cannot write a clip to {dst.name} (video encoder unavailable)")
@@ -263,7 +265,7 @@ def check_clip(dst: Path, count: int) -> None:
 def guess_video_root(clip_paths, records) -> Optional[str]:
     """The folder the records' relative paths live in, found among the project's clips
     (absolute paths): the first clip whose path ends with a record's ``video``."""
-    by_suffix = {}
+    by_suffix: dict[str, list] = {}
     for p in clip_paths:
         by_suffix.setdefault(Path(p).name, []).append(str(p))
     for rec in records:

@@ -39,7 +39,7 @@ def frame_paths(media, descriptions, diffs) -> dict:
     for items, keys in ((descriptions, ("frame",)), (diffs, ("frame_a", "frame_b"))):
         for d in items:
             wanted.setdefault(d["video"], set()).update(int(d[k]) for k in keys)
-    out = {}
+    out: dict = {}
     for video, frames in wanted.items():
         frames = sorted(frames)
         out.update(((video, f), p) for f, p in
@@ -49,7 +49,7 @@ def frame_paths(media, descriptions, diffs) -> dict:
 
 def facts_descriptions(records) -> list:
     """Pose descriptions carried by the records' facts ({frame, text}), deduplicated."""
-    seen = {}
+    seen: dict = {}
     for rec in records:
         for fact in rec.provenance.facts or []:
             if isinstance(fact, dict) and fact.get("text") and fact.get("frame") is not None:

@@ -2,8 +2,9 @@
 
 Columns ``index, image (base64 JPEG), question, A, B, ..., answer (letter), category`` plus
 ``qa_id`` and the full canonical ``record``. Items showing the same frames share one image:
-later rows hold the index of the first (VLMEvalKit resolves image cells of <= 64 chars so). The image is a montage of the item's frames
-(its window sampled evenly, or its frame pair), tiled left to right, top to bottom.
+later rows hold the index of the first (VLMEvalKit resolves image cells of <= 64 chars so).
+The image is a montage of the item's frames (its window sampled evenly, or its frame pair),
+tiled left to right, top to bottom.
 """
 from __future__ import annotations
 
@@ -35,7 +36,8 @@ def item(k: int, rec, image_b64: str) -> dict:
 
 
 def write(records, sink, media, options, ctx=NULL_CONTEXT) -> int:
-    rows, first = [], {}
+    rows: list[dict] = []
+    first: dict = {}
     for k, rec in enumerate(records):
         ctx.check()
         key = (rec.video, rec.start_s, rec.end_s, rec.frame_a, rec.frame_b)

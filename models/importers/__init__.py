@@ -57,6 +57,7 @@ def import_file(repo, path, format_id: Optional[str] = None) -> tuple[ImportResu
 def _store_poses(repo, result: ImportResult, path: Path) -> int:
     """Store a COCO file's persons; refuse when none of its images is next to it, and say
     which images were skipped and how many tracks replaced earlier imports."""
+    assert result.poses is not None  # the caller stores poses only when the file has them
     persons = len(result.poses.persons)
     if not persons:
         raise ImportFormatError(f"{path.name} holds no person annotations")

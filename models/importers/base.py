@@ -57,7 +57,7 @@ def first_json_object(path: Path):
 
 
 def check_unique(records, name: str) -> None:
-    seen = {}
+    seen: dict[str, int] = {}
     for i, rec in enumerate(records):
         if rec.qa_id in seen:
             raise ImportFormatError(f"{name}: record {i + 1} repeats qa_id '{rec.qa_id}' "

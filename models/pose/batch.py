@@ -40,11 +40,14 @@ from ..errors import Cancelled, StudioError
 from ..jobs import NULL_CONTEXT, CancelToken, JobContext
 from ..video import probe
 from .registry import DEFAULT_BACKEND
+from .storage import PoseStore, PoseStoreOpener
 
 # Runner threads in the caller's process; the other runners are worker processes. Two
 # threads were not clearly faster than thread + process on the loaded 2-core machine (see
 # docs/adr/0001, decision 8) and keep the GUI's event loop freer, so the default stays 1.
 LOCAL_RUNNERS = 1
+# what each runner needs to extract a clip: (open_repo, project_path, backend_id, settings)
+_Job = tuple[PoseStoreOpener, str, str, Optional[dict]]
 _WORKER: dict = {}  # per worker process: cancel event, progress queue, open repositories
 _PR_SET_PDEATHSIG = 1  # linux/prctl.h
 _LOG_TAIL = 16384      # bytes of the worker log read to name a worker's failure
@@ -101,7 +104,7 @@ def _install_path_cleaning() -> None:
                 data["sys_path"] = clean_child_path(data["sys_path"])
             return data
 
-        get_preparation_data.cleans_child_path = True
+        setattr(get_preparation_data, "cleans_child_path", True)
         spawn.get_preparation_data = get_preparation_data
 
 
@@ -131,9 +134,10 @@ class _WorkerContext(mp_context.SpawnContext):
 
     def __init__(self, log_fd: int) -> None:
         super().__init__()
-        self.log_fd, self.processes = log_fd, []
+        self.log_fd = log_fd
+        self.processes: list[_WorkerProcess] = []
 
-    def Process(self, *args, **kwargs):
+    def Process(self, *args, **kwargs):  # noqa: N802 (the multiprocessing context API)
         proc = _WorkerProcess(*args, **kwargs)
         proc.log_fd = self.log_fd
         self.processes.append(proc)
@@ -223,15 +227,14 @@ def _worker_context(path: str) -> JobContext:
                       token=_EventToken(_WORKER["cancel"], _WORKER.get("parent")))
 
 
-def _extract_one(path: str, project_path: str, backend_id: str, settings: Optional[dict],
-                 ctx: JobContext, repos: dict) -> str:
+def _extract_one(path: str, open_repo: PoseStoreOpener, project_path: str, backend_id: str,
+                 settings: Optional[dict], ctx: JobContext, repos: dict) -> str:
     """Extract one clip; the status string it ends with (never raises StudioError)."""
-    from ..store import Repository  # noqa: PLC0415
     from .extract import extract_video  # noqa: PLC0415
 
     try:
         if project_path not in repos:
-            repos[project_path] = Repository(project_path)
+            repos[project_path] = open_repo(project_path)
         extract_video(path, repos[project_path], backend_id, settings, ctx)
         return "extracted"
     except Cancelled:
@@ -240,17 +243,18 @@ def _extract_one(path: str, project_path: str, backend_id: str, settings: Option
         return f"error: {exc}"
 
 
-def _work(path: str, project_path: str, backend_id: str, settings: Optional[dict]) -> str:
+def _work(path: str, open_repo: PoseStoreOpener, project_path: str, backend_id: str,
+          settings: Optional[dict]) -> str:
     if _WORKER["cancel"].is_set():
         return "cancelled"
     try:
-        return _extract_one(path, project_path, backend_id, settings,
+        return _extract_one(path, open_repo, project_path, backend_id, settings,
                             _worker_context(path), _WORKER["repos"])
     except Exception as exc:  # noqa: BLE001 (one bad clip must not end the batch)
         return f"error: unexpected {type(exc).__name__}: {exc}"
 
 
-def _plan(paths, repo, backend_id: str, settings) -> tuple[dict, list[tuple[int, str]]]:
+def _plan(paths, repo: PoseStore, backend_id: str, settings) -> tuple[dict, list[tuple[int, str]]]:
     """Statuses of clips needing no work, and (frames, path) of the rest, longest first."""
     from .extract import cached_track  # noqa: PLC0415
 
@@ -271,35 +275,36 @@ def _plan(paths, repo, backend_id: str, settings) -> tuple[dict, list[tuple[int,
 def extract_many(paths, project_path, backend_id: str = DEFAULT_BACKEND,
                  settings: Optional[dict] = None, workers: Optional[int] = None,
                  ctx: JobContext = NULL_CONTEXT,
-                 threads: Optional[int] = None) -> list[tuple[str, str]]:
+                 threads: Optional[int] = None, *,
+                 open_repo: PoseStoreOpener) -> list[tuple[str, str]]:
     """Extract every clip of ``paths`` into the project; [(path, status)] in input order.
 
     Status is "cached", "extracted", "cancelled" or "error: <message>". ``workers``
     runners (default: one per usable core), of which ``threads`` (default
     ``LOCAL_RUNNERS``) are threads of this process and the rest worker processes.
+    ``open_repo(project_path)`` opens the project in each runner (``Repository``).
     """
-    from ..store import Repository  # noqa: PLC0415
-
     ctx = ctx or NULL_CONTEXT
     paths = [str(p) for p in paths]
     project_path = str(project_path)
-    repo = Repository(project_path)
+    job: _Job = (open_repo, project_path, backend_id, settings)
+    repo = open_repo(project_path)
     try:
         statuses, todo = _plan(paths, repo, backend_id, settings)
     finally:
         repo.close()
     workers = max(1, min(int(workers or usable_cores()), len(todo) or 1))
     if todo and workers == 1:
-        statuses.update(_run_inline(todo, project_path, backend_id, settings, ctx))
+        statuses.update(_run_inline(todo, job, ctx))
     elif todo:
-        statuses.update(_run_pool(todo, project_path, backend_id, settings, workers, ctx,
-                                  threads))
+        statuses.update(_run_pool(todo, job, workers, ctx, threads))
     return [(p, statuses[p]) for p in paths]
 
 
-def _run_inline(todo, project_path, backend_id, settings, ctx: JobContext) -> dict:
+def _run_inline(todo, job: _Job, ctx: JobContext) -> dict:
     total = sum(n for n, _ in todo) or 1
-    base, repos, out = [0], {}, {}
+    base, out = [0], {}
+    repos: dict = {}
 
     def report(done: int, _total: int, msg: str) -> None:
         ctx.progress(min(total, base[0] + done), total, msg)
@@ -308,7 +313,7 @@ def _run_inline(todo, project_path, backend_id, settings, ctx: JobContext) -> di
     try:
         for frames, path in todo:
             out[path] = ("cancelled" if ctx.cancelled else
-                         _extract_one(path, project_path, backend_id, settings, sub, repos))
+                         _extract_one(path, *job, sub, repos))
             base[0] += frames
     finally:
         for r in repos.values():
@@ -320,7 +325,7 @@ class _Scheduler:
     """Hands clips (longest first) to whichever runner is free: a thread of this process
     (already running, no start-up cost) and ``workers - 1`` spawned worker processes."""
 
-    def __init__(self, todo, job: tuple, ctx: JobContext) -> None:
+    def __init__(self, todo, job: _Job, ctx: JobContext) -> None:
         self.todo = collections.deque(path for _, path in todo)
         self.frames = {path: n for n, path in todo}
         self.total = sum(self.frames.values()) or 1
@@ -343,7 +348,7 @@ class _Scheduler:
         repos: dict = {}
         try:
             while (path := self.take()) is not None:
-                report = (lambda done, _t, _m, p=path: self.seen.__setitem__(p, done))
+                report = (lambda done, _t, _m, p=path: self.seen.__setitem__(p, done))  # noqa: E731
                 sub = JobContext(on_progress=report, token=self.ctx.token)
                 try:
                     status = _extract_one(path, *self.job, sub, repos)
@@ -464,14 +469,13 @@ class _Threads:
             t.join(timeout)
 
 
-def _run_pool(todo, project_path, backend_id, settings, workers: int,
-              ctx: JobContext, threads: Optional[int] = None) -> dict:
+def _run_pool(todo, job: _Job, workers: int, ctx: JobContext,
+              threads: Optional[int] = None) -> dict:
     """``workers`` runners: ``threads`` threads of this process (each with its own pose
     graph; mediapipe releases the GIL while it infers, and threads start with the library
     already loaded) plus worker processes for the rest."""
     threads = min(workers, LOCAL_RUNNERS if threads is None else max(1, int(threads)))
-    return _Scheduler(todo, (project_path, backend_id, settings), ctx).run(threads,
-                                                                          workers - threads)
+    return _Scheduler(todo, job, ctx).run(threads, workers - threads)
 
 
 def _drain(progress, seen: dict) -> None:

@@ -23,7 +23,7 @@ import dataclasses
 import queue
 import threading
 from pathlib import Path
-from typing import Optional
+from typing import Optional, TypeVar
 
 import numpy as np
 
@@ -32,6 +32,7 @@ from ..jobs import NULL_CONTEXT, JobContext
 from ..video import VideoInfo, VideoReader, _check_path, decoded_times, probe
 from . import registry
 from .registry import DEFAULT_BACKEND
+from .storage import PoseStoreOpener
 from .track import PoseTrack
 
 QUEUE_FRAMES = 8          # decoded frames buffered ahead of the pose graph
@@ -72,7 +73,7 @@ class _Decoder(threading.Thread):
                 DECODE_COUNTER["frames"] += 1
                 if not self._put((index, frame)):
                     return
-        except BaseException as exc:  # reported to the consumer, never lost
+        except BaseException as exc:  # noqa: BLE001 (reported to the consumer, never lost)
             self.error = exc
         self._put(_END)
 
@@ -112,8 +113,10 @@ def cached_track(repo, path, backend_id: str = DEFAULT_BACKEND,
     track = repo.load_track(digest, backend_id, _settings(backend_id, settings), complete_only=True)
     return _timed(repo, p, track)
 
+_Track = TypeVar("_Track", PoseTrack, Optional[PoseTrack])
 
-def _timed(repo, path, track: Optional[PoseTrack]) -> Optional[PoseTrack]:
+
+def _timed(repo, path, track: _Track) -> _Track:
     """A cached track written before frame times were kept gets the clip's times."""
     if track is None or track.times is not None:
         return track
@@ -316,9 +319,11 @@ def _save_quietly(saver: _Saver, track: PoseTrack) -> None:
 def extract_many(paths, project_path, backend_id: str = DEFAULT_BACKEND,
                  settings: Optional[dict] = None, workers: Optional[int] = None,
                  ctx: JobContext = NULL_CONTEXT,
-                 threads: Optional[int] = None) -> list[tuple[str, str]]:
+                 threads: Optional[int] = None, *,
+                 open_repo: PoseStoreOpener) -> list[tuple[str, str]]:
     """Extract many clips with runner threads and worker processes; see
-    ``models.pose.batch``."""
+    ``models.pose.batch``. ``open_repo(project_path)`` opens the project (``Repository``)."""
     from .batch import extract_many as run  # noqa: PLC0415 (multiprocessing only here)
 
-    return run(paths, project_path, backend_id, settings, workers, ctx, threads)
+    return run(paths, project_path, backend_id, settings, workers, ctx, threads,
+               open_repo=open_repo)

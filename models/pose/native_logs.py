@@ -10,16 +10,17 @@ from __future__ import annotations
 
 import os
 import sys
+from typing import Optional
 
 
 class NativeLogsMuted:
     """Context manager; ``enter()`` may also be called alone for a process-long mute."""
 
     def __init__(self) -> None:
-        self.saved = None
+        self.saved: Optional[int] = None
 
     def enter(self) -> "NativeLogsMuted":
-        if sys.stderr is not sys.__stderr__ or os.environ.get("ACTIONART_DEBUG"):
+        if sys.__stderr__ is None or sys.stderr is not sys.__stderr__ or os.environ.get("ACTIONART_DEBUG"):
             return self
         try:
             sys.stderr.flush()

@@ -14,7 +14,7 @@ This module judges every frame of a ``PoseTrack`` from cues the track already ho
   only shortens a bone in the image, so every bone's image-length / 3-D-length scale stays
   close to the largest one for a real body; a ghost spreads them widely;
 * ``world_contradiction``: the 3-D pose is upside down or mirrored against the image
-  (``models.describe.consistency``);
+  (``models.pose.consistency``);
 * ``jump``: the skeleton's torso jumped or changed size between consecutive frames
   (usually the tracker switched to another person).
 
@@ -88,7 +88,8 @@ def _frame_size(track) -> np.ndarray:
 def judge(track) -> Reliability:
     """Every frame of ``track`` (needs ``image`` and ``world``, (frames, 33, 4)) judged."""
     image, world = np.ascontiguousarray(track.image), np.ascontiguousarray(track.world)
-    cache_key = (image.shape, zlib.adler32(image), zlib.adler32(world), getattr(track, "fps", None),
+    cache_key = (image.shape, zlib.adler32(image), zlib.adler32(world),  # type: ignore[arg-type]
+                 getattr(track, "fps", None),
                  getattr(track, "width", None), getattr(track, "height", None))
     cached = getattr(track, "_reliability_cache", None)
     if cached is not None and cached[0] == cache_key:
@@ -140,7 +141,7 @@ def _judge(track) -> Reliability:
 
     fired["proportions"] = ~no_pose & _proportions_bad(xy, world, vis, t)
 
-    from ..describe.consistency import inconsistent_frames  # noqa: PLC0415
+    from .consistency import inconsistent_frames  # noqa: PLC0415
     bad = inconsistent_frames(SimpleNamespace(image=img, world=world, width=size[0], height=size[1]))
     fired["world_contradiction"] = ~no_pose & (bad if bad is not None else np.zeros(n, dtype=bool))
 
@@ -154,7 +155,8 @@ def _judge(track) -> Reliability:
                "jump": "skeleton jumped (another person?)"}
     stack = np.stack([fired[c] for c in CODES], axis=1)
     ok = ~stack.any(axis=1)
-    codes, words = [], []
+    codes: list[tuple[str, ...]] = []
+    words: list[tuple[str, ...]] = []
     for i in range(n):
         if ok[i]:
             codes.append(())

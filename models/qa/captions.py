@@ -108,7 +108,7 @@ def _item_lines(text: str) -> list[int]:
 def _scan_items(text: str) -> list[int]:
     dec = json.JSONDecoder()
     pos = text.index("[")
-    lines = []
+    lines: list[int] = []
     pos += 1
     while True:
         while pos < len(text) and text[pos] in " \t\r\n,":

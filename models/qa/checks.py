@@ -152,7 +152,7 @@ class _SimilarSets:
         return keys
 
     def earliest_similar(self, words: frozenset) -> Optional[int]:
-        candidates = set()
+        candidates: set[int] = set()
         for k in self._keys(words, _similar_sizes(len(words))):
             candidates.update(self.by_key.get(k, ()))
         for c in sorted(candidates):
@@ -187,7 +187,7 @@ def quality_report(records: list[QARecord], blind: Optional[dict] = None) -> dic
     if blind:
         for qid in blind:
             flags.setdefault(qid, []).append("answered right without the video (blind test)")
-    kinds = defaultdict(int)
+    kinds: defaultdict[str, int] = defaultdict(int)
     for fl in flags.values():
         for f in fl:
             kinds[f.split(" of ")[0]] += 1
@@ -200,7 +200,7 @@ def blind_test(records: list[QARecord], backend, ctx: JobContext = NULL_CONTEXT,
     """Ask ``backend`` each question with its options and no frames.
     Returns {qa_id: detail} for the items it answered right."""
     from ..answer_parse import build_mcq_prompt, parse_choice  # noqa: PLC0415
-    from ..vlm.types import GenerationParams, VLMRequest, messages_for  # noqa: PLC0415
+    from ..vlm_request import GenerationParams, VLMRequest, messages_for  # noqa: PLC0415
 
     right = {}
     for i, r in enumerate(records):

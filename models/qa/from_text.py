@@ -129,7 +129,7 @@ class TextSettings:
 
 
 def _request(src: TextSource, s: TextSettings, tpl: dict):
-    from ..vlm.types import GenerationParams, VLMRequest, messages_for  # noqa: PLC0415
+    from ..vlm_request import GenerationParams, VLMRequest, messages_for  # noqa: PLC0415
 
     params = GenerationParams(max_new_tokens=s.max_new_tokens or tpl["max_new_tokens"],
                               temperature=0.0, seed=s.seed)

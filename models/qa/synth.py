@@ -10,7 +10,7 @@ import hashlib
 import json
 import zlib
 from dataclasses import dataclass, field
-from typing import Optional
+from typing import AbstractSet, Optional
 
 import numpy as np
 
@@ -166,7 +166,8 @@ def select(cands: list[Candidate], per_clip: int, tasks, rng,
             continue
         keys.add(c.key)
         by_task[c.task].append(c)
-    out, queues = [], [q for q in by_task.values() if q]
+    out: list = []
+    queues = [q for q in by_task.values() if q]
     while len(out) < per_clip and queues:
         for q in list(queues):
             if len(out) < per_clip:
@@ -211,7 +212,7 @@ def to_record(c: Candidate, video: str, options: list, answer: int, s: SynthSett
 
 
 def synthesize_clip(facts: ClipFacts, s: SynthSettings, balancer: Optional[Balancer] = None,
-                    seen_questions: set = frozenset(), pose_backend: str = "",
+                    seen_questions: AbstractSet = frozenset(), pose_backend: str = "",
                     pose_version: str = "") -> list[QARecord]:
     """Generated QA records for one clip's facts."""
     rng = _rng(s.seed, facts.video)
@@ -239,7 +240,7 @@ def reliable_world(track) -> np.ndarray:
 
 def synthesize_track(track, video: str, s: Optional[SynthSettings] = None,
                      balancer: Optional[Balancer] = None,
-                     seen_questions: set = frozenset()) -> list[QARecord]:
+                     seen_questions: AbstractSet = frozenset()) -> list[QARecord]:
     s = s or SynthSettings()
     facts = clip_facts(reliable_world(track), track.fps, video, s, track.timeline, track)
     return synthesize_clip(facts, s, balancer, seen_questions, track.backend,

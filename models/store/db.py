@@ -12,6 +12,7 @@ import sqlite3
 import stat
 import threading
 from pathlib import Path
+from typing import Literal, Optional
 
 from ..errors import ProjectDamaged, StoreError
 
@@ -97,7 +98,7 @@ class Database:
                 self.read_only = True
         self._local = threading.local()
         self._checked = False  # the file's tables were checked (see migrate)
-        self._memory_conn = None
+        self._memory_conn: Optional[sqlite3.Connection] = None
         self.write_lock = threading.RLock()
         self.migrate()
 
@@ -264,7 +265,7 @@ class _Transaction:
             raise StoreError(_explain(self.db.path, exc)) from None
         return conn
 
-    def __exit__(self, exc_type, exc, tb) -> bool:
+    def __exit__(self, exc_type, exc, tb) -> Literal[False]:
         conn = self.db.conn
         try:
             if exc_type is None:

@@ -8,6 +8,7 @@ from typing import Optional
 
 from ..qa.record import QARecord
 from .repo_poses import settings_key as _settings_text
+from .db import Database
 
 RUN_STATUSES = ("running", "cancelled", "done", "failed")
 
@@ -18,7 +19,7 @@ def canonical_key(value) -> str:
 
 
 class EvalRepo:
-    db: "object"
+    db: Database
 
     # -- runs -----------------------------------------------------------------------------
     def create_eval_run(self, name: str, backend: str, model: str, settings: dict,

@@ -14,6 +14,7 @@ import numpy as np
 from ..errors import ProjectDamaged, StudioError
 from ..pose.track import PoseTrack
 from ..video import FrameTimes, VideoInfo, content_hash, probe
+from .db import Database
 
 MAX_JOINTS = 1024          # more joints than any skeleton: the blob is damaged
 MAX_META_BYTES = 1 << 20   # the JSON metadata of a track is a few hundred bytes
@@ -71,7 +72,7 @@ def decode_track(data, frames: int) -> PoseTrack:
 
 
 class PoseRepo:
-    db: "object"
+    db: Database
 
     # -- clips ------------------------------------------------------------------------
     def clip_hash(self, path, info: Optional[VideoInfo] = None) -> str:

@@ -4,13 +4,14 @@ Every public write is one transaction (``db.write()``), committed before it retu
 """
 from __future__ import annotations
 
-from typing import Iterable, Optional, Sequence
+from typing import Any, Iterable, Optional, Sequence
 
 from ..qa.errors import QAError
 from ..qa.record import REVIEW_STATUSES, QARecord, check_record
 from . import qa_actions
 from ..errors import ProjectDamaged
 from .qa_rows import COLUMNS, decode_options, dumps, now_iso, record_to_row, row_to_record
+from .db import Database
 
 FILTER_KEYS = ("task", "status", "source", "video")
 SORT_KEYS = ("seq", "task", "status", "source", "video", "question", "updated_at", "qa_id")
@@ -53,7 +54,7 @@ def _check_edit(question, options, answer_index) -> None:
 
 
 class QARepo:
-    db: "object"
+    db: Database
 
     # -- QA items: writes -------------------------------------------------------------
     def add_qa_items(self, records: Iterable[QARecord], gen_key: Optional[str] = None,
@@ -88,7 +89,7 @@ class QARepo:
                 decode_options(qa_id, row["options"], row["answer_index"])
             ans = row["answer_index"] if answer_index is None else int(answer_index)
             _check_edit(question, opts, ans)
-            new = {"question": row["question"] if question is None else question,
+            new: dict[str, Any] = {"question": row["question"] if question is None else question,
                    "options": dumps(opts), "answer_index": ans,
                    "note": row["note"] if note is None else note}
             edited = row_to_record(row)

@@ -9,6 +9,7 @@ import json
 from typing import Optional
 
 from ..errors import StoreError
+from .db import Database
 
 _JSON_COLUMNS = ("frame_indices", "generation_params", "options")
 ANSWER_COLUMNS = (
@@ -64,7 +65,7 @@ def _insert(conn, table: str, record: dict, columns) -> int:
 
 
 class VLMRepo:
-    db: "object"
+    db: Database
 
     # -- endpoints --------------------------------------------------------------------------
     def add_endpoint(self, name: str, base_url: str, model: str = "",
@@ -72,7 +73,7 @@ class VLMRepo:
         name, base_url = (name or "").strip(), (base_url or "").strip()
         if not name or not base_url.startswith(("http://", "https://")):
             raise StoreError("An endpoint needs a name and an http(s):// base URL")
-        from ..vlm.openai_http import redact
+        from ..vlm.openai_http import redact  # noqa: PLC0415
 
         if redact(base_url) != base_url or "@" in base_url.split("://", 1)[1].split("/", 1)[0]:
             raise StoreError(f"The URL {redact(base_url)} holds credentials, which are never "

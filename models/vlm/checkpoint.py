@@ -52,13 +52,13 @@ class CheckpointInfo:
 
 
 def known_model_types() -> set[str]:
-    from transformers.models.auto.configuration_auto import CONFIG_MAPPING_NAMES
+    from transformers.models.auto.configuration_auto import CONFIG_MAPPING_NAMES  # noqa: PLC0415
 
     return set(CONFIG_MAPPING_NAMES)
 
 
 def image_text_model_types() -> set[str]:
-    from transformers.models.auto.modeling_auto import MODEL_FOR_IMAGE_TEXT_TO_TEXT_MAPPING_NAMES
+    from transformers.models.auto.modeling_auto import MODEL_FOR_IMAGE_TEXT_TO_TEXT_MAPPING_NAMES  # noqa: PLC0415
 
     return set(MODEL_FOR_IMAGE_TEXT_TO_TEXT_MAPPING_NAMES)
 
@@ -98,7 +98,7 @@ def _family(cfg: dict, trust_remote_code: bool) -> tuple[Optional[Family], str, 
             return None, (f"Architecture '{model_type}' needs remote code from the checkpoint; "
                           "enable 'trust remote code' for this model only if you trust its "
                           "author"), True
-        import transformers
+        import transformers  # noqa: PLC0415
 
         return None, (f"Architecture '{model_type}' is not known to transformers "
                       f"{transformers.__version__}; upgrade transformers or pick another "
@@ -280,8 +280,8 @@ def safetensors_params(folder) -> Optional[int]:
 
 def params_from_config(config) -> int:
     """Exact parameter count of a config (a transformers config object) via the meta device."""
-    import torch
-    from transformers import AutoModelForImageTextToText
+    import torch  # noqa: PLC0415
+    from transformers import AutoModelForImageTextToText  # noqa: PLC0415
 
     with torch.device("meta"):
         model = AutoModelForImageTextToText.from_config(config)
@@ -297,12 +297,12 @@ def estimate_bytes(params: int, dtype: str, quantization: Optional[str] = None) 
 
 def available_bytes(device: str) -> int:
     if device.startswith("cuda"):
-        import torch
+        import torch  # noqa: PLC0415
 
         free, _total = torch.cuda.mem_get_info(torch.device(device))
         return int(free)
     try:
-        import psutil
+        import psutil  # noqa: PLC0415
     except ImportError:  # Linux fallback: free pages (less generous than "available")
         return int(os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
     return int(psutil.virtual_memory().available)

@@ -64,7 +64,7 @@ def user_folders(repo) -> list[str]:
 
 
 def add_folder(repo, folder) -> list[str]:
-    from .types import VLMError
+    from .types import VLMError  # noqa: PLC0415
 
     p = Path(folder).expanduser()
     if not p.is_dir():

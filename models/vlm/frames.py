@@ -121,7 +121,7 @@ def cap_pixels(frame: np.ndarray, max_pixels: Optional[int]) -> np.ndarray:
     h, w = frame.shape[:2]
     if not max_pixels or h * w <= max_pixels:
         return frame
-    import cv2
+    import cv2  # noqa: PLC0415
 
     scale = math.sqrt(max_pixels / (h * w))
     size = (max(2, int(w * scale) // 2 * 2), max(2, int(h * scale) // 2 * 2))
@@ -129,7 +129,7 @@ def cap_pixels(frame: np.ndarray, max_pixels: Optional[int]) -> np.ndarray:
 
 
 def _open(path):
-    import cv2
+    import cv2  # noqa: PLC0415
 
     cap = cv2.VideoCapture(str(path), cv2.CAP_FFMPEG)
     if not cap.isOpened():
@@ -140,14 +140,14 @@ def _open(path):
 def _rgb(bgr, max_pixels: Optional[int] = None):
     """RGB copy of a decoded BGR frame, shrunk to the pixel cap first (converting the
     small frame, not the full-size one)."""
-    import cv2
+    import cv2  # noqa: PLC0415
 
     return cv2.cvtColor(cap_pixels(bgr, max_pixels), cv2.COLOR_BGR2RGB)
 
 
 def _seek_to(cap, index: int) -> int:
     """Seek so the next grab() returns ``index``; returns the real position (0 on doubt)."""
-    import cv2
+    import cv2  # noqa: PLC0415
 
     if index <= 0:
         return 0
@@ -180,7 +180,7 @@ def decode_sequential(path, indices: list[int],
 def decode_seek(path, indices: list[int],
                 max_pixels: Optional[int] = None) -> dict[int, np.ndarray]:
     """One seek per wanted frame (the decoder decodes forward from the prior keyframe)."""
-    import cv2
+    import cv2  # noqa: PLC0415
 
     out = {}
     cap = _open(path)
@@ -229,7 +229,7 @@ def _probe(p, file_key: tuple) -> VideoInfo:
     with _CACHE_LOCK:
         info = _INFO.get(file_key)
     if info is None:
-        from ..video import probe
+        from ..video import probe  # noqa: PLC0415
 
         info = probe(p)
         with _CACHE_LOCK:

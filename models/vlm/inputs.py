@@ -39,7 +39,7 @@ def _video_kwargs(family, request: VLMRequest, proc) -> dict:
     if hasattr(getattr(proc, "video_processor", None), "cap_pixels_per_frame"):
         kwargs["cap_pixels_per_frame"] = True  # the reference per-frame pixel budget
     if family.video_metadata:
-        from transformers.video_utils import VideoMetadata
+        from transformers.video_utils import VideoMetadata  # noqa: PLC0415
 
         idx = list(request.frame_indices) or list(range(len(request.frames)))
         fps = float(request.fps or 1.0)
@@ -50,7 +50,7 @@ def _video_kwargs(family, request: VLMRequest, proc) -> dict:
 
 def processor_inputs(backend, request: VLMRequest) -> dict:
     """Tokenised prompt + pixel tensors, on the backend's device and dtype."""
-    from PIL import Image
+    from PIL import Image  # noqa: PLC0415
 
     proc, family = backend.processor, backend.family
     as_video = use_video(family, request)
@@ -70,7 +70,7 @@ def processor_inputs(backend, request: VLMRequest) -> dict:
 
 
 def _to_device(batch, model) -> dict:
-    import torch
+    import torch  # noqa: PLC0415
 
     out = {}
     device, model_dtype = model.device, model.dtype      # each walks the parameters: once

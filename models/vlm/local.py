@@ -14,13 +14,13 @@ import os
 import threading
 import time
 from pathlib import Path
-from typing import Iterator, Optional
+from typing import Any, Iterator, Optional
 
 from ..errors import Cancelled
 from ..jobs import NULL_CONTEXT
 from .checkpoint import (check_fits, estimate_bytes, fmt_bytes, fmt_params,
                          params_from_config, require_runnable)
-from .registry import GENERIC
+from .registry import GENERIC, Family
 from .types import AnswerStats, BackendInfo, VLMError, VLMRequest, first_line
 
 DTYPES = ("auto", "bf16", "fp16", "fp32")
@@ -57,7 +57,7 @@ def resolve_model(spec: str) -> Path:
 
 
 def pick_device(pref: str = "auto") -> str:
-    import torch
+    import torch  # noqa: PLC0415
 
     if pref not in DEVICES and not pref.startswith("cuda:"):
         raise VLMError(f"Unknown device '{pref}'; choose one of {', '.join(DEVICES)}")
@@ -78,14 +78,14 @@ def pick_dtype(pref: str, device: str) -> str:
     if pref != "auto":
         return pref
     if device.startswith("cuda"):
-        import torch
+        import torch  # noqa: PLC0415
 
         return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
     return "fp16" if device == "mps" else "fp32"
 
 
 def torch_dtype(name: str):
-    import torch
+    import torch  # noqa: PLC0415
 
     return {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": torch.float32}[name]
 
@@ -130,12 +130,14 @@ class TransformersBackend:
         self.memory_limit_bytes = memory_limit_bytes
         # torch intra-op threads of the generating thread (None: ACTIONART_TORCH_THREADS or
         # every core) and the most often streamed text is handed to the caller
-        from .streaming import torch_threads
+        from .streaming import torch_threads  # noqa: PLC0415
 
         self.threads = int(threads) if threads else torch_threads()
         self.threads_used = 0
         self.stream_interval_s = stream_interval_s
-        self.model = self.processor = self.family = None
+        self.model: Any = None
+        self.processor: Any = None
+        self.family: Optional[Family] = None
         self.device = ""
         self.info = BackendInfo("transformers", model, label=label or Path(model).name)
         self.stats = AnswerStats()
@@ -180,7 +182,7 @@ class TransformersBackend:
             raise VLMError("8-bit/4-bit loading needs a CUDA GPU")
 
     def _params_from_config(self, folder: Path) -> int:
-        from transformers import AutoConfig
+        from transformers import AutoConfig  # noqa: PLC0415
 
         cfg = AutoConfig.from_pretrained(folder, local_files_only=True,
                                          trust_remote_code=self.trust_remote_code)
@@ -188,10 +190,10 @@ class TransformersBackend:
 
     def _load_weights(self, folder: Path, dtype: str) -> None:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
-        from transformers import AutoModelForImageTextToText, AutoProcessor
+        from transformers import AutoModelForImageTextToText, AutoProcessor  # noqa: PLC0415
 
         if os.environ.get("HF_HUB_DISABLE_PROGRESS_BARS") == "1":
-            from transformers.utils import logging as hf_logging
+            from transformers.utils import logging as hf_logging  # noqa: PLC0415
 
             hf_logging.disable_progress_bar()
         common = dict(local_files_only=True, trust_remote_code=self.trust_remote_code)
@@ -202,7 +204,7 @@ class TransformersBackend:
             if self.device.startswith("cuda") and importlib.util.find_spec("accelerate"):
                 kwargs["device_map"] = {"": self.device}  # straight onto the GPU
             if self.quantization:
-                from transformers import BitsAndBytesConfig
+                from transformers import BitsAndBytesConfig  # noqa: PLC0415
 
                 bits = {"load_in_8bit": True} if self.quantization == "8bit" else {"load_in_4bit": True}
                 kwargs.update(quantization_config=BitsAndBytesConfig(**bits), device_map=self.device)
@@ -210,12 +212,13 @@ class TransformersBackend:
         except Exception as exc:  # noqa: BLE001 (safetensors, torch and transformers errors)
             RESIDENT.release(self)
             raise VLMError(f"Cannot load {folder.name}: {first_line(exc)}") from None
-        self.model = model if "device_map" in kwargs else model.to(self.device)
+        # transformers' stubs type ``to`` for a model class, not an instance
+        self.model = model if "device_map" in kwargs else model.to(self.device)  # type: ignore[arg-type]
         self.model.eval()
 
     def worker(self):
         if self._worker is None:
-            from .streaming import GenerationWorker
+            from .streaming import GenerationWorker  # noqa: PLC0415
 
             self._worker = GenerationWorker()
         return self._worker
@@ -230,7 +233,7 @@ class TransformersBackend:
         RESIDENT.release(self)
         gc.collect()
         if self.device.startswith("cuda"):
-            import torch
+            import torch  # noqa: PLC0415
 
             torch.cuda.empty_cache()
 
@@ -238,7 +241,7 @@ class TransformersBackend:
     def prepare(self, request: VLMRequest) -> dict:
         """Processor outputs (tensors on the device) for a request: identical inputs for
         the app path and the bare-generate benchmark."""
-        from .inputs import processor_inputs
+        from .inputs import processor_inputs  # noqa: PLC0415
 
         return processor_inputs(self, request)
 
@@ -248,10 +251,14 @@ class TransformersBackend:
         request.validate()
         if not self.loaded:
             self.load(ctx)
-        from .streaming import generate_to
+        from .streaming import generate_to  # noqa: PLC0415
 
         parts: list[str] = []
-        generate_to(self, request, ctx, lambda t: (parts.append(t), on_text and on_text(t)))
+        def take(text: str) -> None:
+            parts.append(text)
+            if on_text:
+                on_text(text)
+        generate_to(self, request, ctx, take)
         if ctx.cancelled:
             raise Cancelled("Generation cancelled by the user.")
         return "".join(parts)
@@ -260,7 +267,7 @@ class TransformersBackend:
         request.validate()
         if not self.loaded:
             self.load(ctx)
-        from .streaming import stream_generate
+        from .streaming import stream_generate  # noqa: PLC0415
 
         yield from stream_generate(self, request, ctx)
         if ctx.cancelled:

@@ -56,7 +56,7 @@ RETRY_EXCEPTIONS = (ConnectionError, http.client.RemoteDisconnected, http.client
 
 def encode_frame(frame, fmt: str = "jpeg", quality: int = 90) -> str:
     """``data:`` URL of one RGB frame."""
-    from PIL import Image
+    from PIL import Image  # noqa: PLC0415
 
     buf = io.BytesIO()
     Image.fromarray(frame).save(buf, format=fmt.upper(), quality=quality)

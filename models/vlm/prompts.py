@@ -90,7 +90,7 @@ def build_messages(template: PromptTemplate, prompt: str) -> list[dict]:
 
 # -- pose grounding ----------------------------------------------------------------------------
 def describer_available() -> bool:
-    import importlib.util
+    import importlib.util  # noqa: PLC0415
 
     return importlib.util.find_spec("models.describe") is not None
 
@@ -103,7 +103,7 @@ def grounding_text(track, frame_indices: Sequence[int]) -> str:
     if track is None:
         raise VLMError("Pose grounding needs the clip's poses: extract poses first, or "
                        "turn pose grounding off")
-    from ..describe import describe, pose_facts
+    from ..describe import describe, pose_facts  # noqa: PLC0415
 
     lines = []
     for i in frame_indices:

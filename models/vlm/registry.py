@@ -79,7 +79,7 @@ def backend_kind(kind_id: str) -> BackendKind:
     for k in BACKEND_KINDS:
         if k.id == kind_id:
             return k
-    from .types import VLMError
+    from .types import VLMError  # noqa: PLC0415
 
     raise VLMError(f"Unknown backend kind '{kind_id}'; known: "
                    f"{', '.join(k.id for k in BACKEND_KINDS)}")
@@ -91,7 +91,7 @@ def missing_requirements(kind: BackendKind) -> list[str]:
 
 def backend_class(kind_id: str):
     """Import and return the backend class of a kind (raises a clear error if missing)."""
-    from ..errors import BackendUnavailable
+    from ..errors import BackendUnavailable  # noqa: PLC0415
 
     kind = backend_kind(kind_id)
     missing = missing_requirements(kind)

@@ -54,15 +54,15 @@ class RuleBackend:
             text = self._pair(idx) if len(idx) == 2 else grounding_text(self.track, idx)
             if request.question:
                 text = QUESTION_NOTE + "\n\n" + text
-        self.stats = AnswerStats(ttft_s=time.perf_counter() - t0, prompt_tokens=0)
-        self.stats.total_s = self.stats.ttft_s      # no tokens: rules, not a language model
+        took = time.perf_counter() - t0     # no tokens: rules, not a language model
+        self.stats = AnswerStats(ttft_s=took, total_s=took, prompt_tokens=0)
         yield text
 
     def _mcq(self, question: str, options: list, idx: list[int]) -> str:
         """The option's letter where the question is a pose-derivable QA item of this
         clip; otherwise an explicit abstention (``self.abstained``), never a guess."""
-        from ..answer_parse import PARSE_LETTERS
-        from .rule_mcq import ABSTAIN, mcq_index
+        from ..answer_parse import PARSE_LETTERS  # noqa: PLC0415
+        from .rule_mcq import ABSTAIN, mcq_index  # noqa: PLC0415
 
         i = mcq_index(self.track, question, options, idx)
         if i is None:
@@ -71,9 +71,9 @@ class RuleBackend:
         return PARSE_LETTERS[i]
 
     def _pair(self, idx: list[int]) -> str:
-        from ..describe import DescribeError
-        from ..describe.build import as_world
-        from ..diff import describe_diff, diff_facts
+        from ..describe import DescribeError  # noqa: PLC0415
+        from ..describe.build import as_world  # noqa: PLC0415
+        from ..diff import describe_diff, diff_facts  # noqa: PLC0415
 
         world = as_world(self.track)
         try:
@@ -85,7 +85,7 @@ class RuleBackend:
 
 def _version() -> str:
     try:
-        from .. import resources
+        from .. import resources  # noqa: PLC0415
 
         return "posecodes-" + str(resources.load_json("posecodes.json").get("version", "1"))
     except (OSError, ValueError, AttributeError):

@@ -31,10 +31,10 @@ def _asked_frames(question: str, timeline, n_frames: int) -> list[int]:
 def _facts(track, question: str, extra_frames: Sequence[int]):
     """The QA synthesis' facts of the clip, plus the frames the question or the request
     names (so a question about any moment with a pose can match)."""
-    import numpy as np
+    import numpy as np  # noqa: PLC0415
 
-    from ..qa import measure
-    from ..qa.synth import SynthSettings, clip_facts, reliable_world
+    from ..qa import measure  # noqa: PLC0415
+    from ..qa.synth import SynthSettings, clip_facts, reliable_world  # noqa: PLC0415
 
     world, s = np.asarray(reliable_world(track)), SynthSettings()   # unreliable frames: no pose
     facts = clip_facts(world, track.fps, "", s, track.timeline, track)
@@ -51,7 +51,7 @@ def _facts(track, question: str, extra_frames: Sequence[int]):
 
 
 def _matching(facts, question: str):
-    from ..qa.tasks import GENERATORS
+    from ..qa.tasks import GENERATORS  # noqa: PLC0415
 
     want = _norm(question)
     for gen in GENERATORS.values():

@@ -78,7 +78,7 @@ class Answer:
 
     def as_record(self, prepared: Prepared) -> dict:
         """Row for ``model_answers`` with the full provenance (never an API key)."""
-        from .openai_http import redact
+        from .openai_http import redact  # noqa: PLC0415
 
         s, fr = prepared.spec, prepared.frames
         st = self.stats
@@ -112,7 +112,7 @@ def score(answer: Answer, spec: AskSpec) -> None:
     """Mark an MCQ answer right or wrong when the right option is known."""
     if not spec.options or answer.status != "ok" or answer.abstained:
         return                          # an abstention is shown as "n/a", not as wrong
-    from ..answer_parse import parse_choice
+    from ..answer_parse import parse_choice  # noqa: PLC0415
 
     answer.chosen_index = parse_choice(answer.text, spec.options)
     if spec.answer_index is not None:

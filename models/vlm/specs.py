@@ -22,7 +22,7 @@ class BackendChoice:
         if s.get("label"):
             return s["label"]
         if self.kind == "openai":
-            from .openai_http import redact
+            from .openai_http import redact  # noqa: PLC0415
 
             return f"{s.get('model') or '?'} @ {redact(s.get('base_url') or '')}"
         return s.get("label") or str(s.get("model", self.kind))

@@ -5,7 +5,7 @@ import os
 import resource
 import sys
 import time
-from typing import Iterator
+from typing import Iterator, Optional
 
 from ..errors import Cancelled
 from .types import AnswerStats, VLMError, VLMRequest, first_line
@@ -37,7 +37,7 @@ class IncrementalText:
         self.on_text, self.ctx, self.interval_s = on_text, ctx, interval_s
         self._decode = text_decoder(tok)
         self.ids: list[int] = []
-        self.first_token_at = None
+        self.first_token_at: Optional[float] = None
         self._prompt_seen = False
         self._prefix = self._read = 0
         self._prefix_text = ""
@@ -110,7 +110,7 @@ def ensure_threads(n: int) -> int:
     """Give the calling thread ``n`` torch intra-op threads. The count is per thread: a
     worker thread started after something lowered it (or by a pool that set it) would
     otherwise run the model on fewer cores than the main thread."""
-    import torch
+    import torch  # noqa: PLC0415
 
     if torch.get_num_threads() != n:
         torch.set_num_threads(n)
@@ -119,14 +119,14 @@ def ensure_threads(n: int) -> int:
 
 def _reset_peak(device: str) -> None:
     if device.startswith("cuda"):
-        import torch
+        import torch  # noqa: PLC0415
 
         torch.cuda.reset_peak_memory_stats(device)
 
 
 def peak_memory(device: str) -> int:
     """Peak GPU memory allocated (CUDA), driver memory (MPS) or process peak RSS (CPU)."""
-    import torch
+    import torch  # noqa: PLC0415
 
     if device.startswith("cuda"):
         return int(torch.cuda.max_memory_allocated(device))
@@ -141,7 +141,7 @@ class GenerationWorker:
     consumes the stream: its CUDA/cuBLAS thread state is created once, not per answer."""
 
     def __init__(self) -> None:
-        from concurrent.futures import ThreadPoolExecutor
+        from concurrent.futures import ThreadPoolExecutor  # noqa: PLC0415
 
         self._pool = ThreadPoolExecutor(1, thread_name_prefix="vlm-generate")
 
@@ -167,7 +167,7 @@ def _start(backend, request: VLMRequest):
 def _seed(device: str, seed: int) -> None:
     """Seed the generator sampling runs on. ``torch.manual_seed`` also queues lazy seeding
     of every accelerator type, recording a stack trace each time (milliseconds per call)."""
-    import torch
+    import torch  # noqa: PLC0415
 
     if device.startswith("cuda"):
         torch.cuda.manual_seed(seed)
@@ -177,7 +177,7 @@ def _seed(device: str, seed: int) -> None:
 
 
 def _generate(backend, inputs, request: VLMRequest, streamer, result: dict) -> None:
-    import torch
+    import torch  # noqa: PLC0415
 
     try:
         with torch.inference_mode():
@@ -197,19 +197,21 @@ def generate_to(backend, request: VLMRequest, ctx, on_text) -> None:
     The fast path (no consumer thread): used by the service, CLI and GUI worker."""
     t0, inputs, stats = _start(backend, request)
     tok = getattr(backend.processor, "tokenizer", backend.processor)
-    streamer, result = IncrementalText(tok, on_text, ctx, backend.stream_interval_s), {}
+    result: dict = {}
+    streamer = IncrementalText(tok, on_text, ctx, backend.stream_interval_s)
     _generate(backend, inputs, request, streamer, result)
     _finish(backend, stats, result, t0, streamer)
 
 
 def stream_generate(backend, request: VLMRequest, ctx) -> Iterator[str]:
     """Yield text chunks as tokens arrive (generation runs on the backend's worker)."""
-    import queue
+    import queue  # noqa: PLC0415
 
     t0, inputs, stats = _start(backend, request)
     tok = getattr(backend.processor, "tokenizer", backend.processor)
     chunks: "queue.SimpleQueue" = queue.SimpleQueue()
-    streamer, result = IncrementalText(tok, chunks.put, ctx), {}
+    result: dict = {}
+    streamer = IncrementalText(tok, chunks.put, ctx)
 
     def run() -> None:
         try:

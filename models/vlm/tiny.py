@@ -56,8 +56,8 @@ _CORPUS = (
 
 
 def _train_tokenizer(specials: list[str], named: dict, eos: str, pad: str, bos=None):
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-    from transformers import PreTrainedTokenizerFast
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers  # noqa: PLC0415
+    from transformers import PreTrainedTokenizerFast  # noqa: PLC0415
 
     tok = Tokenizer(models.BPE())
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
@@ -90,7 +90,7 @@ _QWEN_ROPE = {"rope_type": "default", "mrope_section": [1, 1, 2], "rope_theta": 
 
 def _qwen(tok, family: str, video_cls: str, patch: int, vision: dict, rope: dict, **text):
     """Config and processor of a tiny Qwen-VL (``family``: the transformers class prefix)."""
-    import transformers as t
+    import transformers as t  # noqa: PLC0415
 
     cfg = getattr(t, f"{family}Config")(
         text_config=_text_cfg(tok, **text, rope_parameters=rope),
@@ -128,7 +128,7 @@ def _qwen3_vl(tok):
 
 # -- InternVL ----------------------------------------------------------------------------------
 def _internvl(tok):
-    import transformers as t
+    import transformers as t  # noqa: PLC0415
 
     cfg = t.InternVLConfig(
         text_config=dict(_text_cfg(tok), model_type="qwen2"),
@@ -144,7 +144,7 @@ def _internvl(tok):
 
 # -- LLaVA-OneVision ---------------------------------------------------------------------------
 def _llava_onevision(tok):
-    import transformers as t
+    import transformers as t  # noqa: PLC0415
 
     cfg = t.LlavaOnevisionConfig(
         text_config=dict(_text_cfg(tok), model_type="qwen2"),
@@ -165,7 +165,7 @@ def _llava_onevision(tok):
 
 # -- SmolVLM2 ----------------------------------------------------------------------------------
 def _smolvlm(tok):
-    import transformers as t
+    import transformers as t  # noqa: PLC0415
 
     cfg = t.SmolVLMConfig(
         text_config=dict(_text_cfg(tok), model_type="llama", head_dim=8),
@@ -206,8 +206,8 @@ FAMILIES = {
 
 def build_tiny_checkpoint(family: str, out_dir, seed: int = 0) -> Path:
     """Write a tiny random checkpoint of ``family`` to ``out_dir``; returns the folder."""
-    import torch
-    import transformers as t
+    import torch  # noqa: PLC0415
+    import transformers as t  # noqa: PLC0415
 
     specials, named, eos, builder = FAMILIES[family]
     tok = _train_tokenizer(specials, named, eos=eos, pad="<|endoftext|>")
@@ -225,7 +225,7 @@ def build_tiny_checkpoint(family: str, out_dir, seed: int = 0) -> Path:
 # -- real-size random checkpoints (benchmarks; no download: configs written here) --------------
 def _smolvlm_256m(tok):
     """SmolVLM2-256M-like: 30-layer 576-wide llama text model, 12-layer SigLIP at 512 px."""
-    import transformers as t
+    import transformers as t  # noqa: PLC0415
 
     cfg = t.SmolVLMConfig(
         text_config=dict(_text_cfg(tok), model_type="llama", vocab_size=49280, hidden_size=576,
@@ -245,7 +245,7 @@ def _smolvlm_256m(tok):
 
 def _qwen2_5_vl_7b(tok):
     """Qwen2.5-VL-7B-like: 28-layer 3584-wide text model, 32-block 1280-wide vision tower."""
-    import transformers as t
+    import transformers as t  # noqa: PLC0415
 
     rope = {"rope_type": "default", "mrope_section": [16, 24, 24], "rope_theta": 1000000.0}
     cfg = t.Qwen2_5_VLConfig(
@@ -270,8 +270,8 @@ REAL_SIZE = {"smolvlm2_256m": ("smolvlm", _smolvlm_256m),
 def build_real_size_checkpoint(name: str, out_dir, dtype: str = "fp32", device: str = "cpu",
                                seed: int = 0) -> Path:
     """A real-size checkpoint with random weights, built from a config written here."""
-    import torch
-    import transformers as t
+    import torch  # noqa: PLC0415
+    import transformers as t  # noqa: PLC0415
 
     family, builder = REAL_SIZE[name]
     specials, named, eos, _ = FAMILIES[family]

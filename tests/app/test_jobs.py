@@ -157,7 +157,11 @@ def ctx_targets(project, tmp_path):
 
         def __getattr__(self, name):
             return lambda *a: None
-    yield {"window": Window(), "player": c.player, "marks": c.marks, "poses": c.poses}
+    from app.actions import Lazy
+    from widgets.main_window import export_launcher
+
+    yield {"window": Window(), "player": c.player, "marks": c.marks, "poses": c.poses,
+           "export": Lazy(export_launcher)}
     c.shutdown()
 
 

@@ -98,7 +98,7 @@ def layout_kill_steps(app, out: Path):
     win.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, win.docks["ask"])
     win.docks["angles"].hide()
     win.resize(1234, 777)
-    state = lambda: bytes(win.saveState().toBase64()).decode()
+    state = lambda: bytes(win.saveState().toBase64()).decode()  # noqa: E731
     path = win.ctx.settings.path
     yield "the layout on disk", lambda: UserSettings(path).get("window_state") == state()
     _write(out, {"settings": str(path), "size": [win.width(), win.height()]})

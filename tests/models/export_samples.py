@@ -9,7 +9,8 @@ def sample_records(status: str = "accepted") -> list[QARecord]:
                       generation_params={"threshold": 0.5}, seed=7, frame_indices=[3, 9],
                       pose_backend="mediapipe", pose_backend_version="0.10.21",
                       facts=[{"part": "left_knee", "quantity": "angle", "value": 92.5,
-                              "bin": "right angle", "frame": 3, "text": "The left knee is bent at a right angle."}])
+                              "bin": "right angle", "frame": 3,
+                              "text": "The left knee is bent at a right angle."}])
     review = Review(status=status, note="checked", created_at="2026-11-27T10:00:00.000Z",
                     updated_at="2026-11-27T10:05:00.000Z")
     return [

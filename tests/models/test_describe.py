@@ -244,7 +244,7 @@ def test_image_scaling_does_not_change_world_facts():
 
 # --- world-vs-image consistency ---------------------------------------------------------------
 def test_world_skeleton_contradicting_the_image_is_not_described():
-    from models.describe.consistency import inconsistent_frames
+    from models.pose.consistency import inconsistent_frames
 
     w = track([SynthPose().bend("left_elbow", 90)] * 4)
     img = image_of(w)

@@ -118,4 +118,5 @@ def test_twins_moving_the_same_ways_merge_whatever_the_order():
     assert render_diff([foot("left", ["back", "up"]), foot("right", ["up", "back"])]) == \
         "The person moves both feet back and up slightly."
     assert render_diff([foot("left", ["back", "up"]), foot("right", ["up", "left"])]) == \
-        "The person moves the left foot back and up slightly and moves the right foot up and to the left slightly."
+        ("The person moves the left foot back and up slightly and moves the right foot up and to "
+         "the left slightly.")

@@ -67,7 +67,8 @@ def mostly(valid):
 
 def canonical_record():
     return st.fixed_dictionaries({
-        "qa_id": maybe(st.uuids().map(str)), "task": maybe(short), "video": maybe(short.map(lambda s: s + ".mp4")),
+        "qa_id": maybe(st.uuids().map(str)), "task": maybe(short),
+        "video": maybe(short.map(lambda s: s + ".mp4")),
         "question": maybe(short), "options": maybe(rarely(options(11, 100), options(), 8)),
         "answer_index": maybe(rarely(st.integers(-1, 5), st.integers(0, 1), 8)),
     }, optional={
@@ -100,7 +101,8 @@ def mvbench_item():
 def videomme_item():
     return st.fixed_dictionaries({
         "question_id": maybe(short | st.integers()), "task_type": maybe(short),
-        "question": maybe(short), "answer": maybe(rarely(st.sampled_from("ABCDEK"), st.sampled_from("AB"), 8)),
+        "question": maybe(short),
+        "answer": maybe(rarely(st.sampled_from("ABCDEK"), st.sampled_from("AB"), 8)),
         "videoID": maybe(short),
         "options": maybe(rarely(options(11, 40), options().map(
             lambda o: [f"{'ABCDE'[i]}. {t}" for i, t in enumerate(o)]), 8)),

@@ -220,17 +220,18 @@ def test_extract_many_with_worker_processes_resumes(tmp_path):
     paths = [str(STREET), one, str(tmp_path / "missing.mp4")]
     seen = []
     ctx = JobContext(on_progress=lambda done, total, _m: seen.append((done, total)))
-    result = dict(extract_many(paths, project, workers=2, ctx=ctx))
+    result = dict(extract_many(paths, project, workers=2, ctx=ctx, open_repo=Repository))
     assert result[str(STREET)] == "extracted" and result[one] == "extracted"
     assert result[paths[2]].startswith("error: File not found")
     assert seen[-1][0] == seen[-1][1] == 6
-    again = dict(extract_many(paths, project, workers=2))
+    again = dict(extract_many(paths, project, workers=2, open_repo=Repository))
     assert again[str(STREET)] == again[one] == "cached"
     repo = Repository(project)
     assert len(cached_track(repo, STREET)) == 5
     # the same batch on two runner threads of this process gives the same tracks
     threaded = tmp_path / "threads.aastudio"
-    assert set(dict(extract_many(paths[:2], threaded, workers=2, threads=2)).values()) == {"extracted"}
+    assert set(dict(extract_many(paths[:2], threaded, workers=2, threads=2,
+                                     open_repo=Repository)).values()) == {"extracted"}
     repo2 = Repository(threaded)
     a, b = cached_track(repo, STREET), cached_track(repo2, STREET)
     assert (a.has_pose == b.has_pose).all()
@@ -269,11 +270,12 @@ def test_extract_many_cancelled_before_start_leaves_nothing_then_resumes(tmp_pat
     project = tmp_path / "batch.aastudio"
     ctx = JobContext()
     ctx.token.cancel()
-    result = dict(extract_many([str(STREET), one], project, workers=2, ctx=ctx))
+    result = dict(extract_many([str(STREET), one], project, workers=2, ctx=ctx,
+                                open_repo=Repository))
     assert set(result.values()) == {"cancelled"}
     repo = Repository(project)
     assert cached_track(repo, STREET) is None and cached_track(repo, one) is None
-    result = dict(extract_many([str(STREET), one], project, workers=1))
+    result = dict(extract_many([str(STREET), one], project, workers=1, open_repo=Repository))
     assert set(result.values()) == {"extracted"}
     assert len(cached_track(repo, one)) == 1
     repo.close()
@@ -288,13 +290,14 @@ def test_extract_many_cancel_mid_run_reaches_worker_processes(tmp_path):
     paths = [str(ROOM), str(copy), str(STREET)]
     # this process's thread can report at most 72 + 5 frames: 100 needs the worker's
     ctx = JobContext(on_progress=lambda done, _t, _m: done >= 100 and ctx.token.cancel())
-    result = dict(extract_many(paths, project, workers=2, ctx=ctx, threads=1))  # 1 process
+    result = dict(extract_many(paths, project, workers=2, ctx=ctx, threads=1,
+                                open_repo=Repository))  # 1 process
     assert "cancelled" in result.values()
     repo = Repository(project)
     settings = get(DEFAULT_BACKEND).settings()
     partial = [repo.load_track(repo.clip_hash(p), DEFAULT_BACKEND, settings) for p in paths[:2]]
     assert any(t is not None and 0 < t.frames_done < 72 for t in partial)
-    again = dict(extract_many(paths, project, workers=2))
+    again = dict(extract_many(paths, project, workers=2, open_repo=Repository))
     assert set(again.values()) <= {"cached", "extracted"}
     assert all(cached_track(repo, p).complete for p in paths)
     repo.close()
@@ -378,7 +381,7 @@ def test_worker_started_while_opencv_loader_has_its_folder_on_sys_path(tmp_path,
     monkeypatch.setattr(sys, "path", [sys.path[0], cv2_folder, *sys.path[1:]])
     one = write_video(tmp_path / "one.mp4", [np.full((120, 160, 3), 60, np.uint8)])
     result = dict(extract_many([str(STREET), one], tmp_path / "p.aastudio", workers=2,
-                               threads=1))  # STREET on this process's thread, one in a worker
+                               threads=1, open_repo=Repository))  # STREET on this thread, one in a worker
     assert result == {str(STREET): "extracted", one: "extracted"}
 
 
@@ -394,7 +397,8 @@ def test_dead_worker_fails_its_clip_with_the_cause_and_the_batch_goes_on(tmp_pat
     monkeypatch.setattr(sys, "path", [str(shadow), *sys.path])
     clips = [write_video(tmp_path / f"c{i}.mp4", [np.full((120, 160, 3), 60, np.uint8)] * n)
              for i, n in enumerate((3, 1, 1, 1))]
-    result = dict(extract_many(clips, tmp_path / "p.aastudio", workers=2, threads=1))
+    result = dict(extract_many(clips, tmp_path / "p.aastudio", workers=2, threads=1,
+                                open_repo=Repository))
     failed = [s for s in result.values() if s.startswith("error")]
     assert len(failed) == 1, result
     assert "worker process exited with code 1" in failed[0]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections import Counter
 
-import numpy as np
 import pytest
 
 from models.errors import Cancelled
@@ -16,7 +15,7 @@ from models.qa.synth import Balancer, SynthSettings, rederive, synthesize_track
 from models.qa.tasks import (body_part_pose, full_body_posture, movement_direction,
                              relative_position, repetition_count)
 from models.qa.tasks.common import ClipFacts
-from tests.models.qa_poses import elbow_pumping, raising_hand, standing_frame, track_from
+from tests.models.qa_poses import elbow_pumping, raising_hand
 
 
 def _clip(frames=None, intervals=(), pairs=()) -> ClipFacts:

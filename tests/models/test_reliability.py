@@ -143,7 +143,8 @@ def test_diff_refuses_and_motion_skips_unreliable_frames(real, capsys):
     rc = run_cli(["diff", video, "--a", "0", "--b", "40", "--project", project])
     err = capsys.readouterr().err
     assert rc != 0 and err.count("\n") == 1 and err.startswith("error:") and "torso not visible" in err
-    with pytest.raises(DescribeError, match="No reliable pose on most frames.*not described: torso not visible"):
+    with pytest.raises(DescribeError,
+                       match="No reliable pose on most frames.*not described: torso not visible"):
         motion_facts(tracks["closeup_makeup.avi"], tracks["closeup_makeup.avi"].fps, 0.5, 4.0)
 
 

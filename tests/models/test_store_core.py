@@ -10,7 +10,6 @@ import pytest
 from models.errors import StoreError
 from models.pose.track import PoseTrack
 from models.store import SCHEMA_VERSION, Repository
-from models.store.db import Database
 
 
 def _track(frames=6, seed=0) -> PoseTrack:

@@ -17,7 +17,8 @@ def subject(**kw) -> dict:
     s = {"bbox": [100, 100, 300, 500], "who": "", "full_body_pose_possible": True,
          "posture": ["standing"], "angles": {"left_elbow": [150, 180], "right_knee": [60, 100]},
          "torso": {"incline": [0, 15], "fb": [-10, 15], "lr": None},
-         "facing": {"word": "away", "yaw": [145, 215]}, "hand_vs_head": {"left": "below", "right": ["above", "level"]},
+         "facing": {"word": "away", "yaw": [145, 215]},
+         "hand_vs_head": {"left": "below", "right": ["above", "level"]},
          "hand_higher": "right", "knee_higher": None, "not_visible": [], "hard": [], "note": ""}
     s.update(kw)
     return s
@@ -125,7 +126,8 @@ def test_qa_items_are_checked_against_the_labels():
 
 def test_bad_gold_files_are_refused(tmp_path):
     p = tmp_path / "g.jsonl"
-    p.write_text('{"id": "a", "source": "s", "frame": 0, "size": [1, 1], "subjects": [{"bbox": [0, 0, 1, 1]}]}\n')
+    p.write_text('{"id": "a", "source": "s", "frame": 0, "size": [1, 1], '
+                 '"subjects": [{"bbox": [0, 0, 1, 1]}]}\n')
     with pytest.raises(truth.TruthError, match="lacks"):
         truth.load_gold(p)
     p.write_text("{not json\n")
@@ -137,7 +139,8 @@ def test_bad_gold_files_are_refused(tmp_path):
 def test_gold_set_is_complete_and_well_formed():
     recs = truth.load_gold(GOLD)
     assert len(recs) >= 150
-    assert len({r["source"].rsplit("/", 2)[-2] if "keypoints" in r["source"] else r["source"] for r in recs}) >= 10
+    assert len({r["source"].rsplit("/", 2)[-2] if "keypoints" in r["source"] else r["source"]
+                for r in recs}) >= 10
     for r in recs:
         assert (REPO / r["source"]).is_file(), r["source"]
     hard = {h for r in recs for s in r["subjects"] for h in s["hard"]}

@@ -272,7 +272,8 @@ def test_extract_all_clips_of_a_folder(qtbot, window, tmp_path, clip):
     with qtbot.waitSignal(ctx.poses.batchFinished, timeout=180000) as blocker:
         window.actions_by_id["poses.extract_all"].trigger()
     assert blocker.args == [2, 0]
-    qtbot.waitUntil(lambda: [r[2] for r in window.panels["clips"].row_texts()] == ["done · 100% reliable"] * 2,
+    qtbot.waitUntil(lambda: [r[2] for r in window.panels["clips"].row_texts()]
+                    == ["done · 100% reliable"] * 2,
                     timeout=T)
     qtbot.waitUntil(lambda: ctx.player.track is not None, timeout=T)  # open clip attached
     assert ctx.player.track.complete

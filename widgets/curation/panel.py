@@ -104,7 +104,8 @@ class CurationPanel(QWidget):
         box.addItem(f"All {label}", None)
         for v in values:
             box.addItem(str(v).replace("_", " "), v)
-        box.currentIndexChanged.connect(lambda _i, k=key, b=box: self.controller.set_filter(k, b.currentData()))
+        box.currentIndexChanged.connect(
+            lambda _i, k=key, b=box: self.controller.set_filter(k, b.currentData()))
         return box
 
     def _build_filters(self) -> None:

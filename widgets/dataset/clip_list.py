@@ -75,7 +75,8 @@ class ClipListPanel(QWidget):
         vfr = " · VFR" if props.get("vfr") else ""   # variable frame rate: fps is an average
         item.setText(0, f"{props['name']}\n{info.width}x{info.height} · {info.fps:.2f} fps{vfr}")
         share = props.get("reliable")
-        item.setText(2, props["poses"] if share is None else f"{props['poses']} · {100 * share:.0f}% reliable")
+        item.setText(2, props["poses"] if share is None
+                     else f"{props['poses']} · {100 * share:.0f}% reliable")
         item.setToolTip(2, "" if share is None else
                         f"{100 * share:.0f}% of the frames have a reliable pose; the others are "
                         "not described (no person, body hidden or cut, too small, ghost skeleton)")

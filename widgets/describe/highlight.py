@@ -39,7 +39,8 @@ class HighlightItem(QGraphicsItem):
         if self.pose is None:
             return []
         p = self.pose
-        return [j for j in self.joints if not np.isnan(p[j, :2]).any() and np.nan_to_num(p[j, 2], nan=1.0) >= 0.5]
+        return [j for j in self.joints
+                if not np.isnan(p[j, :2]).any() and np.nan_to_num(p[j, 2], nan=1.0) >= 0.5]
 
     def boundingRect(self) -> QRectF:
         return self._bounds.adjusted(-40, -40, 40, 40)

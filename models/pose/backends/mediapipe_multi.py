@@ -101,6 +101,7 @@ class MediaPipeMultiPose:
         if not self.lock_subject or self.gate.expired(timestamp_ms):
             areas = [np.prod(np.diff(pose_box(p[0], w, h).reshape(2, 2), axis=0)) for p in people]
             return people[int(np.argmax(areas))]
+        assert self.gate.state is not None  # expired() is True while no subject is followed
         dists = [np.linalg.norm(torso_centre(p[0], w, h) - self.gate.state.centre) for p in people]
         best = people[int(np.argmin(dists))]
         return best if self.gate.accepts(best[0], w, h, timestamp_ms) else None

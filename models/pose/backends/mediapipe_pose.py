@@ -64,6 +64,7 @@ class SubjectGate:
         self.state: Optional[SubjectState] = None
 
     def unseen_s(self, timestamp_ms: int) -> float:
+        assert self.state is not None, "no subject followed yet"
         return max(0.0, (timestamp_ms - self.state.timestamp_ms) / 1000.0)
 
     def expired(self, timestamp_ms: int) -> bool:
@@ -73,6 +74,7 @@ class SubjectGate:
     def accepts(self, image_pose: np.ndarray, w: int, h: int, timestamp_ms: int) -> bool:
         if self.expired(timestamp_ms):
             return True
+        assert self.state is not None  # expired() is True while no subject is followed
         allowed = self.state.size * min(self.jump + self.speed * self.unseen_s(timestamp_ms), 1.0)
         dist = float(np.linalg.norm(torso_centre(image_pose, w, h) - self.state.centre))
         return dist <= allowed
@@ -86,6 +88,7 @@ class SubjectGate:
         """Pixel box around the last known subject: its box grown by ``margin`` per axis
         (a thin side-on box counts as at least 0.4 of its height wide) plus ``speed`` x
         size per second unseen."""
+        assert self.state is not None, "no subject followed yet"
         x0, y0, x1, y1 = self.state.box
         grow = self.speed * self.state.size * self.unseen_s(timestamp_ms)
         bw, bh = x1 - x0, y1 - y0

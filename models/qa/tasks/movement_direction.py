@@ -39,8 +39,8 @@ def direction(disp: dict) -> tuple:
 
 
 def _disp(facts: list, part: str) -> tuple[dict, list]:
-    used = [find(facts, "displacement", part, axis=a) for a in "xyz"]
-    used = [f for f in used if f is not None]
+    found = [find(facts, "displacement", part, axis=a) for a in "xyz"]
+    used = [f for f in found if f is not None]
     return {f["axis"]: f["value"] for f in used}, used
 
 

@@ -2,7 +2,8 @@
 
 Offsets beyond +-0.15 m are clear, within +-0.05 m aligned, in between ambiguous (not
 asked), with the edges of the describer's "height_pair" edges). Hands, feet and hand vs
-head offsets are the describer's own measurements (feet = ankle, heel and toe). The options are the two sides and 'about the same'.
+head offsets are the describer's own measurements (feet = ankle, heel and toe). The options
+are the two sides and 'about the same'.
 """
 from __future__ import annotations
 
