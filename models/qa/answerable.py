@@ -12,7 +12,9 @@ An item is *answerable* when every rule holds (each broken rule is one reason co
 * ``low_margin``: its value is closer to a bin edge than the task's minimum margin
   (``Margin``; each generator's ``margin(facts, params, answer)``);
 * ``unstable``: the answer differs on a frame within ``STABLE_S`` seconds (by the clip's
-  frame times) of a frame it rests on: a fact that flips within a few frames;
+  frame times) of a frame it rests on: a fact that flips within a few frames; or there
+  are too few such frames to tell (fewer than ``STABLE_S`` of frames on both sides
+  together, e.g. a one-frame clip or a still image);
 * ``not_periodic``: a repetition count whose bends do not clearly repeat
   (``models.motion.periodicity``; one single movement counts as one);
 * ``changed``: the answer re-derived from the track is not the stored one.
@@ -147,6 +149,15 @@ def _variants(task: str, params: dict, frames: list, ctx: TrackContext):
             yield ctx.frame_facts(f2), dict(params, frame=f2)
 
 
+def _anchors(task: str, params: dict, frames: list) -> list[int]:
+    """The frames an item's answer is read at."""
+    if task == "movement_direction":
+        return [int(frames[0]), int(frames[-1])]
+    if task == "spatial_difference":
+        return [int(params["frame_a"]), int(params["frame_b"])]
+    return [int(params["frame"])]
+
+
 def _span(task: str, params: dict, frames: list, ctx: TrackContext) -> list[int]:
     """Every frame the item rests on: its windows, and the whole of an interval."""
     if task in INTERVAL_TASKS:
@@ -182,6 +193,12 @@ def judge(task: str, params: dict, answer: str, frames: list, facts: Optional[li
     if bad:
         v.add("unreliable_frame", f"frame {bad[0]}: {ctx.why[bad[0]]}")
         return v
+    if task != "repetition_count":
+        need = max(1, int(STABLE_S * ctx.fps))
+        few = [f for f in _anchors(task, params, frames) if len(ctx.window(f)) - 1 < need]
+        if few:
+            v.add("unstable", f"too few frames around frame {few[0]} to tell whether the "
+                  f"answer holds for {STABLE_S:g} s")
     if task == "repetition_count":
         return _judge_repetition(params, answer, frames, ctx, v)
     vis = 1.0
