@@ -12,7 +12,8 @@ import pytest
 from models.pose.skeleton import blazepose
 from models.qa import answerable, checks, measure
 from models.qa.record import QARecord
-from models.qa.synth import Balancer, SynthSettings, reliable_world, synthesize_clip, synthesize_track, to_record
+from models.qa.synth import (SynthSettings, reliable_world, synthesize_clip, synthesize_track,
+                             to_record)
 from models.qa.tasks import repetition_count
 from models.qa.tasks.common import Candidate, ClipFacts
 from tests.models.qa_poses import elbow_pumping, elbow_track
