@@ -38,6 +38,8 @@ def register(sub) -> None:
     cap.set_defaults(func=run_import_captions)
     chk = sub.add_parser("qa-check", help="quality report of the project's QA items")
     chk.add_argument("--task", help="only this sub-task")
+    chk.add_argument("--no-poses", action="store_true",
+                     help="skip re-deriving pose-fact items from the cached poses")
     chk.add_argument("--blind-model", help="also run the blind test with this model")
     chk.add_argument("--device", default="auto", help="with --blind-model: auto, cuda or cpu")
     chk.add_argument("--json", action="store_true", help="print the report as JSON")
@@ -172,9 +174,17 @@ def run_check(args) -> int:
         if args.blind_model:
             blind = checks.blind_test(records, _load_backend(args.blind_model, repo, args.device))
             repo.set_qa_flags("blind", blind)
+        answerable, unchecked = ({}, []) if args.no_poses else \
+            checks.answerability_flags(records, _video_tracks(repo))
     finally:
         repo.close()
     report = checks.quality_report(records, blind)
+    for qid, why in answerable.items():
+        report["flags"].setdefault(qid, []).extend(why)
+        for w in why:
+            kind = w.split(" (")[0]
+            report["flag_counts"][kind] = report["flag_counts"].get(kind, 0) + 1
+    report["unchecked_no_poses"] = len(unchecked)
     if args.json:
         print(json.dumps(report, ensure_ascii=False))
         return 0
@@ -184,7 +194,38 @@ def run_check(args) -> int:
               f"{'' if b['balanced'] else '  (unbalanced)'}")
     for kind, count in sorted(report["flag_counts"].items()):
         print(f"  {kind}: {count}")
+    if unchecked:
+        print(f"  not checked against poses (no cached poses of the clip): {len(unchecked)}")
     return 0
+
+
+def _video_tracks(repo):
+    """video (as stored in QA items: a path relative to the dataset root) -> the clip's
+    complete cached track, found through the project's clip table (the clip whose path
+    ends with it; None when there is none or more than one candidate)."""
+    from models.pose.extract import _settings  # noqa: PLC0415
+    from models.pose.registry import DEFAULT_BACKEND  # noqa: PLC0415
+
+    clips = repo.clips()
+    cache: dict = {}
+
+    def load(video: str):
+        if video not in cache:
+            rel = "/" + video.replace(os.sep, "/").lstrip("/")
+            rows = [c for c in clips if ("/" + c["path"].replace(os.sep, "/")).endswith(rel)]
+            digests = {c["content_hash"] for c in rows}
+            track = None
+            if len(digests) == 1:
+                digest = digests.pop()
+                track = repo.load_track(digest, DEFAULT_BACKEND, _settings(DEFAULT_BACKEND, None),
+                                        complete_only=True)
+                if track is not None and track.times is None:
+                    times = repo.frame_times(digest)
+                    if times is not None:
+                        track.times = times.times(range(len(track)))
+            cache[video] = track
+        return cache[video]
+    return load
 
 
 def run_import_captions(args) -> int:

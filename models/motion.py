@@ -8,13 +8,20 @@ API
     (``motion.smooth_s``), then peaks with at least ``prominence`` (default: the
     configured fraction of the 5-95 % range) at least ``min_period_s`` apart. ``count`` =
     number of peaks, ``peaks`` = their indices into the signal.
+``periodicity(smoothed, peaks) -> dict``: whether the counted cycles clearly repeat:
+    ``kind`` "none" (no cycle), "single" (one movement, which counts as one), "periodic"
+    (two or more cycles, evenly spaced, of similar size, the signal matching itself one
+    spacing later) or "irregular" (peaks that are not a repetition, e.g. the pulls and
+    dips of one weightlifting movement), with ``regularity``, ``amplitude``, ``autocorr``.
 ``motion_facts(world, fps, start, end, min_visibility=None, signal=None) -> list[Fact]``
     ``world``: a ``PoseTrack`` (image coordinates add sideways movement in the frame) or
     world landmarks (frames, 33, 4); ``start``/``end`` in seconds. Facts:
     ``movement`` (direction of the head, hands and feet in body axes between the first
     and last ~0.1 s; the hips' height as "the body lowers/rises"), ``turn`` (whole-body
-    turn), ``repetition`` (count on the most periodic named signal, ``extra["signal"]``,
-    ``extra["peaks"]`` as absolute frame indices, ``extra["series"]``), ``onset``
+    turn), ``repetition`` (count on the most clearly repeating named signal: a periodic
+    one first, then a single movement, counted once; ``extra["signal"]``,
+    ``extra["periodicity"]``, ``extra["peaks"]`` as absolute frame indices,
+    ``extra["series"]``), ``onset``
     (when each movement starts; ``extra["verb"]``). Raises ``DescribeError`` for an
     interval out of range, with no pose, or shorter than one movement cycle. ``signal``
     (one of ``signal_names()``) forces the repetition count onto that signal. Frames whose
@@ -93,6 +100,61 @@ def count_repetitions(signal, fps: float, prominence=None, min_period_s=None):
             found, _ = find_peaks(s[a:b], prominence=prominence, distance=max(1, int(period * fps)))
             peaks.extend(int(a + k) for k in found)
     return len(peaks), np.array(peaks, dtype=int), s
+
+
+# what "clearly repeats" means (``periodicity``): the spacing of the peaks varies by at most
+# MAX_SPACING_CV (std / mean), the smallest peak is at least MIN_AMPLITUDE of the largest
+# (prominences) and the signal correlates with itself shifted by one spacing at least
+# MIN_AUTOCORR
+MAX_SPACING_CV, MIN_AMPLITUDE, MIN_AUTOCORR = 0.3, 0.5, 0.5
+RANK = {"periodic": 2, "single": 1}     # signal choice: periodic first, then one movement
+
+
+def _prominences(s: np.ndarray, peaks) -> np.ndarray:
+    """Prominence of each peak of ``s`` within its run of known values."""
+    from scipy.signal import peak_prominences  # noqa: PLC0415
+
+    out = np.zeros(len(peaks))
+    for a, b in _runs(np.isfinite(s)):
+        inside = [i for i, p in enumerate(peaks) if a <= p < b]
+        if inside:
+            out[inside] = peak_prominences(s[a:b], np.asarray(peaks)[inside] - a)[0]
+    return out
+
+
+def _autocorr(s: np.ndarray, lag: int) -> float:
+    """Correlation of ``s`` with itself ``lag`` samples later (known pairs only)."""
+    if lag < 1 or lag >= len(s):
+        return 0.0
+    x, y = s[:-lag], s[lag:]
+    ok = np.isfinite(x) & np.isfinite(y)
+    if ok.sum() < max(3, lag // 2) or np.std(x[ok]) == 0 or np.std(y[ok]) == 0:
+        return 0.0
+    return float(np.corrcoef(x[ok], y[ok])[0, 1])
+
+
+def periodicity(smoothed, peaks) -> dict:
+    """Whether the cycles counted on ``smoothed`` (``count_repetitions``' output) clearly
+    repeat; see the module docstring. Spacings are measured only between peaks with no
+    unknown sample between them."""
+    s = np.asarray(smoothed, dtype=np.float64)
+    peaks = [int(p) for p in peaks]
+    if not peaks:
+        return {"kind": "none", "regularity": 0.0, "amplitude": 0.0, "autocorr": 0.0}
+    if len(peaks) == 1:
+        return {"kind": "single", "regularity": 1.0, "amplitude": 1.0, "autocorr": 0.0}
+    gaps = np.array([b - a for a, b in zip(peaks[:-1], peaks[1:])
+                     if np.isfinite(s[a:b + 1]).all()], dtype=np.float64)
+    prom = _prominences(s, peaks)
+    amplitude = float(prom.min() / prom.max()) if prom.max() > 0 else 0.0
+    if not len(gaps):
+        return {"kind": "irregular", "regularity": 0.0, "amplitude": round(amplitude, 3),
+                "autocorr": 0.0}
+    cv = float(gaps.std() / gaps.mean())
+    auto = _autocorr(s, int(round(float(np.median(gaps)))))
+    periodic = cv <= MAX_SPACING_CV and amplitude >= MIN_AMPLITUDE and auto >= MIN_AUTOCORR
+    return {"kind": "periodic" if periodic else "irregular", "regularity": round(1 - cv, 3),
+            "amplitude": round(amplitude, 3), "autocorr": round(auto, 3)}
 
 
 def signals(world, min_visibility=None) -> dict:
@@ -267,12 +329,15 @@ def _repetition(sig, ctx) -> list[Fact]:
         floor = _cfg()["angle_prominence" if kind == "angle" else "height_prominence"]
         count, peaks, s = count_repetitions(x, ctx["fps"], prominence=floor)
         amp = (np.nanmax(s) - np.nanmin(s)) / floor
-        score = count * amp + 1e-3 * amp      # no cycles anywhere: the strongest signal
+        period = periodicity(s, peaks)
+        # a clearly periodic signal first, then a single movement (one lift counts once);
+        # peaks that do not repeat regularly are not cycles of a repetition
+        score = (RANK.get(period["kind"], 0), count * amp + 1e-3 * amp)
         if best is None or score > best[0]:
-            best = (score, name, count, peaks, s, kind)
+            best = (score, name, count, peaks, s, kind, period)
     if best is None:
         return []
-    _, name, count, peaks, s, kind = best
+    _, name, count, peaks, s, kind, period = best
     t = ctx["times"].time_of
     gaps = [t(b + ctx["i0"]) - t(a + ctx["i0"]) for a, b in zip(peaks[:-1], peaks[1:])
             if np.isfinite(s[a:b + 1]).all()]
@@ -280,7 +345,8 @@ def _repetition(sig, ctx) -> list[Fact]:
     part = name.rsplit(" ", 1)[0].replace(" ", "_")
     return [_fact(ctx, "repetition", (part,), "repetitions",
                   count, "cycles", str(count), (), "body", "centre",
-                  {"signal": name, "signal_kind": kind, "peaks": [int(p) + ctx["i0"] for p in peaks],
+                  {"signal": name, "signal_kind": kind, "periodicity": period,
+                   "peaks": [int(p) + ctx["i0"] for p in peaks],
                    "period_s": period, "series": [round(float(v), 4) for v in s]})]
 
 

@@ -471,23 +471,26 @@ def load_tracks(records: list[dict], root: Path, repo=None) -> dict:
 SINGLE_FRAME_TASKS = ("body_part_pose", "full_body_posture", "relative_position")
 
 
-def qa_items(track, frame: int, video: str) -> list:
+def qa_items(track, frame: int, video: str, contexts: Optional[dict] = None) -> list:
     """QA records synthesized on exactly this frame (single-frame sub-tasks), through the
-    same generation, selection and option balancing as ``models.qa.synth``."""
-    from .describe.build import frame_track  # noqa: PLC0415
-    from .qa import measure  # noqa: PLC0415
+    same generation, answerability checks (reliability, visibility, margin, stability over
+    the clip's neighbouring frames), selection and option balancing as ``models.qa.synth``.
+    ``contexts``: a dict caching each track's ``answerable.TrackContext`` between frames."""
+    from .pose.reliability import frame_reliability  # noqa: PLC0415
+    from .qa.answerable import TrackContext  # noqa: PLC0415
     from .qa.synth import SynthSettings, synthesize_clip  # noqa: PLC0415
     from .qa.tasks.common import ClipFacts  # noqa: PLC0415
-
-    from .pose.reliability import frame_reliability  # noqa: PLC0415
 
     if not frame_reliability(track, frame)[0]:
         return []                       # synthesis never uses an unreliable frame
     s = SynthSettings(tasks=SINGLE_FRAME_TASKS, per_clip=50)
-    world = track.world[frame:frame + 1]
-    m = measure.TrackMeasures(world, s.min_visibility, frame_track(track, frame))
-    facts = ClipFacts(f"{video}#{frame}", track.fps or 1.0,
-                      {0: measure.frame_facts(world, 0, s.min_visibility, m)}, [], [], s.n_options)
+    contexts = {} if contexts is None else contexts
+    if id(track) not in contexts:
+        contexts[id(track)] = (track, TrackContext(track, min_visibility=s.min_visibility))
+    ctx = contexts[id(track)][1]
+    times = track.timeline if getattr(track, "times", None) is not None else None
+    facts = ClipFacts(f"{video}#{frame}", track.fps or 1.0, {frame: ctx.frame_facts(frame)},
+                      [], [], s.n_options, times, ctx)
     return synthesize_clip(facts, s, pose_backend=track.backend)
 
 
@@ -499,6 +502,7 @@ def run(records: list[dict], describe_frame: Callable, root, repo=None,
     root = Path(root)
     tracks = tracks if tracks is not None else load_tracks(records, root, repo)
     t = Tally()
+    contexts: dict = {}
     for rec in records:
         track = tracks[rec["source"]]
         frame = int(rec["frame"])
@@ -514,7 +518,7 @@ def run(records: list[dict], describe_frame: Callable, root, repo=None,
         tally_frame(t, rec, j)
         if qa and j.status in ("subject", "ghost"):
             t.frames["qa_frames"] += 1
-            for item in qa_items(track, frame, rec["source"]):
+            for item in qa_items(track, frame, rec["source"], contexts):
                 params = item.provenance.generation_params["params"]
                 t.add_qa(*judge_qa(item.task, params, item.options[item.answer_index], j.subject))
     return t

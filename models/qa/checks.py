@@ -213,3 +213,34 @@ def blind_test(records: list[QARecord], backend, ctx: JobContext = NULL_CONTEXT,
             right[r.qa_id] = f"{backend.info.model_id} answered {r.answer_letter} without frames"
     ctx.progress(len(records), len(records), "done")
     return right
+
+
+# -- answerability (re-derived from the cached poses) -----------------------------------------
+def answerability_flags(records: list[QARecord], load_track) -> tuple[dict, list]:
+    """Items synthesized from poses that break the answerability rules of
+    ``models.qa.answerable`` (unreliable frame, joint not visible, value within a margin of a
+    bin edge, an answer that flips within a few frames, a repetition that is not clearly
+    periodic, an answer the track no longer gives), re-derived from each clip's cached
+    track. ``load_track(video) -> PoseTrack | None``. Returns ({qa_id: ["not answerable:
+    <rule> (<detail>)", ...]}, the qa_ids that could not be checked: no cached track)."""
+    from .answerable import REASONS, TrackContext, judge_record  # noqa: PLC0415
+    from .tasks import GENERATORS  # noqa: PLC0415
+
+    by_video: dict[str, list] = defaultdict(list)
+    for r in records:
+        if r.source == "rule" and r.task in GENERATORS and r.provenance.generation_params:
+            by_video[r.video].append(r)
+    flags: dict[str, list] = {}
+    unchecked: list = []
+    for video, items in by_video.items():
+        track = load_track(video)
+        if track is None or not len(track):
+            unchecked += [r.qa_id for r in items]
+            continue
+        mv = items[0].provenance.generation_params.get("min_visibility", 0.5)
+        ctx = TrackContext(track, min_visibility=float(mv) if isinstance(mv, (int, float)) else 0.5)
+        for r in items:
+            v = judge_record(r, ctx)
+            if v.reasons:
+                flags[r.qa_id] = [f"not answerable: {REASONS[c]} ({d})" for c, d in v.reasons]
+    return flags, unchecked

@@ -55,8 +55,10 @@ def _fact(part, quantity, value, unit, frame, vis, **extra) -> dict | None:
     return d
 
 
-def _vis(world: np.ndarray, frame: int, names) -> float:
-    v = [world[frame, _idx(n), 3] for n in names]
+def _vis(world: np.ndarray, frame: int, names, seen=None) -> float:
+    """Lowest visibility of ``names`` at ``frame`` (``seen``: a (frames, joints) visibility
+    that overrides the landmarks' own, e.g. ``TrackMeasures.joint_vis``)."""
+    v = [(world[frame, _idx(n), 3] if seen is None else seen[frame, _idx(n)]) for n in names]
     v = [float(x) for x in v if x == x]
     return min(v) if v else float("nan")
 
@@ -72,6 +74,12 @@ class TrackMeasures:
         # landmarks when the track is given: the same facts ``describe --frame`` prints
         self.tf = track_facts(world if track is None else track, min_visibility, hysteresis=False)
         self.bc = body_coords(world)
+        # per joint, what the describer counts as seen: a landmark outside the picture
+        # has visibility 0 (``describe.agreement.outside_frame``); QA's own measurements
+        # (heights, the knee pair, displacements, bends) gate on this too
+        jv = getattr(self.tf, "joint_vis", None)
+        self.joint_vis = (np.asarray(jv, dtype=np.float64) if jv is not None and len(jv) == len(world)
+                          else np.nan_to_num(np.asarray(world[..., 3], dtype=np.float64), nan=0.0))
 
     def described(self, measure_id: str, frame: int) -> tuple[float, float, str | None]:
         """(value, visibility, bin label) of one describer measurement at ``frame``."""
@@ -99,7 +107,7 @@ def frame_facts(world: np.ndarray, frame: int, min_visibility: float,
            for j in ANGLE_JOINTS]
     out.append(_described_fact(measures, "torso_orientation", "torso", "inclination", "deg", frame))
     bc = measures.bc[frame]
-    out += _height_facts(world, bc, frame)
+    out += _height_facts(world, bc, frame, measures.joint_vis)
     out += _offset_facts(world, bc, frame, measures)
     out.append(_posture_fact(measures, frame))
     return [f for f in out if f is not None and f["visibility"] >= min_visibility]
@@ -116,12 +124,12 @@ FLOOR_JOINTS = ("left_ankle", "right_ankle", "left_heel", "right_heel",
                 "left_foot_index", "right_foot_index", "left_knee", "right_knee")
 
 
-def _height_facts(world, bc, frame) -> list:
+def _height_facts(world, bc, frame, seen=None) -> list:
     floor_idx = [_idx(n) for n in FLOOR_JOINTS]
     floor = np.nanmin(bc[floor_idx, 1]) if np.isfinite(bc[floor_idx, 1]).any() else np.nan
-    vis_floor = _vis(world, frame, FLOOR_JOINTS[:4])
+    vis_floor = _vis(world, frame, FLOOR_JOINTS[:4], seen)
     return [_fact(p, "height_above_floor", bc[_idx(p), 1] - floor, "m", frame,
-                  min(vis_floor, _vis(world, frame, (p,)))) for p in HEIGHT_PARTS]
+                  min(vis_floor, _vis(world, frame, (p,), seen))) for p in HEIGHT_PARTS]
 
 
 # (a, b, axis) -> the describer's measurement of the same offset (None: QA's own, the
@@ -141,7 +149,8 @@ def _offset_facts(world, bc, frame, m: TrackMeasures) -> list:
             out.append(_described_fact(m, measure_id, [a, b], "offset", "m", frame, axis=ax))
             continue
         diff = bc[_idx(a), axis_i[ax]] - bc[_idx(b), axis_i[ax]]
-        out.append(_fact([a, b], "offset", diff, "m", frame, _vis(world, frame, (a, b)), axis=ax))
+        out.append(_fact([a, b], "offset", diff, "m", frame, _vis(world, frame, (a, b), m.joint_vis),
+                         axis=ax))
     return out
 
 
@@ -152,7 +161,7 @@ def displacement_facts(world: np.ndarray, start: int, end: int, min_visibility: 
     out = []
     for p in TRACKED_PARTS:
         i = _idx(p)
-        vis = min(_vis(world, start, (p,)), _vis(world, end, (p,)))
+        vis = min(_vis(world, start, (p,), measures.joint_vis), _vis(world, end, (p,), measures.joint_vis))
         for k, ax in enumerate("xyz"):
             out.append(_fact(p, "displacement", be[i, k] - bc[i, k], "m", None, vis,
                              axis=ax, frames=[int(start), int(end)]))
@@ -171,33 +180,59 @@ def bend_events(signal: np.ndarray, fps: float) -> list[int]:
     """Frames where an angle signal bends: its minima with at least ``bend_prominence()``
     prominence, by the shared ``models.motion.count_repetitions`` (same gap filling,
     smoothing and minimum cycle length as the motion facts)."""
-    from ..motion import count_repetitions  # noqa: PLC0415 (scipy is imported lazily there)
+    return bend_cycles(signal, fps)[0]
+
+
+def bend_cycles(signal: np.ndarray, fps: float) -> tuple[list[int], dict, float]:
+    """(bend frames, ``motion.periodicity`` of the bends, margin in degrees). The margin is
+    how far the count is from changing with the prominence: the weakest counted bend's
+    prominence above ``bend_prominence()`` or the strongest uncounted dip's below it,
+    whichever is closer (0 without any bend)."""
+    from scipy.signal import find_peaks  # noqa: PLC0415
+
+    from ..motion import _prominences, _runs, count_repetitions, periodicity  # noqa: PLC0415
 
     s = np.asarray(signal, dtype=np.float64)
     if np.isfinite(s).sum() < 3:
-        return []
-    _n, peaks, _smoothed = count_repetitions(-s, fps, prominence=bend_prominence())
-    return [int(p) for p in peaks]
+        return [], periodicity([], []), 0.0
+    p = bend_prominence()
+    _n, peaks, smoothed = count_repetitions(-s, fps, prominence=p)
+    peaks = [int(k) for k in peaks]
+    counted = _prominences(smoothed, peaks) if peaks else np.zeros(0)
+    weaker = 0.0          # the strongest dip that did not count
+    for a, b in _runs(np.isfinite(smoothed)):
+        if b - a >= 3:
+            found, props = find_peaks(smoothed[a:b], prominence=0.0)
+            rest = [pr for k, pr in zip(found, props["prominences"]) if int(a + k) not in peaks]
+            weaker = max([weaker] + [float(v) for v in rest if v < p])
+    margin = min([p - weaker] + ([float(counted.min()) - p] if len(counted) else []))
+    return peaks, periodicity(smoothed, peaks), round(margin, 3)
 
 
 def repetition_facts(world: np.ndarray, fps: float, start: int, end: int,
-                     min_visibility: float = 0.5) -> list[dict]:
+                     min_visibility: float = 0.5, seen=None) -> list[dict]:
     """How many times each elbow/knee bends over [start, end) (angle signal cycles). A
     joint is counted only when it is seen throughout: below the visibility gate for no
-    longer than the motion facts' ``max_gap_s`` at a time (a longer gap could hide a bend)."""
+    longer than the motion facts' ``max_gap_s`` at a time (a longer gap could hide a bend).
+    ``seen``: a (frames, joints) visibility overriding the landmarks' own (a joint outside
+    the picture is not seen). Each fact carries the bends' ``periodicity`` (its ``kind``)
+    and ``margin_deg`` (see ``bend_cycles``)."""
     from ..motion import smooth  # noqa: PLC0415
 
-    seg = world[start:end]
+    seg = np.array(world[start:end], dtype=np.float64)
+    if seen is not None:
+        seg[..., 3] = np.asarray(seen[start:end], dtype=np.float64)
     angles = joint_angles(seg, blazepose(), min_visibility)
     out = []
     for j in REP_JOINTS:
         sig = angles[j]
         if np.isnan(smooth(sig, fps)).any():
             continue  # unseen for longer than the motion facts' max gap: a bend may hide there
-        events = bend_events(sig, fps)
-        seen = seg[:, [_idx(n) for n in blazepose().angles[j]], 3]
-        vis = float(np.nanmin(np.where(np.isfinite(sig)[:, None], seen, np.nan)))
+        events, period, margin = bend_cycles(sig, fps)
+        vis_pts = seg[:, [_idx(n) for n in blazepose().angles[j]], 3]
+        vis = float(np.nanmin(np.where(np.isfinite(sig)[:, None], vis_pts, np.nan)))
         out.append(_fact(j, "repetitions", len(events), "count", None, vis,
                          frames=[int(start), int(end)], peaks=[int(start + e) for e in events],
-                         signal="angle", prominence_deg=bend_prominence()))
+                         signal="angle", prominence_deg=bend_prominence(),
+                         periodicity=period["kind"], margin_deg=margin))
     return [f for f in out if f is not None]

@@ -30,6 +30,13 @@ class Provenance:
     pose_backend: Optional[str] = None
     pose_backend_version: Optional[str] = None
     facts: Optional[list] = None  # the facts the answer was derived from (JSON-able dicts)
+    # how safely the answer can be given (``models.qa.answerable``; None on older items):
+    # confidence 0..1, the value's distance from the nearest bin edge in ``margin_unit``,
+    # and that distance over the describer group's own margin
+    confidence: Optional[float] = None
+    margin: Optional[float] = None
+    margin_unit: Optional[str] = None
+    margin_ratio: Optional[float] = None
 
 
 @dataclass
@@ -88,7 +95,8 @@ MAX_TEXT = 1_000_000
 MAX_FRAME = 2 ** 31
 TEXT_FIELDS = ("qa_id", "task", "video", "question")
 PROV_TEXT = ("model_id", "model_revision", "prompt_template", "prompt_version", "pose_backend",
-             "pose_backend_version")
+             "pose_backend_version", "margin_unit")
+PROV_NUMBERS = ("confidence", "margin", "margin_ratio")
 REVIEW_TEXT = ("note", "created_at", "updated_at")
 
 
@@ -187,6 +195,13 @@ def _check_provenance(prov, fail) -> None:
             problem = _text_problem(prov[key], required=False)
             if problem:
                 fail(f"provenance.{key}", problem)
+    for key in PROV_NUMBERS:
+        v = prov.get(key)
+        if v is not None and (not _is_number(v) or not math.isfinite(v)):
+            fail(f"provenance.{key}", f"must be a finite number, got {_short(v)}")
+    c = prov.get("confidence")
+    if c is not None and _is_number(c) and not 0 <= c <= 1:
+        fail("provenance.confidence", f"must be between 0 and 1, got {_short(c)}")
     seed = prov.get("seed")
     if seed is not None and (not _is_int(seed) or not -2 ** 63 <= seed < 2 ** 63):
         fail("provenance.seed", f"must be a 64-bit integer, got {_short(seed)}")

@@ -20,7 +20,8 @@ from .record import Provenance, QARecord, stable_qa_id
 from .tasks import GENERATORS
 from .tasks.common import Candidate, ClipFacts
 
-SYNTH_VERSION = "3"   # 3: unreliable frames are never used
+SYNTH_VERSION = "4"   # 3: unreliable frames are never used; 4: only answerable items
+                      # (models.qa.answerable), each with its confidence and margin
 
 
 @dataclass
@@ -64,17 +65,20 @@ def clip_facts(world: np.ndarray, fps: float, video: str,
     """Facts for the sampled moments, intervals and frame pairs of one track (``times``: the
     clip's frame times; ``track``, the ``PoseTrack`` of ``world`` when at hand, lets the
     describer check claims against the image exactly as the describe command does)."""
+    from .answerable import TrackContext  # noqa: PLC0415
+
     s = s or SynthSettings()
     present = np.flatnonzero(~np.isnan(world[:, :, 0]).all(axis=1))
     frames = _sample(present, s.max_frames)
     m = measure.TrackMeasures(world, s.min_visibility, track)
+    ctx = TrackContext(track if track is not None else world, fps, times, s.min_visibility, m)
     per_frame = {f: measure.frame_facts(world, f, s.min_visibility, m) for f in frames}
     intervals = _intervals(world, fps, present, s, m)
     gap = max(1, int(round(s.pair_gap_s * fps)))
     run = _run_ids(present, fps, len(world))
     pairs = [(a, b) for i, a in enumerate(frames) for b in frames[i + 1:]
              if b - a >= gap and run[a] == run[b]]
-    return ClipFacts(video, fps, per_frame, intervals, _spread(pairs, 24), s.n_options, times)
+    return ClipFacts(video, fps, per_frame, intervals, _spread(pairs, 24), s.n_options, times, ctx)
 
 
 def _spread(items: list, k: int) -> list:
@@ -106,7 +110,7 @@ def _intervals(world, fps, present, s: SynthSettings, m) -> list:
             continue
         out.append((start, end, measure.displacement_facts(world, start, end, s.min_visibility, m)))
     for a, b in pose_runs(present, fps):
-        reps = measure.repetition_facts(world, fps, a, b, s.min_visibility)
+        reps = measure.repetition_facts(world, fps, a, b, s.min_visibility, m.joint_vis)
         if reps:
             out.append((a, b, reps))
     return out
@@ -204,11 +208,26 @@ def to_record(c: Candidate, video: str, options: list, answer: int, s: SynthSett
     qa_id = stable_qa_id(c.task, video, c.frame_a, c.frame_b, c.start_s, c.end_s, c.question)
     params = {"template": c.template, "params": c.params, "n_options": s.n_options,
               "min_visibility": s.min_visibility, "synth_version": SYNTH_VERSION}
+    m = c.margin
     prov = Provenance(generation_params=params, seed=s.seed, frame_indices=list(c.frames),
                       pose_backend=pose_backend or None, pose_backend_version=pose_version or None,
-                      facts=c.facts)
+                      facts=c.facts, confidence=c.confidence,
+                      margin=None if m is None else round(float(m.value), 4),
+                      margin_unit=None if m is None else m.unit,
+                      margin_ratio=None if m is None or not np.isfinite(m.ratio)
+                      else round(float(m.ratio), 3))
     return QARecord(qa_id, c.task, video, c.question, options, answer, c.start_s, c.end_s,
                     c.frame_a, c.frame_b, "rule", prov)
+
+
+def _answerable(c: Candidate, facts: ClipFacts) -> bool:
+    """Judge the candidate (``answerable.judge``: reliability, visibility, margin and
+    stability over the clip when its context is known) and keep its confidence/margin."""
+    from .answerable import judge  # noqa: PLC0415
+
+    v = judge(c.task, c.params, c.answer, list(c.frames), c.facts, facts.context)
+    c.confidence, c.margin = v.confidence, v.margin
+    return v.ok
 
 
 def synthesize_clip(facts: ClipFacts, s: SynthSettings, balancer: Optional[Balancer] = None,
@@ -218,7 +237,7 @@ def synthesize_clip(facts: ClipFacts, s: SynthSettings, balancer: Optional[Balan
     rng = _rng(s.seed, facts.video)
     balancer = balancer or Balancer()
     cands = [c for t in s.tasks for c in GENERATORS[t].generate(facts)]
-    cands = [c for c in cands if len(c.distractors) >= 1]
+    cands = [c for c in cands if len(c.distractors) >= 1 and _answerable(c, facts)]
     out = []
     for c in select(cands, s.per_clip, s.tasks, rng, seen_questions):
         options, answer = balancer.arrange(c, s.n_options, rng)

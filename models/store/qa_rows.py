@@ -11,6 +11,10 @@ PROV_JSON = ("generation_params", "frame_indices", "facts")
 PROV_JSON_TYPES = {"generation_params": dict, "frame_indices": list, "facts": list}
 PROV_PLAIN = ("model_id", "model_revision", "prompt_template", "prompt_version", "seed",
               "pose_backend", "pose_backend_version")
+# kept inside the generation_params JSON column under ANSWERABILITY (no schema change;
+# items stored before have none and load with None)
+PROV_IN_PARAMS = ("confidence", "margin", "margin_unit", "margin_ratio")
+ANSWERABILITY = "answerability"
 BASE = ("qa_id", "task", "video", "start_s", "end_s", "frame_a", "frame_b", "question",
         "answer_index", "source")
 COLUMNS = ("qa_id", "seq", "task", "video", "start_s", "end_s", "frame_a", "frame_b",
@@ -38,6 +42,9 @@ def record_to_row(rec: QARecord, seq: int, gen_key: str | None = None) -> dict:
     review = rec.review or Review()
     row.update({k: getattr(prov, k) for k in PROV_PLAIN})
     row.update({k: dumps(getattr(prov, k)) for k in PROV_JSON})
+    extra = {k: getattr(prov, k) for k in PROV_IN_PARAMS if getattr(prov, k) is not None}
+    if extra:
+        row["generation_params"] = dumps(dict(prov.generation_params or {}, **{ANSWERABILITY: extra}))
     stamp = now_iso()
     row.update(status=review.status, note=review.note, created_at=review.created_at or stamp,
                updated_at=review.updated_at or stamp, seq=seq, gen_key=gen_key)
@@ -82,6 +89,12 @@ def row_to_record(row) -> QARecord:
     prov = Provenance(**{k: row[k] for k in PROV_PLAIN},
                       **{k: _json_column(qa_id, k, row[k], PROV_JSON_TYPES[k])
                          for k in PROV_JSON})
+    extra = (prov.generation_params or {}).get(ANSWERABILITY)
+    if isinstance(extra, dict):
+        prov.generation_params = {k: v for k, v in prov.generation_params.items() if k != ANSWERABILITY}
+        for k in PROV_IN_PARAMS:
+            if isinstance(extra.get(k), (str, int, float)) and not isinstance(extra.get(k), bool):
+                setattr(prov, k, extra[k])
     review = Review(status=row["status"], note=row["note"], created_at=row["created_at"],
                     updated_at=row["updated_at"])
     kw = {k: row[k] for k in BASE}

@@ -61,3 +61,17 @@ def raising_hand(frames: int = 50, fps: float = 25.0) -> PoseTrack:
     world = np.repeat(standing_frame()[None], frames, axis=0)
     world[:, sk.index("left_wrist"), 1] -= np.linspace(0, 0.5, frames)
     return track_from(world, fps)
+
+
+def elbow_track(angles, fps: float = 25.0) -> PoseTrack:
+    """Standing; the right elbow's interior angle follows ``angles`` (degrees, one per frame)."""
+    sk = blazepose()
+    base = standing_frame()
+    ang = np.radians(np.asarray(angles, dtype=np.float64))
+    world = np.repeat(base[None], len(ang), axis=0)
+    elbow = base[sk.index("right_elbow"), :3]
+    # the forearm turns in the picture's plane, out to the person's right
+    world[:, sk.index("right_wrist"), 0] = elbow[0] - 0.26 * np.sin(ang)
+    world[:, sk.index("right_wrist"), 1] = elbow[1] - 0.26 * np.cos(ang)
+    world[:, sk.index("right_wrist"), 2] = elbow[2]
+    return track_from(world, fps)

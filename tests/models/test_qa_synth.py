@@ -130,7 +130,7 @@ def test_real_clip_every_answer_rederives(project, clip):
     summary = generate_qa(project, [str(path)], SynthSettings(per_clip=40, seed=1), extract=True)
     recs = project.qa_records()
     assert summary.generated == len(recs) >= 10
-    assert len({r.task for r in recs}) >= 4
+    assert len({r.task for r in recs}) >= 3   # only answerable items (models.qa.answerable)
     for r in recs:
         assert r.provenance.facts and r.provenance.pose_backend
         assert rederive(r) == r.answer_index, r.question
@@ -138,8 +138,9 @@ def test_real_clip_every_answer_rederives(project, clip):
     for r in recs:
         _agrees_with_describer(r, track.world)
     pump = synthesize_track(elbow_pumping(), "synthetic_pump.mp4", SynthSettings(per_clip=40))
+    rise = synthesize_track(raising_hand(), "synthetic_rise.mp4", SynthSettings(per_clip=40))
     shown = {}
-    for r in recs + pump:
+    for r in recs + pump + rise:
         shown.setdefault(r.task, r)
     assert len(shown) == 6
     print(f"\n--- generated examples ({len(track)} frames of {path.name}; run with -s) ---")

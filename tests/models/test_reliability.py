@@ -161,6 +161,8 @@ def test_qa_synthesis_never_uses_an_unreliable_frame(real):
             # a repetition run is stored as [start, end) and may bridge a few blanked frames
             # (they carry no values); the other items name the frames they were measured on
             used += [a, b - 1] if it.task == "repetition_count" else it.provenance.frame_indices
-        assert used and all(rel.ok[f] for f in used), name
+        # arm wrestling: 8 % of its frames are reliable, in runs too short to confirm an
+        # answer on the neighbouring frames (models.qa.answerable): it may give no item
+        assert (used or name == "arm_wrestling.mp4") and all(rel.ok[f] for f in used), name
     arm = tracks["arm_wrestling.mp4"]
     assert truth.qa_items(arm, 168, "arm") == []        # the gold scorer's per-frame QA too

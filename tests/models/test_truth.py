@@ -151,7 +151,11 @@ def test_gold_set_is_complete_and_well_formed():
 # -- the real pipeline on a few gold images -------------------------------------------------
 SUBSET = ("h36m/", "mpi_inf_3dhp/", "coco/000000000785", "images/camera", "ochuman/000817")
 FLOOR_PRECISION = 0.89   # measured 0.919 (57 of 62 mapped claims) when pinned (was 0.887)
-FLOOR_QA = 0.90          # measured 0.968 (30 of 31 scored items)
+# QA items need their answer confirmed on the neighbouring frames (models.qa.answerable):
+# a still image gives none. On clips: measured 0.987 on the whole gold set (223 of 226
+# scored items; before the answerability rules 0.872, 327 of 375, images included)
+FLOOR_QA = 0.93          # on QA_CLIPS: measured 0.951 (58 of 61; the 3 wrong on a ghost skeleton)
+QA_CLIPS = ("clips/two_people_room", "clips/basketball_dribble_portrait")
 
 
 def test_scorer_on_real_gold_images_keeps_the_floor():
@@ -165,7 +169,7 @@ def test_scorer_on_real_gold_images_keeps_the_floor():
     assert r["frames"]["total"] == 11
     assert r["overall"]["correct"] + r["overall"]["wrong"] >= 40
     assert r["overall"]["precision"] >= FLOOR_PRECISION, r["claims"]
-    assert r["qa_overall"]["precision"] >= FLOOR_QA, r["qa"]
+    assert r["qa_overall"]["correct"] + r["qa_overall"]["wrong"] == 0, r["qa"]   # still images
 
 
 # Boxes re-measured on the decoded pictures (the old ones lay beside the people they name):
@@ -190,3 +194,16 @@ def test_remeasured_gold_boxes_hold_the_skeleton_of_the_named_person():
         assert j.status == "subject", (r["id"], centre)
         assert j.subject["who"].startswith(REMEASURED[r["id"]]), (r["id"], j.subject["who"])
         assert j.subject["full_body_pose_possible"]
+
+
+@pytest.mark.slow
+def test_qa_on_real_gold_clips_keeps_the_floor():
+    pytest.importorskip("mediapipe")
+    from cli.describe import frame_doc
+
+    recs = [r for r in truth.load_gold(GOLD) if any(k in r["id"] for k in QA_CLIPS)]
+    assert len(recs) == 29
+    r = truth.run(recs, lambda tr, v, f: frame_doc(tr, v, f), REPO).report()
+    q = r["qa_overall"]
+    assert q["correct"] + q["wrong"] >= 40, r["qa"]
+    assert q["precision"] >= FLOOR_QA, r["qa"]

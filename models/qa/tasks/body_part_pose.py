@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 
 from ...describe.config import group
-from .common import Candidate, ClipFacts, bin_of, find, near_edge, part_name
+from .common import Candidate, ClipFacts, Margin, bin_of, find, near_edge, part_name
 
 TASK = "body_part_pose"
 JOINTS = ("left_elbow", "right_elbow", "left_knee", "right_knee", "left_hip", "right_hip")
@@ -66,6 +66,17 @@ def generate(clip: ClipFacts) -> list[Candidate]:
                                  {"joint": joint, "frame": frame},
                                  key=(TASK, joint, correct), frame_a=frame, frames=[frame]))
     return out
+
+
+def margin(facts: list, params: dict, answer: str) -> Margin | None:
+    """Degrees from the nearest bin edge (None: the angle is not known)."""
+    joint = params["joint"]
+    f = find(facts, "angle", joint, params["frame"])
+    if f is None:
+        return None
+    gap = min(abs(f["value"] - e) for e in edges_for(joint))
+    return Margin(gap, "deg", float(_group(joint).get("margin", 0)) or margin_for(joint),
+                  margin_for(joint), f["visibility"])
 
 
 def derive(facts: list, params: dict) -> str | None:

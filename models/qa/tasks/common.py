@@ -27,6 +27,25 @@ class Candidate:
     start_s: Optional[float] = None
     end_s: Optional[float] = None
     frames: list = field(default_factory=list)
+    confidence: Optional[float] = None   # set by ``answerable.judge`` before it is stored
+    margin: Optional["Margin"] = None
+
+
+@dataclass
+class Margin:
+    """How far an answer's value is from changing: its distance from the nearest bin edge
+    (``value``, in ``unit``), the describer group's own margin in ``resources/posecodes.json``
+    (``group``; the task's minimum where the describer has no such group), the least
+    margin the task asks about (``minimum``) and the lowest visibility of the facts used."""
+    value: float
+    unit: str
+    group: float
+    minimum: float
+    visibility: float = 1.0
+
+    @property
+    def ratio(self) -> float:
+        return self.value / self.group if self.group > 0 else float("inf")
 
 
 @dataclass
@@ -39,6 +58,7 @@ class ClipFacts:
     pairs: list  # (frame_a, frame_b)
     n_options: int = 4
     times: Optional[FrameTimes] = None  # the clip's frame times; None: frame / fps
+    context: Optional[object] = None  # ``answerable.TrackContext``: reliability, stability
 
     def t(self, frame: int) -> float:
         """Seconds at which ``frame`` is shown (as questions state it)."""

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Optional
 
-from .common import Candidate, ClipFacts, find, value
+from .common import Candidate, ClipFacts, Margin, find, value
 
 TASK = "full_body_posture"
 MARGIN = {"deg": 5.0, "m": 0.03}
@@ -96,6 +96,24 @@ def _used(f: dict) -> bool:
     if f["quantity"] == "angle":
         return f["part"] in ("left_knee", "right_knee")
     return f["quantity"] == "height_above_floor"
+
+
+def margin(facts: list, params: dict, answer: str) -> Margin | None:
+    """The tightest of the answer's rule conditions: how far its measurement is past the
+    threshold (in the condition's unit; the posture rules' own margin is the reference)."""
+    m = measurements(facts, params["frame"])
+    best = None
+    for name, op, thr, unit in RULES.get(answer, []):
+        v = m.get(name)
+        if v is None:
+            return None
+        gap = v - thr if op == ">=" else thr - v
+        if best is None or gap / MARGIN[unit] < best.ratio:
+            best = Margin(gap, unit, MARGIN[unit], MARGIN[unit])
+    if best is not None:
+        best.visibility = min([f["visibility"] for f in facts
+                               if _used(f) and f.get("frame") == params["frame"]] or [1.0])
+    return best
 
 
 def derive(facts: list, params: dict) -> str | None:

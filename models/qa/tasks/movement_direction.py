@@ -7,13 +7,14 @@ along axes that moved less than 0.05 m (movements that did not happen).
 from __future__ import annotations
 
 from ...describe.config import config
-from .common import Candidate, ClipFacts, find
+from .common import Candidate, ClipFacts, Margin, find
 
 TASK = "movement_direction"
 # clear movement: the describer's first displacement bin ("slightly", 0.15 m); still:
 # under a third of that; the main axis moves at least twice as much as any other
 CLEAR = float(config()["diff"]["displacement"]["edges"][0])
 STILL, DOMINANCE = 0.05, 0.5
+MIN_MARGIN = 0.03   # metres: from the clear-movement edge, the dominance and the still axes
 WORDS = {("x", 1): "towards the person's left", ("x", -1): "towards the person's right",
          ("y", 1): "up", ("y", -1): "down", ("z", 1): "forward", ("z", -1): "backward"}
 PARTS = {"left_wrist": "left hand", "right_wrist": "right hand", "left_ankle": "left foot",
@@ -59,6 +60,19 @@ def generate(clip: ClipFacts) -> list[Candidate]:
                                  key=(TASK, part, answer),
                                  start_s=s, end_s=e, frames=[start, end]))
     return out
+
+
+def margin(facts: list, params: dict, answer: str) -> Margin | None:
+    """Metres the displacement is past the nearest of its edges: the clear movement, the
+    dominance over the next axis, the stillness of the axes offered as distractors."""
+    disp, used = _disp(facts, params["part"])
+    if len(disp) < 3:
+        return None
+    ranked = sorted(disp, key=lambda a: -abs(disp[a]))
+    top = abs(disp[ranked[0]])
+    gaps = [top - CLEAR, DOMINANCE * top - abs(disp[ranked[1]])]
+    gaps += [STILL - abs(disp[a]) for a in ranked[1:] if abs(disp[a]) < STILL]
+    return Margin(min(gaps), "m", MIN_MARGIN, MIN_MARGIN, min(f["visibility"] for f in used))
 
 
 def derive(facts: list, params: dict) -> str | None:

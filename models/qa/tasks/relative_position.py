@@ -8,10 +8,12 @@ are the two sides and 'about the same'.
 from __future__ import annotations
 
 from ...describe.config import group
-from .common import Candidate, ClipFacts, find
+from .common import Candidate, ClipFacts, Margin, find
 
 TASK = "relative_position"
 ALIGNED, CLEAR = (float(e) for e in group("height_pair")["edges"])  # the describer's bins
+GROUP_MARGIN = float(group("height_pair")["margin"])
+MIN_MARGIN = 0.03   # metres beyond the band's edge: a few times the describer's own margin
 # (part a, part b, axis) -> question, option if a > b, option if b > a, option if aligned
 PHRASES = {
     ("left_wrist", "right_wrist", "y"): ("which of the person's hands is higher?",
@@ -58,6 +60,17 @@ def generate(clip: ClipFacts) -> list[Candidate]:
                                  {"parts": [a, b], "axis": ax, "frame": frame},
                                  key=(TASK, a, b, ax, answer), frame_a=frame, frames=[frame]))
     return out
+
+
+def margin(facts: list, params: dict, answer: str) -> Margin | None:
+    """Metres from the edge of the answer's band (negative inside the ambiguous band)."""
+    a, b = params["parts"]
+    f = find(facts, "offset", [a, b], params["frame"], params["axis"])
+    if f is None:
+        return None
+    v = abs(f["value"])
+    gap = v - CLEAR if v > CLEAR else ALIGNED - v if v <= ALIGNED else -min(v - ALIGNED, CLEAR - v)
+    return Margin(gap, "m", GROUP_MARGIN, MIN_MARGIN, f["visibility"])
 
 
 def derive(facts: list, params: dict) -> str | None:

@@ -6,12 +6,15 @@ which joint changes most (>= 45 degrees, every distractor changed under 15 degre
 """
 from __future__ import annotations
 
-from .common import Candidate, ClipFacts, find, part_name
+from ...describe.config import group
+from .common import Candidate, ClipFacts, Margin, find, part_name
 
 TASK = "spatial_difference"
 JOINTS = ("left_elbow", "right_elbow", "left_knee", "right_knee")
 CLEAR, SAME, MOST, STILL = 30.0, 8.0, 45.0, 15.0
 CHANGE = ("it bends more", "it straightens", "it stays about the same")
+GROUP_MARGIN = float(group("angle")["margin"])
+MIN_MARGIN = 5.0    # degrees past an edge of the change bands
 
 
 def change_option(delta: float):
@@ -67,6 +70,24 @@ def generate(clip: ClipFacts) -> list[Candidate]:
             out.append(Candidate(TASK, "most_changed", q, answer, wrong, used,
                                  {"frame_a": a, "frame_b": b}, key=(TASK, "most", answer), **common))
     return out
+
+
+def margin(facts: list, params: dict, answer: str) -> Margin | None:
+    """Degrees the angle change is past the edge of its band (joint change), or the
+    smaller of the top change over ``MOST`` and the distractors' under ``STILL``."""
+    d, used = deltas(facts, params["frame_a"], params["frame_b"])
+    if "joint" in params:
+        j = params["joint"]
+        if j not in d:
+            return None
+        used = [f for f in used if f["part"] == j]
+        gap = SAME - abs(d[j]) if answer == CHANGE[2] else abs(d[j]) - CLEAR
+    else:
+        if len(d) < 3:
+            return None
+        top = max(d, key=lambda j: abs(d[j]))
+        gap = min([abs(d[top]) - MOST] + [STILL - abs(v) for j, v in d.items() if abs(v) < STILL])
+    return Margin(gap, "deg", GROUP_MARGIN, MIN_MARGIN, min(f["visibility"] for f in used))
 
 
 def derive(facts: list, params: dict) -> str | None:
