@@ -121,6 +121,7 @@ def run_gui(argv: list[str]) -> int:
     ctx.poses.auto_extract = not args.no_extract
     window = MainWindow(ctx)
     window.resize(*(_size(args.size) if args.size else _default_size(app, args.screenshot)))
+    window.keep_on_screen = not args.screenshot
     if not args.screenshot:  # screenshots use the default layout, so they are reproducible
         window.restore_layout()
         window.autosave_layout()  # kept on disk as it changes, not only on a clean quit

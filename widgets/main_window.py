@@ -107,6 +107,7 @@ class MainWindow(QMainWindow):
         self.build_panels()
         self._docks_sized = False
         self._fitted = False
+        self.keep_on_screen = True   # off for --screenshot: an offscreen render of a chosen size
         self._default_state = self.saveState()   # View > Reset Layout goes back to it
         floatable = bool(ctx.settings.get(FLOATABLE_KEY, False))
         self.actions_by_id["view.floatable"].setChecked(floatable)
@@ -400,7 +401,8 @@ class MainWindow(QMainWindow):
                 dock.raise_()
         if not self._fitted:
             self._fitted = True
-            self.fit_to_screen()   # now that the frame is known
+            if self.keep_on_screen:
+                self.fit_to_screen()   # now that the frame is known
 
     def closeEvent(self, event) -> None:
         self.ctx.poses.cancel(quiet=True)
