@@ -29,7 +29,7 @@ from models.vlm.local import TransformersBackend  # noqa: E402
 from models.vlm.tiny import build_real_size_checkpoint, build_tiny_checkpoint  # noqa: E402
 from models.vlm.types import GenerationParams, VLMRequest, messages_for  # noqa: E402
 
-CLIP = Path(__file__).resolve().parents[2] / "shared" / "data" / "clips" / "arm_wrestling.mp4"
+CLIP = Path(__file__).resolve().parents[1] / "tests" / "data" / "clips" / "arm_wrestling.mp4"
 
 
 def bare_generate(model, processor, frames, question: str, new_tokens: int, fps: float,
