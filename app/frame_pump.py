@@ -6,7 +6,9 @@ dropped without decoding (``dropped`` counts them). Results carry their request 
 clip generation so the receiver can ignore anything older than what it already shows.
 A request may carry a size (w, h): the frame then comes scaled down to fit in it (made on
 the decode thread, so drawing a playing 1080p clip at its on-screen size costs the GUI
-thread a small blit); ``frameReady`` also says the full frame's (w, h).
+thread a small blit) in B, G, R, X byte order, (h, w, 4), which paints fastest;
+``frameReady`` also says the full frame's (w, h). Frames asked for without a size are RGB
+at full resolution.
 The ``VideoReader`` is created and used only on the pump's lane thread.
 """
 from __future__ import annotations
@@ -140,7 +142,7 @@ class FramePump(QObject):
         if self._reader is None:
             return
         try:
-            image = self._reader.read(index, size)
+            image = self._reader.read(index, size, bgrx=size is not None)
             full = self._reader.full_size
         except StudioError as exc:
             self.frameFailed.emit(gen, rid, index, str(exc))

@@ -60,7 +60,7 @@ def decode_all(rounds: int, size=None) -> tuple[float, int]:
     for _ in range(rounds):
         with VideoReader(CLIP) as r:
             for i in range(r.info.frame_count):
-                r.read(i, size) if size else r.read(i)
+                r.read(i, size, bgrx=True) if size else r.read(i)
                 n += 1
     return time.perf_counter() - t0, n
 
@@ -156,7 +156,7 @@ def serial(draw, rounds: int, size=None) -> tuple[float, int]:
     for _ in range(rounds):
         with VideoReader(CLIP) as r:
             for i in range(r.info.frame_count):
-                draw(i, r.read(i, size) if size else r.read(i))
+                draw(i, r.read(i, size, bgrx=True) if size else r.read(i))
                 n += 1
     return time.perf_counter() - t0, n
 
@@ -171,7 +171,7 @@ def pipelined(draw, rounds: int, size=None) -> tuple[float, int]:
         for _ in range(rounds):
             with VideoReader(CLIP) as r:
                 for i in range(r.info.frame_count):
-                    q.put((i, r.read(i, size) if size else r.read(i)))
+                    q.put((i, r.read(i, size, bgrx=True) if size else r.read(i)))
         q.put(None)
     n = 0
     t0 = time.perf_counter()

@@ -279,14 +279,16 @@ class VideoReader:
         bgr = self._read_bgr()
         return None if bgr is None else self._cv2.cvtColor(bgr, self._cv2.COLOR_BGR2RGB)
 
-    def _rgb(self, bgr: np.ndarray, size: Optional[tuple[int, int]]) -> np.ndarray:
-        """``bgr`` as RGB, scaled down (nearest pixel) to fit in ``size`` = (w, h) when it
-        is larger; scaling first makes the colour conversion cheaper too."""
+    def _rgb(self, bgr: np.ndarray, size: Optional[tuple[int, int]],
+             bgrx: bool = False) -> np.ndarray:
+        """``bgr`` as RGB (or B, G, R, 255 with ``bgrx``), scaled down (nearest pixel) to
+        fit in ``size`` = (w, h) when it is larger; scaling first makes the colour
+        conversion cheaper too."""
         cv2 = self._cv2
         out = reduced_size(bgr.shape[1], bgr.shape[0], size)
         if out is not None:
             bgr = cv2.resize(bgr, out, interpolation=cv2.INTER_NEAREST)
-        return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+        return cv2.cvtColor(bgr, cv2.COLOR_BGR2BGRA if bgrx else cv2.COLOR_BGR2RGB)
 
     def set_times(self, times: Optional[FrameTimes]) -> None:
         """Give the reader the clip's frame timestamp table (else it reads it when it
@@ -329,16 +331,19 @@ class VideoReader:
             k += 1
         self._next = k + 1
 
-    def read(self, index: int, size: Optional[tuple[int, int]] = None) -> np.ndarray:
+    def read(self, index: int, size: Optional[tuple[int, int]] = None,
+             bgrx: bool = False) -> np.ndarray:
         """Frame ``index`` as RGB uint8 (H, W, 3). Raises VideoError past the end.
 
         ``size`` = (w, h): a frame larger than that comes scaled down (nearest pixel, aspect
         kept) to fit in it, e.g. for drawing at its on-screen size while playing; None: the
-        full resolution. Reading the frame just read again (other size) does not decode."""
+        full resolution. ``bgrx``: (H, W, 4) bytes blue, green, red, 255 instead (the 32-bit
+        layout screens paint fastest). Reading the frame just read again (other size) does
+        not decode."""
         if index < 0 or index >= self.info.frame_count:
             raise VideoError(f"Frame {index} is outside 0..{self.info.frame_count - 1}")
         if self._last[0] == index and self._last[1] is not None:
-            return self._rgb(self._last[1], size)
+            return self._rgb(self._last[1], size, bgrx)
         gap = index - self._next
         if gap < 0 or gap > FORWARD_DECODE_LIMIT:
             self._seek(index)
@@ -352,7 +357,7 @@ class VideoReader:
             raise VideoError(f"Frame {index} of {Path(self.info.path).name} cannot be decoded "
                              "(file truncated or corrupt)")
         self._last = (index, bgr)
-        return self._rgb(bgr, size)
+        return self._rgb(bgr, size, bgrx)
 
     def frames(self, start: int = 0, stop: Optional[int] = None) -> Iterator[tuple[int, np.ndarray]]:
         """Decode sequentially from ``start``; stops early at the real end of stream."""

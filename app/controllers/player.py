@@ -10,8 +10,9 @@ With a loop set (``set_loop(start, end)``, e.g. frames A-B), playback wraps from
 back to ``start``; ``faster``/``slower``/``normal_speed`` step through ``SPEEDS``.
 While playing, frames are asked for at ``display_size`` (the size the view shows the whole
 frame at, set by the view; None: full resolution), so ``current_image`` may then be a
-scaled-down copy of the frame (``current_size`` is the full frame's (w, h)); a paused
-player always ends up showing the full-resolution frame.
+scaled-down copy of the frame, (h, w, 4) in B, G, R, X byte order (``current_size`` is the
+full frame's (w, h)); otherwise it is the full RGB frame, and a paused player always ends
+up showing that.
 """
 from __future__ import annotations
 
