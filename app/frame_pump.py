@@ -4,6 +4,11 @@ Every ``open``/``request`` gets a new, increasing request id. Requests waiting w
 decoder is busy are coalesced: only the newest frame request is decoded, older ones are
 dropped without decoding (``dropped`` counts them). Results carry their request id and the
 clip generation so the receiver can ignore anything older than what it already shows.
+A request may carry a size (w, h): the frame then comes scaled down to fit in it (made on
+the decode thread, so drawing a playing 1080p clip at its on-screen size costs the GUI
+thread a small blit) in B, G, R, X byte order, (h, w, 4), which paints fastest;
+``frameReady`` also says the full frame's (w, h). Frames asked for without a size are RGB
+at full resolution.
 The ``VideoReader`` is created and used only on the pump's lane thread.
 """
 from __future__ import annotations
@@ -21,7 +26,8 @@ from models.video import VideoReader, frame_times, with_times
 class FramePump(QObject):
     opened = Signal(int, object)          # generation, VideoInfo
     openFailed = Signal(int, str, str)    # generation, path, one-line message
-    frameReady = Signal(int, int, int, object)  # generation, request id, frame index, RGB
+    frameReady = Signal(int, int, int, object, object)  # generation, request id, frame
+    #                                      index, RGB, (w, h) of the full-resolution frame
     frameFailed = Signal(int, int, int, str)    # generation, request id, frame index, message
 
     def __init__(self, jobs, lane: str = "frame-pump", parent: Optional[QObject] = None,
@@ -35,7 +41,7 @@ class FramePump(QObject):
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
         self._open_req: Optional[tuple[int, str]] = None   # (generation, path)
-        self._frame_req: Optional[tuple[int, int]] = None  # (request id, index)
+        self._frame_req: Optional[tuple] = None  # (request id, index, size or None)
         self._generation = 0
         self._draining = False
         self._reader: Optional[VideoReader] = None  # lane thread only
@@ -58,13 +64,15 @@ class FramePump(QObject):
         self._kick()
         return gen
 
-    def request(self, index: int) -> int:
-        """Ask for frame ``index`` of the current clip; returns the request id."""
+    def request(self, index: int, size: Optional[tuple[int, int]] = None) -> int:
+        """Ask for frame ``index`` of the current clip, scaled down to fit in ``size``
+        = (w, h) when given (None: full resolution); returns the request id."""
         rid = next(self._ids)
+        size = None if size is None else (int(size[0]), int(size[1]))
         with self._lock:
             if self._frame_req is not None:
                 self.dropped += 1
-            self._frame_req = (rid, int(index))
+            self._frame_req = (rid, int(index), size)
         self._kick()
         return rid
 
@@ -130,13 +138,14 @@ class FramePump(QObject):
             pass   # times fall back to frame / fps
         self.opened.emit(gen, info)
 
-    def _do_frame(self, gen: int, rid: int, index: int) -> None:
+    def _do_frame(self, gen: int, rid: int, index: int, size=None) -> None:
         if self._reader is None:
             return
         try:
-            image = self._reader.read(index)
+            image = self._reader.read(index, size, bgrx=size is not None)
+            full = self._reader.full_size
         except StudioError as exc:
             self.frameFailed.emit(gen, rid, index, str(exc))
             return
         self.decoded += 1
-        self.frameReady.emit(gen, rid, index, image)
+        self.frameReady.emit(gen, rid, index, image, full)

@@ -1,18 +1,23 @@
 """Playback benchmark: decode + skeleton overlay drawing at 1080p.
 
 Measures, in one run on ``two_people_room.mp4`` (1920x1080):
-  decode alone     VideoReader.read(i) for every frame, in order;
-  with overlay     the same decode plus everything the app does to show a frame: numpy ->
-                   QImage -> pixmap, pose of that frame to the skeleton item, and the scene
-                   rendered into an offscreen QImage (the drawing, at the on-screen size
-                   960x540 and at full 1080p).
-  whole window     the real main window at 1440x900: frameChanged reaches every panel
-                   (video, angle plot cursor, transport, describe ...) and the window
-                   repaints, per frame.
+  decode alone     VideoReader.read(i) for every frame, in order, at full resolution: the
+                   reference every ratio is taken against;
+  with overlay     decode as the playing app asks for it (scaled down on the decode side to
+                   the size the frame is drawn at, as the frame pump does while playing)
+                   plus everything the app does to show a frame: numpy -> QImage, pose of
+                   that frame to the skeleton item, and the scene rendered into an
+                   offscreen QImage (the drawing, at the on-screen size 960x540 and at full
+                   1080p);
+  whole window     the real main window at 1440x900 with the Describe panel visible (checked):
+                   each frame goes through the player's frame slot, so ``frameChanged``
+                   reaches every panel (video, angle plot cursor, transport, describe ...),
+                   then the event loop's pending work runs: layouts and the repaint of what
+                   changed, as on screen.
 Serial numbers put both on one thread; "pipelined" runs decode on a decode thread and the
 drawing on the GUI thread, the way the app's frame pump plays. Each figure is the best of
 ``--rounds`` passes, decode and drawing passes interleaved (the machine is shared: other
-processes only slow a pass down). Targets: overlay/decode >= 0.80 and >= 60 fps.
+processes only slow a pass down). Targets: overlay/decode >= 0.90 and >= 60 fps.
 
     .venv/bin/python bench/bench_playback.py [--synthetic] [--rounds N]
 """
@@ -47,7 +52,7 @@ def load_track(synthetic: bool, frames: int, w: int, h: int):
     return synthetic_track(frames, w, h)
 
 
-def decode_all(rounds: int) -> tuple[float, int]:
+def decode_all(rounds: int, size=None) -> tuple[float, int]:
     from models.video import VideoReader
 
     n = 0
@@ -55,12 +60,13 @@ def decode_all(rounds: int) -> tuple[float, int]:
     for _ in range(rounds):
         with VideoReader(CLIP) as r:
             for i in range(r.info.frame_count):
-                r.read(i)
+                r.read(i, size, bgrx=True) if size else r.read(i)
                 n += 1
     return time.perf_counter() - t0, n
 
 
-def make_drawer(track, display):
+def make_drawer(track, display, size=None):
+    """Scene drawing into a ``display``-sized image; frames decoded to fit in ``size``."""
     from PySide6.QtGui import QImage, QPainter
 
     from widgets.video.view import VideoView
@@ -70,7 +76,7 @@ def make_drawer(track, display):
     target = QImage(display[0], display[1], QImage.Format.Format_RGB32)
 
     def draw(i, image):
-        view.show_frame(image, [track.pixels(i)])
+        view.show_frame(image, [track.pixels(i)], source=(1920, 1080))
         painter = QPainter(target)
         painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
         scene_rect = view.sceneRect()
@@ -80,12 +86,13 @@ def make_drawer(track, display):
         painter.restore()
         view.scene().render(painter)
         painter.end()
-    return view, draw
+    return view, draw, size
 
 
 def make_window_drawer(track, size=(1440, 900)):
     """The whole main window (every panel listening to ``frameChanged``) repainted per
-    frame: what the app really does on the GUI thread while it plays."""
+    frame: what the app really does on the GUI thread while it plays. The Describe panel
+    is brought to the front and must be visible."""
     import tempfile
 
     from app.context import AppContext
@@ -117,16 +124,31 @@ def make_window_drawer(track, size=(1440, 900)):
     player.set_track(track)
     loop.exec()
     facts.disconnect(loop.quit)
+    from PySide6.QtWidgets import QApplication
+
+    from widgets.describe.panel import DescribePanel
+
+    win.show_panel("describe")
+    QApplication.processEvents()
+    describe = win.findChild(DescribePanel)
+    if describe is None or not describe.isVisible() or describe.width() < 50:
+        raise SystemExit("error: the Describe panel is not visible in the benchmark window")
+    print(f"whole window: Describe panel visible at {describe.width()}x{describe.height()}, "
+          f"video view {win.video.view.viewport().width()}x{win.video.view.viewport().height()}")
     win.video.view.set_smooth(False)
+    size = getattr(player, "display_size", None)   # what the playing player asks for
+    rid = iter(range(10 ** 9, 10 ** 10))
 
     def draw(i, image):
-        player.current_frame, player.current_image = i, image
-        player.frameChanged.emit(i)
-        win.repaint()
-    return (win, ctx), draw
+        if size is None:
+            player._on_frame(player.pump.generation, next(rid), i, image)
+        else:
+            player._on_frame(player.pump.generation, next(rid), i, image, (1920, 1080))
+        QApplication.processEvents()   # layouts + repaint of what changed, as on screen
+    return (win, ctx), draw, size
 
 
-def serial(draw, rounds: int) -> tuple[float, int]:
+def serial(draw, rounds: int, size=None) -> tuple[float, int]:
     from models.video import VideoReader
 
     n = 0
@@ -134,12 +156,12 @@ def serial(draw, rounds: int) -> tuple[float, int]:
     for _ in range(rounds):
         with VideoReader(CLIP) as r:
             for i in range(r.info.frame_count):
-                draw(i, r.read(i))
+                draw(i, r.read(i, size, bgrx=True) if size else r.read(i))
                 n += 1
     return time.perf_counter() - t0, n
 
 
-def pipelined(draw, rounds: int) -> tuple[float, int]:
+def pipelined(draw, rounds: int, size=None) -> tuple[float, int]:
     """Decode thread -> bounded queue -> drawing on this (GUI) thread."""
     from models.video import VideoReader
 
@@ -149,7 +171,7 @@ def pipelined(draw, rounds: int) -> tuple[float, int]:
         for _ in range(rounds):
             with VideoReader(CLIP) as r:
                 for i in range(r.info.frame_count):
-                    q.put((i, r.read(i)))
+                    q.put((i, r.read(i, size, bgrx=True) if size else r.read(i)))
         q.put(None)
     n = 0
     t0 = time.perf_counter()
@@ -189,20 +211,25 @@ def main() -> int:
     print("load average: %.2f %.2f %.2f" % os.getloadavg())
     print(f"clip {CLIP.name}: {info.width}x{info.height}, {info.frame_count} frames; "
           f"best of {args.rounds} passes, decode and drawing passes interleaved")
-    drawers = [("960x540 (on-screen)", lambda: make_drawer(track, (960, 540))),
+    drawers = [("960x540 (on-screen)", lambda: make_drawer(track, (960, 540), (960, 540))),
                ("1920x1080 (full)", lambda: make_drawer(track, (1920, 1080))),
                ("whole window 1440x900", lambda: make_window_drawer(track))]
     for label, factory in drawers:
-        _keep, draw = factory()
-        fps = {"decode": 0.0, "serial": 0.0, "pipelined": 0.0}
-        for _ in range(args.rounds):  # interleaved: a load change hits all three alike
+        _keep, draw, size = factory()
+        fps = {"decode": 0.0, "sized": 0.0, "serial": 0.0, "pipelined": 0.0}
+        for _ in range(args.rounds):  # interleaved: a load change hits all alike
             fps["decode"] = max(fps["decode"], best_fps(decode_all, 1))
-            fps["serial"] = max(fps["serial"], best_fps(lambda r: serial(draw, r), 1))
-            fps["pipelined"] = max(fps["pipelined"], best_fps(lambda r: pipelined(draw, r), 1))
+            if size:
+                fps["sized"] = max(fps["sized"], best_fps(lambda r: decode_all(r, size), 1))
+            fps["serial"] = max(fps["serial"], best_fps(lambda r: serial(draw, r, size), 1))
+            fps["pipelined"] = max(fps["pipelined"],
+                                   best_fps(lambda r: pipelined(draw, r, size), 1))
         d = fps["decode"]
         print(f"decode alone                       : {d:7.1f} fps")
+        if size:
+            print(f"decode scaled to fit {size[0]}x{size[1]:<4d}      : {fps['sized']:7.1f} fps")
         print(f"overlay {label:22s} serial   : {fps['serial']:7.1f} fps  ratio {fps['serial'] / d:.2f}")
-        ok = fps["pipelined"] / d >= 0.8 and fps["pipelined"] >= 60
+        ok = fps["pipelined"] / d >= 0.9 and fps["pipelined"] >= 60
         print(f"overlay {label:22s} pipelined: {fps['pipelined']:7.1f} fps  ratio "
               f"{fps['pipelined'] / d:.2f}  {'OK' if ok else 'BELOW TARGET'}")
     print("load average: %.2f %.2f %.2f" % os.getloadavg())

@@ -341,13 +341,13 @@ def _repetition(sig, ctx) -> list[Fact]:
     t = ctx["times"].time_of
     gaps = [t(b + ctx["i0"]) - t(a + ctx["i0"]) for a, b in zip(peaks[:-1], peaks[1:])
             if np.isfinite(s[a:b + 1]).all()]
-    period = float(np.median(gaps)) if gaps else None   # never across a gap
+    spacing = float(np.median(gaps)) if gaps else None   # never across a gap
     part = name.rsplit(" ", 1)[0].replace(" ", "_")
     return [_fact(ctx, "repetition", (part,), "repetitions",
                   count, "cycles", str(count), (), "body", "centre",
-                  {"signal": name, "signal_kind": kind, "periodicity": period,
+                  {"signal": name, "signal_kind": kind, "periodicity": period["kind"],
                    "peaks": [int(p) + ctx["i0"] for p in peaks],
-                   "period_s": period, "series": [round(float(v), 4) for v in s]})]
+                   "period_s": spacing, "series": [round(float(v), 4) for v in s]})]
 
 
 def _onsets(sig, ctx) -> list[Fact]:

@@ -229,6 +229,18 @@ def _check_path(path) -> Path:
     return p
 
 
+def reduced_size(width: int, height: int,
+                 size: Optional[tuple[int, int]]) -> Optional[tuple[int, int]]:
+    """(w, h) of a ``width`` x ``height`` frame scaled down to fit in ``size`` (aspect
+    kept), or None when it already fits (or ``size`` is None): frames are never enlarged."""
+    if size is None:
+        return None
+    scale = min(size[0] / width, size[1] / height)
+    if scale >= 1.0:
+        return None
+    return max(1, round(width * scale)), max(1, round(height * scale))
+
+
 class VideoReader:
     """Random-access reader over one video file. Not thread-safe: one per thread."""
 
@@ -246,25 +258,46 @@ class VideoReader:
         h = int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT) or 0)
         self._cap = cap
         self._next = 0  # index of the frame the next cap.read() returns
-        first = self._read_next()
+        first = self._read_bgr()
         if first is None:
             cap.release()
             raise VideoError(f"{p.name} has no decodable frames")
-        self._first = first
         self._origin = cap.get(cv2.CAP_PROP_POS_MSEC) / 1000.0   # the first frame's timestamp
+        self._last: tuple[int, Optional[np.ndarray]] = (0, first)  # newest decoded (index, BGR)
+        self._size = (int(first.shape[1]), int(first.shape[0]))
         self._times: Optional[FrameTimes] = None   # frame timestamp table, once known
         if fps <= 0 or fps > 1000:
             fps = 25.0
         self.info = VideoInfo(str(p), max(count, 1), fps, w or first.shape[1], h or first.shape[0],
                               declared_count=count > 0)
 
+    @property
+    def full_size(self) -> tuple[int, int]:
+        """(w, h) of the frames at full resolution (as decoded)."""
+        return self._size
+
     # -- decoding ---------------------------------------------------------------------
-    def _read_next(self) -> Optional[np.ndarray]:
+    def _read_bgr(self) -> Optional[np.ndarray]:
         ok, bgr = self._cap.read()
         if not ok or bgr is None:
             return None
         self._next += 1
-        return self._cv2.cvtColor(bgr, self._cv2.COLOR_BGR2RGB)
+        return bgr
+
+    def _read_next(self) -> Optional[np.ndarray]:
+        bgr = self._read_bgr()
+        return None if bgr is None else self._cv2.cvtColor(bgr, self._cv2.COLOR_BGR2RGB)
+
+    def _rgb(self, bgr: np.ndarray, size: Optional[tuple[int, int]],
+             bgrx: bool = False) -> np.ndarray:
+        """``bgr`` as RGB (or B, G, R, 255 with ``bgrx``), scaled down (nearest pixel) to
+        fit in ``size`` = (w, h) when it is larger; scaling first makes the colour
+        conversion cheaper too."""
+        cv2 = self._cv2
+        out = reduced_size(bgr.shape[1], bgr.shape[0], size)
+        if out is not None:
+            bgr = cv2.resize(bgr, out, interpolation=cv2.INTER_NEAREST)
+        return cv2.cvtColor(bgr, cv2.COLOR_BGR2BGRA if bgrx else cv2.COLOR_BGR2RGB)
 
     def set_times(self, times: Optional[FrameTimes]) -> None:
         """Give the reader the clip's frame timestamp table (else it reads it when it
@@ -309,12 +342,19 @@ class VideoReader:
             k += 1
         self._next = k + 1
 
-    def read(self, index: int) -> np.ndarray:
-        """Frame ``index`` as RGB uint8 (H, W, 3). Raises VideoError past the end."""
+    def read(self, index: int, size: Optional[tuple[int, int]] = None,
+             bgrx: bool = False) -> np.ndarray:
+        """Frame ``index`` as RGB uint8 (H, W, 3). Raises VideoError past the end.
+
+        ``size`` = (w, h): a frame larger than that comes scaled down (nearest pixel, aspect
+        kept) to fit in it, e.g. for drawing at its on-screen size while playing; None: the
+        full resolution. ``bgrx``: (H, W, 4) bytes blue, green, red, 255 instead (the 32-bit
+        layout screens paint fastest). Reading the frame just read again (other size) does
+        not decode."""
         if index < 0 or index >= self.info.frame_count:
             raise VideoError(f"Frame {index} is outside 0..{self.info.frame_count - 1}")
-        if index == 0 and self._next == 1:
-            return self._first
+        if self._last[0] == index and self._last[1] is not None:
+            return self._rgb(self._last[1], size, bgrx)
         gap = index - self._next
         if gap < 0 or gap > FORWARD_DECODE_LIMIT:
             self._seek(index)
@@ -322,11 +362,13 @@ class VideoReader:
             if not self._cap.grab():
                 break
             self._next += 1
-        frame = self._read_next()
-        if frame is None:
+        self._last = (-1, None)
+        bgr = self._read_bgr() if self._next == index else None
+        if bgr is None:
             raise VideoError(f"Frame {index} of {Path(self.info.path).name} cannot be decoded "
                              "(file truncated or corrupt)")
-        return frame
+        self._last = (index, bgr)
+        return self._rgb(bgr, size, bgrx)
 
     def frames(self, start: int = 0, stop: Optional[int] = None) -> Iterator[tuple[int, np.ndarray]]:
         """Decode sequentially from ``start``; stops early at the real end of stream."""

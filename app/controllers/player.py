@@ -8,6 +8,11 @@ frame. Playback is clock driven: each tick asks for the frame that *should* be s
 now (clip fps x speed); when decoding lags, the pump skips to the newest request.
 With a loop set (``set_loop(start, end)``, e.g. frames A-B), playback wraps from ``end``
 back to ``start``; ``faster``/``slower``/``normal_speed`` step through ``SPEEDS``.
+While playing, frames are asked for at ``display_size`` (the size the view shows the whole
+frame at, set by the view; None: full resolution), so ``current_image`` may then be a
+scaled-down copy of the frame, (h, w, 4) in B, G, R, X byte order (``current_size`` is the
+full frame's (w, h)); otherwise it is the full RGB frame, and a paused player always ends
+up showing that.
 """
 from __future__ import annotations
 
@@ -48,6 +53,9 @@ class PlayerController(QObject):
         self.video_info: Optional[VideoInfo] = None
         self.current_frame = -1
         self.current_image: Optional[np.ndarray] = None
+        self.current_size: Optional[tuple[int, int]] = None  # full-resolution (w, h)
+        self.display_size: Optional[tuple[int, int]] = None  # playing frames fit in this
+        self._reduced = False  # a scaled-down frame was asked for since the last full one
         self.track: Optional[PoseTrack] = None
         self.speed = 1.0
         self._requested = -1   # newest frame index asked for
@@ -70,6 +78,7 @@ class PlayerController(QObject):
             return
         self.path, self.video_info = info.path, info
         self.current_frame, self.current_image, self._requested = -1, None, -1
+        self.current_size, self._reduced = None, False
         self.track = None
         self.set_loop(None)
         self.seek(0)  # before clipChanged, so a listener's own seek wins (latest request)
@@ -83,6 +92,7 @@ class PlayerController(QObject):
         had_clip = self.video_info is not None
         self.set_loop(None)
         self.path = self.video_info = self.current_image = self.track = None
+        self.current_size, self._reduced = None, False
         self.current_frame = self._requested = -1  # the old clip's reader is closed
         self.openFailed.emit(path, message)
         if had_clip:
@@ -113,7 +123,17 @@ class PlayerController(QObject):
         self._requested = index
         if self._timer.isActive():
             self._clock = (time.monotonic(), index)
-        self.pump.request(index)
+        self._request(index)
+
+    def set_display_size(self, size: Optional[tuple[int, int]]) -> None:
+        """(w, h) in device pixels that a playing frame needs at most (the view's size of
+        the whole frame on screen); None: always full resolution (e.g. zoomed in)."""
+        self.display_size = None if size is None else (max(1, int(size[0])), max(1, int(size[1])))
+
+    def _request(self, index: int) -> None:
+        size = self.display_size if self._timer.isActive() else None
+        self._reduced = self._reduced or size is not None
+        self.pump.request(index, size)
 
     def step(self, n: int = 1) -> None:
         self.pause()
@@ -137,12 +157,13 @@ class PlayerController(QObject):
     def seek_end(self) -> None:
         self.seek(self.frame_count - 1)
 
-    @Slot(int, int, int, object)
-    def _on_frame(self, gen: int, rid: int, index: int, image) -> None:
+    @Slot(int, int, int, object, object)
+    def _on_frame(self, gen: int, rid: int, index: int, image, full=None) -> None:
         if gen != self.pump.generation or rid <= self._shown_req:
             return  # an older clip, or older than what is on screen: stale
         self._shown_req = rid
         self.current_frame, self.current_image = index, image
+        self.current_size = tuple(full) if full is not None else (image.shape[1], image.shape[0])
         self.frameChanged.emit(index)
 
     @Slot(int, int, int, str)
@@ -187,6 +208,9 @@ class PlayerController(QObject):
     def pause(self) -> None:
         if self._timer.isActive():
             self._timer.stop()
+            if self._reduced and self._requested >= 0:
+                self._reduced = False    # the still frame again, at full resolution
+                self.pump.request(self._requested)
             self.playingChanged.emit(False)
 
     def toggle(self) -> None:
@@ -239,11 +263,13 @@ class PlayerController(QObject):
             target = start + (target - end - 1) % (end - start + 1)
             self._clock = (time.monotonic() - (target - start) / (self.fps * self.speed), start)
         elif target >= last:
-            target = last
+            if self._requested != last:
+                self._requested, self._reduced = last, True   # pause() asks for it, full size
             self.pause()
+            return
         if target != self._requested:
             self._requested = target
-            self.pump.request(target)
+            self._request(target)
 
     def close(self) -> None:
         self.pause()

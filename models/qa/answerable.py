@@ -42,6 +42,7 @@ import numpy as np
 
 from . import measure
 from .tasks import GENERATORS
+from .tasks.common import Margin
 
 STABLE_S = 0.2          # the answer must hold within this many seconds of its frames
 REASONS = {"unreliable_frame": "unreliable frame", "not_visible": "joint not visible",
@@ -55,7 +56,7 @@ INTERVAL_TASKS = ("movement_direction", "repetition_count")
 @dataclass
 class Verdict:
     confidence: Optional[float] = None
-    margin: Optional[object] = None          # tasks.common.Margin
+    margin: Optional[Margin] = None
     reasons: list = field(default_factory=list)   # (code, detail)
 
     @property

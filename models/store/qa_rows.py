@@ -89,9 +89,10 @@ def row_to_record(row) -> QARecord:
     prov = Provenance(**{k: row[k] for k in PROV_PLAIN},
                       **{k: _json_column(qa_id, k, row[k], PROV_JSON_TYPES[k])
                          for k in PROV_JSON})
-    extra = (prov.generation_params or {}).get(ANSWERABILITY)
+    params = prov.generation_params or {}
+    extra = params.get(ANSWERABILITY)
     if isinstance(extra, dict):
-        prov.generation_params = {k: v for k, v in prov.generation_params.items() if k != ANSWERABILITY}
+        prov.generation_params = {k: v for k, v in params.items() if k != ANSWERABILITY}
         for k in PROV_IN_PARAMS:
             if isinstance(extra.get(k), (str, int, float)) and not isinstance(extra.get(k), bool):
                 setattr(prov, k, extra[k])

@@ -149,3 +149,45 @@ def test_failed_open_after_a_good_clip_leaves_no_stale_clip(qtbot, ctx, clip, tm
     assert player.video_info is None and player.track is None and player.path is None
     player.seek(3)  # no clip: ignored, no crash
     assert player.current_frame == -1
+
+
+def test_playing_frames_come_at_display_size_and_a_pause_shows_full_resolution(qtbot, ctx, clip):
+    path = clip("arm_wrestling.mp4")
+    player = ctx.player
+    _open(qtbot, player, path)
+    full = player.current_size
+    assert player.current_image.shape[:2] == (full[1], full[0])
+    player.set_display_size((full[0] // 2, full[1] // 2))
+    seen = []
+
+    def on_frame(i):
+        seen.append((i, player.current_image.copy(), player.current_size))
+        if len(seen) == 6:
+            player.pause()
+    player.frameChanged.connect(on_frame)
+    with qtbot.waitSignal(player.playingChanged, timeout=TIMEOUT,
+                          check_params_cb=lambda playing: playing is False):
+        player.play()
+    qtbot.waitUntil(lambda: player.current_image.shape[:2] == (full[1], full[0]), timeout=TIMEOUT)
+    playing = [(i, img) for i, img, size in seen if img.shape[:2] != (full[1], full[0])]
+    assert playing and all(size == full for _i, _img, size in seen)
+    reference = sequential_frames(path, {i for i, _ in playing} | {player.current_frame})
+    for i, img in playing:    # scaled down, and of exactly the frame announced
+        assert img.shape == (full[1] // 2, full[0] // 2, 4)
+        import cv2
+        want = cv2.resize(reference[i], (img.shape[1], img.shape[0]),
+                          interpolation=cv2.INTER_NEAREST)
+        assert np.array_equal(img[..., 2::-1], want), f"frame {i} differs"
+    assert np.array_equal(player.current_image, reference[player.current_frame])
+
+
+def test_without_a_display_size_playing_frames_stay_full_resolution(qtbot, ctx, clip):
+    player = ctx.player
+    _open(qtbot, player, clip("street_pedestrians.mp4"))
+    player.set_display_size(None)        # e.g. the view is zoomed in
+    shapes = []
+    player.frameChanged.connect(lambda _i: shapes.append(player.current_image.shape))
+    with qtbot.waitSignal(player.playingChanged, timeout=TIMEOUT,
+                          check_params_cb=lambda playing: playing is False):
+        player.play()
+    assert shapes and set(shapes) == {(540, 960, 3)}

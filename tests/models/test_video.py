@@ -71,3 +71,32 @@ def test_bad_files_raise_one_line_errors(tmp_path, make, message):
     with pytest.raises(VideoError, match=message) as err:
         VideoReader(make(tmp_path))
     assert "\n" not in str(err.value)
+
+
+def test_read_scaled_down_is_the_same_frame_at_the_asked_size(clip, sequential):
+    import cv2
+
+    with VideoReader(clip("arm_wrestling.mp4")) as reader:
+        full_w, full_h = reader.full_size
+        assert (full_w, full_h) == (sequential[0].shape[1], sequential[0].shape[0])
+        for i in (0, 40, 41, 200, 3):
+            small = reader.read(i, (full_w // 3, full_h // 3))
+            want = cv2.resize(sequential[i], (small.shape[1], small.shape[0]),
+                              interpolation=cv2.INTER_NEAREST)
+            assert small.shape[:2] == (round(full_h / 3), round(full_w / 3))
+            assert np.array_equal(small, want), f"frame {i} differs"
+            bgrx = reader.read(i, (full_w // 3, full_h // 3), bgrx=True)   # same frame again
+            assert bgrx.shape == small.shape[:2] + (4,)
+            assert np.array_equal(bgrx[..., 2::-1], small) and (bgrx[..., 3] == 255).all()
+            assert np.array_equal(reader.read(i), sequential[i])   # full size on request
+        assert reader.read(5, (10 ** 4, 10 ** 4)).shape == sequential[5].shape  # never enlarged
+
+
+def test_reduced_size_keeps_aspect_and_never_enlarges():
+    from models.video import reduced_size
+
+    assert reduced_size(1920, 1080, (960, 900)) == (960, 540)
+    assert reduced_size(1920, 1080, (3000, 540)) == (960, 540)
+    assert reduced_size(1920, 1080, (1920, 1080)) is None
+    assert reduced_size(1920, 1080, None) is None
+    assert reduced_size(1000, 10, (1, 1)) == (1, 1)

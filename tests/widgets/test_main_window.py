@@ -407,3 +407,41 @@ def test_default_layout_window_does_not_overwrite_the_saved_one(qtbot, ctx, dial
     win.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, win.docks["ask"])
     qtbot.wait(LAYOUT_SAVE_DELAY_MS * 2)
     assert ctx.settings.path.read_bytes() == before
+
+
+def test_following_frames_does_not_re_lay_out_the_window(qtbot, window, clip):
+    """The frame label, Describe header and angle legend change text every frame; that must
+    repaint them, not re-lay out the main window (and restart every dock's geometry)."""
+    from PySide6.QtCore import QEvent, QObject
+
+    from widgets.describe.panel import DescribePanel
+
+    _open(qtbot, window, clip("arm_wrestling.mp4"))
+    player = window.ctx.player
+    player.set_track(synthetic_track(player.frame_count, 340, 256))
+    window.show_panel("describe")
+    assert window.findChild(DescribePanel).isVisible()
+
+    def seek(i):
+        with qtbot.waitSignal(player.frameChanged, timeout=T, check_params_cb=lambda f: f == i):
+            player.seek(i)
+        qtbot.wait(1)          # the event loop runs the layouts and repaints it asked for
+
+    for i in range(20, 25):
+        seek(i)
+    layouts = []
+
+    class Count(QObject):
+        def eventFilter(self, obj, event):
+            if obj is window and event.type() == QEvent.Type.LayoutRequest:
+                layouts.append(1)
+            return False
+    counter = Count()
+    window.installEventFilter(counter)
+    labels = []
+    for i in range(25, 40):
+        seek(i)
+        labels.append(window.video.transport.label.text())
+    window.removeEventFilter(counter)
+    assert labels[-1].startswith("frame 39 / ")
+    assert len(layouts) <= 2, f"{len(layouts)} relayouts of the window in 15 frames"

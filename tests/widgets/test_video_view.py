@@ -233,3 +233,40 @@ def test_panel_marks_an_unreliable_frame(qtbot, ctx, clip):
             player.seek(target)
         assert panel.view.skeleton.unreliable == why
         assert panel.view.message_item.text() == (f"pose not reliable: {why}" if why else "")
+
+
+def test_a_scaled_down_copy_keeps_the_scene_in_full_frame_pixels(view):
+    small = np.zeros((H // 4, W // 4, 4), np.uint8)   # B, G, R, X at a quarter size
+    small[..., 1] = 200                                 # green
+    view.show_frame(small, [_pose()], source=(W, H))
+    assert view.frame_item.boundingRect().size().toTuple() == (W, H)
+    assert view.frame_item.image().size().toTuple() == (W // 4, H // 4)
+    img = view.render_scene()
+    assert (img.width(), img.height()) == (W, H)
+    assert _rgb(img, 500, 300) == (0, 200, 0)            # the copy covers the whole frame
+    assert _is_left_colour(_rgb(img, 200, 100))          # the bone where the pose says
+    view.show_frame(np.zeros((H, W, 3), np.uint8), [_pose()])   # full resolution again
+    assert view.frame_item.image().size().toTuple() == (W, H)
+    assert _rgb(view.render_scene(), 500, 300) == (0, 0, 0)
+
+
+def test_display_size_follows_zoom_and_is_none_when_zoomed_in(qtbot, ctx):
+    from widgets.video.panel import VideoPanel
+
+    panel = VideoPanel(ctx)
+    qtbot.addWidget(panel)
+    panel.resize(700, 500)
+    panel.show()
+    view = panel.view
+    view.show_frame(np.zeros((1080, 1920, 3), np.uint8), [])
+    view.set_zoom(0.25)
+    assert view.display_size() == (480, 270) == ctx.player.display_size
+    view.fit()
+    w, h = ctx.player.display_size
+    assert w <= view.viewport().width() + 1 and h <= view.viewport().height() + 1
+    assert abs(w / h - 16 / 9) < 0.02 and w >= view.viewport().width() - 8 or \
+        h >= view.viewport().height() - 8
+    view.set_zoom(1.0)           # 1:1 or closer: the view needs every pixel
+    assert view.display_size() is None and ctx.player.display_size is None
+    view.set_zoom(2.0)
+    assert ctx.player.display_size is None

@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (QHBoxLayout, QHeaderView, QLabel, QPlainTextEdit,
 
 from app.controllers.describe import describe_controller
 
+from ..steady import set_steady_text
 from .highlight import attach_highlight
 
 COLUMNS = ("fact", "value", "bin", "vis.")
@@ -53,7 +54,7 @@ class DescribePanel(QWidget):
         self.tree.itemSelectionChanged.connect(self._on_select)
         lay = QVBoxLayout(self)
         lay.setContentsMargins(4, 4, 4, 4)
-        lay.addWidget(self.header)
+        lay.addWidget(self.header, 0, Qt.AlignmentFlag.AlignLeft)   # its width only grows
         lay.addWidget(self.text)
         lay.addLayout(self._buttons())
         lay.addWidget(self.tree, 1)
@@ -97,7 +98,7 @@ class DescribePanel(QWidget):
             self.header.setText("No frame")
             self._show([], "")
             return
-        self.header.setText(f"Frame {frame} · {player.time_of(frame):.2f} s")
+        set_steady_text(self.header, f"Frame {frame} · {player.time_of(frame):.2f} s")
         if player.track is None:
             self._show([], "No pose track yet: extract poses for this clip.")
             return

@@ -18,6 +18,8 @@ from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QMenu, QVBoxLayout
 
 from models.geometry import ANGLE_ORDER, joint_angles
 
+from ..steady import set_steady_text
+
 SIDE_RGB = {"left": ((255, 145, 30), (255, 200, 90)), "right": ((45, 150, 255), (120, 210, 255))}
 JOINT_STYLE = {"elbow": (Qt.PenStyle.SolidLine, 0), "shoulder": (Qt.PenStyle.DashLine, 1),
                "hip": (Qt.PenStyle.DotLine, 0), "knee": (Qt.PenStyle.DashDotLine, 1)}
@@ -156,7 +158,7 @@ class AnglePlotPanel(QWidget):
         if not self.cursor.moving:
             self.cursor.setValue(frame)
         for name, box in self.toggles.items():
-            box.setText(self._label(name, frame))
+            set_steady_text(box, self._label(name, frame))
 
     def _label(self, name: str, frame: int = -1) -> str:
         """Legend text: glyph, side, joint and the angle at ``frame`` when known."""

@@ -1,6 +1,7 @@
 """The central video panel: view toolbar (overlay, threshold, zoom, legend), the video
 view with its skeleton overlay, and the transport bar. It observes the player and draws
-``current_image`` with ``pose(current_frame)`` in one update."""
+``current_image`` with ``pose(current_frame)`` in one update, and tells the player the size
+the view shows the whole frame at (playing frames need no more pixels than that)."""
 from __future__ import annotations
 
 from PySide6.QtWidgets import (QCheckBox, QDoubleSpinBox, QHBoxLayout, QLabel, QToolButton,
@@ -31,6 +32,7 @@ class VideoPanel(QWidget):
         lay.addWidget(self.view, 1)
         lay.addWidget(self.transport)
         self.player.frameChanged.connect(self._on_frame)
+        self.view.zoomChanged.connect(self._on_zoom)
         self.player.trackChanged.connect(self._redraw_overlay)
         self.player.playingChanged.connect(lambda playing: self.view.set_smooth(not playing))
         self.player.clipChanged.connect(lambda _p: self.view.clear("loading…"))
@@ -109,7 +111,11 @@ class VideoPanel(QWidget):
         message = self._message(frame, pose)
         if why:
             message = f"pose not reliable: {why}"
-        self.view.show_frame(image, [pose] if pose is not None else [], message, [why])
+        self.view.show_frame(image, [pose] if pose is not None else [], message, [why],
+                             source=self.player.current_size if new_image else None)
+
+    def _on_zoom(self, _zoom: float) -> None:
+        self.player.set_display_size(self.view.display_size())
 
     def _redraw_overlay(self) -> None:
         if self.player.current_frame >= 0 and self.player.current_image is not None:

@@ -12,6 +12,8 @@ from PySide6.QtWidgets import (QComboBox, QHBoxLayout, QLabel, QLineEdit, QSlide
 
 from app.controllers.player import SPEEDS
 
+from ..steady import set_steady_text
+
 MARK_COLORS = {"A": QColor(120, 230, 140), "B": QColor(240, 120, 200)}  # as on the angle plot
 LOOP_COLOR = QColor(255, 210, 80, 70)
 
@@ -248,8 +250,8 @@ class TransportBar(QWidget):
             self.slider.setValue(frame)
             self._updating = False
         info = self.player.video_info
-        self.label.setText(f"frame {frame} / {info.frame_count - 1}   "
-                           f"{format_time(info.time_of(frame))} / {format_time(info.duration)}")
+        set_steady_text(self.label, f"frame {frame} / {info.frame_count - 1}   "
+                        f"{format_time(info.time_of(frame))} / {format_time(info.duration)}")
 
     def _on_playing(self, playing: bool) -> None:
         icon = QStyle.StandardPixmap.SP_MediaPause if playing else QStyle.StandardPixmap.SP_MediaPlay

@@ -2,14 +2,19 @@
 
 ``show_frame(image, poses, message)`` replaces image, overlay and status text in one call,
 so the pose drawn always belongs to the image shown. Wheel zooms around the cursor, drag
-pans, ``fit()`` (or double-click) fits the image to the window again.
+pans, ``fit()`` (or double-click) fits the image to the window again. The image may be a
+scaled-down copy of the frame (``source`` gives the full frame's size): the scene stays in
+full-frame pixels, so overlays and zoom never depend on the copy's size, and
+``display_size()`` says how large a copy the view needs while playing.
 """
 from __future__ import annotations
 
+import math
+import sys
 from typing import Optional, Sequence
 
 import numpy as np
-from PySide6.QtCore import QRectF, Qt, Signal
+from PySide6.QtCore import QRectF, QSizeF, Qt, Signal
 from PySide6.QtGui import QBrush, QColor, QFont, QImage, QPainter
 from PySide6.QtWidgets import (QGraphicsItem, QGraphicsScene,
                                QGraphicsSimpleTextItem, QGraphicsView)
@@ -20,9 +25,16 @@ ZOOM_STEP = 1.15
 
 
 def to_qimage(rgb: np.ndarray) -> QImage:
-    """Wrap an RGB uint8 array (no copy; keep the array alive while the image lives)."""
+    """Wrap an RGB uint8 array, or an (h, w, 4) one in B, G, R, X byte order (Qt's 32-bit
+    RGB on little-endian machines: about 3x cheaper to paint scaled than RGB). No copy when
+    it can be avoided: keep the array alive while the image lives."""
     rgb = np.ascontiguousarray(rgb)
     h, w = rgb.shape[:2]
+    if rgb.ndim == 3 and rgb.shape[2] == 4:
+        if sys.byteorder == "little":
+            return QImage(rgb.data, w, h, rgb.strides[0], QImage.Format.Format_RGB32)
+        rgb = np.ascontiguousarray(rgb[:, :, 2::-1])   # big-endian: fall back to RGB
+        return QImage(rgb.data, w, h, rgb.strides[0], QImage.Format.Format_RGB888).copy()
     return QImage(rgb.data, w, h, rgb.strides[0], QImage.Format.Format_RGB888)
 
 
@@ -40,18 +52,21 @@ def outside(rect: QRectF, inner: QRectF) -> list[QRectF]:
 
 class FrameItem(QGraphicsItem):
     """The frame image, painted straight from the decoded array (no per-frame pixmap
-    conversion: one 1080p copy less per displayed frame)."""
+    conversion: one 1080p copy less per displayed frame). It covers the full frame's size
+    (``size``) even when the image is a smaller copy, which is then stretched over it."""
 
     def __init__(self) -> None:
         super().__init__()
         self._image = QImage()
+        self._size = QSizeF()
         self._keep = None  # the numpy array the QImage points into
         self._mode = Qt.TransformationMode.SmoothTransformation
 
-    def set_image(self, image: QImage, keep=None) -> None:
-        if image.size() != self._image.size():
+    def set_image(self, image: QImage, keep=None, size: Optional[QSizeF] = None) -> None:
+        size = QSizeF(image.size()) if size is None else QSizeF(size)
+        if size != self._size:
             self.prepareGeometryChange()
-        self._image, self._keep = image, keep
+        self._image, self._keep, self._size = image, keep, size
         self.update()
 
     def image(self) -> QImage:
@@ -65,7 +80,7 @@ class FrameItem(QGraphicsItem):
         self.update()
 
     def boundingRect(self) -> QRectF:
-        return QRectF(0, 0, self._image.width(), self._image.height())
+        return QRectF(0, 0, self._size.width(), self._size.height())
 
     def paint(self, painter: QPainter, option, widget=None) -> None:
         if not self._image.isNull():
@@ -87,6 +102,7 @@ class VideoView(QGraphicsView):
         self.overlay_visible = True
         self.message_item = self._make_message()
         self._image: Optional[np.ndarray] = None
+        self._source: Optional[tuple[int, int]] = None   # (w, h) of the full frame shown
         self._auto_fit = True
         self.setRenderHints(QPainter.RenderHint.Antialiasing |
                             QPainter.RenderHint.SmoothPixmapTransform)
@@ -134,11 +150,13 @@ class VideoView(QGraphicsView):
         return self.skeletons
 
     def show_frame(self, image: Optional[np.ndarray], poses: Sequence[Optional[np.ndarray]] = (),
-                   message: str = "", unreliable: Sequence[str] = ()) -> None:
-        """Show ``image`` with ``poses`` ((joints, 3) pixel arrays) and ``message``;
-        ``unreliable[i]``: why pose i is not reliable ("" or missing: it is)."""
+                   message: str = "", unreliable: Sequence[str] = (),
+                   source: Optional[tuple[int, int]] = None) -> None:
+        """Show ``image`` with ``poses`` ((joints, 3) pixel arrays, in full-frame pixels)
+        and ``message``; ``unreliable[i]``: why pose i is not reliable ("" or missing: it
+        is); ``source``: (w, h) of the full frame when ``image`` is a scaled-down copy."""
         if image is not None:
-            self._set_image(image)
+            self._set_image(image, source)
         bounds = self.frame_item.boundingRect()
         items = self._skeleton_items(max(1, len(poses)))
         for i, item in enumerate(items):
@@ -148,11 +166,12 @@ class VideoView(QGraphicsView):
         self.message_item.setText(message)
         self.message_item.setPos(bounds.topLeft())
 
-    def _set_image(self, image: np.ndarray) -> None:
-        first = self._image is None or self._image.shape != image.shape
-        self._image = image
+    def _set_image(self, image: np.ndarray, source: Optional[tuple[int, int]] = None) -> None:
+        size = (image.shape[1], image.shape[0]) if source is None else tuple(source)
+        first = self._image is None or self._source != size
+        self._image, self._source = image, size
         image = np.ascontiguousarray(image)
-        self.frame_item.set_image(to_qimage(image), keep=image)
+        self.frame_item.set_image(to_qimage(image), keep=image, size=QSizeF(*size))
         if first:
             self.scene().setSceneRect(self.frame_item.boundingRect())
             if self._auto_fit:
@@ -161,14 +180,14 @@ class VideoView(QGraphicsView):
     def show_picture(self, picture: QImage, poses: Sequence[np.ndarray] = (),
                      message: str = "") -> None:
         """Show a still ``QImage`` (e.g. an imported COCO photo) with its poses."""
-        self._image = None
+        self._image = self._source = None
         self.frame_item.set_image(picture)
         self.scene().setSceneRect(self.frame_item.boundingRect())
         self.fit()
         self.show_frame(None, poses, message)
 
     def clear(self, message: str = "") -> None:
-        self._image = None
+        self._image = self._source = None
         self.frame_item.set_image(QImage())
         self.show_frame(None, (), message)
 
@@ -196,6 +215,16 @@ class VideoView(QGraphicsView):
     @property
     def zoom(self) -> float:
         return self.transform().m11()
+
+    def display_size(self) -> Optional[tuple[int, int]]:
+        """(w, h) in device pixels of the whole frame as the view shows it now, or None
+        when that is not smaller than the frame (zoomed in: full resolution is needed)."""
+        rect = self.frame_item.boundingRect()
+        scale = abs(self.zoom) * self.devicePixelRatioF()
+        if rect.width() <= 0 or scale >= 1.0:
+            return None
+        return (min(int(rect.width()), math.ceil(rect.width() * scale)),
+                min(int(rect.height()), math.ceil(rect.height() * scale)))
 
     def fit(self) -> None:
         self._auto_fit = True

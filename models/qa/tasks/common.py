@@ -7,9 +7,12 @@ facts alone; used by ``synth.rederive`` and the tests).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 from ...video import FrameTimes
+
+if TYPE_CHECKING:   # a type only: answerable imports the tasks
+    from ..answerable import TrackContext
 
 
 @dataclass
@@ -58,7 +61,7 @@ class ClipFacts:
     pairs: list  # (frame_a, frame_b)
     n_options: int = 4
     times: Optional[FrameTimes] = None  # the clip's frame times; None: frame / fps
-    context: Optional[object] = None  # ``answerable.TrackContext``: reliability, stability
+    context: Optional["TrackContext"] = None  # reliability, stability
 
     def t(self, frame: int) -> float:
         """Seconds at which ``frame`` is shown (as questions state it)."""
