@@ -64,6 +64,14 @@ def export_launcher(window):
     return ExportLauncher(window)
 
 
+def action_targets(window) -> dict:
+    """The handler targets of the action table for ``window`` (which has a ``ctx``); feature
+    ones (export, help) are built on first use."""
+    ctx = window.ctx
+    return {"window": window, "player": ctx.player, "marks": ctx.marks, "poses": ctx.poses,
+            "export": actions.Lazy(export_launcher), "help": actions.Lazy(help_launcher)}
+
+
 def help_launcher(window):
     """The Help menu's target (built on first use)."""
     from .help import HelpLauncher  # noqa: PLC0415 (loaded on first trigger)
@@ -206,10 +214,7 @@ class MainWindow(QMainWindow):
         return dock
 
     def _targets(self) -> dict:
-        """The handler targets of the action table; feature ones are built on first use."""
-        return {"window": self, "player": self.ctx.player, "marks": self.ctx.marks,
-                "poses": self.ctx.poses, "export": actions.Lazy(export_launcher),
-                "help": actions.Lazy(help_launcher)}
+        return action_targets(self)
 
     def _build_menus(self) -> None:
         menus = {title: self.menuBar().addMenu(title) for title in actions.menus()}

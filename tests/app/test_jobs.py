@@ -157,11 +157,9 @@ def ctx_targets(project, tmp_path):
 
         def __getattr__(self, name):
             return lambda *a: None
-    from app.actions import Lazy
-    from widgets.main_window import export_launcher
+    from widgets.main_window import action_targets
 
-    yield {"window": Window(), "player": c.player, "marks": c.marks, "poses": c.poses,
-           "export": Lazy(export_launcher)}
+    yield action_targets(Window())
     c.shutdown()
 
 
