@@ -1,13 +1,20 @@
 """Shared fixtures: paths to the real test material and isolated project files."""
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+# Hugging Face `datasets` keys its cache by file paths that pytest's numbered temp folders
+# reuse, so a cache shared across runs can serve an earlier run's export: one per session.
+os.environ["HF_DATASETS_CACHE"] = tempfile.mkdtemp(prefix="actionart-hf-datasets-")
+atexit.register(shutil.rmtree, os.environ["HF_DATASETS_CACHE"], True)
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 SHARED = Path(os.environ.get("ACTIONART_TEST_DATA", REPO / "tests" / "data"))
