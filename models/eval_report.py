@@ -2,10 +2,15 @@
 as CSV or Markdown; the unparseable answers listed per run."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import csv
 import io
 
 from .evaluate import Score, run_score
+
+if TYPE_CHECKING:
+    from .qa.storage import EvalStore
 
 MEAN, OVERALL = "mean over sub-tasks", "overall (micro)"
 
@@ -39,7 +44,7 @@ def report(repo, run_ids) -> tuple[list[dict], dict]:
     return rows, unparseable
 
 
-def report_rows(repo, run_ids) -> list[dict]:
+def report_rows(repo: EvalStore, run_ids) -> list[dict]:
     return report(repo, run_ids)[0]
 
 
@@ -76,5 +81,5 @@ def to_markdown(rows: list[dict], unparseable: dict | None = None) -> str:
     return "\n".join(lines) + "\n"
 
 
-def unparseable_by_run(repo, run_ids) -> dict:
+def unparseable_by_run(repo: EvalStore, run_ids) -> dict:
     return report(repo, run_ids)[1]

@@ -17,12 +17,16 @@ from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from functools import lru_cache
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 from .answer_parse import PARSE_LETTERS, build_mcq_prompt, parse_choice
 from .errors import Cancelled, StudioError
 from .jobs import NULL_CONTEXT, JobContext
 from .qa.record import QARecord
+
+if TYPE_CHECKING:
+    from .qa.storage import EvalStore
+    from .vlm.storage import EndpointStore
 
 PROMPT_TEMPLATE = "mcq-letter-v1"
 
@@ -196,7 +200,7 @@ class RuleReference:
         return None if idx is None else PARSE_LETTERS[idx]
 
 
-def open_backend(spec: str, device: str = "auto", repo=None):
+def open_backend(spec: str, device: str = "auto", repo: Optional[EndpointStore] = None):
     """``rule`` -> RuleReference (answers MCQ items from their facts); anything else goes
     through the VLM helper's spec parser: ``http(s)://host/v1#model`` (OpenAI-compatible
     server), ``endpoint:NAME`` (saved in the project), or a local checkpoint folder/id."""
@@ -242,7 +246,7 @@ def ask(backend, rec: QARecord, request_future, ctx) -> tuple:
     return text, time.perf_counter() - t0
 
 
-def _answer_one(repo, run_id, backend, rec, request_future, ctx) -> dict:
+def _answer_one(repo: EvalStore, run_id, backend, rec, request_future, ctx) -> dict:
     t0 = time.perf_counter()
     raw, gen_s = ask(backend, rec, request_future, ctx)
     abstained = raw is None
@@ -260,7 +264,7 @@ def _decode_order(rec: QARecord) -> tuple:
             rec.frame_b or -1, rec.qa_id)
 
 
-def run_eval(repo, run_id: int, backend, video_root: Optional[str] = None,
+def run_eval(repo: EvalStore, run_id: int, backend, video_root: Optional[str] = None,
              ctx: JobContext = NULL_CONTEXT) -> Score:
     """Answer every item of run ``run_id`` that has no stored answer; returns the score."""
     run = repo.eval_run(run_id)
@@ -288,11 +292,11 @@ def run_eval(repo, run_id: int, backend, video_root: Optional[str] = None,
     return score(records, repo.eval_answers(run_id))
 
 
-def run_score(repo, run_id: int) -> Score:
+def run_score(repo: EvalStore, run_id: int) -> Score:
     return score(repo.eval_run_records(run_id), repo.eval_answers(run_id))
 
 
-def start_or_resume(repo, backend, records, settings: EvalSettings, name: str = "",
+def start_or_resume(repo: EvalStore, backend, records, settings: EvalSettings, name: str = "",
                     ctx: JobContext = NULL_CONTEXT) -> int:
     kind, model = backend_key(backend)
     found = repo.find_eval_run(kind, model, settings.as_dict(), records)
@@ -316,7 +320,7 @@ def check_videos(records, video_root: Optional[str]) -> None:
                         "set the folder of the videos (--video-root) or leave those items out")
 
 
-def evaluate_models(repo, backends, records, settings: EvalSettings = EvalSettings(),
+def evaluate_models(repo: EvalStore, backends, records, settings: EvalSettings = EvalSettings(),
                     video_root: Optional[str] = None, ctx: JobContext = NULL_CONTEXT) -> list[int]:
     """Run (or resume) every backend over the same records with the same settings."""
     post_prompt(settings.template)   # an unknown template fails before any model loads
@@ -341,7 +345,7 @@ class Comparison:
     changed: list = field(default_factory=list)      # other answer, same correctness
 
 
-def compare_runs(repo, run_a: int, run_b: int) -> Comparison:
+def compare_runs(repo: EvalStore, run_a: int, run_b: int) -> Comparison:
     a, b = repo.eval_answers(run_a), repo.eval_answers(run_b)
     out = Comparison(run_a, run_b)
     for qa_id in sorted(set(a) & set(b)):

@@ -38,11 +38,14 @@ import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import TYPE_CHECKING, Any, Callable, Optional
 
 import numpy as np
 
 from .errors import StudioError
+
+if TYPE_CHECKING:
+    from .pose.storage import PoseStore
 
 
 class TruthError(StudioError):
@@ -454,7 +457,7 @@ def image_track(path):
     return track
 
 
-def load_tracks(records: list[dict], root: Path, repo=None) -> dict:
+def load_tracks(records: list[dict], root: Path, repo: Optional[PoseStore] = None) -> dict:
     """source -> PoseTrack, each source posed once (clips via ``extract_video``)."""
     from .pose.extract import extract_video  # noqa: PLC0415
     from .pose.native_logs import NativeLogsMuted  # noqa: PLC0415
@@ -494,7 +497,7 @@ def qa_items(track, frame: int, video: str, contexts: Optional[dict] = None) -> 
     return synthesize_clip(facts, s, pose_backend=track.backend)
 
 
-def run(records: list[dict], describe_frame: Callable, root, repo=None,
+def run(records: list[dict], describe_frame: Callable, root, repo: Optional[PoseStore] = None,
         tracks: Optional[dict] = None, qa: bool = True) -> Tally:
     """Score ``records``. ``describe_frame(track, video, frame) -> (text, doc)`` is the
     CLI's ``describe --json`` (``cli.describe.frame_doc``); a ``StudioError`` it raises is

@@ -4,7 +4,7 @@ write goes through the repository (one transaction per user action)."""
 from __future__ import annotations
 
 import os
-from typing import Optional
+from typing import Optional, Protocol, runtime_checkable
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
@@ -12,6 +12,7 @@ from models.errors import StudioError
 from models.qa import checks
 from models.qa.generate import generate_qa, relative_video
 from models.qa.record import QARecord
+from models.qa.storage import AnswerSource, QAPoseStore, QAStore
 from models.qa.synth import SynthSettings
 
 
@@ -29,6 +30,12 @@ def _short(value, limit: int = 80) -> str:
         value = json.dumps(value, ensure_ascii=False)
     text = "∅" if value is None else str(value).replace("\r", "").replace("\n", "⏎")
     return text if len(text) <= limit else text[:limit - 1] + "…"
+
+
+@runtime_checkable
+class CurationStore(QAPoseStore, AnswerSource, Protocol):
+    """What curation needs of the project: QA items and captions, the clips and their
+    tracks (rule-based generation), and saved answers (text-based generation)."""
 
 
 class CurationController(QObject):
@@ -56,7 +63,7 @@ class CurationController(QObject):
             ctx.player.clipChanged.connect(self._on_clip_opened)
 
     @property
-    def repo(self):
+    def repo(self) -> CurationStore:
         return self.ctx.repo
 
     # -- filters and sort -------------------------------------------------------------
@@ -390,5 +397,5 @@ def _blind_job(records, backend, ctx=None):
     return checks.blind_test(records, backend, ctx)
 
 
-def _text_job(repo, sources, generate, backend, ctx=None):
+def _text_job(repo: QAStore, sources, generate, backend, ctx=None):
     return generate(repo, backend, sources, ctx=ctx)

@@ -6,7 +6,7 @@ background, one CPU job per clip, and announced with ``clipInfo(path, dict)``.
 from __future__ import annotations
 
 import os
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 from PySide6.QtCore import QObject, Signal
 
@@ -15,8 +15,11 @@ from models.pose.registry import DEFAULT_BACKEND, get as get_backend
 from models.store.repo_poses import settings_key
 from models.video import VideoReader, container_times, is_video_path, list_videos, with_times
 
+if TYPE_CHECKING:
+    from models.pose.storage import ClipStore, PoseStore
 
-def pose_status(repo, path, backend_id: str = DEFAULT_BACKEND, info=None) -> str:
+
+def pose_status(repo: ClipStore, path, backend_id: str = DEFAULT_BACKEND, info=None) -> str:
     """'done', 'partial N/M' or 'none' for the default backend's settings."""
     key = settings_key(get_backend(backend_id).settings())
     for row in repo.track_status(repo.clip_hash(path, info)):
@@ -27,7 +30,7 @@ def pose_status(repo, path, backend_id: str = DEFAULT_BACKEND, info=None) -> str
     return "none"
 
 
-def reliable_share(repo, path, backend_id: str = DEFAULT_BACKEND, info=None):
+def reliable_share(repo: PoseStore, path, backend_id: str = DEFAULT_BACKEND, info=None):
     """Share (0..1) of the frames whose cached pose is reliable (``models.pose.reliability``),
     None without a complete cached track."""
     from models.pose.reliability import judge  # noqa: PLC0415
@@ -36,7 +39,7 @@ def reliable_share(repo, path, backend_id: str = DEFAULT_BACKEND, info=None):
     return None if track is None else judge(track).share
 
 
-def clip_properties(path, repo, ctx=None) -> dict:
+def clip_properties(path, repo: ClipStore, ctx=None) -> dict:
     """Everything the clip list shows for one clip; errors become an 'error' entry."""
     out = {"path": str(path), "name": os.path.basename(str(path))}
     try:

@@ -15,7 +15,7 @@ results of a track that has since been replaced.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 import numpy as np
 from PySide6.QtCore import QObject, Signal
@@ -23,6 +23,8 @@ from PySide6.QtCore import QObject, Signal
 from models.describe import describe, pose_facts, track_facts
 from models.errors import StudioError
 
+if TYPE_CHECKING:
+    from models.pose.storage import PoseStore
 
 
 @dataclass
@@ -42,7 +44,7 @@ class FramePair:
     displacement: np.ndarray           # (33, 3) metres, body axes (NaN unknown)
 
 
-def _track_for(repo, player, path: str):
+def _track_for(repo: PoseStore, player, path: str):
     if player is not None and player.path == path and player.track is not None and player.track.complete:
         return player.track
     from models.pose.extract import cached_track  # noqa: PLC0415
@@ -60,7 +62,7 @@ def _read(path: str, frame: int) -> np.ndarray:
         return reader.read(frame)
 
 
-def load_pair(repo, player, mark_a, mark_b, ctx=None) -> FramePair:
+def load_pair(repo: PoseStore, player, mark_a, mark_b, ctx=None) -> FramePair:
     """Blocking job: decode both marked frames, take their poses, diff them."""
     from models.diff import (check_compatible, describe_diff, diff_facts,  # noqa: PLC0415
                              displacements, frame_world)

@@ -2,13 +2,16 @@
 exports in the background through the JobService. Views call intents, observe signals."""
 from __future__ import annotations
 
-from typing import Optional
+from typing import Optional, Protocol, runtime_checkable
 
 from PySide6.QtCore import QObject, Signal
 
 from models import eval_report
 from models.errors import StudioError
 from models.evaluate import EvalSettings, compare_runs, evaluate_models, open_backend, run_score
+from models.pose.storage import ClipStore
+from models.qa.storage import EvalStore, QAStore
+from models.vlm.storage import EndpointStore
 
 
 def video_root(ctx, records) -> Optional[str]:
@@ -30,17 +33,23 @@ def choice_spec(choice) -> str:
     return str(st["model"])
 
 
-def _run_models(repo, specs, records, settings, root, device, ctx=None):
+def _run_models(repo: EvaluationStore, specs, records, settings, root, device, ctx=None):
     backends = [open_backend(s, device, repo) for s in specs]
     return evaluate_models(repo, backends, records, settings, root, ctx)
 
 
-def _export_project(repo, format_id, records, out_dir, options, ctx=None):
+def _export_project(repo: ClipStore, format_id, records, out_dir, options, ctx=None):
     from models.export import export  # noqa: PLC0415
     from models.export.project import prepare_options  # noqa: PLC0415
 
     prepare_options(format_id, repo, records, options)
     return export(format_id, records, out_dir, options, ctx)
+
+
+@runtime_checkable
+class EvaluationStore(EvalStore, QAStore, ClipStore, EndpointStore, Protocol):
+    """What evaluation needs of the project: runs and their answers, the QA items to pick
+    from, the clips (exports, the video folder) and named endpoints (model specs)."""
 
 
 class EvaluationController(QObject):
@@ -59,7 +68,7 @@ class EvaluationController(QObject):
         self._export_job = None
 
     @property
-    def repo(self):
+    def repo(self) -> EvaluationStore:
         return self.ctx.repo
 
     @property

@@ -7,7 +7,7 @@ executor with progress, partial tracks (the overlay fills in while it runs) and 
 """
 from __future__ import annotations
 
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 from PySide6.QtCore import QObject, Signal
 
@@ -16,23 +16,26 @@ from models.pose.registry import DEFAULT_BACKEND
 
 from ..jobs import one_line
 
+if TYPE_CHECKING:
+    from models.pose.storage import PoseStore
+
 CHECKPOINT_FRAMES = 16
 
 
-def _lookup(repo, path, backend_id, ctx=None):
+def _lookup(repo: PoseStore, path, backend_id, ctx=None):
     from models.pose.extract import cached_track  # noqa: PLC0415
 
     return cached_track(repo, path, backend_id=backend_id)
 
 
-def _extract(repo, path, backend_id, ctx=None):
+def _extract(repo: PoseStore, path, backend_id, ctx=None):
     from models.pose.extract import extract_video  # noqa: PLC0415 (mediapipe stays lazy)
 
     return extract_video(path, repo=repo, backend_id=backend_id, ctx=ctx,
                          checkpoint_every=CHECKPOINT_FRAMES)
 
 
-def _extract_all(repo, paths, backend_id, ctx=None):
+def _extract_all(repo: PoseStore, paths, backend_id, ctx=None):
     """Every clip of ``paths`` into the project (cached clips are skipped): worker processes
     on a project file, one clip after another for an in-memory project."""
     if repo.path != ":memory:":

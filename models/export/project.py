@@ -4,25 +4,28 @@ and the describers' texts (proxy training data)."""
 from __future__ import annotations
 
 import os
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 from ..errors import ProjectDamaged, StudioError
 from ..qa.record import QARecord
 from .media import guess_video_root, video_path
 
+if TYPE_CHECKING:
+    from ..pose.storage import ClipStore
 
-def project_video_root(repo, records) -> Optional[str]:
+
+def project_video_root(repo: ClipStore, records) -> Optional[str]:
     """The folder the records' relative video paths live in, found among the project's clips."""
     return guess_video_root([c["path"] for c in repo.clips()], records)
 
 
-def project_paths(repo) -> list:
+def project_paths(repo: ClipStore) -> list:
     """The project file, its clips and their folders (the project's video roots)."""
     clips = [str(c["path"]) for c in repo.clips()]
     return [str(repo.path)] + clips + sorted({os.path.dirname(p) for p in clips})
 
 
-def project_tracks(repo, records, video_root: Optional[str],
+def project_tracks(repo: ClipStore, records, video_root: Optional[str],
                    damaged: Optional[list] = None) -> list:
     """(video, PoseTrack) of every item clip that has a complete cached track; a clip whose
     cached track is damaged is left out and (video, problem) added to ``damaged``."""
@@ -44,7 +47,7 @@ def project_tracks(repo, records, video_root: Optional[str],
     return out
 
 
-def all_project_tracks(repo, damaged: Optional[list] = None) -> tuple[list, Optional[str]]:
+def all_project_tracks(repo: ClipStore, damaged: Optional[list] = None) -> tuple[list, Optional[str]]:
     """(video relative to the clips' common folder, PoseTrack) of every project clip with
     a complete cached track, and that common folder."""
     paths = [c["path"] for c in repo.clips() if os.path.isfile(c["path"])]
@@ -56,7 +59,7 @@ def all_project_tracks(repo, damaged: Optional[list] = None) -> tuple[list, Opti
     return project_tracks(repo, recs, root, damaged), root
 
 
-def prepare_options(format_id: str, repo, records, options,
+def prepare_options(format_id: str, repo: ClipStore, records, options,
                     damaged: Optional[list] = None) -> None:
     """Fill ``options.extra`` (and the video root for a whole-project pose export) and
     ``options.protected`` (what no export may replace); clips whose cached poses are damaged
@@ -71,7 +74,7 @@ def prepare_options(format_id: str, repo, records, options,
     options.extra = extra_for(format_id, repo, records, options.video_root, damaged)
 
 
-def extra_for(format_id: str, repo, records, video_root: Optional[str],
+def extra_for(format_id: str, repo: ClipStore, records, video_root: Optional[str],
               damaged: Optional[list] = None) -> dict:
     """``ExportOptions.extra`` for ``format_id`` (empty for formats that need nothing)."""
     if format_id not in ("proxy-training", "coco-keypoints"):

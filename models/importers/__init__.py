@@ -7,10 +7,21 @@ from __future__ import annotations
 
 import importlib
 from pathlib import Path
-from typing import Optional
+from typing import Iterable, Optional, Protocol, runtime_checkable
 
 from ..bounded_read import check_regular
+from ..qa.record import QARecord
 from .base import ImportFormatError, ImportResult  # noqa: F401
+
+@runtime_checkable
+class ImportStore(Protocol):
+    """What importing needs of a project store: QA items, and COCO persons as tracks."""
+
+    def add_qa_items(self, records: Iterable[QARecord], gen_key: Optional[str] = None,
+                     run: Optional[dict] = None) -> int: ...
+
+    def import_coco_poses(self, dataset) -> dict: ...
+
 
 # format id -> module; detection tries them in this order
 IMPORTERS: dict[str, str] = {
@@ -44,7 +55,7 @@ def load_file(path, format_id: Optional[str] = None) -> ImportResult:
     return module_for(format_id or detect(path)).load(path)
 
 
-def import_file(repo, path, format_id: Optional[str] = None) -> tuple[ImportResult, int]:
+def import_file(repo: ImportStore, path, format_id: Optional[str] = None) -> tuple[ImportResult, int]:
     """Load and validate ``path``, then store it in one transaction; (result, items added)."""
     result = load_file(path, format_id)
     if result.poses is not None:
@@ -54,7 +65,7 @@ def import_file(repo, path, format_id: Optional[str] = None) -> tuple[ImportResu
     return result, repo.add_qa_items(result.records)
 
 
-def _store_poses(repo, result: ImportResult, path: Path) -> int:
+def _store_poses(repo: ImportStore, result: ImportResult, path: Path) -> int:
     """Store a COCO file's persons; refuse when none of its images is next to it, and say
     which images were skipped and how many tracks replaced earlier imports."""
     assert result.poses is not None  # the caller stores poses only when the file has them

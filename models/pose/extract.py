@@ -32,7 +32,7 @@ from ..jobs import NULL_CONTEXT, JobContext
 from ..video import VideoInfo, VideoReader, _check_path, decoded_times, probe
 from . import registry
 from .registry import DEFAULT_BACKEND
-from .storage import PoseStoreOpener
+from .storage import PoseStore, PoseStoreOpener
 from .track import PoseTrack
 
 QUEUE_FRAMES = 8          # decoded frames buffered ahead of the pose graph
@@ -105,7 +105,7 @@ def _settings(backend_id: str, settings: Optional[dict]) -> dict:
     return registry.get(backend_id).settings(settings)
 
 
-def cached_track(repo, path, backend_id: str = DEFAULT_BACKEND,
+def cached_track(repo: PoseStore, path, backend_id: str = DEFAULT_BACKEND,
                  settings: Optional[dict] = None) -> Optional[PoseTrack]:
     """The complete cached track of a clip, or None (never decodes)."""
     p = _check_path(path)
@@ -116,7 +116,7 @@ def cached_track(repo, path, backend_id: str = DEFAULT_BACKEND,
 _Track = TypeVar("_Track", PoseTrack, Optional[PoseTrack])
 
 
-def _timed(repo, path, track: _Track) -> _Track:
+def _timed(repo: PoseStore, path, track: _Track) -> _Track:
     """A cached track written before frame times were kept gets the clip's times."""
     if track is None or track.times is not None:
         return track
@@ -189,7 +189,7 @@ class _Chunks:
 class _Saver:
     """Writes checkpoints of one track to the cache (no-op without a repository)."""
 
-    def __init__(self, repo, digest: Optional[str], every: int, done: int = 0) -> None:
+    def __init__(self, repo: Optional[PoseStore], digest: Optional[str], every: int, done: int = 0) -> None:
         self.repo, self.digest, self.every = repo, digest, max(1, int(every))
         self._last = done
 
@@ -200,7 +200,7 @@ class _Saver:
 
     def now(self, track: PoseTrack) -> None:
         self._last = track.frames_done
-        if self.repo is not None:
+        if self.repo is not None and self.digest is not None:
             self.repo.save_track(self.digest, track)
 
 
@@ -245,7 +245,7 @@ def _trim(track: PoseTrack) -> PoseTrack:
                                world=track.world[:n].copy(), frames_done=n, times=times)
 
 
-def extract_video(path, repo=None, backend_id: str = DEFAULT_BACKEND,
+def extract_video(path, repo: Optional[PoseStore] = None, backend_id: str = DEFAULT_BACKEND,
                   settings: Optional[dict] = None, ctx: JobContext = NULL_CONTEXT,
                   checkpoint_every: int = 64) -> PoseTrack:
     """Pose track of the main subject for every frame of ``path`` (cached in ``repo``)."""
@@ -268,14 +268,14 @@ def extract_video(path, repo=None, backend_id: str = DEFAULT_BACKEND,
         track = _start_track(info, backend_id, merged, previous)
         track = _extract_frames(reader, track, backend_id, merged, repo, digest, ctx,
                                 checkpoint_every)
-    if repo is not None and timed.times is not None and not timed.times.checked:
+    if repo is not None and digest is not None and timed.times is not None and not timed.times.checked:
         # every frame was decoded once now: the project learns where decoding stops
         repo.save_frame_times(digest, decoded_times(timed.times, track.frames_done))
     return track
 
 
 def _extract_frames(reader: VideoReader, track: PoseTrack, backend_id: str, merged: dict,
-                    repo, digest, ctx: JobContext, checkpoint_every: int) -> PoseTrack:
+                    repo: Optional[PoseStore], digest, ctx: JobContext, checkpoint_every: int) -> PoseTrack:
     name = Path(reader.info.path).name
     spec = registry.get(backend_id)
     first = spec.create(merged)

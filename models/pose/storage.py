@@ -2,17 +2,19 @@
 
 The project store (``models.store.Repository``) sits above ``models.pose``: it persists
 pose tracks. Extraction only needs these few methods, so it is written against this
-protocol, and a batch that opens stores in worker processes is handed an opener (the
-store class itself, or any callable taking the project path) instead of importing one.
+protocol (``ClipStore`` adds the clip list), and a batch that opens stores in worker
+processes is handed an opener (the store class itself, or any callable taking the project
+path) instead of importing one.
 """
 from __future__ import annotations
 
-from typing import Callable, Optional, Protocol
+from typing import Callable, Optional, Protocol, runtime_checkable
 
-from ..video import VideoInfo
+from ..video import FrameTimes, VideoInfo
 from .track import PoseTrack
 
 
+@runtime_checkable
 class PoseStore(Protocol):
     """A project that caches clips' hashes and properties and their pose tracks."""
 
@@ -21,6 +23,8 @@ class PoseStore(Protocol):
     def clip_hash(self, path, info: Optional[VideoInfo] = None) -> str: ...
 
     def clip_info(self, path) -> VideoInfo: ...
+
+    def save_frame_times(self, digest: str, times: Optional[FrameTimes]) -> None: ...
 
     def clip_by_path(self, path) -> Optional[dict]: ...
 
@@ -32,6 +36,16 @@ class PoseStore(Protocol):
                    complete_only: bool = False) -> Optional[PoseTrack]: ...
 
     def close(self) -> None: ...
+
+
+@runtime_checkable
+class ClipStore(PoseStore, Protocol):
+    """A pose store that also lists its clips and the tracks cached per clip (exports, the
+    clip list)."""
+
+    def clips(self) -> list[dict]: ...
+
+    def track_status(self, digest: str) -> list[dict]: ...
 
 
 # Opens the project at a path; must pickle (worker processes open their own connection).

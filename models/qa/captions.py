@@ -7,6 +7,8 @@ stores the result in one transaction, so a bad file imports nothing.
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import csv
 import io
 import json
@@ -17,6 +19,9 @@ from ..bounded_read import (MAX_DEPTH, STRICT, depth_exceeds, jsonl_lines, read_
                             string_problem)
 from ..bounded_read import parse_json as parse_value
 from .errors import CaptionImportError
+
+if TYPE_CHECKING:
+    from .storage import QAStore
 
 MAX_CAPTION_BYTES = 64 * 1024 * 1024
 
@@ -139,7 +144,7 @@ def read_captions(path) -> list[dict]:
     return items
 
 
-def import_captions(repo, path) -> int:
+def import_captions(repo: QAStore, path) -> int:
     """Parse, then store all captions in one transaction; returns the count."""
     items = read_captions(path)
     return repo.add_captions(items, origin=os.path.basename(str(path)))

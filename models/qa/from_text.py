@@ -11,7 +11,7 @@ import hashlib
 import json
 import re
 from dataclasses import dataclass, field
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 import numpy as np
 
@@ -20,6 +20,9 @@ from ..jobs import NULL_CONTEXT, JobContext
 from .record import Provenance, QARecord, stable_qa_id
 from .synth import Balancer
 from .taxonomy import load_taxonomy
+
+if TYPE_CHECKING:
+    from .storage import AnswerSource, QAStore
 
 TEMPLATE = ("prompts", "qa_from_text.json")
 _FENCE = re.compile(r"^```(?:json)?\s*\n(.*)\n```$", re.DOTALL)
@@ -168,7 +171,7 @@ def records_from_output(output: str, src: TextSource, s: TextSettings, tpl: dict
     return out
 
 
-def generate_from_text(repo, backend, sources: list, settings: Optional[TextSettings] = None,
+def generate_from_text(repo: QAStore, backend, sources: list, settings: Optional[TextSettings] = None,
                        ctx: JobContext = NULL_CONTEXT) -> TextStats:
     """Ask ``backend`` (loaded, ``generate(request, ctx)``) for QA about each text source;
     each source's items are committed with a run marker (resumable)."""
@@ -194,12 +197,12 @@ def generate_from_text(repo, backend, sources: list, settings: Optional[TextSett
     return stats
 
 
-def caption_sources(repo, video: Optional[str] = None) -> list[TextSource]:
+def caption_sources(repo: QAStore, video: Optional[str] = None) -> list[TextSource]:
     return [TextSource(c["video"], c["text"], "caption", f"caption:{c['id']}", c["start_s"],
                        c["end_s"]) for c in repo.captions(video)]
 
 
-def answer_sources(repo, video: Optional[str] = None) -> list[TextSource]:
+def answer_sources(repo: AnswerSource, video: Optional[str] = None) -> list[TextSource]:
     """Saved model answers (the VLM helper's ``model_answers``) as text sources."""
     return [TextSource(a["video"], a["answer"], "model_answer", f"answer:{a['id']}")
             for a in repo.answers(video) if a.get("status", "ok") == "ok" and a["answer"].strip()]

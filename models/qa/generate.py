@@ -9,11 +9,15 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from typing import Callable, Optional
+from typing import TYPE_CHECKING, Callable, Optional
 
 from ..jobs import NULL_CONTEXT, JobContext
 from .errors import NoPosesError
 from .synth import Balancer, SynthSettings, synthesize_track
+
+if TYPE_CHECKING:
+    from ..pose.storage import PoseStore
+    from .storage import QAPoseStore, QAStore
 
 TrackLoader = Callable[[str], object]  # absolute path -> PoseTrack or None
 
@@ -39,12 +43,12 @@ def relative_video(path: str, root: Optional[str]) -> str:
     return (os.path.basename(path) if rel.startswith("..") else rel).replace(os.sep, "/")
 
 
-def cached_loader(repo) -> TrackLoader:
+def cached_loader(repo: PoseStore) -> TrackLoader:
     from ..pose.extract import cached_track  # noqa: PLC0415 (keeps import light)
     return lambda path: cached_track(repo, path)
 
 
-def extracting_loader(repo, ctx: JobContext) -> TrackLoader:
+def extracting_loader(repo: PoseStore, ctx: JobContext) -> TrackLoader:
     from ..pose.extract import extract_video  # noqa: PLC0415
 
     def load(path):
@@ -53,7 +57,7 @@ def extracting_loader(repo, ctx: JobContext) -> TrackLoader:
     return load
 
 
-def _balancer(repo, tasks) -> Balancer:
+def _balancer(repo: QAStore, tasks) -> Balancer:
     """Start from the answer positions already in the project (balance across runs)."""
     b = Balancer()
     for n, answer_index in repo.qa_answer_positions(tasks, source="rule"):
@@ -62,7 +66,7 @@ def _balancer(repo, tasks) -> Balancer:
     return b
 
 
-def generate_qa(repo, videos: list, settings: Optional[SynthSettings] = None,
+def generate_qa(repo: QAPoseStore, videos: list, settings: Optional[SynthSettings] = None,
                 ctx: JobContext = NULL_CONTEXT, root: Optional[str] = None,
                 extract: bool = False, loader: Optional[TrackLoader] = None) -> GenerationSummary:
     s = settings or SynthSettings()
@@ -78,7 +82,7 @@ def generate_qa(repo, videos: list, settings: Optional[SynthSettings] = None,
     return summary
 
 
-def _one(repo, path, video, s, load, balancer, summary) -> None:
+def _one(repo: QAStore, path, video, s, load, balancer, summary) -> None:
     track = load(path)
     if track is None or not track.has_pose.any():
         summary.no_poses.append(video)

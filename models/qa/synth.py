@@ -10,7 +10,7 @@ import hashlib
 import json
 import zlib
 from dataclasses import dataclass, field
-from typing import AbstractSet, Optional
+from typing import Collection, Optional
 
 import numpy as np
 
@@ -231,7 +231,7 @@ def _answerable(c: Candidate, facts: ClipFacts) -> bool:
 
 
 def synthesize_clip(facts: ClipFacts, s: SynthSettings, balancer: Optional[Balancer] = None,
-                    seen_questions: AbstractSet = frozenset(), pose_backend: str = "",
+                    seen_questions: Collection = frozenset(), pose_backend: str = "",
                     pose_version: str = "") -> list[QARecord]:
     """Generated QA records for one clip's facts."""
     rng = _rng(s.seed, facts.video)
@@ -259,7 +259,7 @@ def reliable_world(track) -> np.ndarray:
 
 def synthesize_track(track, video: str, s: Optional[SynthSettings] = None,
                      balancer: Optional[Balancer] = None,
-                     seen_questions: AbstractSet = frozenset()) -> list[QARecord]:
+                     seen_questions: Collection = frozenset()) -> list[QARecord]:
     s = s or SynthSettings()
     facts = clip_facts(reliable_world(track), track.fps, video, s, track.timeline, track)
     return synthesize_clip(facts, s, balancer, seen_questions, track.backend,

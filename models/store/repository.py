@@ -7,12 +7,18 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .db import Database
 from .repo_poses import PoseRepo
 from .repo_qa import QARepo
 from .repo_vlm import VLMRepo
 from .repo_eval import EvalRepo
+
+if TYPE_CHECKING:
+    from ..pose.storage import ClipStore, PoseStore
+    from ..qa.storage import AnswerSource, EvalStore, QAPoseStore, QAStore
+    from ..vlm.storage import AnswerStore, EndpointStore, SettingsStore
 
 
 def default_project_path() -> Path:
@@ -36,3 +42,11 @@ class Repository(PoseRepo, QARepo, VLMRepo, EvalRepo):
 
     def close(self) -> None:
         self.db.close()
+
+
+if TYPE_CHECKING:
+    def _satisfies(repo: Repository) -> tuple[PoseStore, ClipStore, QAStore, QAPoseStore, AnswerSource,
+                                              EvalStore, AnswerStore, EndpointStore, SettingsStore]:
+        """Never called: the type checker proves the repository provides what each consumer's
+        protocol asks for (the importers' protocol is checked by the tests)."""
+        return repo, repo, repo, repo, repo, repo, repo, repo, repo

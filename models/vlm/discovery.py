@@ -6,10 +6,13 @@ nothing is loaded. User folders are a project setting (``vlm.model_folders``).
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Iterable, Optional
+from typing import TYPE_CHECKING, Iterable, Optional
 
 from .checkpoint import CheckpointInfo, estimate_bytes, inspect_checkpoint
 from .local import hub_cache_dir
+
+if TYPE_CHECKING:
+    from .storage import SettingsStore
 
 FOLDERS_KEY = "vlm.model_folders"
 
@@ -59,11 +62,11 @@ def _entry(spec: str, source: str, info: CheckpointInfo) -> dict:
                 memory_bf16=need)
 
 
-def user_folders(repo) -> list[str]:
+def user_folders(repo: SettingsStore) -> list[str]:
     return list(repo.get_setting(FOLDERS_KEY, []) or [])
 
 
-def add_folder(repo, folder) -> list[str]:
+def add_folder(repo: SettingsStore, folder) -> list[str]:
     from .types import VLMError  # noqa: PLC0415
 
     p = Path(folder).expanduser()
@@ -76,7 +79,7 @@ def add_folder(repo, folder) -> list[str]:
     return folders
 
 
-def remove_folder(repo, folder) -> list[str]:
+def remove_folder(repo: SettingsStore, folder) -> list[str]:
     folders = [f for f in user_folders(repo) if f != str(Path(folder).expanduser().resolve())]
     repo.set_setting(FOLDERS_KEY, folders)
     return folders

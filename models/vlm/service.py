@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Callable, Optional, Sequence
+from typing import TYPE_CHECKING, Callable, Optional, Sequence
 
 from ..errors import Cancelled, StudioError
 from ..jobs import NULL_CONTEXT
 from .frames import FrameSelection, SampledFrames, sample_frames
 from .prompts import build_messages, get_template, grounding_text, render
 from .types import AnswerStats, BackendInfo, GenerationParams, VLMError, VLMRequest
+
+if TYPE_CHECKING:
+    from .storage import AnswerStore
 
 ChunkFn = Callable[[int, str], None]   # (backend position, text chunk)
 
@@ -179,12 +182,12 @@ def compare(backends: Sequence, prepared: Prepared, ctx=NULL_CONTEXT,
     return answers
 
 
-def save_comparison(repo, prepared: Prepared, answers: Sequence[Answer], title: str = "") -> int:
+def save_comparison(repo: AnswerStore, prepared: Prepared, answers: Sequence[Answer], title: str = "") -> int:
     digest = repo.clip_hash(prepared.frames.video)
     return repo.save_comparison(dict(comparison_record(prepared, title), content_hash=digest),
                                 [dict(a.as_record(prepared), content_hash=digest) for a in answers])
 
 
-def save_answer(repo, prepared: Prepared, answer: Answer) -> int:
+def save_answer(repo: AnswerStore, prepared: Prepared, answer: Answer) -> int:
     digest = repo.clip_hash(prepared.frames.video)
     return repo.save_answer(dict(answer.as_record(prepared), content_hash=digest))

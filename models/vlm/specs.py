@@ -7,8 +7,13 @@ describer; anything else -> a local checkpoint folder or a Hugging Face cache id
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Optional
+
 from .registry import create_backend
 from .types import VLMError
+
+if TYPE_CHECKING:
+    from .storage import EndpointStore
 
 
 @dataclass
@@ -28,7 +33,7 @@ class BackendChoice:
         return s.get("label") or str(s.get("model", self.kind))
 
 
-def parse_model(spec: str, repo=None, **local_opts) -> BackendChoice:
+def parse_model(spec: str, repo: Optional[EndpointStore] = None, **local_opts) -> BackendChoice:
     spec = (spec or "").strip()
     if not spec:
         raise VLMError("No model given; pass a checkpoint folder, a cached model id or a URL")
@@ -43,7 +48,7 @@ def parse_model(spec: str, repo=None, **local_opts) -> BackendChoice:
     return BackendChoice("transformers", dict(opts, model=spec))
 
 
-def _endpoint(name: str, repo) -> BackendChoice:
+def _endpoint(name: str, repo: Optional[EndpointStore]) -> BackendChoice:
     row = repo.endpoint(name) if repo is not None else None
     if row is None:
         raise VLMError(f"No saved endpoint named '{name}'")
@@ -62,7 +67,7 @@ def make_backend(choice: BackendChoice, track=None, **extra):
     return create_backend(choice.kind, **settings)
 
 
-def backend_for(spec: str, repo=None, track=None, **opts) -> object:
+def backend_for(spec: str, repo: Optional[EndpointStore] = None, track=None, **opts) -> object:
     local = {k: opts.pop(k) for k in ("device", "dtype", "quantization", "trust_remote_code",
                                       "memory_limit_bytes") if k in opts}
     return make_backend(parse_model(spec, repo, **local), track=track, **opts)
