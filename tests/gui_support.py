@@ -59,6 +59,24 @@ def synthetic_track(frames: int, width: int, height: int, no_pose=()) -> PoseTra
     return PoseTrack(image, world, 25.0, width, height, backend="synthetic")
 
 
+@pytest.fixture
+def window(qtbot, ctx, dialogs_seen):
+    """The real main window on ``ctx``, shown at 1200x800."""
+    from widgets.main_window import MainWindow
+
+    win = MainWindow(ctx)
+    qtbot.addWidget(win)
+    win.resize(1200, 800)
+    win.show()
+    return win
+
+
+def open_in(qtbot, win, path, timeout: int = 15000) -> None:
+    """Open ``path`` in the window and wait until its first frame is shown."""
+    with qtbot.waitSignal(win.ctx.player.frameChanged, timeout=timeout):
+        assert win.open_path(path)
+
+
 def picture_of(world: np.ndarray, width: int, height: int) -> np.ndarray:
     """Normalised image landmarks of a world pose seen from the front (same pixels per metre
     on both axes), so the pose reliability check finds the picture and the 3-D pose agree."""

@@ -5,30 +5,14 @@ from __future__ import annotations
 import shutil
 
 import numpy as np
-import pytest
 from PySide6.QtCore import QPointF, Qt
 
 from models.video import list_videos, probe
-from tests.gui_support import ctx, dialogs_seen, synthetic_track  # noqa: F401
+from tests.gui_support import ctx, dialogs_seen, synthetic_track, window  # noqa: F401
+from tests.gui_support import open_in as _open
 from widgets.video.transport import format_time
 
 T = 15000
-
-
-@pytest.fixture
-def window(qtbot, ctx, dialogs_seen):
-    from widgets.main_window import MainWindow
-
-    win = MainWindow(ctx)
-    qtbot.addWidget(win)
-    win.resize(1200, 800)
-    win.show()
-    return win
-
-
-def _open(qtbot, win, path):
-    with qtbot.waitSignal(win.ctx.player.frameChanged, timeout=T):
-        assert win.open_path(path)
 
 
 def test_clip_list_shows_the_folder_with_durations(qtbot, window, clips_dir):

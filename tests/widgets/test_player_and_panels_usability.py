@@ -8,25 +8,10 @@ import numpy as np
 import pytest
 from PySide6.QtCore import Qt
 
-from tests.gui_support import ctx, dialogs_seen, picture_of, synthetic_track  # noqa: F401
+from tests.gui_support import ctx, dialogs_seen, picture_of, synthetic_track, window  # noqa: F401
+from tests.gui_support import open_in as _open
 
 T = 15000
-
-
-@pytest.fixture
-def window(qtbot, ctx, dialogs_seen):
-    from widgets.main_window import MainWindow
-
-    win = MainWindow(ctx)
-    qtbot.addWidget(win)
-    win.resize(1200, 800)
-    win.show()
-    return win
-
-
-def _open(qtbot, win, path):
-    with qtbot.waitSignal(win.ctx.player.frameChanged, timeout=T):
-        assert win.open_path(path)
 
 
 def _type(qtbot, widget, text: str) -> None:
