@@ -7,7 +7,8 @@ the panel is brought up to date at most ``PLAYING_INTERVAL_MS`` apart (a reader 
 follow a new text per video frame, and the GUI thread's time goes to the video): each
 update describes the frame on screen at that moment, and pausing describes the frame it
 stops on. Rows are updated in place, unchanged text is not set again and the columns keep
-their widths while the values change. "Copy" puts the text on the clipboard, "Copy JSON" the facts. Clicking a fact asks the controller to highlight its joints, which the
+their widths while the values change. "Copy" puts the text on the clipboard, "Copy JSON"
+the facts. Clicking a fact asks the controller to highlight its joints, which the
 ring item on the main video view (``widgets.describe.highlight``) draws.
 """
 from __future__ import annotations
