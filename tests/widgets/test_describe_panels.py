@@ -156,11 +156,12 @@ def test_describe_panel_follows_playback_and_lands_on_the_paused_frame(ctx, qtbo
     qtbot.addWidget(panel)
     panel.show()
     _open(ctx, qtbot, clip, lambda i: SynthPose().bend("left_knee", 40 + 2 * i).world())
-    shown, headers = [], []
+    panel.interval_ms = 0            # every update allowed: it must describe the newest frame
+    shown, described = [], []
 
-    def on_frame(i):     # connected after the panel: it has already drawn frame i
+    def on_frame(i):     # connected after the panel: it has already updated for frame i
         shown.append(i)
-        headers.append(panel.header.text())
+        described.append(int(panel.header.text().split(" ")[1]))
     ctx.player.frameChanged.connect(on_frame)
     ctx.player.set_speed(2.0)
     ctx.player.play()
@@ -170,8 +171,45 @@ def test_describe_panel_follows_playback_and_lands_on_the_paused_frame(ctx, qtbo
     frame = ctx.player.current_frame
     qtbot.waitUntil(lambda: panel.header.text().startswith(f"Frame {frame} "), timeout=5000)
     assert panel.text.toPlainText() == describe(pose_facts(ctx.player.track, frame))
-    # every frame shown while playing was described at once: no lag behind the video
-    assert [h.split(" ")[1] for h in headers] == [str(i) for i in shown]
+    # what it shows while playing is the frame on screen when it updated: never a frame
+    # ahead of the video, never going back, and it keeps up
+    assert all(d <= i for d, i in zip(described, shown))
+    assert described == sorted(described) and len(set(described)) > 5
+
+
+def test_describe_panel_updates_at_a_bounded_rate_while_playing_and_exactly_when_paused(
+        ctx, qtbot, clip):
+    from models.describe import describe, pose_facts
+    from widgets.describe.panel import DescribePanel
+
+    panel = DescribePanel(ctx)
+    qtbot.addWidget(panel)
+    panel.show()
+    _open(ctx, qtbot, clip, lambda i: SynthPose().bend("left_knee", 40 + 2 * i).world())
+    panel.refresh()
+    before = panel.header.text()
+    panel.interval_ms = 600_000       # one update owed, not due during this test
+    shown, headers = [], []
+
+    def on_frame(i):
+        shown.append(i)
+        headers.append(panel.header.text())
+    ctx.player.frameChanged.connect(on_frame)
+    ctx.player.set_speed(2.0)
+    ctx.player.play()
+    qtbot.waitUntil(lambda: len(shown) >= 10, timeout=20000)
+    assert set(headers) == {before}          # playing frames do not rebuild the panel each
+    ctx.player.pause()                       # pausing describes the frame it stops on, at once
+    frame = ctx.player.current_frame
+    assert panel.header.text().startswith(f"Frame {frame} ")
+    assert panel.text.toPlainText() == describe(pose_facts(ctx.player.track, frame))
+    for n in (1, 1, -3):                     # stepped: each frame exact, no waiting
+        with qtbot.waitSignal(ctx.player.frameChanged, timeout=10000):
+            ctx.player.step(n)
+        frame = ctx.player.current_frame
+        assert panel.header.text().startswith(f"Frame {frame} ")
+        assert panel.text.toPlainText() == describe(pose_facts(ctx.player.track, frame))
+        assert panel.facts == pose_facts(ctx.player.track, frame)
 
 
 def _save_synthetic_track(ctx, path, poses, fps):

@@ -72,6 +72,35 @@ def test_angle_plot_curves_gaps_and_click_seek(qtbot, window, clip):
     assert abs(player.current_frame - 200) <= 3
 
 
+def test_angle_plot_cursor_follows_frames_without_redrawing_the_plot(qtbot, window, clip):
+    from PySide6.QtWidgets import QApplication
+
+    _open(qtbot, window, clip("arm_wrestling.mp4"))
+    player = window.ctx.player
+    player.set_track(synthetic_track(player.frame_count, 340, 256))
+    panel = window.panels["angles"]
+    window.show_panel("angles")
+    QApplication.processEvents()
+    changed = []
+    panel.plot.scene().changed.connect(changed.append)
+    for frame in (30, 31, 200):
+        with qtbot.waitSignal(player.frameChanged, timeout=T):
+            player.seek(frame)
+        QApplication.processEvents()
+        assert changed == []         # no scene item was touched: the curves are not redrawn
+        want = panel.plot.mapFromScene(panel.viewbox.mapViewToScene(QPointF(frame, 90))).x()
+        assert panel.cursor.value() == frame and panel.cursor.isVisible()
+        assert abs(panel.cursor.geometry().center().x() - want) <= 1
+    # dragging the cursor itself seeks too
+    start = panel.cursor.rect().center()
+    to = panel.cursor.mapFromParent(panel.plot.mapFromScene(
+        panel.viewbox.mapViewToScene(QPointF(100, 90))))
+    with qtbot.waitSignal(player.frameChanged, timeout=T, check_params_cb=lambda i: 95 <= i <= 105):
+        qtbot.mousePress(panel.cursor, Qt.MouseButton.LeftButton, pos=start)
+        qtbot.mouseMove(panel.cursor, pos=to)
+        qtbot.mouseRelease(panel.cursor, Qt.MouseButton.LeftButton, pos=to)
+
+
 def test_marks_from_keys_and_plot(qtbot, window, clip):
     _open(qtbot, window, clip("arm_wrestling.mp4"))
     player, marks = window.ctx.player, window.ctx.marks

@@ -1,15 +1,21 @@
 """Describe panel: the description and the fact list of the displayed frame.
 
-Observes the player (``frameChanged``, ``trackChanged``) and the describe controller
-(``trackFactsReady``; its facts follow the app's visibility threshold); renders text +
-facts for every displayed frame, playing or not (rows are updated in place and unchanged
-text is not set again, so following playback costs little); "Copy" puts the text on the clipboard, "Copy
-JSON" the facts. Clicking a fact asks the controller to highlight its joints, which the
+Observes the player (``frameChanged``, ``trackChanged``, ``playingChanged``) and the
+describe controller (``trackFactsReady``; its facts follow the app's visibility threshold).
+A paused, stepped or seeked player is described at once, frame for frame. While playing,
+the panel is brought up to date at most ``PLAYING_INTERVAL_MS`` apart (a reader cannot
+follow a new text per video frame, and the GUI thread's time goes to the video): each
+update describes the frame on screen at that moment, and pausing describes the frame it
+stops on. Rows are updated in place, unchanged text is not set again and the columns keep
+their widths while the values change. "Copy" puts the text on the clipboard, "Copy JSON"
+the facts. Clicking a fact asks the controller to highlight its joints, which the
 ring item on the main video view (``widgets.describe.highlight``) draws.
 """
 from __future__ import annotations
 
 import json
+
+import time
 
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QGuiApplication
@@ -22,6 +28,7 @@ from ..steady import set_steady_text
 from .highlight import attach_highlight
 
 COLUMNS = ("fact", "value", "bin", "vis.")
+PLAYING_INTERVAL_MS = 100   # while playing: at most this often (10 updates per second)
 
 
 def fact_row(f) -> list[str]:
@@ -35,6 +42,12 @@ class DescribePanel(QWidget):
         self.ctx = ctx
         self.ctrl = describe_controller(ctx)
         self.facts: list = []
+        self.interval_ms = PLAYING_INTERVAL_MS
+        self._last = float("-inf")       # monotonic time of the last update while playing
+        self._pending = QTimer(self)     # the one update owed while playing
+        self._pending.setSingleShot(True)
+        self._pending.timeout.connect(self.refresh)
+        self._text = ""                  # what the text box holds
         self.header = QLabel("No frame")
         self.text = QPlainTextEdit()
         self.text.setReadOnly(True)
@@ -47,8 +60,8 @@ class DescribePanel(QWidget):
         header = self.tree.header()      # the phrase takes what the value, bin and vis. leave
         header.setStretchLastSection(False)
         header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
-        for col in range(1, len(COLUMNS)):
-            header.setSectionResizeMode(col, QHeaderView.ResizeMode.ResizeToContents)
+        for col in range(1, len(COLUMNS)):  # widths fitted when the rows change, then only grown
+            header.setSectionResizeMode(col, QHeaderView.ResizeMode.Interactive)
         self.tree.setTextElideMode(Qt.TextElideMode.ElideMiddle)
         self._rows: list = []            # the rows shown, to update only what changed
         self.tree.itemSelectionChanged.connect(self._on_select)
@@ -58,7 +71,8 @@ class DescribePanel(QWidget):
         lay.addWidget(self.text)
         lay.addLayout(self._buttons())
         lay.addWidget(self.tree, 1)
-        ctx.player.frameChanged.connect(self.refresh)   # the frame on screen, never later
+        ctx.player.frameChanged.connect(self._on_frame)
+        ctx.player.playingChanged.connect(self._on_playing)
         ctx.player.trackChanged.connect(self.refresh)
         ctx.player.openFailed.connect(self.refresh)
         self.ctrl.trackFactsReady.connect(self.refresh)
@@ -89,9 +103,28 @@ class DescribePanel(QWidget):
         self._attach()
         self.refresh()
 
+    def _on_frame(self, _frame: int) -> None:
+        if not self.ctx.player.playing:
+            self.refresh()                       # paused, stepped, seeked: this very frame
+            return
+        if self._pending.isActive() or not self.isVisible():
+            return                               # the owed update will show the newest frame
+        wait = self._last + self.interval_ms / 1000 - time.monotonic()
+        if wait <= 0:
+            self.refresh()
+        else:
+            self._pending.start(max(1, int(wait * 1000)))
+
+    def _on_playing(self, playing: bool) -> None:
+        if not playing:
+            self.refresh()                       # the frame playback stopped on, at once
+
     def refresh(self, *_args) -> None:
+        """Describe the frame on screen now."""
+        self._pending.stop()
         if not self.isVisible():  # a hidden tab costs nothing; showEvent refreshes it
             return
+        self._last = time.monotonic()
         player = self.ctx.player
         frame = player.current_frame
         if frame < 0:
@@ -108,7 +141,8 @@ class DescribePanel(QWidget):
 
     def _show(self, facts, text: str) -> None:
         self.facts = facts
-        if text != self.text.toPlainText():
+        if text != self._text:
+            self._text = text
             self.text.setPlainText(text)
         rows = [fact_row(f) for f in facts]
         if rows == self._rows:
@@ -128,12 +162,21 @@ class DescribePanel(QWidget):
             tree.addTopLevelItems(items)
             for item, q in zip(items, quantities):
                 item.setSelected(q == keep and keep is not None)
+            for col in range(1, len(COLUMNS)):   # other facts: fit the columns to them
+                tree.resizeColumnToContents(col)
         else:                            # same facts, new values: change the cells only
+            wider = set()
             for i, (row, old) in enumerate(zip(rows, self._rows)):
                 item = tree.topLevelItem(i)
                 for col, (new, was) in enumerate(zip(row, old)):
                     if new != was:
                         item.setText(col, new)
+                        if col and len(new) > len(was):
+                            wider.add(col)
+            header = tree.header()
+            for col in wider:                    # a longer value: the column only grows
+                if tree.sizeHintForColumn(col) > header.sectionSize(col):
+                    tree.resizeColumnToContents(col)
         tree.blockSignals(False)
         self._rows = rows
 

@@ -3,7 +3,9 @@
 Angles come from WORLD landmarks (``models.geometry.joint_angles``); frames without a pose,
 or where one of the angle's three joints is below the visibility threshold, are NaN and
 drawn as gaps (``connect='finite'``). A vertical cursor follows the displayed
-frame; clicking or dragging on the plot seeks the video; the context menu (or the A/B
+frame: a thin widget over the plot rather than an item of its scene, so moving it repaints
+two narrow strips of the plot in the window's own repaint, never the whole plot in a
+repaint of its own; clicking or dragging on the plot seeks the video; the context menu (or the A/B
 keys of the window) marks frame A/B, shown as labelled lines.
 """
 from __future__ import annotations
@@ -12,8 +14,8 @@ from typing import Optional
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QAction
+from PySide6.QtCore import QPointF, Qt, Signal
+from PySide6.QtGui import QAction, QColor, QPainter
 from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QMenu, QVBoxLayout, QWidget
 
 from models.geometry import ANGLE_ORDER, joint_angles
@@ -63,6 +65,60 @@ class SeekViewBox(pg.ViewBox):
             super().mouseDragEvent(ev, axis)
 
 
+class FrameCursor(QWidget):
+    """The frame cursor: an opaque 2-pixel line over the plot's viewport at frame ``value``.
+    Dragging it seeks (``dragged`` with the frame x under the mouse)."""
+
+    dragged = Signal(float)
+    WIDTH = 2
+
+    def __init__(self, plot: pg.PlotWidget, viewbox: pg.ViewBox) -> None:
+        super().__init__(plot.viewport())
+        self.plot, self.viewbox = plot, viewbox
+        self._value = 0.0
+        self.moving = False
+        self.setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent)
+        self.setCursor(Qt.CursorShape.SizeHorCursor)
+        viewbox.sigTransformChanged.connect(self._place)
+        viewbox.sigResized.connect(self._place)
+        self.show()
+
+    def value(self) -> float:
+        return self._value
+
+    def setValue(self, value: float) -> None:  # noqa: N802  (as pyqtgraph's lines name it)
+        self._value = float(value)
+        self._place()
+
+    def _place(self, *_args) -> None:
+        box = self.plot.mapFromScene(self.viewbox.sceneBoundingRect()).boundingRect()
+        x = self.plot.mapFromScene(self.viewbox.mapViewToScene(QPointF(self._value, 0))).x()
+        inside = box.left() <= x <= box.right() and box.height() > 0
+        self.setGeometry(x - self.WIDTH // 2, box.top(), self.WIDTH, max(box.height(), 1))
+        self.setVisible(inside)
+
+    def paintEvent(self, _event) -> None:
+        QPainter(self).fillRect(self.rect(), QColor(240, 240, 240))
+
+    def _x(self, event) -> float:
+        pos = self.mapTo(self.plot.viewport(), event.position().toPoint())
+        return float(self.viewbox.mapSceneToView(self.plot.mapToScene(pos)).x())
+
+    def mousePressEvent(self, event) -> None:
+        if event.button() == Qt.MouseButton.LeftButton:
+            self.moving = True
+            self.dragged.emit(self._x(event))
+
+    def mouseMoveEvent(self, event) -> None:
+        if self.moving:
+            self.dragged.emit(self._x(event))
+
+    def mouseReleaseEvent(self, event) -> None:
+        if self.moving and event.button() == Qt.MouseButton.LeftButton:
+            self.moving = False
+            self.dragged.emit(self._x(event))
+
+
 class AnglePlotPanel(QWidget):
     def __init__(self, ctx, parent=None) -> None:
         super().__init__(parent)
@@ -74,11 +130,8 @@ class AnglePlotPanel(QWidget):
         self._setup_axes()
         self.curves = {name: self.plot_item.plot([], [], pen=angle_pen(name), connect="finite")
                        for name in ANGLE_ORDER}
-        self.cursor = pg.InfiniteLine(0, angle=90, movable=True,
-                                      pen=pg.mkPen((240, 240, 240), width=1.5),
-                                      hoverPen=pg.mkPen((255, 255, 255), width=3))
-        self.cursor.sigDragged.connect(lambda line: self.seek_x(line.value()))
-        self.plot_item.addItem(self.cursor, ignoreBounds=True)
+        self.cursor = FrameCursor(self.plot, self.viewbox)
+        self.cursor.dragged.connect(self.seek_x)
         self.mark_lines = {k: self._mark_line(k) for k in ("A", "B")}
         self.angles: dict[str, np.ndarray] = {}
         self.min_visibility = ctx.visibility_threshold  # an angle's 3 joints must reach it
