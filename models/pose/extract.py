@@ -16,6 +16,10 @@ restarts at the chunk boundary before its checkpoint, gives exactly the poses of
 uninterrupted one. The warm-up estimator runs alongside the previous chunk's on the same
 decoded frames (no frame is decoded twice); the cost is ``CHUNK_WARMUP / CHUNK_FRAMES``
 (about 6 %) more inference and one estimator start (a few ms) per chunk.
+
+Every recorded frame also gets its picture damage score (``models.pose.damage``, about a
+millisecond or two) in ``track.damage``; it is no backend setting, so the cache key stays
+the same and a track cached before it was kept simply has no damage cue.
 """
 from __future__ import annotations
 
@@ -31,6 +35,7 @@ from ..errors import Cancelled, PoseError, StudioError, VideoError
 from ..jobs import NULL_CONTEXT, JobContext
 from ..video import VideoInfo, VideoReader, _check_path, decoded_times, probe
 from . import registry
+from .damage import damage_score
 from .registry import DEFAULT_BACKEND
 from .storage import PoseStore, PoseStoreOpener
 from .track import PoseTrack
@@ -130,10 +135,12 @@ def _start_track(info: VideoInfo, backend_id: str, settings: dict,
     times = info.timeline.times(range(info.frame_count))
     if previous is not None and len(previous) == info.frame_count and not previous.complete:
         previous.times = times
+        if previous.damage is None:     # checkpointed before damage scores were kept
+            previous.damage = np.full(len(previous), np.nan, dtype=np.float32)
         return previous
     return PoseTrack.empty(info.frame_count, fps=info.fps, width=info.width,
                            height=info.height, backend=backend_id, settings=dict(settings),
-                           times=times)
+                           times=times, damage=np.full(info.frame_count, np.nan, dtype=np.float32))
 
 
 def _seed_subject(estimator, track: PoseTrack, before: int) -> None:
@@ -225,6 +232,8 @@ def _run_pose(chunks: _Chunks, decoder: _Decoder, track: PoseTrack, saver: _Save
         found = _pose(chunks.get(start), frame, stamp, index, name)
         # a frame re-posed after a resume is overwritten, also where it now has no pose
         track.image[index], track.world[index] = (np.nan, np.nan) if found is None else found
+        if track.damage is not None:
+            track.damage[index] = damage_score(frame)
         track.frames_done = max(track.frames_done, index + 1)
         ctx.progress(track.frames_done, total, name)
         saver.maybe(track, ctx)
@@ -241,8 +250,10 @@ def _trim(track: PoseTrack) -> PoseTrack:
     """Cut a track to the frames really decoded (header frame count was too high)."""
     n = track.frames_done
     times = None if track.times is None else track.times[:n].copy()
+    damage = None if track.damage is None else track.damage[:n].copy()
     return dataclasses.replace(track, image=track.image[:n].copy(),
-                               world=track.world[:n].copy(), frames_done=n, times=times)
+                               world=track.world[:n].copy(), frames_done=n, times=times,
+                               damage=damage)
 
 
 def extract_video(path, repo: Optional[PoseStore] = None, backend_id: str = DEFAULT_BACKEND,

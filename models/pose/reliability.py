@@ -5,6 +5,9 @@ even when it sees only a face, a hand, a person behind a table or a guitar body.
 "ghost" skeleton must not be described, compared, counted as motion or turned into QA.
 This module judges every frame of a ``PoseTrack`` from cues the track already holds:
 
+* ``damaged``: the decoded picture is wrecked by decoding artefacts (the track's per-frame
+  ``damage`` score from ``models.pose.damage``, kept at extraction; tracks without it have
+  no such cue). The skeleton on such a frame can look perfectly human;
 * ``no_pose``: no skeleton at all;
 * ``torso_hidden``: shoulders or hips barely visible (close-ups, body behind furniture);
 * ``hips_hidden``: the hips are not clearly seen (seated behind a table, covered);
@@ -42,7 +45,7 @@ import numpy as np
 NOSE, L_SH, R_SH, L_HIP, R_HIP = 0, 11, 12, 23, 24
 BONES = ((11, 12), (23, 24), (11, 23), (12, 24), (11, 13), (13, 15), (12, 14), (14, 16),
          (23, 25), (25, 27), (24, 26), (26, 28))
-CODES = ("no_pose", "torso_hidden", "hips_hidden", "cut_by_edge", "too_small", "proportions",
+CODES = ("damaged", "no_pose", "torso_hidden", "hips_hidden", "cut_by_edge", "too_small", "proportions",
          "world_contradiction", "jump")
 
 
@@ -88,7 +91,9 @@ def _frame_size(track) -> np.ndarray:
 def judge(track) -> Reliability:
     """Every frame of ``track`` (needs ``image`` and ``world``, (frames, 33, 4)) judged."""
     image, world = np.ascontiguousarray(track.image), np.ascontiguousarray(track.world)
+    damage = _damage(track, len(image))
     cache_key = (image.shape, zlib.adler32(image), zlib.adler32(world),  # type: ignore[arg-type]
+                 None if damage is None else zlib.adler32(damage),  # type: ignore[arg-type]
                  getattr(track, "fps", None),
                  getattr(track, "width", None), getattr(track, "height", None))
     cached = getattr(track, "_reliability_cache", None)
@@ -100,6 +105,23 @@ def judge(track) -> Reliability:
     except AttributeError:          # objects without a __dict__: no caching
         pass
     return out
+
+
+def _damage(track, frames: int):
+    """The track's per-frame picture damage scores (float32), or None when it has none."""
+    damage = getattr(track, "damage", None)
+    if damage is None:
+        return None
+    damage = np.ascontiguousarray(damage, dtype=np.float32)
+    return damage if damage.shape == (frames,) else None
+
+
+def _damaged(track, frames: int, limit: float) -> np.ndarray:
+    damage = _damage(track, frames)
+    if damage is None:
+        return np.zeros(frames, dtype=bool)
+    with np.errstate(invalid="ignore"):
+        return damage > limit           # NaN (not measured): no cue
 
 
 def _judge(track) -> Reliability:
@@ -119,6 +141,7 @@ def _judge(track) -> Reliability:
     fired: dict[str, np.ndarray] = {}
     texts: dict[str, list] = {}
 
+    fired["damaged"] = _damaged(track, n, float(t["damage_max"]))
     fired["no_pose"] = no_pose
     torso_vis = vis[:, [L_SH, R_SH, L_HIP, R_HIP]].min(axis=1)
     fired["torso_hidden"] = ~no_pose & (torso_vis < t["torso_min_visibility"])
@@ -148,7 +171,8 @@ def _judge(track) -> Reliability:
     fps = float(getattr(track, "fps", 0) or 0)
     fired["jump"] = ~no_pose & _jumps(centre, torso_px, no_pose, fps, t)
 
-    phrases = {"no_pose": "no person detected", "torso_hidden": "torso not visible",
+    phrases = {"damaged": "picture damaged (decoding artefacts)",
+               "no_pose": "no person detected", "torso_hidden": "torso not visible",
                "cut_by_edge": "skeleton cut by the frame edge",
                "proportions": "limb proportions not human (image vs 3-D)",
                "world_contradiction": "3-D pose contradicts the image",

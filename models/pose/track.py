@@ -3,6 +3,9 @@
 ``image``: (frames, joints, 4) = normalised x, y in [0, 1] of the frame, relative z,
 visibility. ``world``: (frames, joints, 4) = x, y, z in metres (MediaPipe convention:
 origin between the hips, y pointing down), visibility. A frame without a pose is all NaN.
+``damage``: optional (frames,) picture damage score of each decoded frame
+(``models.pose.damage``; NaN where not measured; None for tracks extracted before it was
+kept).
 """
 from __future__ import annotations
 
@@ -29,6 +32,7 @@ class PoseTrack:
     skeleton: str = "blazepose33"
     frames_done: int = -1  # frames processed so far (== len when complete)
     times: Optional[np.ndarray] = None  # presentation time (s) of each frame; None: frame / fps
+    damage: Optional[np.ndarray] = None  # picture damage score of each frame; None: not kept
 
     def __post_init__(self) -> None:
         self.image = np.asarray(self.image, dtype=np.float32)
@@ -37,6 +41,11 @@ class PoseTrack:
             self.times = np.asarray(self.times, dtype=np.float64)
             if self.times.shape != (len(self.image),):
                 raise ValueError(f"times {self.times.shape} must have one entry per frame "
+                                 f"({len(self.image)})")
+        if self.damage is not None:
+            self.damage = np.asarray(self.damage, dtype=np.float32)
+            if self.damage.shape != (len(self.image),):
+                raise ValueError(f"damage {self.damage.shape} must have one entry per frame "
                                  f"({len(self.image)})")
         if self.image.shape != self.world.shape or self.image.ndim != 3 or self.image.shape[2] != 4:
             raise ValueError(f"image {self.image.shape} and world {self.world.shape} "
@@ -84,6 +93,8 @@ class PoseTrack:
     def to_npz_bytes(self) -> bytes:
         buf = io.BytesIO()
         extra = {} if self.times is None else {"times": self.times}
+        if self.damage is not None:
+            extra["damage"] = self.damage
         np.savez_compressed(buf, image=self.image, world=self.world, **extra,
                             meta=np.frombuffer(json.dumps(self.meta()).encode(), dtype=np.uint8))
         return buf.getvalue()
@@ -95,7 +106,8 @@ class PoseTrack:
             return cls(z["image"], z["world"], meta["fps"], meta["width"], meta["height"],
                        meta["backend"], meta["backend_version"], meta["settings"],
                        meta["skeleton"], meta["frames_done"],
-                       z["times"] if "times" in z.files else None)
+                       z["times"] if "times" in z.files else None,
+                       z["damage"] if "damage" in z.files else None)
 
     def save(self, path) -> None:
         """Write ``.npz`` or ``.json`` depending on the suffix."""
@@ -106,6 +118,8 @@ class PoseTrack:
             doc["world"] = _nan_to_none(self.world)
             if self.times is not None:
                 doc["times"] = [round(float(t), 6) for t in self.times]
+            if self.damage is not None:
+                doc["damage"] = _nan_to_none(self.damage)
             with open(path, "w", encoding="utf-8") as fh:
                 json.dump(doc, fh)
         else:
@@ -121,7 +135,8 @@ class PoseTrack:
             arr = lambda k: np.array(d[k], dtype=np.float32)  # noqa: E731 (None -> nan)
             return cls(arr("image"), arr("world"), d["fps"], d["width"], d["height"],
                        d["backend"], d["backend_version"], d["settings"], d["skeleton"],
-                       d["frames_done"], d.get("times"))
+                       d["frames_done"], d.get("times"),
+                       None if d.get("damage") is None else arr("damage"))
         with open(path, "rb") as fh:
             return cls.from_npz_bytes(fh.read())
 

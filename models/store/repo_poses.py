@@ -19,7 +19,8 @@ from .db import Database
 MAX_JOINTS = 1024          # more joints than any skeleton: the blob is damaged
 MAX_META_BYTES = 1 << 20   # the JSON metadata of a track is a few hundred bytes
 _NPZ_MEMBERS = {"image.npy", "world.npy", "meta.npy"}
-_NPZ_OPTIONAL = {"times.npy"}  # per-frame presentation times (tracks of newer projects)
+# per-frame presentation times and picture damage scores (tracks of newer projects)
+_NPZ_OPTIONAL = {"times.npy", "damage.npy"}
 _HASHING: dict[str, threading.Lock] = {}  # path -> lock: one thread hashes a new clip
 _HASHING_GUARD = threading.Lock()
 
@@ -50,7 +51,8 @@ def decode_track(data, frames: int) -> PoseTrack:
     if not _NPZ_MEMBERS <= set(infos) <= _NPZ_MEMBERS | _NPZ_OPTIONAL:
         raise ValueError(f"the pose archive holds {sorted(infos)}, not image, world and meta")
     if (max(infos["image.npy"], infos["world.npy"]) > limit or infos["meta.npy"] > MAX_META_BYTES
-            or infos.get("times.npy", 0) > max(int(frames), 1) * 8 + 4096):
+            or infos.get("times.npy", 0) > max(int(frames), 1) * 8 + 4096
+            or infos.get("damage.npy", 0) > max(int(frames), 1) * 4 + 4096):
         raise ValueError("the pose archive declares more data than the track can hold")
     try:
         track = PoseTrack.from_npz_bytes(data)

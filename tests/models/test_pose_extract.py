@@ -1,6 +1,7 @@
 """Pose extraction on real clips with the real MediaPipe graph and a real project file."""
 from __future__ import annotations
 
+import dataclasses
 import os
 import shutil
 import sqlite3
@@ -12,10 +13,13 @@ import pytest
 from models.errors import Cancelled, StoreError, VideoError
 from models.jobs import JobContext
 from models.pose.backends.mediapipe_pose import pose_box, torso_centre
+from models.pose.damage import damage_score
 from models.pose.extract import (CHUNK_FRAMES, CHUNK_WARMUP, cached_track, decoded_frames,
                                  extract_many, extract_video)
 from models.pose.registry import DEFAULT_BACKEND, get
+from models.pose.reliability import thresholds
 from models.store import Repository
+from models.video import VideoReader
 from tests.conftest import CLIPS
 
 ROOM = CLIPS / "two_people_room.mp4"
@@ -120,6 +124,36 @@ def test_cache_hit_does_not_decode(store, room, tmp_path):
     assert cached_track(store, ROOM, settings={"min_detection_confidence": 0.9}) is None
 
 
+def test_damage_score_tells_a_smeared_picture_from_clean_ones():
+    """arm_wrestling's frames 229-267 are wrecked by decoding errors (vertical smears from
+    the decoder's concealment); the clean frames around them, and clean footage of every
+    size, stay well below the threshold of the reliability cue."""
+    limit = thresholds()["damage_max"]
+    with VideoReader(CLIPS / "arm_wrestling.mp4") as r:
+        scores = {i: damage_score(r.read(i)) for i in (200, 228, 229, 244, 252, 255, 268, 279)}
+    assert all(scores[i] > 1.15 * limit for i in (229, 244, 252, 255)), scores
+    assert all(scores[i] < 0.5 * limit for i in (200, 228, 268, 279)), scores
+    for name in ("tai_chi.mp4", "two_people_room.mp4", "basketball_dribble_portrait.mp4"):
+        with VideoReader(CLIPS / name) as r:
+            assert damage_score(r.read(10)) < 0.85 * limit, name
+    assert damage_score(np.zeros((4, 4, 3), np.uint8)) == 0.0       # smaller than a block
+    assert damage_score(np.full((240, 320, 3), 90, np.uint8)) == 0.0  # flat: no streaks
+
+
+def test_track_cached_without_damage_scores_is_served_as_it_is(tmp_path, room):
+    """Scoring pictures changed no backend setting: a track cached before the scores were
+    kept still hits the cache (no decoding) and simply has none."""
+    repo = Repository(tmp_path / "old.aastudio")
+    old = dataclasses.replace(room, damage=None)
+    repo.save_track(repo.clip_hash(ROOM), old)
+    before = decoded_frames()
+    hit = extract_video(ROOM, repo)
+    assert decoded_frames() == before and hit.damage is None
+    np.testing.assert_array_equal(hit.image, room.image)
+    assert room.damage is not None and (room.damage < thresholds()["damage_max"]).all()
+    repo.close()
+
+
 def test_cancel_half_way_then_resume_matches_uninterrupted(tmp_path):
     """A 300-frame clip cancelled past its first chunk and resumed gives exactly the
     poses of an uninterrupted run (the tracking graph's state is rebuilt the same way)."""
@@ -143,6 +177,8 @@ def test_cancel_half_way_then_resume_matches_uninterrupted(tmp_path):
     np.testing.assert_array_equal(resumed.has_pose, full.has_pose)
     np.testing.assert_array_equal(resumed.image, full.image)  # NaN where both have none
     np.testing.assert_array_equal(resumed.world, full.world)
+    assert np.isfinite(full.damage).all()                 # every frame's picture scored
+    np.testing.assert_array_equal(resumed.damage, full.damage)
     repo.close()
 
 

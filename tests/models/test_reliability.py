@@ -38,10 +38,10 @@ def _gold(clip_name: str) -> list[dict]:
 
 
 # -- cues on real clips ------------------------------------------------------------------------
-# Gold-unreliable frames no cue catches yet (the work on reliability goes on): a steady,
-# fully visible skeleton on a face in a frame wrecked by decoding damage. Seeing it needs an
-# image-level cue (block artefacts), not a pose-level one.
-KNOWN_MISSES = {"clips/arm_wrestling@252"}
+# Gold-unreliable frames no cue catches yet (none now: arm_wrestling@252, a steady, fully
+# visible skeleton on a frame wrecked by decoding damage, is caught by the picture cue).
+KNOWN_MISSES: set[str] = set()
+DAMAGED = range(229, 268)     # arm_wrestling's frames wrecked by decoding errors (smears)
 
 
 def test_every_gold_unreliable_frame_of_these_clips_is_flagged_and_clean_clips_are_not(real):
@@ -54,6 +54,31 @@ def test_every_gold_unreliable_frame_of_these_clips_is_flagged_and_clean_clips_a
                 assert not rel.ok[rec["frame"]], (rec["id"], rel.codes[rec["frame"]])
     tai = judge(tracks["tai_chi.mp4"])
     assert tai.ok.all() and tai.share == 1.0          # a clean full-body clip: no false flag
+
+
+def test_damaged_picture_is_a_reason_and_clean_pictures_never_are(real):
+    arm = real[1]["arm_wrestling.mp4"]
+    rel = judge(arm)
+    assert rel.codes[252] == ("damaged",)           # nothing else is wrong with its skeleton
+    assert rel.reason(252) == "picture damaged (decoding artefacts)"
+    assert all("damaged" in rel.codes[f] for f in DAMAGED)
+    for name in CLIPS_USED:                         # every other frame's picture is clean
+        track = real[1][name]
+        assert track.damage is not None and np.isfinite(track.damage).all(), name
+        codes = judge(track).codes
+        assert not any("damaged" in codes[f] for f in range(len(track))
+                       if name != "arm_wrestling.mp4" or f not in DAMAGED), name
+
+
+def test_track_without_damage_scores_is_judged_without_the_picture_cue(real):
+    old = _copy(real[1]["arm_wrestling.mp4"])       # as cached before scores were kept
+    assert old.damage is None
+    rel = judge(old)
+    assert rel.ok[252] and not any("damaged" in c for c in rel.codes)
+    old.damage = np.full(len(old), np.nan, dtype=np.float32)   # not measured: no cue either
+    assert judge(old).ok[252]
+    old.damage[252] = 0.5                           # the judgement follows the scores
+    assert judge(old).codes[252] == ("damaged",)
 
 
 def test_close_up_face_is_torso_not_visible_and_cut_by_the_edge(real):

@@ -57,6 +57,24 @@ def test_track_round_trip_is_exact(project):
     assert back.has_pose.tolist() == [True, True, False, True, True, True]
 
 
+def test_damage_scores_round_trip_and_tracks_without_them_still_load(project, tmp_path):
+    track = _track()
+    track.damage = np.array([0.01, 0.2, np.nan, 0.0, 0.05, 0.3], dtype=np.float32)
+    project.save_track("dmg", track)
+    back = project.load_track("dmg", "mediapipe-full", {"model_complexity": 1})
+    np.testing.assert_array_equal(back.damage, track.damage)      # NaN: not measured
+    for name in ("t.npz", "t.json"):
+        track.save(tmp_path / name)
+        np.testing.assert_array_equal(PoseTrack.load(tmp_path / name).damage, track.damage)
+    old = _track()                                  # written before the scores were kept
+    project.save_track("old", old)
+    assert project.load_track("old", "mediapipe-full", {"model_complexity": 1}).damage is None
+    old.save(tmp_path / "old.json")
+    assert PoseTrack.load(tmp_path / "old.json").damage is None
+    with pytest.raises(ValueError, match="damage"):
+        PoseTrack(old.image, old.world, 25.0, 640, 480, damage=np.zeros(3))
+
+
 def test_cache_key_includes_settings_and_backend(project):
     project.save_track("abc", _track())
     assert project.load_track("abc", "mediapipe-full", {"model_complexity": 2}) is None
@@ -156,6 +174,10 @@ def _npz(**arrays) -> bytes:
     (_npz(image=np.zeros((5, 33, 4))), "not image, world and meta"),
     (_npz(image=np.zeros((5, 33, 4)), world=np.zeros((5, 33, 4)),
           meta=np.frombuffer(b"{not json", dtype=np.uint8)), "cannot be decoded"),
+    (_npz(image=np.zeros((5, 33, 4)), world=np.zeros((5, 33, 4)),
+          damage=np.zeros(100_000, np.float32)), "declares more data"),
+    (_npz(image=np.zeros((5, 33, 4)), world=np.zeros((5, 33, 4)),
+          damage=np.zeros(4, np.float32)), "cannot be decoded"),
 ])
 def test_damaged_pose_blob_is_one_store_error_naming_the_clip(project, clip, blob, problem):
     from models.errors import ProjectDamaged
