@@ -11,8 +11,17 @@ a PNG of it (``<out>/<name>.png``). Run it on a real display (or under Xvfb)::
 Views: window (1920x1200, frame --frame), evaluation (the panel, runs shown and two
 compared), curation (the window with the QA curation tab and Compare frames), motion
 (the panel with the clip's whole range analysed); evaluation-docked (the window with
-the Evaluation tab in front at the bottom). With ``--root`` each view is also
-grabbed from the X server (``import -window root``) as ``<name>-root.png``.
+the Evaluation tab in front at the bottom); compare-frames (the Compare frames panel,
+1400x720, on two reliable frames of the clip that differ most, or ``--pair A,B``);
+compare-models (the window at 1700x1050 with the Compare models panel: two tiny local
+checkpoints built by ``models/vlm/tiny.py`` and the rule-based describer answering a
+multiple-choice question of the project's QA items on the clip). With ``--root`` each
+view is also grabbed from the X server (``import -window root``) as ``<name>-root.png``.
+
+The README's compare pictures: a project with the clip's QA items
+(``main.py synth-qa tests/data/clips/tai_chi.mp4 --extract-poses --per-clip 20 --seed 0
+--project P.aastudio``), then ``--views compare-frames,compare-models --pair 180,262``
+on tests/data/clips/tai_chi.mp4.
 """
 from __future__ import annotations
 
@@ -24,23 +33,30 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
-VIEWS = ("window", "evaluation-docked", "evaluation", "curation", "motion")
+VIEWS = ("window", "evaluation-docked", "evaluation", "curation", "motion", "compare-frames",
+         "compare-models")
+TINY_FAMILIES = ("smolvlm", "qwen2_5_vl")
 
 
 def wait(signal, timeout_ms: int = 60000, condition=None) -> None:
+    """Run the event loop until ``signal`` (or any of a list of signals) fires with
+    ``condition`` true, or ``timeout_ms`` passes."""
     from PySide6.QtCore import QEventLoop, QTimer
 
     if condition is not None and condition():
         return
     loop = QEventLoop()
+    signals = signal if isinstance(signal, (list, tuple)) else [signal]
 
     def check(*_):
         if condition is None or condition():
             loop.quit()
-    signal.connect(check)
+    for s in signals:
+        s.connect(check)
     QTimer.singleShot(timeout_ms, loop.quit)
     loop.exec()
-    signal.disconnect(check)
+    for s in signals:
+        s.disconnect(check)
 
 
 def settle(ms: int = 400) -> None:
@@ -63,6 +79,32 @@ def save(widget, out: Path, name: str, root: bool) -> None:
         subprocess.run(["import", "-window", "root", str(out / f"{name}-root.png")], check=False)
 
 
+def pick_pair(track) -> tuple[int, int]:
+    """Two reliable frames with a visible difference: A is the first reliable frame, B the
+    reliable frame whose body joints are farthest (mean, in metres) from A's."""
+    import numpy as np
+
+    from models.pose.reliability import judge
+
+    ok = np.flatnonzero(judge(track).ok & track.has_pose)
+    if len(ok) < 2:
+        raise SystemExit("error: the clip has fewer than two reliable frames")
+    body = np.asarray(track.world[:, 11:, :3], dtype=float)
+    a = int(ok[0])
+    dist = np.nanmean(np.linalg.norm(body[ok] - body[a], axis=-1), axis=-1)
+    return a, int(ok[int(np.nanargmax(dist))])
+
+
+def pick_question(repo, video: str):
+    """A multiple-choice QA item on ``video``, preferring one about a body part's pose
+    (the rule-based describer answers those from the poses)."""
+    name = Path(video).name       # items name their clip relative to the project's folders
+    records = [r for r in repo.qa_records() if Path(r.video).name == name and len(r.options) >= 2]
+    if not records:
+        raise SystemExit(f"error: no QA items on {video}; run main.py synth-qa on it first")
+    return next((r for r in records if r.task == "body_part_pose"), records[0])
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("clip")
@@ -70,12 +112,14 @@ def main(argv=None) -> int:
     p.add_argument("--out", required=True)
     p.add_argument("--frame", type=int, default=40)
     p.add_argument("--views", default=",".join(VIEWS))
+    p.add_argument("--pair", default="", help="compare-frames: frames A,B (default: chosen)")
     p.add_argument("--root", action="store_true", help="also grab the X screen")
     args = p.parse_args(argv)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
 
     import app  # noqa: F401 (the PySide6 guard first)
+    from PySide6.QtCore import Qt
     from PySide6.QtWidgets import QApplication
 
     from app.context import AppContext
@@ -145,6 +189,63 @@ def main(argv=None) -> int:
             panel.analyse()
             save(dock, out, "motion", args.root)
             dock.hide()
+        elif name == "compare-frames":
+            panel, dock = win.panels["compare"], win.docks["compare"]
+            dock.setFloating(True)
+            dock.show()
+            dock.resize(1400, 750)       # the panel itself ~1400x720 under the title bar
+            settle()
+            a, b = (tuple(int(x) for x in args.pair.split(",")) if args.pair
+                    else pick_pair(player.track))
+            done = []
+            panel.ctrl.pairReady.connect(done.append)
+            panel.ctrl.pairFailed.connect(done.append)
+            ctx.marks.mark_a(player.path, a)
+            ctx.marks.mark_b(player.path, b)
+            wait([panel.ctrl.pairReady, panel.ctrl.pairFailed], condition=lambda: bool(done))
+            if not done or isinstance(done[0], str):
+                raise SystemExit(f"error: no comparison of frames {a} and {b}: "
+                                 f"{done[0] if done else 'timed out'}")
+            save(panel, out, "compare-frames", args.root)
+            dock.hide()
+        elif name == "compare-models":
+            from models.vlm.tiny import build_tiny_checkpoint  # noqa: PLC0415
+
+            panel = win.panels["compare_models"]
+            labels = []
+            for family in TINY_FAMILIES:
+                folder = out / "tiny" / family
+                if not (folder / "config.json").is_file():
+                    build_tiny_checkpoint(family, folder, seed=0)
+                labels.append(panel.controller.add_choice(str(folder), remember=False).label)
+            labels.append("Rule-based describer")
+            size = win.size()
+            win.resize(1700, 1050)
+            dock = win.show_panel("compare_models")
+            win.resizeDocks([dock], [660], Qt.Orientation.Vertical)    # the columns in full
+            for picker, label in zip(panel.pickers, labels + ["(none)"] * len(panel.pickers)):
+                if not picker.select_label(label):
+                    raise SystemExit(f"error: no backend {label!r} to choose")
+            rec = pick_question(ctx.repo, str(player.path))
+            panel.form.set_template("mcq_letter")
+            panel.form.question.setText(rec.question)
+            panel.form.options.setText(" | ".join(rec.options))
+            panel.form.answer.setValue(rec.answer_index)
+            panel.form.max_tokens.setValue(16)
+            settle()
+            finished, failed = [], []
+            panel.controller.finished.connect(lambda rid, _a: finished.append(rid))
+            panel.controller.failed.connect(lambda rid, m: failed.append((rid, m)))
+            panel.run_button.click()
+            wait([panel.controller.finished, panel.controller.failed], 300000,
+                 condition=lambda: panel.rid in finished or any(r == panel.rid for r, _ in failed))
+            if panel.rid not in finished:
+                why = "; ".join(m for r, m in failed if r == panel.rid) or "timed out"
+                raise SystemExit(f"error: the comparison did not finish: {why}")
+            settle(800)
+            save(win, out, "compare-models", args.root)
+            win.docks["compare_models"].hide()
+            win.resize(size)
     ctx.shutdown()
     return 0
 
