@@ -28,6 +28,7 @@ import numpy as np
 from .body import body_frame
 from .describe.build import POSTURES, DescribeError, as_world, posture_support, track_facts
 from .describe.config import config, part_joints
+from .describe.measure import SAGITTAL
 from .pose.reliability import frame_reliability
 from .describe.facts import Fact
 
@@ -101,7 +102,10 @@ def _angle_changes(ctx) -> list[Fact]:
     for j, m in enumerate(tf.specs):
         if m.type not in ("angle", "lean_fb", "lean_lr", "twist"):
             continue
-        d = tf.values[1, j] - tf.values[0, j]
+        before, after = tf.values[0, j], tf.values[1, j]
+        if m.group in SAGITTAL and (before > 180.0) != (after > 180.0):
+            continue   # limb swung between behind and in front: over the top or past the hip?
+        d = after - before
         label = _bin(d, _cfg()["angle_change"])
         if label is None:
             continue

@@ -101,3 +101,20 @@ def test_one_description_per_frame_cli_gui_and_qa(tracks, name, frame, qtbot, tm
         silent = group(spec[q].group)["phrases"][group(spec[q].group)["labels"].index(b)] is None
         assert said.get(q) == (None if silent else b), q
     assert text == describe(pose_facts(track, frame))
+
+
+def test_a_limb_swinging_between_behind_and_in_front_gets_no_angle_change(tracks):
+    """tai_chi frame 0: left arm stretched back (shoulder 317 = extension); frame 255: raised
+    in front (141). Whether it went past the hip or over the head cannot be told from two
+    frames, so no shoulder-angle change is stated (it used to say "lowers the left arm a
+    lot" while the picture shows it going up); the hand's own displacement still is."""
+    from models.diff import describe_diff, diff_facts, frame_world
+
+    t = tracks["tai_chi.mp4"]
+    shoulder = {f: {x.quantity: x.value for x in pose_facts(t, f)}["left_shoulder_angle"]
+                for f in (0, 255)}
+    assert shoulder[0] > 180 > shoulder[255]
+    facts = diff_facts(frame_world(t, 0, "A=", "tai"), frame_world(t, 255, "B=", "tai"), 0, 255)
+    assert "left_shoulder_angle" not in [f.quantity for f in facts]
+    text = describe_diff(facts)
+    assert "lowers the left arm" not in text and "moves the left hand up" in text
