@@ -21,7 +21,7 @@ FILLERS = ["really", "clearly", "visibly", "then", "now"]
 CONTEXT = ("while the athlete in the red shirt keeps the bar close to the body and the crowd "
            "behind the barrier watches every move of the lift from the start to the finish "
            "line of the hall").split()
-ODD = ["???", "42?", "3.5 or 7?", ""]  # no words at all once numbers are blanked
+ODD = ["???", "42?", "3.5 or 7?", "?"]  # no words at all once numbers are blanked
 
 
 def duplicates_pairwise(records: list[QARecord]) -> dict[str, str]:
