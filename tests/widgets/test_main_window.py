@@ -458,3 +458,35 @@ def test_following_frames_does_not_re_lay_out_the_window(qtbot, window, clip):
     window.removeEventFilter(counter)
     assert labels[-1].startswith("frame 39 / ")
     assert len(layouts) <= 2, f"{len(layouts)} relayouts of the window in 15 frames"
+
+
+def test_angle_cursor_and_legend_bounded_rate_while_playing_exact_when_paused(qtbot, window,
+                                                                             clip):
+    from PySide6.QtWidgets import QApplication
+
+    _open(qtbot, window, clip("arm_wrestling.mp4"))
+    player = window.ctx.player
+    player.set_track(synthetic_track(player.frame_count, 340, 256))
+    panel = window.panels["angles"]
+    window.show_panel("angles")
+    QApplication.processEvents()
+    panel.rate.interval_ms = 600_000       # one update when playing starts, the next not due
+    seen = []
+
+    def on_frame(i):
+        if player.playing:
+            seen.append((i, panel.cursor.value(), panel.toggles["left_elbow"].text()))
+    player.frameChanged.connect(on_frame)
+    player.play()
+    qtbot.waitUntil(lambda: len(seen) >= 10, timeout=T)
+    assert len({(v, text) for _i, v, text in seen}) == 1, seen
+    player.pause()
+    frame = player.current_frame
+    assert panel.cursor.value() == frame
+    assert all(box.text() == panel._label(name, frame) for name, box in panel.toggles.items())
+    with qtbot.waitSignal(player.frameChanged, timeout=T):
+        player.step(1)
+    frame = player.current_frame              # stepped: exact, no waiting
+    assert panel.cursor.value() == frame
+    assert panel.toggles["left_elbow"].text() == panel._label("left_elbow", frame)
+    assert panel._label("left_elbow", frame).endswith("°")

@@ -270,3 +270,95 @@ def test_display_size_follows_zoom_and_is_none_when_zoomed_in(qtbot, ctx):
     assert view.display_size() is None and ctx.player.display_size is None
     view.set_zoom(2.0)
     assert ctx.player.display_size is None
+
+
+def test_transport_label_and_slider_bounded_rate_while_playing_exact_when_paused(qtbot, ctx,
+                                                                                  clip):
+    from widgets.video.transport import TransportBar
+
+    bar = TransportBar(ctx)
+    qtbot.addWidget(bar)
+    player = ctx.player
+    with qtbot.waitSignal(player.frameChanged, timeout=10000):
+        player.open(clip("basketball_gym.mp4"))
+    bar.rate.interval_ms = 600_000         # one update when playing starts, the next not due
+    seen = []
+
+    def on_frame(i):   # connected after the bar: it has had its say about frame i
+        if player.playing:
+            seen.append((i, bar.label.text(), bar.slider.value()))
+    player.frameChanged.connect(on_frame)
+    player.play()
+    qtbot.waitUntil(lambda: len(seen) >= 10, timeout=20000)
+    assert len({(text, value) for _i, text, value in seen}) == 1, seen  # not one per frame
+    assert len({i for i, _t, _v in seen}) >= 10
+    player.pause()                         # pausing shows the frame it stops on, at once
+    frame = player.current_frame
+    assert bar.label.text().startswith(f"frame {frame} / 299")
+    assert bar.slider.value() == frame
+    for n in (1, 1, -3):                   # stepped: each frame exact, no waiting
+        with qtbot.waitSignal(player.frameChanged, timeout=10000):
+            player.step(n)
+        frame = player.current_frame
+        assert bar.label.text().startswith(f"frame {frame} / 299")
+        assert bar.slider.value() == frame
+
+
+def test_transport_while_playing_follows_the_video_and_catches_up(qtbot, ctx, clip):
+    from widgets.video.transport import TransportBar
+
+    bar = TransportBar(ctx)
+    qtbot.addWidget(bar)
+    player = ctx.player
+    with qtbot.waitSignal(player.frameChanged, timeout=10000):
+        player.open(clip("basketball_gym.mp4"))
+    bar.rate.interval_ms = 60
+    shown, labelled = [], []
+
+    def on_frame(i):
+        shown.append(i)
+        labelled.append(int(bar.label.text().split()[1]))
+    player.frameChanged.connect(on_frame)
+    player.play()
+    qtbot.waitUntil(lambda: len(shown) >= 40, timeout=20000)
+    player.pause()
+    # never a frame ahead of the video, never going back, and it keeps moving
+    assert all(lab <= i for lab, i in zip(labelled, shown))
+    assert labelled == sorted(labelled) and len(set(labelled)) > 3
+    assert bar.rate.calls < len(shown)     # fewer updates than frames
+    assert bar.label.text().startswith(f"frame {player.current_frame} / ")
+
+
+def test_panel_judges_a_track_once_not_per_frame_and_a_new_track_again(qtbot, ctx, clip,
+                                                                     monkeypatch):
+    import models.pose.reliability as reliability
+    from widgets.video.panel import VideoPanel
+
+    calls = []
+    real = reliability.judge
+    monkeypatch.setattr(reliability, "judge", lambda t: calls.append(t) or real(t))
+    panel = VideoPanel(ctx)
+    qtbot.addWidget(panel)
+    player = ctx.player
+    with qtbot.waitSignal(player.frameChanged, timeout=10000):
+        player.open(clip("arm_wrestling.mp4"))
+    track = synthetic_track(player.frame_count, 340, 256)
+    track.image[7, [23, 24], 3] = 0.1           # frame 7: hips unseen
+    player.set_track(track)
+
+    def show(target):
+        with qtbot.waitSignal(player.frameChanged, timeout=10000,
+                              check_params_cb=lambda i, t=target: i == t):
+            player.seek(target)
+        return panel.view.skeleton.unreliable
+    calls.clear()
+    assert [show(f) for f in (6, 7, 8, 9, 7)] == ["", "torso not visible", "", "",
+                                                  "torso not visible"]
+    assert len(calls) <= 1                      # not one judgement of the whole track per frame
+    other = synthetic_track(player.frame_count, 340, 256)
+    other.image[9, [23, 24], 3] = 0.1           # another track: frame 9 unseen, 7 fine
+    player.set_track(other)
+    assert [show(f) for f in (7, 9)] == ["", "torso not visible"]
+    track.frames_done = 8                       # the same track object grown (partial -> more)
+    player.set_track(track)
+    assert [show(f) for f in (7, 8)] == ["torso not visible", ""]

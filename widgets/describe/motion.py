@@ -23,6 +23,8 @@ from app.controllers.describe import describe_controller
 from models.errors import StudioError
 from models.motion import describe_motion, signal_names
 
+from ..rate import FrameRate
+
 AUTO = "auto"
 
 
@@ -48,7 +50,7 @@ class MotionPanel(QWidget):
         ctx.player.clipChanged.connect(lambda _p: self._on_clip())
         ctx.player.openFailed.connect(lambda *_: self._on_clip())
         ctx.player.trackChanged.connect(self._on_track)
-        ctx.player.frameChanged.connect(self._on_frame)
+        self.rate = FrameRate(ctx.player, self._on_frame, parent=self)  # playhead, ~30 Hz playing
         ctx.marks.changed.connect(self._on_marks)
         self._analysed_track = None
 

@@ -20,6 +20,7 @@ from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QMenu, QVBoxLayout
 
 from models.geometry import ANGLE_ORDER, joint_angles
 
+from ..rate import FrameRate
 from ..steady import set_steady_text
 
 SIDE_RGB = {"left": ((255, 145, 30), (255, 200, 90)), "right": ((45, 150, 255), (120, 210, 255))}
@@ -144,7 +145,8 @@ class AnglePlotPanel(QWidget):
         self.viewbox.seekRequested.connect(self.seek_x)
         self.viewbox.menuRequested.connect(self._menu)
         self.player.trackChanged.connect(self.refresh)  # also follows every clipChanged
-        self.player.frameChanged.connect(self._on_frame)
+        # cursor and legend values: every frame when paused, ~30 Hz while playing
+        self.rate = FrameRate(self.player, self._on_frame, parent=self)
         ctx.marks.changed.connect(self._show_marks)
         self.setMinimumHeight(180)
 

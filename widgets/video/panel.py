@@ -31,6 +31,7 @@ class VideoPanel(QWidget):
         lay.addWidget(self._toolbar())
         lay.addWidget(self.view, 1)
         lay.addWidget(self.transport)
+        self._judged: tuple = (None, -1, None)  # (track, its frames_done, its reliability)
         self.player.frameChanged.connect(self._on_frame)
         self.view.zoomChanged.connect(self._on_zoom)
         self.player.trackChanged.connect(self._redraw_overlay)
@@ -98,10 +99,19 @@ class VideoPanel(QWidget):
         track = self.player.track
         if pose is None or track is None or frame >= len(track):
             return ""
-        from models.pose.reliability import judge  # noqa: PLC0415
+        judged, done, verdict = self._judged
+        if judged is not track or done != track.frames_done:
+            from models.pose.reliability import judge  # noqa: PLC0415
+            try:         # once per track (and per growth of a partial one), not per frame
+                verdict = judge(track)
+            except (ValueError, IndexError):  # a track of another skeleton: not judged
+                verdict = None
+            self._judged = (track, track.frames_done, verdict)
+        if verdict is None:
+            return ""
         try:
-            return judge(track).reason(frame)
-        except (ValueError, IndexError):      # a track of another skeleton: not judged
+            return verdict.reason(frame)
+        except (ValueError, IndexError):
             return ""
 
     def _on_frame(self, frame: int, new_image: bool = True) -> None:
@@ -118,5 +128,6 @@ class VideoPanel(QWidget):
         self.player.set_display_size(self.view.display_size())
 
     def _redraw_overlay(self) -> None:
+        self._judged = (None, -1, None)       # a new or changed track: judged again
         if self.player.current_frame >= 0 and self.player.current_image is not None:
             self._on_frame(self.player.current_frame, new_image=False)

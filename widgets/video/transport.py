@@ -12,6 +12,7 @@ from PySide6.QtWidgets import (QComboBox, QHBoxLayout, QLabel, QLineEdit, QSlide
 
 from app.controllers.player import SPEEDS
 
+from ..rate import FrameRate
 from ..steady import set_steady_text
 
 MARK_COLORS = {"A": QColor(120, 230, 140), "B": QColor(240, 120, 200)}  # as on the angle plot
@@ -171,7 +172,8 @@ class TransportBar(QWidget):
         lay.addWidget(self.speed)
         self._updating = False
         self.player.clipChanged.connect(self._on_clip)
-        self.player.frameChanged.connect(self._on_frame)
+        # the frame label and the slider position: every frame when paused, ~30 Hz playing
+        self.rate = FrameRate(self.player, self._on_frame, parent=self)
         self.player.playingChanged.connect(self._on_playing)
         self.player.speedChanged.connect(self._on_speed)
         self.player.loopChanged.connect(lambda *_: self._show_marks())
