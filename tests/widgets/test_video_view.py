@@ -362,3 +362,33 @@ def test_panel_judges_a_track_once_not_per_frame_and_a_new_track_again(qtbot, ct
     track.frames_done = 8                       # the same track object grown (partial -> more)
     player.set_track(track)
     assert [show(f) for f in (7, 8)] == ["torso not visible", ""]
+
+
+def test_a_frame_at_its_own_size_on_screen_is_copied_pixel_for_pixel(qtbot):
+    from PySide6.QtCore import QSizeF
+    from PySide6.QtGui import QImage, QPainter
+
+    from widgets.video.view import FrameItem, to_qimage
+
+    rng = np.random.default_rng(3)
+    small = rng.integers(0, 256, (45, 80, 4), dtype=np.uint8)   # B, G, R, X, 1-pixel detail
+    small[..., 3] = 255
+    item = FrameItem()
+    item.set_image(to_qimage(small), small, QSizeF(320, 180))   # stands for a 320x180 frame
+
+    def render(scale, dx=3, dy=2):
+        out = QImage(90, 60, QImage.Format.Format_RGB32)
+        out.fill(0)
+        p = QPainter(out)
+        p.translate(dx, dy)
+        p.scale(scale, scale)
+        used = item._blit(p)
+        item.paint(p, None)
+        p.end()
+        return used, out
+    used, out = render(0.25)            # the frame lands at the copy's own size
+    assert used
+    got = np.array([[out.pixelColor(x + 3, y + 2).getRgb()[:3] for x in range(80)]
+                    for y in range(45)])
+    assert (got == small[..., [2, 1, 0]]).all()
+    assert not render(0.5)[0]           # zoomed in: Qt scales it

