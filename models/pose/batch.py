@@ -449,7 +449,7 @@ class _PoolFailure:
         if self.text is None:
             procs = self.spawn.processes
             for proc in procs:  # the pool saw a worker die and stops the others
-                proc.join(timeout=2.0)
+                proc.join(timeout=5.0)   # its exit status, unless the box is very busy
             log = _log_tail(self.log_fd) if self.log_fd >= 0 else ""
             self.text = worker_failure(log, [proc.exitcode for proc in procs])
         return self.text

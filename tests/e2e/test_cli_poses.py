@@ -341,6 +341,8 @@ def test_dead_worker_is_one_error_line_naming_its_error(tmp_path):
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          timeout=180, cwd=REPO)
     line = one_error_line(out)  # stderr is muted for native logs: the cause still shows
-    assert line.startswith("error: one.avi: worker process exited with code 1")
+    # the exit status when the dead worker was reaped in time (a busy machine may not)
+    assert line.startswith(("error: one.avi: worker process exited with code 1",
+                            "error: one.avi: worker process ended unexpectedly"))
     assert "ImportError: typing is shadowed for this test" in line
     assert out.stdout.split()[0] == "extracted"  # the other clip, on the CLI's own thread
