@@ -252,10 +252,7 @@ def _gate_upright(values, specs):
         return values
     torso = values[:, [m.id for m in specs].index("torso_orientation")]
     with np.errstate(invalid="ignore"):
-        ok = torso <= 45.0
-    values = values.copy()
-    values[:, cols] = np.where(ok[:, None], values[:, cols], np.nan)
-    return values
+        return _keep_where(values, cols, torso <= 45.0)
 
 
 HEAD_ABOVE_SHOULDERS_M = 0.05   # the nose at least this much above the higher shoulder
@@ -270,7 +267,11 @@ def _gate_head(values, specs, pts):
         return values
     with np.errstate(invalid="ignore"):
         shoulders = np.fmax(pts[:, 11, 1], pts[:, 12, 1])
-        ok = pts[:, 0, 1] >= shoulders + HEAD_ABOVE_SHOULDERS_M
+        return _keep_where(values, cols, pts[:, 0, 1] >= shoulders + HEAD_ABOVE_SHOULDERS_M)
+
+
+def _keep_where(values, cols: list, ok):
+    """``values`` with columns ``cols`` blanked (NaN: no claim) on the frames where ``ok`` is false."""
     values = values.copy()
     values[:, cols] = np.where(ok[:, None], values[:, cols], np.nan)
     return values

@@ -72,15 +72,22 @@ def test_angle_plot_curves_gaps_and_click_seek(qtbot, window, clip):
     assert abs(player.current_frame - 200) <= 3
 
 
-def test_angle_plot_cursor_follows_frames_without_redrawing_the_plot(qtbot, window, clip):
+def _angles_on_a_clip(qtbot, window, clip):
+    """arm_wrestling open with a synthetic track, the angle plot in front: (player, panel)."""
     from PySide6.QtWidgets import QApplication
 
     _open(qtbot, window, clip("arm_wrestling.mp4"))
     player = window.ctx.player
     player.set_track(synthetic_track(player.frame_count, 340, 256))
-    panel = window.panels["angles"]
     window.show_panel("angles")
     QApplication.processEvents()
+    return player, window.panels["angles"]
+
+
+def test_angle_plot_cursor_follows_frames_without_redrawing_the_plot(qtbot, window, clip):
+    from PySide6.QtWidgets import QApplication
+
+    player, panel = _angles_on_a_clip(qtbot, window, clip)
     changed = []
     panel.plot.scene().changed.connect(changed.append)
     for frame in (30, 31, 200):
@@ -462,14 +469,7 @@ def test_following_frames_does_not_re_lay_out_the_window(qtbot, window, clip):
 
 def test_angle_cursor_and_legend_bounded_rate_while_playing_exact_when_paused(qtbot, window,
                                                                              clip):
-    from PySide6.QtWidgets import QApplication
-
-    _open(qtbot, window, clip("arm_wrestling.mp4"))
-    player = window.ctx.player
-    player.set_track(synthetic_track(player.frame_count, 340, 256))
-    panel = window.panels["angles"]
-    window.show_panel("angles")
-    QApplication.processEvents()
+    player, panel = _angles_on_a_clip(qtbot, window, clip)
     panel.rate.interval_ms = 600_000       # one update when playing starts, the next not due
     seen = []
 
