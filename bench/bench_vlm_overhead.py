@@ -74,7 +74,7 @@ def measure(folder: Path, runs: int, new_tokens: int, sampled, threads: int):
             if i:
                 times[name].append(time.perf_counter() - t0)
                 times[name + "_cpu"].append(time.thread_time() - c0)
-    n_app, n_bare = backend.stats.completion_tokens, bare()
+    n_app, n_bare = app().stats.completion_tokens, bare()
     assert backend.threads_used == threads, "the app side ran on another thread count"
     backend.unload()
     return times, n_app, n_bare

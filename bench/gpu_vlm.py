@@ -89,8 +89,7 @@ def app_once(b, case, new: int, device: str) -> dict:
     req = VLMRequest(messages_for(QUESTION), frames, GenerationParams(new), fps=fps,
                      frame_indices=idx)
     reset_peak(device)
-    b.generate_to(req, on_text=lambda _chunk: None)   # what the app's Ask/Compare run
-    st = b.stats
+    st = b.generate_to(req, on_text=lambda _chunk: None).stats   # what Ask/Compare run
     return dict(path="app", frames=len(frames), ttft_s=st.ttft_s, tok_s=st.tokens_per_s,
                 prompt=st.prompt_tokens, new=st.completion_tokens, total_s=st.total_s,
                 peak=st.peak_mem_bytes)

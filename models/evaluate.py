@@ -23,6 +23,7 @@ from .answer_parse import PARSE_LETTERS, build_mcq_prompt, parse_choice
 from .errors import Cancelled, StudioError
 from .jobs import NULL_CONTEXT, JobContext
 from .qa.record import QARecord
+from .vlm.many import generate_one
 
 if TYPE_CHECKING:
     from .qa.storage import EvalStore
@@ -242,7 +243,7 @@ def ask(backend, rec: QARecord, request_future, ctx) -> tuple:
         return backend.answer(rec), 0.0
     request = request_future.result()
     t0 = time.perf_counter()
-    text = "".join(backend.generate(request, ctx))
+    text = generate_one(backend, request, ctx).text
     return text, time.perf_counter() - t0
 
 

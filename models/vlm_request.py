@@ -68,3 +68,10 @@ class VLMRequest:
 def messages_for(prompt: str, system: Optional[str] = None) -> list[dict]:
     msgs = [{"role": "system", "content": system}] if system else []
     return msgs + [{"role": "user", "content": prompt}]
+
+
+def answer_text(chunks) -> str:
+    """The whole text of a backend's ``generate`` iterator: its ``str`` chunks joined (the
+    final answer record, ``models.vlm.many.Generated``, is skipped), for callers below
+    ``models.vlm`` that need only the text."""
+    return "".join(c for c in chunks if isinstance(c, str))

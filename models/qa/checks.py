@@ -11,6 +11,7 @@ from functools import lru_cache
 from typing import Iterable, Optional
 
 from ..jobs import NULL_CONTEXT, JobContext
+from ..vlm_request import answer_text
 from .record import QARecord
 
 NEAR_JACCARD = 0.9
@@ -208,7 +209,7 @@ def blind_test(records: list[QARecord], backend, ctx: JobContext = NULL_CONTEXT,
         ctx.progress(i, len(records), r.qa_id)
         req = VLMRequest(messages_for(build_mcq_prompt(r.question, r.options)), frames=[],
                          params=GenerationParams(max_new_tokens=max_new_tokens), as_video=False)
-        text = "".join(backend.generate(req, ctx))
+        text = answer_text(backend.generate(req, ctx))
         if parse_choice(text, r.options) == r.answer_index:
             right[r.qa_id] = f"{backend.info.model_id} answered {r.answer_letter} without frames"
     ctx.progress(len(records), len(records), "done")

@@ -17,6 +17,7 @@ import numpy as np
 
 from .. import resources
 from ..jobs import NULL_CONTEXT, JobContext
+from ..vlm_request import answer_text
 from .record import Provenance, QARecord, stable_qa_id
 from .synth import Balancer
 from .taxonomy import load_taxonomy
@@ -185,7 +186,7 @@ def generate_from_text(repo: QAStore, backend, sources: list, settings: Optional
         if repo.generation_done(src.video, key):
             continue
         req = _request(src, s, tpl)
-        output = "".join(backend.generate(req, ctx))
+        output = answer_text(backend.generate(req, ctx))
         rng = np.random.default_rng([s.seed, int(key, 16) % (2 ** 32)])
         rejected_before = stats.invalid_outputs + stats.rejected_items
         recs = records_from_output(output, src, s, tpl, info, req.params.as_dict(), stats,

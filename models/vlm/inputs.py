@@ -82,3 +82,47 @@ def _to_device(batch, model) -> dict:
             value = value.to(device, dtype=dtype)
         out[key] = value
     return out
+
+
+def batch_key(family, request: VLMRequest) -> tuple:
+    """Requests with equal keys can share one batch: same media kind, frame count, frame
+    size and generation parameters."""
+    shape = tuple(request.frames[0].shape) if request.frames else ()
+    p = request.params
+    return (use_video(family, request), len(request.frames), shape, p.max_new_tokens,
+            p.temperature, p.top_p, p.seed)
+
+
+def processor_inputs_batch(backend, requests: list[VLMRequest]) -> dict:
+    """Processor outputs for several requests of one ``batch_key`` in one call: the
+    prompts left-padded (generation continues every row from its right end), one video (or
+    the images) per request in request order. Raises whatever the processor raises when
+    it cannot batch this input (the caller falls back to one request at a time)."""
+    from PIL import Image  # noqa: PLC0415
+
+    proc, family = backend.processor, backend.family
+    as_video = use_video(family, requests[0])
+    texts = []
+    for request in requests:
+        try:
+            texts.append(proc.apply_chat_template(chat_with_media(request, as_video),
+                                                  add_generation_prompt=True, tokenize=False))
+        except Exception as exc:  # noqa: BLE001 (jinja errors of a broken template)
+            raise VLMError(f"The checkpoint's chat template failed: {exc}") from None
+    kwargs: dict = {"text": texts, "return_tensors": "pt", "padding": True}
+    if as_video:
+        kwargs["videos"] = [np.stack(_same_size(r.frames)) for r in requests]
+        per = [_video_kwargs(family, r, proc) for r in requests]
+        kwargs.update({k: v for k, v in per[0].items() if k != "video_metadata"})
+        if "video_metadata" in per[0]:
+            kwargs["video_metadata"] = [m for p in per for m in p["video_metadata"]]
+    elif requests[0].frames:
+        kwargs["images"] = [[Image.fromarray(f) for f in r.frames] for r in requests]
+    tok = getattr(proc, "tokenizer", proc)
+    side = getattr(tok, "padding_side", "right")
+    tok.padding_side = "left"
+    try:
+        batch = proc(**kwargs)
+    finally:
+        tok.padding_side = side
+    return _to_device(batch, backend.model)

@@ -14,14 +14,15 @@ import os
 import threading
 import time
 from pathlib import Path
-from typing import Any, Iterator, Optional
+from typing import Any, Iterator, Optional, Union
 
 from ..errors import Cancelled
 from ..jobs import NULL_CONTEXT
 from .checkpoint import (check_fits, estimate_bytes, fmt_bytes, fmt_params,
                          params_from_config, require_runnable)
+from .many import Generated
 from .registry import GENERIC, Family
-from .types import AnswerStats, BackendInfo, VLMError, VLMRequest, first_line
+from .types import BackendInfo, VLMError, VLMRequest, first_line
 
 DTYPES = ("auto", "bf16", "fp16", "fp32")
 DEVICES = ("auto", "cuda", "mps", "cpu")
@@ -140,11 +141,10 @@ class TransformersBackend:
         self.family: Optional[Family] = None
         self.device = ""
         self.info = BackendInfo("transformers", model, label=label or Path(model).name)
-        self.stats = AnswerStats()
         self.load_s = 0.0
         self.params: Optional[int] = None
-        self.last_ids: list[int] = []          # token ids of the last answer
         self._worker = None                    # GenerationWorker while loaded
+        self._batch_lock = threading.Lock()    # one batch at a time on this model
 
     @property
     def loaded(self) -> bool:
@@ -245,9 +245,9 @@ class TransformersBackend:
 
         return processor_inputs(self, request)
 
-    def generate_to(self, request: VLMRequest, ctx=NULL_CONTEXT, on_text=None) -> str:
+    def generate_to(self, request: VLMRequest, ctx=NULL_CONTEXT, on_text=None) -> Generated:
         """Answer on the calling thread, calling ``on_text(chunk)`` as text decodes; returns
-        the whole answer. Same result as ``generate`` without a consumer thread."""
+        the answer's ``Generated``. Same result as ``generate`` without a consumer thread."""
         request.validate()
         if not self.loaded:
             self.load(ctx)
@@ -258,17 +258,39 @@ class TransformersBackend:
             parts.append(text)
             if on_text:
                 on_text(text)
-        generate_to(self, request, ctx, take)
+        stats, ids = generate_to(self, request, ctx, take)
         if ctx.cancelled:
             raise Cancelled("Generation cancelled by the user.")
-        return "".join(parts)
+        return Generated("".join(parts), stats, self.info, "", token_ids=ids)
 
-    def generate(self, request: VLMRequest, ctx=NULL_CONTEXT) -> Iterator[str]:
+    def generate_many(self, requests, ctx=NULL_CONTEXT,
+                      max_concurrency: Optional[int] = None) -> list:
+        """Answer ``requests`` in batches of up to ``max_concurrency`` (default 8) rows:
+        requests with the same frame count, frame size and parameters go through the
+        processor and ``model.generate`` together (left-padded); where the family's
+        processor cannot batch them, one at a time (``batching``)."""
+        requests = list(requests)
+        if not requests:
+            return []
+        if not self.loaded:
+            self.load(ctx)
+        from .batching import generate_many  # noqa: PLC0415
+
+        with self._batch_lock:
+            return generate_many(self, requests, ctx, max_concurrency)
+
+    def generate(self, request: VLMRequest, ctx=NULL_CONTEXT) -> Iterator[Union[str, Generated]]:
+        """Yield text chunks as they decode, then the answer's ``Generated``."""
         request.validate()
         if not self.loaded:
             self.load(ctx)
         from .streaming import stream_generate  # noqa: PLC0415
 
-        yield from stream_generate(self, request, ctx)
+        out: dict = {}
+        parts: list[str] = []
+        for chunk in stream_generate(self, request, ctx, out):
+            parts.append(chunk)
+            yield chunk
         if ctx.cancelled:
             raise Cancelled("Generation cancelled by the user.")
+        yield Generated("".join(parts), out["stats"], self.info, "", token_ids=out["ids"])

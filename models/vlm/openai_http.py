@@ -26,11 +26,14 @@ import re
 import socket
 import threading
 import time
-from typing import Iterator, Optional
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
+from typing import Iterator, Optional, Union
 from urllib.parse import unquote, urlsplit
 
 from ..errors import Cancelled
 from ..jobs import NULL_CONTEXT
+from .many import Generated, Result, concurrency
 from .types import AnswerStats, BackendInfo, VLMError, VLMRequest
 
 MAX_BODY_BYTES = 32 * 1024 ** 2      # one reply, or everything one stream sends
@@ -194,13 +197,13 @@ class OpenAIBackend:
         self.retries, self.backoff_s = max(0, retries), backoff_s
         self.deadline_s = float(deadline_s)
         self.max_body_bytes, self.max_line_bytes = int(max_body_bytes), int(max_line_bytes)
-        self.bytes_read = 0                 # body bytes of the last reply (or stream) read
+        self.concurrency = 8                # default requests in flight for generate_many
         self.info = BackendInfo("openai", model, "", "", self.server.url, "",
                                 self.server.scrub(label) if label
                                 else f"{model or '?'} @ {self.server.url}")
-        self.stats = AnswerStats()
         self.load_s = 0.0
         self._loaded = False
+        self._load_lock = threading.Lock()
 
     def __repr__(self) -> str:
         return f"OpenAIBackend({self.server.url!r}, model={self.model!r})"
@@ -209,8 +212,9 @@ class OpenAIBackend:
     def load(self, ctx=NULL_CONTEXT) -> None:
         """Check the server answers ``GET /models``; pick its first model if none was named."""
         t0 = time.perf_counter()
-        with self._scrubbed():
-            _status, body = self._request("GET", "/models", None, ctx)
+        call = _Call()
+        with self._scrubbed(call):
+            _status, body = self._request("GET", "/models", None, ctx, call)
             data = _json(body, self.server.url)
             listed = data.get("data")
             ids = [m["id"] for m in (listed if isinstance(listed, list) else [])
@@ -227,30 +231,54 @@ class OpenAIBackend:
     def unload(self) -> None:
         self._loaded = False
 
-    def generate(self, request: VLMRequest, ctx=NULL_CONTEXT) -> Iterator[str]:
+    def generate(self, request: VLMRequest, ctx=NULL_CONTEXT) -> Iterator[Union[str, Generated]]:
+        """Yield the answer's text chunks, then its ``Generated``. Everything about this
+        answer lives in a per-call ``_Call``: concurrent calls share nothing but ``info``."""
         request.validate()
         if not self.model:
-            self.load(ctx)
-        self.stats = AnswerStats(load_s=self.load_s)
+            with self._load_lock:
+                if not self.model:
+                    self.load(ctx)
+        call = _Call(AnswerStats(load_s=self.load_s), self.info.revision)
         t0 = time.perf_counter()
         payload = chat_payload(request, self.model, self.stream)
         limit = request.params.max_new_tokens
-        with self._scrubbed():
-            if self.stream:
-                yield from self._stream(payload, ctx, t0, limit)
-            else:
-                yield from self._whole(payload, ctx, t0, limit)
-        self.stats.total_s = time.perf_counter() - t0
+        parts: list[str] = []
+        with self._scrubbed(call):
+            chunks = (self._stream(payload, ctx, t0, limit, call) if self.stream
+                      else self._whole(payload, ctx, t0, limit, call))
+            for chunk in chunks:
+                parts.append(chunk)
+                yield chunk
+        call.stats.total_s = time.perf_counter() - t0
         if ctx.cancelled:
             raise Cancelled("Generation cancelled by the user.")
+        if call.revision:
+            self.info.revision = call.revision          # the server's latest fingerprint
+        yield Generated("".join(parts), call.stats, replace(self.info, revision=call.revision),
+                        self.server.url)
 
-    def _scrubbed(self):
+    def generate_many(self, requests, ctx=NULL_CONTEXT,
+                      max_concurrency: Optional[int] = None) -> list[Result]:
+        """Answer ``requests`` with up to ``max_concurrency`` (default ``self.concurrency``)
+        in flight, each on its own connection (``http.client`` blocks, so one thread per
+        request in flight); every bound, timeout and retry of a single request holds for
+        each. Results come back in request order; a failed request gives its ``VLMError``."""
+        requests = list(requests)
+        if not requests:
+            return []
+        if not self.model:
+            self.load(ctx)
+        workers = concurrency(max_concurrency, self.concurrency, len(requests))
+        return run_threaded(self, requests, ctx, workers)
+
+    def _scrubbed(self, call: Optional["_Call"] = None):
         """Errors leave without any credential of the server in their message."""
-        return _Scrubbed(self.server)
+        return _Scrubbed(self.server, call)
 
     # -- non-streaming ------------------------------------------------------------------------------
-    def _whole(self, payload: dict, ctx, t0: float, limit: int) -> Iterator[str]:
-        _status, body = self._request("POST", "/chat/completions", payload, ctx)
+    def _whole(self, payload: dict, ctx, t0: float, limit: int, call: "_Call") -> Iterator[str]:
+        _status, body = self._request("POST", "/chat/completions", payload, ctx, call)
         data = _json(body, self.server.url)
         try:
             message = data["choices"][0]["message"]
@@ -259,27 +287,27 @@ class OpenAIBackend:
             raise VLMError(f"Server {self.server.url} sent a reply without choices[0].message "
                            "(not an OpenAI-compatible response)") from None
         text = _content_text(content, self.server.url)[:limit * MAX_CHARS_PER_TOKEN]
-        self.stats.ttft_s = time.perf_counter() - t0
-        self._usage(data.get("usage"))
-        self.info.revision = _fingerprint(data, self.info.revision)
+        call.stats.ttft_s = time.perf_counter() - t0
+        _usage(data.get("usage"), call.stats)
+        call.revision = _fingerprint(data, call.revision)
         if text:
             yield text
 
     # -- streaming --------------------------------------------------------------------------------
-    def _stream(self, payload: dict, ctx, t0: float, limit: int) -> Iterator[str]:
+    def _stream(self, payload: dict, ctx, t0: float, limit: int, call: "_Call") -> Iterator[str]:
         """Yield the answer's text; close the connection once the server goes past ``limit``
         tokens (counted as content chunks or the usage it reports) or past
         ``MAX_CHARS_PER_TOKEN`` characters per allowed token."""
         deadline = _Deadline(self.deadline_s)
-        self.bytes_read = 0
+        stats = call.stats
         conn = None
         chunks = chars = 0
         over = False
         try:
             conn, resp = self._open("POST", "/chat/completions", payload, ctx, deadline)
-            for data in self._events(resp, ctx):
-                self._usage(data.get("usage"))
-                self.info.revision = _fingerprint(data, self.info.revision)
+            for data in self._events(resp, ctx, call):
+                _usage(data.get("usage"), stats)
+                call.revision = _fingerprint(data, call.revision)
                 text = _delta_text(data, self.server.url)
                 if text:
                     chunks += 1
@@ -287,11 +315,11 @@ class OpenAIBackend:
                     if chunks > limit or len(text) > room:
                         text, over = (text[:room] if chunks <= limit else ""), True
                     if text:
-                        if self.stats.ttft_s is None:
-                            self.stats.ttft_s = time.perf_counter() - t0
+                        if stats.ttft_s is None:
+                            stats.ttft_s = time.perf_counter() - t0
                         chars += len(text)
                         yield text
-                if over or (self.stats.completion_tokens or 0) > limit:
+                if over or (stats.completion_tokens or 0) > limit:
                     over = True
                     break                       # the server ignores max_tokens: hang up
             if deadline.expired:
@@ -305,39 +333,31 @@ class OpenAIBackend:
             if conn is not None:
                 conn.close()
         if over:
-            self.stats.completion_tokens = limit
-        elif self.stats.completion_tokens is None and chunks:
-            self.stats.completion_tokens = chunks  # servers without usage: one chunk ~ one token
+            stats.completion_tokens = limit
+        elif stats.completion_tokens is None and chunks:
+            stats.completion_tokens = chunks  # servers without usage: one chunk ~ one token
 
-    def _events(self, resp, ctx) -> Iterator[dict]:
+    def _events(self, resp, ctx, call: "_Call") -> Iterator[dict]:
         """``_sse_events`` of a response, counting the bytes read against the body limit."""
         def count(n: int) -> None:
-            self.bytes_read += n
-            if self.bytes_read > self.max_body_bytes:
+            call.bytes_read += n
+            if call.bytes_read > self.max_body_bytes:
                 raise VLMError(f"Server {self.server.url} sent more than "
                                f"{_fmt_size(self.max_body_bytes)} for one answer; stopped")
 
         return _sse_events(resp, self.server.url, ctx, self.max_line_bytes, count)
-
-    def _usage(self, usage) -> None:
-        if isinstance(usage, dict):
-            for key in ("prompt_tokens", "completion_tokens"):
-                value = usage.get(key)
-                if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
-                    setattr(self.stats, key, value)
 
     def _too_slow(self) -> VLMError:
         return VLMError(f"Server {self.server.url} did not finish within {self.deadline_s:g} s "
                         "(the limit for one whole request)")
 
     # -- HTTP with retries ------------------------------------------------------------------------
-    def _request(self, method: str, path: str, payload, ctx) -> tuple[int, bytes]:
+    def _request(self, method: str, path: str, payload, ctx, call: "_Call") -> tuple[int, bytes]:
         deadline = _Deadline(self.deadline_s)
-        self.bytes_read = 0
         conn = None
         try:
             conn, resp = self._open(method, path, payload, ctx, deadline)
-            body = self._read_all(resp, conn, ctx)
+            body = self._read_all(resp, conn, ctx, call)
             if deadline.expired:
                 raise self._too_slow()
             return resp.status, body
@@ -398,7 +418,7 @@ class OpenAIBackend:
 
         return _cancellable(call, ctx, lambda: held and held[0].close())
 
-    def _read_all(self, resp, conn, ctx) -> bytes:
+    def _read_all(self, resp, conn, ctx, call: "_Call") -> bytes:
         """Read a whole body (at most ``max_body_bytes``) without blocking a cancel; slow,
         dropped or endless replies -> one line."""
         url, limit = self.server.url, self.max_body_bytes
@@ -416,7 +436,7 @@ class OpenAIBackend:
                         raise http.client.IncompleteRead(bytes(buf), resp.length)
                     return bytes(buf)
                 buf += piece
-                self.bytes_read += len(piece)
+                call.bytes_read += len(piece)
                 if len(buf) > limit:
                     raise too_big
 
@@ -430,11 +450,29 @@ class OpenAIBackend:
                            "complete") from None
 
 
-class _Scrubbed:
-    """Context manager: a ``VLMError`` leaving it carries no credential of ``server``."""
+class _Call:
+    """What one request gathers while it runs (never shared between requests)."""
 
-    def __init__(self, server: _Server) -> None:
-        self.server = server
+    def __init__(self, stats: Optional[AnswerStats] = None, revision: str = "") -> None:
+        self.stats = stats or AnswerStats()
+        self.revision = revision
+        self.bytes_read = 0                 # body bytes of the reply (or stream) read so far
+
+
+def _usage(usage, stats: AnswerStats) -> None:
+    if isinstance(usage, dict):
+        for key in ("prompt_tokens", "completion_tokens"):
+            value = usage.get(key)
+            if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+                setattr(stats, key, value)
+
+
+class _Scrubbed:
+    """Context manager: a ``VLMError`` leaving it carries no credential of ``server``
+    (and, as ``bytes_read``, how many body bytes its request read)."""
+
+    def __init__(self, server: _Server, call: Optional[_Call] = None) -> None:
+        self.server, self.call = server, call
 
     def __enter__(self):
         return self
@@ -443,8 +481,46 @@ class _Scrubbed:
         if isinstance(exc, VLMError):
             clean = self.server.scrub(str(exc))
             if clean != str(exc):
-                raise type(exc)(clean) from None
+                new = type(exc)(clean)
+                new.bytes_read = self.call.bytes_read if self.call else 0
+                raise new from None
+            exc.bytes_read = self.call.bytes_read if self.call else 0
         return False
+
+
+def run_threaded(backend, requests: list, ctx, workers: int) -> list[Result]:
+    """``generate`` of each request on a pool of ``workers`` threads; results in request
+    order (a ``VLMError`` in a failed request's place). A cancel stops waiting at once:
+    the running requests see the cancel themselves and close their connections."""
+    from .many import generate_one  # noqa: PLC0415
+
+    out: list = [None] * len(requests)
+
+    def one(i: int) -> None:
+        if ctx.cancelled:
+            return
+        try:
+            out[i] = generate_one(backend, requests[i], ctx)
+        except Cancelled:
+            pass
+        except VLMError as exc:
+            out[i] = exc
+
+    pool = ThreadPoolExecutor(workers, thread_name_prefix="vlm-many")
+    try:
+        futures = [pool.submit(one, i) for i in range(len(requests))]
+        for f in futures:
+            while True:
+                ctx.check()
+                try:
+                    f.result(timeout=0.05)
+                    break
+                except TimeoutError:
+                    continue
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
+    ctx.check()
+    return out
 
 
 def _cancellable(fn, ctx, on_cancel):

@@ -10,9 +10,10 @@ Needs ``models.describe`` (and ``models.diff`` for pairs) and a pose track of th
 from __future__ import annotations
 
 import time
-from typing import Iterator
+from typing import Iterator, Optional, Union
 
 from ..jobs import NULL_CONTEXT
+from .many import Generated, Result, sequential
 from .prompts import describer_available, grounding_text
 from .types import AnswerStats, BackendInfo, VLMError, VLMRequest
 
@@ -30,9 +31,7 @@ class RuleBackend:
         self.track = track
         self.info = BackendInfo("rule", "rule-based-describer", _version(), "rule", "cpu", "",
                                 label)
-        self.stats = AnswerStats()
         self.load_s = 0.0
-        self.abstained = False               # the last MCQ was not answerable from poses
 
     def load(self, ctx=NULL_CONTEXT) -> None:
         if not describer_available():
@@ -43,32 +42,39 @@ class RuleBackend:
     def unload(self) -> None:
         pass
 
-    def generate(self, request: VLMRequest, ctx=NULL_CONTEXT) -> Iterator[str]:
+    def generate(self, request: VLMRequest, ctx=NULL_CONTEXT) -> Iterator[Union[str, Generated]]:
+        """Yields the whole answer as one chunk, then its ``Generated`` (``abstained``
+        set where an MCQ is not answerable from poses)."""
         self.load(ctx)
         t0 = time.perf_counter()
         idx = list(request.frame_indices)
-        self.abstained = False
+        abstained = False
         if request.mcq is not None:
-            text = self._mcq(request.mcq[0], request.mcq[1], idx)
+            text, abstained = self._mcq(request.mcq[0], request.mcq[1], idx)
         else:
             text = self._pair(idx) if len(idx) == 2 else grounding_text(self.track, idx)
             if request.question:
                 text = QUESTION_NOTE + "\n\n" + text
         took = time.perf_counter() - t0     # no tokens: rules, not a language model
-        self.stats = AnswerStats(ttft_s=took, total_s=took, prompt_tokens=0)
         yield text
+        yield Generated(text, AnswerStats(ttft_s=took, total_s=took, prompt_tokens=0),
+                        self.info, "", abstained)
 
-    def _mcq(self, question: str, options: list, idx: list[int]) -> str:
-        """The option's letter where the question is a pose-derivable QA item of this
-        clip; otherwise an explicit abstention (``self.abstained``), never a guess."""
+    def generate_many(self, requests, ctx=NULL_CONTEXT,
+                      max_concurrency: Optional[int] = None) -> list[Result]:
+        """Rules are quick and single-threaded: one request after another."""
+        return sequential(self, requests, ctx)
+
+    def _mcq(self, question: str, options: list, idx: list[int]) -> tuple[str, bool]:
+        """(the option's letter, False) where the question is a pose-derivable QA item of
+        this clip; otherwise (an explicit abstention, True), never a guess."""
         from ..answer_parse import PARSE_LETTERS  # noqa: PLC0415
         from .rule_mcq import ABSTAIN, mcq_index  # noqa: PLC0415
 
         i = mcq_index(self.track, question, options, idx)
         if i is None:
-            self.abstained = True
-            return ABSTAIN
-        return PARSE_LETTERS[i]
+            return ABSTAIN, True
+        return PARSE_LETTERS[i], False
 
     def _pair(self, idx: list[int]) -> str:
         from ..describe import DescribeError  # noqa: PLC0415

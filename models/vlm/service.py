@@ -122,15 +122,15 @@ def score(answer: Answer, spec: AskSpec) -> None:
         answer.correct = answer.chosen_index == spec.answer_index
 
 
-def _stream(backend, request, ctx, sink) -> None:
-    """Feed an answer's text chunks to ``sink`` as they arrive. Backends with
-    ``generate_to`` generate on this thread and call ``sink`` directly (no second thread);
-    others are iterated."""
+def _stream(backend, request, ctx, sink):
+    """Feed an answer's text chunks to ``sink`` as they arrive; returns its ``Generated``.
+    Backends with ``generate_to`` generate on this thread and call ``sink`` directly (no
+    second thread); others are iterated."""
+    from .many import collect  # noqa: PLC0415
+
     if hasattr(backend, "generate_to"):
-        backend.generate_to(request, ctx, sink)
-        return
-    for chunk in backend.generate(request, ctx):
-        sink(chunk)
+        return backend.generate_to(request, ctx, sink)
+    return collect(backend.generate(request, ctx), sink, backend.info)
 
 
 def run_answer(backend, prepared: Prepared, ctx=NULL_CONTEXT, on_chunk: Optional[ChunkFn] = None,
@@ -149,17 +149,19 @@ def run_answer(backend, prepared: Prepared, ctx=NULL_CONTEXT, on_chunk: Optional
         t0 = time.perf_counter()
         backend.load(ctx)            # immediate when already resident
         load_s = time.perf_counter() - t0
-        _stream(backend, prepared.request, ctx, sink)
-        answer.stats = backend.stats
+        done = _stream(backend, prepared.request, ctx, sink)
+        answer.stats = done.stats
         answer.stats.load_s = load_s
+        answer.info = done.info or backend.info
+        answer.abstained = bool(done.abstained)
     except Cancelled as exc:
-        answer.status, answer.error, answer.stats = "cancelled", str(exc), backend.stats
+        answer.status, answer.error = "cancelled", str(exc)
+        answer.info = backend.info
     except StudioError as exc:
         if not keep_errors:
             raise
         answer.status, answer.error = "error", str(exc)
-    answer.info = backend.info
-    answer.abstained = answer.status == "ok" and bool(getattr(backend, "abstained", False))
+        answer.info = backend.info
     score(answer, prepared.spec)
     return answer
 

@@ -156,7 +156,7 @@ def _start(backend, request: VLMRequest):
     t0 = time.perf_counter()
     backend.threads_used = ensure_threads(backend.threads)
     inputs = backend.prepare(request)
-    stats = backend.stats = AnswerStats(load_s=backend.load_s)
+    stats = AnswerStats(load_s=backend.load_s)
     stats.prompt_tokens = int(inputs["input_ids"].shape[1])
     _reset_peak(backend.device)
     if request.params.temperature > 0:          # greedy decoding needs no seed
@@ -192,19 +192,21 @@ def _generate(backend, inputs, request: VLMRequest, streamer, result: dict) -> N
         streamer.end()
 
 
-def generate_to(backend, request: VLMRequest, ctx, on_text) -> None:
+def generate_to(backend, request: VLMRequest, ctx, on_text) -> tuple[AnswerStats, list[int]]:
     """Generate on the calling thread; text chunks go to ``on_text`` as they decode.
-    The fast path (no consumer thread): used by the service, CLI and GUI worker."""
+    The fast path (no consumer thread): used by the service, CLI and GUI worker.
+    Returns this answer's (stats, token ids)."""
     t0, inputs, stats = _start(backend, request)
     tok = getattr(backend.processor, "tokenizer", backend.processor)
     result: dict = {}
     streamer = IncrementalText(tok, on_text, ctx, backend.stream_interval_s)
     _generate(backend, inputs, request, streamer, result)
-    _finish(backend, stats, result, t0, streamer)
+    return stats, _finish(backend, stats, result, t0, streamer)
 
 
-def stream_generate(backend, request: VLMRequest, ctx) -> Iterator[str]:
-    """Yield text chunks as tokens arrive (generation runs on the backend's worker)."""
+def stream_generate(backend, request: VLMRequest, ctx, out: dict) -> Iterator[str]:
+    """Yield text chunks as tokens arrive (generation runs on the backend's worker);
+    at the end ``out`` holds this answer's ``stats`` and token ``ids``."""
     import queue  # noqa: PLC0415
 
     t0, inputs, stats = _start(backend, request)
@@ -223,18 +225,21 @@ def stream_generate(backend, request: VLMRequest, ctx) -> Iterator[str]:
     for chunk in iter(chunks.get, None):
         yield chunk
     future.result()
-    _finish(backend, stats, result, t0, streamer)
+    out["ids"] = _finish(backend, stats, result, t0, streamer)
+    out["stats"] = stats
 
 
-def _finish(backend, stats: AnswerStats, result: dict, t0: float, streamer) -> None:
+def _finish(backend, stats: AnswerStats, result: dict, t0: float, streamer) -> list[int]:
+    """Fill ``stats`` of a finished answer; returns its token ids."""
     stats.total_s = time.perf_counter() - t0
     if streamer.first_token_at is not None:
         stats.ttft_s = streamer.first_token_at - t0
     if "error" in result:
         raise VLMError(f"Generation failed: {first_line(result['error'])}")
     ids = result.get("ids")
-    backend.last_ids = ids[0, stats.prompt_tokens:].tolist() if ids is not None else streamer.ids
-    stats.completion_tokens = len(backend.last_ids)
+    new_ids = ids[0, stats.prompt_tokens:].tolist() if ids is not None else list(streamer.ids)
+    stats.completion_tokens = len(new_ids)
     if stats.ttft_s is None:
         stats.ttft_s = stats.total_s
     stats.peak_mem_bytes = peak_memory(backend.device)
+    return new_ids

@@ -64,11 +64,13 @@ class AnswerStats:
 
 @runtime_checkable
 class VLMBackend(Protocol):
+    """``generate`` yields text chunks (``str``) and ends with one ``many.Generated``
+    carrying that answer's text, stats, info and endpoint; no per-answer state is kept on
+    the backend, so one object may answer several requests at once."""
     info: BackendInfo
-    stats: AnswerStats
 
     def load(self, ctx) -> None: ...
 
-    def generate(self, request: VLMRequest, ctx) -> Iterator[str]: ...
+    def generate(self, request: VLMRequest, ctx) -> Iterator[object]: ...
 
     def unload(self) -> None: ...

@@ -18,6 +18,7 @@ import pytest
 
 from models.errors import Cancelled
 from models.jobs import CancelToken, JobContext
+from models.vlm.many import Generated, generate_one, text_only
 from models.vlm.openai_http import OpenAIBackend
 from models.vlm.types import GenerationParams, VLMError, VLMRequest, messages_for
 from tests.vlm_fixtures import tiny_checkpoint
@@ -79,11 +80,13 @@ def test_transformers_serve_answers(served, stream):
     url, model = served
     b = OpenAIBackend(url, model=model, stream=stream, api_key=SECRET)
     b.load()
-    chunks = list(b.generate(_request()))
+    *chunks, done = list(b.generate(_request()))
     text = "".join(chunks)
-    assert text and b.stats.completion_tokens == 6           # max_tokens honoured
-    assert b.stats.prompt_tokens > 20                        # two images were tokenised
-    assert b.stats.ttft_s is not None and b.stats.ttft_s <= b.stats.total_s
+    assert isinstance(done, Generated) and done.text == text and done.endpoint == url
+    st = done.stats
+    assert text and st.completion_tokens == 6                # max_tokens honoured
+    assert st.prompt_tokens > 20                             # two images were tokenised
+    assert st.ttft_s is not None and st.ttft_s <= st.total_s
     if stream:
         assert len(chunks) >= 2                              # arrived in pieces
     assert b.info.model_id == model and b.info.kind == "openai"
@@ -292,7 +295,7 @@ def _b(url: str, **kw) -> OpenAIBackend:
 def test_loopback_ok_sends_images_and_key(loop, stream):
     _Handler.seen.clear()
     b = _b(f"{loop}/ok/v1", stream=stream, api_key=SECRET)
-    text = "".join(b.generate(_request(n_frames=3)))
+    text = generate_one(b, _request(n_frames=3)).text
     assert text == ("Hello there" if stream else "A")
     path, headers, payload = _Handler.seen[-1]
     assert path == "/ok/v1/chat/completions"
@@ -322,7 +325,7 @@ def test_loopback_failures_are_clear(loop, mode, stream, pattern):
 def test_retry_with_backoff_recovers_from_503(loop):
     _Handler.flaky_calls["n"] = 0
     b = _b(f"{loop}/flaky/v1", stream=False)
-    assert "".join(b.generate(_request())) == "A"
+    assert generate_one(b, _request()).text == "A"
     assert _Handler.flaky_calls["n"] == 2
 
 
@@ -354,16 +357,16 @@ def test_bad_url_and_empty_question():
 def test_endless_models_body_is_cut_at_the_body_limit(loop):
     b = _b(f"{loop}/endless/v1", max_body_bytes=1024 ** 2)
     b.model = ""
-    with pytest.raises(VLMError, match=r"sent a reply larger than 1 MiB; stopped"):
+    with pytest.raises(VLMError, match=r"sent a reply larger than 1 MiB; stopped") as err:
         b.load()
-    assert 1024 ** 2 < b.bytes_read <= 1024 ** 2 + 65536      # read no further than the limit
+    assert 1024 ** 2 < err.value.bytes_read <= 1024 ** 2 + 65536  # read no further than the limit
 
 
 def test_endless_event_line_is_cut_at_the_line_limit(loop):
     b = _b(f"{loop}/endlessline/v1", max_line_bytes=64 * 1024)
-    with pytest.raises(VLMError, match=r"event line longer than 65,536 bytes"):
+    with pytest.raises(VLMError, match=r"event line longer than 65,536 bytes") as err:
         list(b.generate(_request()))
-    assert b.bytes_read <= 64 * 1024 + 1
+    assert err.value.bytes_read <= 64 * 1024 + 1
 
 
 @pytest.mark.parametrize("mode,stream", [("dripsse", True), ("dripbody", False),
@@ -383,8 +386,8 @@ def test_drip_feed_hits_the_whole_request_deadline(loop, mode, stream):
 def test_stream_past_max_new_tokens_is_closed(loop):
     _Handler.hangups.pop("chatty", "absent")
     b = _b(f"{loop}/chatty/v1")
-    chunks = list(b.generate(_request(max_new_tokens=5)))
-    assert chunks == ["tok "] * 5 and b.stats.completion_tokens == 5
+    *chunks, done = list(b.generate(_request(max_new_tokens=5)))
+    assert chunks == ["tok "] * 5 and done.stats.completion_tokens == 5
     deadline = time.monotonic() + 30
     while "chatty" not in _Handler.hangups and time.monotonic() < deadline:
         time.sleep(0.05)
@@ -394,7 +397,7 @@ def test_stream_past_max_new_tokens_is_closed(loop):
 @pytest.mark.parametrize("stream", [True, False])
 def test_huge_chunk_is_cut_to_the_token_budget(loop, stream):
     b = _b(f"{loop}/hugechunk/v1", stream=stream)
-    text = "".join(b.generate(_request(max_new_tokens=2)))
+    text = "".join(text_only(b.generate(_request(max_new_tokens=2))))
     assert 0 < len(text) <= 2 * 64
 
 
@@ -407,7 +410,7 @@ def test_non_string_content(loop, stream, kind, expect):
         with pytest.raises(VLMError, match=r"message content that is not text"):
             list(b.generate(_request()))
     else:
-        assert "".join(b.generate(_request())) == expect
+        assert generate_one(b, _request()).text == expect
 
 
 # -- credentials in the URL ---------------------------------------------------------------------
@@ -428,7 +431,7 @@ def test_url_credentials_are_used_but_never_shown(loop):
 
     _Handler.seen.clear()
     b = _b(_cred_url(loop, "ok"), stream=False)
-    assert "".join(b.generate(_request())) == "A"
+    assert generate_one(b, _request()).text == "A"
     path, headers, _payload = _Handler.seen[-1]
     assert path == "/ok/v1/chat/completions?api_key=qk-999&x=1"        # query kept
     assert headers["Authorization"] == "Basic " + base64.b64encode(b"alice:s3cr3t-pw").decode()

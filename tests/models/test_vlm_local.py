@@ -13,6 +13,7 @@ from models.jobs import CancelToken, JobContext
 from models.vlm.checkpoint import inspect_checkpoint, safetensors_params
 from models.vlm.frames import FrameSelection, sample_frames
 from models.vlm.local import RESIDENT, TransformersBackend
+from models.vlm.many import Generated, generate_one
 from models.vlm.types import GenerationParams, NotEnoughMemory, VLMError, VLMRequest, messages_for
 from tests.conftest import CLIPS
 from tests.vlm_fixtures import ALL_FAMILIES, copy_checkpoint, tiny_ckpt  # noqa: F401
@@ -78,15 +79,15 @@ def test_answer_streams_like_bare_generate(family, video, backends, tiny_ckpt, e
                      frame_indices=eight_frames.indices if video else eight_frames.indices[:1])
     inputs = b.prepare(req)
     _check_shapes(b, family, inputs, len(frames), video)
-    chunks = list(b.generate(req))
-    st = b.stats
+    *chunks, done = list(b.generate(req))
+    st, ids = done.stats, done.token_ids
     assert st.prompt_tokens == inputs["input_ids"].shape[1]
-    assert 1 <= st.completion_tokens <= 10 and st.completion_tokens == len(b.last_ids)
+    assert 1 <= st.completion_tokens <= 10 and st.completion_tokens == len(ids)
     tok = b.processor.tokenizer
-    assert "".join(chunks) == tok.decode(b.last_ids, skip_special_tokens=True)  # order kept
+    assert "".join(chunks) == done.text == tok.decode(ids, skip_special_tokens=True)  # order kept
     with torch.inference_mode():
         bare = b.model.generate(**inputs, max_new_tokens=10, do_sample=False)
-    assert bare[0, inputs["input_ids"].shape[1]:].tolist() == b.last_ids      # same path
+    assert bare[0, inputs["input_ids"].shape[1]:].tolist() == ids             # same path
     assert st.ttft_s is not None and 0 < st.ttft_s <= st.total_s
     assert st.peak_mem_bytes and st.peak_mem_bytes > 0
     assert b.info.family == family and b.info.device == "cpu" and b.info.dtype == "fp32"
@@ -104,8 +105,8 @@ def test_cancel_stops_generation(backends, tiny_ckpt, eight_frames):
         for chunk in b.generate(req, ctx):
             got.append(chunk)
             token.cancel()
-    assert len(got) >= 1
-    assert b.stats.completion_tokens < 400       # stopped long before max_new_tokens
+    assert 1 <= len(got) < 400                   # stopped long before max_new_tokens
+    assert not any(isinstance(c, Generated) for c in got)   # a cancelled answer has no record
 
 
 def test_one_model_resident_per_device(tiny_ckpt):
@@ -195,16 +196,19 @@ def test_generate_to_streams_on_the_calling_thread(backends, tiny_ckpt, eight_fr
     req = VLMRequest(messages_for("Which arm moves?"), list(eight_frames.frames[:4]),
                      GenerationParams(max_new_tokens=12), fps=28.0, frame_indices=[0, 1, 2, 3])
     threads, chunks = set(), []
-    text = b.generate_to(req, on_text=lambda t: (chunks.append(t),
+    done = b.generate_to(req, on_text=lambda t: (chunks.append(t),
                                                   threads.add(threading.get_ident())))
+    text = done.text
     assert threads == {threading.get_ident()} and "".join(chunks) == text
-    assert text == "".join(b.generate(req))            # same answer as the iterator path
+    assert done.token_ids == generate_one(b, req).token_ids   # same answer as the iterator path
     token = CancelToken()
     long = VLMRequest(req.messages, req.frames, GenerationParams(max_new_tokens=400), fps=28.0,
                       frame_indices=[0, 1, 2, 3])
+    seen = []
     with pytest.raises(Cancelled):
-        b.generate_to(long, JobContext(token=token), on_text=lambda t: token.cancel())
-    assert b.stats.completion_tokens < 400
+        b.generate_to(long, JobContext(token=token),
+                      on_text=lambda t: (seen.append(t), token.cancel()))
+    assert 1 <= len(seen) < 400
 
 
 def test_core_modules_import_without_torch_or_transformers():

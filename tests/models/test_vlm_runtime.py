@@ -119,6 +119,7 @@ def moving_track():
 
 def test_rule_baseline_answers_pose_derivable_mcq_items(moving_track):
     from models.qa.synth import synthesize_track
+    from models.vlm.many import generate_one
     from models.vlm.rule_backend import RuleBackend
     from models.vlm.service import Answer, AskSpec, score
 
@@ -128,10 +129,11 @@ def test_rule_baseline_answers_pose_derivable_mcq_items(moving_track):
     for r in records:
         req = VLMRequest(messages_for(r.question), [], frame_indices=[10, 70],
                          mcq=(r.question, list(r.options)))
-        answer = Answer(backend.info, text="".join(backend.generate(req)))
+        done = generate_one(backend, req)
+        answer = Answer(backend.info, text=done.text)
         score(answer, AskSpec("synthetic.mp4", r.question, "mcq_letter", options=r.options,
                               answer_index=r.answer_index))
-        assert not backend.abstained and answer.correct, (r.task, r.question, answer.text)
+        assert not done.abstained and answer.correct, (r.task, r.question, answer.text)
 
 
 def test_rule_baseline_abstains_on_other_mcq_and_is_not_marked_wrong(moving_track, clip):

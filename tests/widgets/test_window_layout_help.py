@@ -354,6 +354,7 @@ def test_rule_describer_says_it_does_not_read_a_free_question(clip):
     from models.describe.synth import SynthPose, track
     from models.pose.track import PoseTrack
     from models.vlm.frames import FrameSelection
+    from models.vlm.many import generate_one
     from models.vlm.rule_backend import RuleBackend
     from models.vlm.service import AskSpec, prepare
 
@@ -365,12 +366,12 @@ def test_rule_describer_says_it_does_not_read_a_free_question(clip):
     backend = RuleBackend(tr)
     asked = prepare(AskSpec(video, "Is the man holding a cup?", "free",
                             selection=FrameSelection(count=3)), track=tr)
-    text = "".join(backend.generate(asked.request))
+    text = generate_one(backend, asked.request).text
     assert text.startswith("The rule-based describer does not read questions")
     assert "cup" not in text.lower()
     plain = prepare(AskSpec(video, "", "pose_description", selection=FrameSelection(count=3)),
                     track=tr)
-    assert "does not read" not in "".join(backend.generate(plain.request))
+    assert "does not read" not in generate_one(backend, plain.request).text
 
 
 # -- Open Recent ----------------------------------------------------------------------------
