@@ -54,6 +54,16 @@ def redact(text: str) -> str:
     return _SECRET_PARAM.sub(r"\1***", _USERINFO.sub(r"\1***@", str(text)))
 
 
+class ServerUnreachable(VLMError):
+    """The server could not be reached or stopped answering: connection refused or reset,
+    a timeout, a connection dropped mid-answer (an endpoint pool marks it down)."""
+
+
+class ServerError(VLMError):
+    """The server answered, but with HTTP 5xx or something that is not an OpenAI-compatible
+    answer (invalid JSON, no choices, non-text content, oversized): worth another server."""
+
+
 RETRY_EXCEPTIONS = (ConnectionError, http.client.RemoteDisconnected, http.client.BadStatusLine)
 
 
@@ -284,7 +294,7 @@ class OpenAIBackend:
             message = data["choices"][0]["message"]
             content = message.get("content") if isinstance(message, dict) else None
         except (KeyError, IndexError, TypeError):
-            raise VLMError(f"Server {self.server.url} sent a reply without choices[0].message "
+            raise ServerError(f"Server {self.server.url} sent a reply without choices[0].message "
                            "(not an OpenAI-compatible response)") from None
         text = _content_text(content, self.server.url)[:limit * MAX_CHARS_PER_TOKEN]
         call.stats.ttft_s = time.perf_counter() - t0
@@ -342,13 +352,13 @@ class OpenAIBackend:
         def count(n: int) -> None:
             call.bytes_read += n
             if call.bytes_read > self.max_body_bytes:
-                raise VLMError(f"Server {self.server.url} sent more than "
+                raise ServerError(f"Server {self.server.url} sent more than "
                                f"{_fmt_size(self.max_body_bytes)} for one answer; stopped")
 
         return _sse_events(resp, self.server.url, ctx, self.max_line_bytes, count)
 
     def _too_slow(self) -> VLMError:
-        return VLMError(f"Server {self.server.url} did not finish within {self.deadline_s:g} s "
+        return ServerUnreachable(f"Server {self.server.url} did not finish within {self.deadline_s:g} s "
                         "(the limit for one whole request)")
 
     # -- HTTP with retries ------------------------------------------------------------------------
@@ -383,7 +393,7 @@ class OpenAIBackend:
             try:
                 conn, resp = self._attempt(method, path, body, ctx, deadline)
             except socket.timeout:
-                raise VLMError(f"Server {self.server.url} did not answer within "
+                raise ServerUnreachable(f"Server {self.server.url} did not answer within "
                                f"{self.server.timeout_s:g} s") from None
             except (OSError, *RETRY_EXCEPTIONS) as exc:
                 if deadline.expired:
@@ -391,7 +401,7 @@ class OpenAIBackend:
                 last = _conn_reason(exc)
                 continue
             except http.client.HTTPException as exc:
-                raise VLMError(f"Server {self.server.url} sent an invalid HTTP response "
+                raise ServerError(f"Server {self.server.url} sent an invalid HTTP response "
                                f"({type(exc).__name__})") from None
             if resp.status < 300:
                 return conn, resp
@@ -400,10 +410,10 @@ class OpenAIBackend:
             last = f"HTTP {resp.status} from {self.server.url}{path}: {text}"
             if resp.status < 500:
                 raise VLMError(last)
-        raise VLMError(f"{last} (after {self.retries + 1} attempts)"
-                       if "HTTP" in last else
-                       f"Cannot reach server {self.server.url}: {last} "
-                       f"(after {self.retries + 1} attempts)")
+        if "HTTP" in last:
+            raise ServerError(f"{last} (after {self.retries + 1} attempts)")
+        raise ServerUnreachable(f"Cannot reach server {self.server.url}: {last} "
+                                f"(after {self.retries + 1} attempts)")
 
     def _attempt(self, method: str, path: str, body, ctx, deadline: _Deadline):
         """Connect, send and wait for the status line on a helper thread (cancellable)."""
@@ -422,7 +432,7 @@ class OpenAIBackend:
         """Read a whole body (at most ``max_body_bytes``) without blocking a cancel; slow,
         dropped or endless replies -> one line."""
         url, limit = self.server.url, self.max_body_bytes
-        too_big = VLMError(f"Server {url} sent a reply larger than {_fmt_size(limit)}; stopped")
+        too_big = ServerError(f"Server {url} sent a reply larger than {_fmt_size(limit)}; stopped")
 
         def read() -> bytes:
             length = resp.getheader("Content-Length") or ""
@@ -443,10 +453,10 @@ class OpenAIBackend:
         try:
             return _cancellable(read, ctx, conn.close)
         except socket.timeout:
-            raise VLMError(f"Server {url} did not answer within "
+            raise ServerUnreachable(f"Server {url} did not answer within "
                            f"{self.server.timeout_s:g} s") from None
         except (OSError, http.client.HTTPException):
-            raise VLMError(f"Connection to {url} dropped before the answer was "
+            raise ServerUnreachable(f"Connection to {url} dropped before the answer was "
                            "complete") from None
 
 
@@ -580,10 +590,10 @@ def _json(body: bytes, url: str) -> dict:
     try:
         data = json.loads(body.decode("utf-8"))
     except (UnicodeDecodeError, ValueError, RecursionError):
-        raise VLMError(f"Server {url} returned invalid JSON (not an OpenAI-compatible "
+        raise ServerError(f"Server {url} returned invalid JSON (not an OpenAI-compatible "
                        "server?)") from None
     if not isinstance(data, dict):
-        raise VLMError(f"Server {url} returned JSON that is not an object")
+        raise ServerError(f"Server {url} returned JSON that is not an object")
     return data
 
 
@@ -600,18 +610,18 @@ def _sse_events(resp, url: str, ctx=NULL_CONTEXT, max_line: int = MAX_LINE_BYTES
         try:
             line = resp.readline(max_line + 1)
         except socket.timeout:
-            raise VLMError(f"Server {url} stopped sending the answer (timed out)") from None
+            raise ServerUnreachable(f"Server {url} stopped sending the answer (timed out)") from None
         except (OSError, http.client.HTTPException):
-            raise VLMError(f"Connection to {url} dropped during the answer") from None
+            raise ServerUnreachable(f"Connection to {url} dropped during the answer") from None
         if count is not None:
             count(len(line))
         if not line:
             if finished:
                 return
-            raise VLMError(f"Connection to {url} dropped during the answer (stream ended "
+            raise ServerUnreachable(f"Connection to {url} dropped during the answer (stream ended "
                            "without [DONE])")
         if len(line) > max_line:
-            raise VLMError(f"Server {url} sent an event line longer than "
+            raise ServerError(f"Server {url} sent an event line longer than "
                            f"{_fmt_size(max_line)}; stopped")
         line = line.strip()
         if not line.startswith(b"data:"):
@@ -652,7 +662,7 @@ def _content_text(content, url: str) -> str:
                 break
         else:
             return "".join(texts)
-    raise VLMError(f"Server {url} sent message content that is not text "
+    raise ServerError(f"Server {url} sent message content that is not text "
                    f"({type(content).__name__}); not an OpenAI-compatible response")
 
 

@@ -1,0 +1,91 @@
+"""Loopback OpenAI-compatible servers (stdlib ``http.server``, one thread per request) that
+answer, fail or misbehave on purpose, for the VLM concurrency and pool tests.
+
+``LoopServer(behaviour)`` serves ``/v1/models`` and ``/v1/chat/completions``; for each chat
+request ``behaviour(n, question)`` (``n`` counts requests from 0) returns one of
+``("ok", text)``, ``("500", message)``, ``("garbage", body)``. The answer's usage reports
+``prompt_tokens`` = the number in the question (``"q17"`` -> 17). ``gate`` (a
+``threading.Barrier``) makes requests wait for each other (proves they overlap).
+"""
+from __future__ import annotations
+
+import json
+import re
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+
+class LoopServer:
+    def __init__(self, behaviour=None, gate: threading.Barrier | None = None) -> None:
+        self.behaviour = behaviour or (lambda n, q: ("ok", f"answer to {q}"))
+        self.gate = gate
+        self.lock = threading.Lock()
+        self.count = 0
+        self.in_flight = 0
+        self.max_in_flight = 0
+        self.questions: list[str] = []
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args):
+                pass
+
+            def _send(self, status: int, body: bytes) -> None:
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def do_GET(self):
+                self._send(200, json.dumps({"data": [{"id": "loop-model"}]}).encode())
+
+            def do_POST(self):
+                length = int(self.headers.get("Content-Length", 0))
+                payload = json.loads(self.rfile.read(length))
+                parts = payload["messages"][-1]["content"]
+                question = [p["text"] for p in parts if p.get("type") == "text"][-1]
+                with outer.lock:
+                    n = outer.count
+                    outer.count += 1
+                    outer.in_flight += 1
+                    outer.max_in_flight = max(outer.max_in_flight, outer.in_flight)
+                    outer.questions.append(question)
+                try:
+                    if outer.gate is not None:
+                        try:
+                            outer.gate.wait(10)
+                        except threading.BrokenBarrierError:
+                            pass
+                    kind, value = outer.behaviour(n, question)
+                    if kind == "500":
+                        self._send(500, json.dumps({"error": {"message": value}}).encode())
+                    elif kind == "garbage":
+                        self._send(200, value.encode())
+                    else:
+                        digits = re.findall(r"\d+", question)
+                        body = {"choices": [{"message": {"content": value}}],
+                                "usage": {"prompt_tokens": int(digits[-1]) if digits else 0,
+                                          "completion_tokens": 1}}
+                        self._send(200, json.dumps(body).encode())
+                finally:
+                    with outer.lock:
+                        outer.in_flight -= 1
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
+        self._thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self._thread.start()
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
