@@ -4,8 +4,12 @@
 thread and delivers ``on_result`` / ``on_error`` / ``on_progress`` / ``on_partial`` on the
 GUI thread through one queued Qt signal. Kinds:
 
-* ``"model"``: ONE single-worker executor for model loading/inference (no two models
-  fight over memory or cores);
+* ``"model"``: single-worker *lanes keyed by the resource* a model job uses, so jobs on
+  one resource never overlap (no two models fight over one device's memory or cores) while
+  jobs on different resources run side by side: ``"model:cpu"``, ``"model:cuda:0"`` for
+  local devices, ``"endpoint:<url>"`` for a server. Pass ``lane=lane_for(backend)``
+  (a backend, a ``BackendChoice`` or a spec string); without a lane a model job runs on
+  ``"model:cpu"`` (pose extraction, local models on the CPU);
 * ``"cpu"``: a small pool for hashing, thumbnails, geometry, exports;
 * ``"decode"``: a single-thread *lane* per key (one decode thread per open video); pass
   ``lane="<key>"`` (default ``"decode"``).
@@ -27,6 +31,67 @@ from models.jobs import CancelToken, JobContext
 log = logging.getLogger(__name__)
 PROGRESS_INTERVAL_S = 0.05  # at most ~20 progress deliveries per second per job
 KINDS = ("cpu", "model", "decode")
+DEFAULT_MODEL_LANE = "model:cpu"
+
+
+def lane_for(backend, repo=None) -> str:
+    """The model lane of what a job will run: a backend object, a ``BackendChoice`` (or a
+    list of either: the first local device wins, else the first server) or a model spec
+    string (``rule``, a checkpoint, ``http(s)://...``, ``endpoint:NAME`` with ``repo``).
+
+    Local models are keyed by device (``model:cpu``, ``model:cuda:0``, ``model:mps``); a
+    device left on ``auto`` is resolved when torch is already imported, else it shares
+    ``model:auto``. Servers are keyed by URL (``endpoint:http://host:port/v1``; credentials
+    redacted); a pool by all its URLs. The rule baseline runs on ``model:cpu``."""
+    if isinstance(backend, (list, tuple)):
+        lanes = [lane_for(b, repo) for b in backend] or [DEFAULT_MODEL_LANE]
+        return next((lane for lane in lanes if lane.startswith("model:")), lanes[0])
+    if isinstance(backend, str):
+        from models.vlm.specs import parse_model  # noqa: PLC0415
+
+        if backend in ("rule", "rule-reference"):
+            return DEFAULT_MODEL_LANE
+        try:
+            return lane_for(parse_model(backend, repo), repo)
+        except StudioError:
+            return DEFAULT_MODEL_LANE
+    kind = getattr(backend, "kind", "")
+    settings = getattr(backend, "settings", None)
+    if isinstance(settings, dict):                       # a BackendChoice
+        if kind == "openai":
+            return _endpoint_lane(settings.get("base_url", ""))
+        if kind in ("transformers", "vllm"):
+            return _device_lane(str(settings.get("device") or "auto"))
+        return DEFAULT_MODEL_LANE
+    if kind == "pool":
+        return "endpoint:" + ",".join(m.backend.server.url for m in backend.members)
+    if kind == "openai":
+        return "endpoint:" + backend.server.url
+    if kind in ("transformers", "vllm"):
+        return _device_lane(getattr(backend, "device", "") or
+                            getattr(backend, "device_pref", "auto"))
+    return DEFAULT_MODEL_LANE
+
+
+def _endpoint_lane(url: str) -> str:
+    from models.vlm.openai_http import redact  # noqa: PLC0415
+
+    return "endpoint:" + redact(url.split("#", 1)[0].strip().rstrip("/"))
+
+
+def _device_lane(device: str) -> str:
+    import sys  # noqa: PLC0415
+
+    if device == "auto" and "torch" in sys.modules:
+        try:
+            from models.vlm.local import pick_device  # noqa: PLC0415
+
+            device = pick_device("auto")
+        except StudioError:
+            pass
+    if device == "cuda":
+        device = "cuda:0"
+    return "model:" + device
 
 
 class JobHandle:
@@ -72,7 +137,6 @@ class JobService(QObject):
         self._ids = itertools.count(1)
         self._executors = {
             "cpu": ThreadPoolExecutor(cpu_workers, thread_name_prefix="aa-cpu"),
-            "model": ThreadPoolExecutor(1, thread_name_prefix="aa-model"),
         }
         self._lanes: dict[str, ThreadPoolExecutor] = {}
         self._active: dict[int, JobHandle] = {}
@@ -86,7 +150,8 @@ class JobService(QObject):
         with self._lock:
             ex = self._lanes.get(key)
             if ex is None:
-                ex = self._lanes[key] = ThreadPoolExecutor(1, thread_name_prefix=f"aa-{key[:12]}")
+                name = "".join(c if c.isalnum() or c in "-:." else "_" for c in key[:24])
+                ex = self._lanes[key] = ThreadPoolExecutor(1, thread_name_prefix=f"aa-{name}")
             return ex
 
     def release_lane(self, key: str) -> None:
@@ -98,6 +163,8 @@ class JobService(QObject):
     def _executor(self, kind: str, lane: Optional[str]) -> ThreadPoolExecutor:
         if kind == "decode":
             return self.lane(lane or "decode")
+        if kind == "model":
+            return self.lane(lane or DEFAULT_MODEL_LANE)
         if kind not in self._executors:
             raise ValueError(f"unknown job kind {kind!r}; expected one of {KINDS}")
         return self._executors[kind]

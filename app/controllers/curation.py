@@ -295,8 +295,11 @@ class CurationController(QObject):
         if not hasattr(choice, "generate"):
             from app.controllers.vlm import vlm_controller  # noqa: PLC0415
             cache = vlm_controller(self.ctx)._backends
+        from app.jobs import lane_for  # noqa: PLC0415
+
         self._job = self.ctx.jobs.submit(
-            _with_backend, choice, cache, fn, args, kind="model", on_result=on_result,
+            _with_backend, choice, cache, fn, args, kind="model", lane=lane_for(choice),
+            on_result=on_result,
             on_error=lambda exc: self.ctx.warn(title, str(exc)),
             on_progress=self.generationProgress.emit)
         return self._job

@@ -134,11 +134,29 @@ class EvaluationController(QObject):
             return False
         self._job = self.ctx.jobs.submit(
             _run_models, self.repo, list(specs), records, settings,
-            root, device, kind="model",
+            root, device, kind="model", lane=self._lane(specs, device),
             on_result=self._on_done, on_error=self._on_error,
             on_progress=self.progress.emit, on_partial=self.answer.emit)
         self.runsChanged.emit()
         return True
+
+    def _lane(self, specs, device: str) -> str:
+        """The model lane of an evaluation: its local device when it runs a local model
+        (``device`` applies to every local spec), else its first server's URL."""
+        from app.jobs import lane_for  # noqa: PLC0415
+        from models.vlm.specs import parse_model  # noqa: PLC0415
+
+        choices = []
+        for spec in specs:
+            try:
+                choice = (spec if spec in ("rule", "rule-reference")
+                          else parse_model(spec, self.repo))
+            except StudioError:
+                continue
+            if getattr(choice, "kind", "") == "transformers":
+                choice.settings["device"] = device
+            choices.append(choice)
+        return lane_for(choices)
 
     def cancel(self) -> None:
         if self._job is not None:

@@ -1,8 +1,9 @@
 """VLM controller: backend choices, Ask / Compare runs on the model worker, saving.
 
 One per AppContext (``vlm_controller(ctx)``), shared by the Ask panel and the Compare
-view. Runs go to ``ctx.jobs`` with ``kind="model"`` (one model worker: loading and
-generation never overlap). Every run has a request id; chunks and results of an older run
+view. Runs go to ``ctx.jobs`` with ``kind="model"`` on the lane of the resource they use
+(``app.jobs.lane_for``: one per local device, one per server URL), so loading and
+generation on one device never overlap while a server answers beside them. Every run has a request id; chunks and results of an older run
 are dropped. Views connect to the signals and call the intents; no rule lives in them.
 """
 from __future__ import annotations
@@ -226,8 +227,11 @@ class VLMController(QObject):
                 c.settings.setdefault("device", device)
         track = self._track_for(spec.video)
         self.started.emit(rid, len(clean))
+        from app.jobs import lane_for  # noqa: PLC0415
+
         self._handle = self.ctx.jobs.submit(
             _run_job, clean, self._backends, spec, track, frames, kind="model",
+            lane=lane_for(clean),
             on_partial=lambda v: self._on_partial(rid, v),
             on_progress=lambda d, t, m: rid == self._rid and self.progress.emit(rid, m),
             on_result=lambda r: self._on_result(rid, r),

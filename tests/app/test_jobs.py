@@ -188,3 +188,72 @@ def test_cancel_before_start_reports_cancelled_and_finishes(qtbot, jobs):
     qtbot.waitUntil(lambda: queued.done and blocker.done, timeout=TIMEOUT)
     assert len(errors) == 1 and isinstance(errors[0], Cancelled)
     assert jobs.active() == []
+
+
+def _gated(started: threading.Event, release: threading.Event):
+    def job(ctx):
+        started.set()
+        assert release.wait(10), "never released"
+        return threading.current_thread().name
+    return job
+
+
+def test_model_jobs_on_different_lanes_run_at_the_same_time(qtbot, jobs):
+    """A long job on one server does not block a job on another server or the local model:
+    each waits for the other to have started (deadlocks if they were serialised)."""
+    a_started, b_started, c_started = threading.Event(), threading.Event(), threading.Event()
+    names = {}
+
+    def waits_for(other: threading.Event, mine: threading.Event, key):
+        def job(ctx):
+            mine.set()
+            ok = other.wait(10)
+            names[key] = threading.get_ident()
+            return ok
+        return job
+
+    results = []
+    h1 = jobs.submit(waits_for(b_started, a_started, "a"), kind="model",
+                     lane="endpoint:http://127.0.0.1:1/v1", on_result=results.append)
+    h2 = jobs.submit(waits_for(a_started, b_started, "b"), kind="model",
+                     lane="endpoint:http://127.0.0.1:2/v1", on_result=results.append)
+    h3 = jobs.submit(waits_for(a_started, c_started, "c"), kind="model", lane="model:cpu",
+                     on_result=results.append)
+    qtbot.waitUntil(lambda: h1.done and h2.done and h3.done, timeout=TIMEOUT)
+    assert results == [True, True, True]               # each saw the others start
+    assert len(set(names.values())) == 3
+
+
+def test_model_jobs_on_one_lane_are_serialised(qtbot, jobs):
+    first_started, release = threading.Event(), threading.Event()
+    second_ran = threading.Event()
+    h1 = jobs.submit(_gated(first_started, release), kind="model", lane="endpoint:http://x/v1")
+    h2 = jobs.submit(lambda ctx: second_ran.set(), kind="model", lane="endpoint:http://x/v1")
+    assert first_started.wait(10)
+    # the second job is queued behind the first: it cannot have run while the first holds
+    # the lane (checked before releasing it; no timing involved)
+    assert not second_ran.is_set() and not h2.done
+    release.set()
+    qtbot.waitUntil(lambda: h1.done and h2.done, timeout=TIMEOUT)
+    assert second_ran.is_set()
+
+
+def test_lane_for_keys_by_device_and_endpoint():
+    from app.jobs import lane_for
+    from models.vlm.openai_http import OpenAIBackend
+    from models.vlm.pool import Endpoint, EndpointPool
+    from models.vlm.rule_backend import RuleBackend
+    from models.vlm.specs import BackendChoice
+
+    assert lane_for(BackendChoice("transformers", {"model": "x", "device": "cpu"})) == "model:cpu"
+    assert lane_for(BackendChoice("transformers", {"model": "x", "device": "cuda"})) == "model:cuda:0"
+    assert lane_for(BackendChoice("openai", {"base_url": "http://h:1/v1/", "model": "m"})) \
+        == "endpoint:http://h:1/v1"
+    assert lane_for(OpenAIBackend("http://u:secret@h:2/v1", model="m")) == "endpoint:http://***@h:2/v1"
+    assert lane_for(RuleBackend()) == "model:cpu" and lane_for("rule") == "model:cpu"
+    assert lane_for("http://h:3/v1#m") == "endpoint:http://h:3/v1"
+    pool = EndpointPool([Endpoint("http://a:1/v1", "m"), Endpoint("http://b:1/v1", "m")])
+    assert lane_for(pool) == "endpoint:http://a:1/v1,http://b:1/v1"
+    mixed = [BackendChoice("openai", {"base_url": "http://h:1/v1"}),
+             BackendChoice("transformers", {"model": "x", "device": "cuda:1"})]
+    assert lane_for(mixed) == "model:cuda:1"          # the local device is the scarce one
