@@ -72,6 +72,12 @@ BACKEND_KINDS: tuple[BackendKind, ...] = (
                 ("stream", "cancel")),
     BackendKind("rule", "Rule-based describer (baseline, from poses)",
                 "models.vlm.rule_backend:RuleBackend", (), "needs the clip's poses", ()),
+    BackendKind("pool", "Pool of OpenAI-compatible servers (load balanced, failover)",
+                "models.vlm.pool:EndpointPool", (), "nothing to install", ("batch",)),
+    BackendKind("vllm", "Local model in vLLM (offline engine, GPU)",
+                "models.vlm.vllm_backend:VLLMBackend", ("vllm",),
+                "pip install vllm (the GPU extra; needs an NVIDIA GPU with CUDA)",
+                ("video", "batch")),
 )
 
 

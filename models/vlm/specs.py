@@ -2,7 +2,8 @@
 
 ``http(s)://host:port/v1[#model]`` -> OpenAI-compatible server (model after ``#``);
 ``endpoint:NAME`` -> an endpoint saved in the project; ``rule`` -> the rule-based
-describer; anything else -> a local checkpoint folder or a Hugging Face cache id.
+describer; ``vllm:<folder or id>`` -> the checkpoint in the optional local vLLM engine;
+anything else -> a local checkpoint folder or a Hugging Face cache id.
 """
 from __future__ import annotations
 
@@ -44,6 +45,13 @@ def parse_model(spec: str, repo: Optional[EndpointStore] = None, **local_opts) -
         return BackendChoice("openai", {"base_url": url, "model": model})
     if spec.startswith("endpoint:"):
         return _endpoint(spec.split(":", 1)[1], repo)
+    if spec.startswith("vllm:"):
+        model = spec.split(":", 1)[1].strip()
+        if not model:
+            raise VLMError("vllm: needs a checkpoint folder or cached model id after it")
+        opts = {k: v for k, v in local_opts.items()
+                if v is not None and k in ("dtype", "trust_remote_code")}
+        return BackendChoice("vllm", dict(opts, model=model))
     opts = {k: v for k, v in local_opts.items() if v is not None}
     return BackendChoice("transformers", dict(opts, model=spec))
 

@@ -164,3 +164,48 @@ def test_transformers_generate_many_batches_and_matches_one_by_one(tiny_ckpt):  
         assert [m.stats.prompt_tokens for m in many] == [s.stats.prompt_tokens for s in single]
     finally:
         b.unload()
+
+
+# -- the optional vLLM backend ----------------------------------------------------------------------
+def test_choosing_vllm_without_vllm_installed_is_one_clear_message(clip, tmp_path, capsys):
+    import importlib.util
+
+    from cli import run_cli
+    from models.errors import BackendUnavailable
+    from models.vlm.specs import backend_for
+    from models.vlm.vllm_backend import VLLMBackend
+
+    if importlib.util.find_spec("vllm") is not None:
+        pytest.skip("vllm is installed here")
+    with pytest.raises(BackendUnavailable, match=r"needs vllm: pip install vllm"):
+        backend_for("vllm:" + str(tmp_path))
+    with pytest.raises(BackendUnavailable, match=r"vllm package, which is not installed"):
+        VLLMBackend(str(tmp_path)).load()
+    rc = run_cli(["ask", str(clip("arm_wrestling.mp4")), "--model", "vllm:" + str(tmp_path),
+                  "--project", str(tmp_path / "p.aastudio"), "What moves?"])
+    err = capsys.readouterr().err.strip()
+    assert rc != 0 and err.startswith("error: ") and "pip install vllm" in err
+    assert len(err.splitlines()) == 1
+
+
+def test_vllm_prompt_carries_the_chat_template_and_decoded_frames(tiny_ckpt):  # noqa: F811
+    """The part of the vLLM backend that runs without vLLM: its prompt dicts."""
+    from transformers import AutoProcessor
+
+    from models.vlm.registry import family_for
+    from models.vlm.vllm_backend import VLLMBackend
+
+    b = VLLMBackend(str(tiny_ckpt("qwen2_5_vl")), max_images=3)
+    b.processor = AutoProcessor.from_pretrained(tiny_ckpt("qwen2_5_vl"), local_files_only=True)
+    b.family = family_for("qwen2_5_vl")
+    video = b.prompt_for(_req(1, n_frames=8))
+    assert video["multi_modal_data"]["video"].shape == (8, 32, 48, 3)
+    assert video["prompt"].count("<|vision_start|><|video_pad|><|vision_end|>") == 1
+    assert "q1" in video["prompt"]
+    one = _req(2, n_frames=1)
+    image = b.prompt_for(one)
+    assert image["multi_modal_data"]["image"].size == (48, 32) and "<|image_pad|>" in image["prompt"]
+    many = _req(3, n_frames=4)
+    many.as_video = False
+    with pytest.raises(VLMError, match="more than this vLLM engine takes per prompt"):
+        b.prompt_for(many)
