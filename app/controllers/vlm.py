@@ -4,7 +4,8 @@ One per AppContext (``vlm_controller(ctx)``), shared by the Ask panel and the Co
 view. Runs go to ``ctx.jobs`` with ``kind="model"`` on the lane of the resource they use
 (``app.jobs.lane_for``: one per local device, one per server URL), so loading and
 generation on one device never overlap while a server answers beside them. Every run
-has a request id; chunks and results of an older run are dropped. Views connect to the signals and call the intents; no rule lives in them.
+has a request id; chunks and results of an older run are dropped. Views connect to the
+signals and call the intents; no rule lives in them.
 """
 from __future__ import annotations
 
