@@ -278,7 +278,12 @@ class OpenAIBackend:
         if not requests:
             return []
         if not self.model:
-            self.load(ctx)
+            try:
+                with self._load_lock:
+                    if not self.model:
+                        self.load(ctx)
+            except VLMError as exc:             # no server to ask: every request says why
+                return [exc for _ in requests]
         workers = concurrency(max_concurrency, self.concurrency, len(requests))
         return run_threaded(self, requests, ctx, workers)
 

@@ -209,3 +209,15 @@ def test_vllm_prompt_carries_the_chat_template_and_decoded_frames(tiny_ckpt):  #
     many.as_video = False
     with pytest.raises(VLMError, match="more than this vLLM engine takes per prompt"):
         b.prompt_for(many)
+
+
+def test_generate_many_against_a_dead_server_gives_each_request_its_error():
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    b = OpenAIBackend(f"http://127.0.0.1:{port}/v1", retries=0)        # no model named
+    out = generate_many(b, [_req(i) for i in range(3)])
+    assert len(out) == 3 and all(isinstance(o, VLMError) for o in out)
+    assert "connection refused" in str(out[0])
