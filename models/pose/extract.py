@@ -275,7 +275,7 @@ def pose_clip(path, backend_id: str = DEFAULT_BACKEND, settings: Optional[dict] 
               ctx: JobContext = NULL_CONTEXT, *, times: Optional[FrameTimes] = None,
               previous: Optional[PoseTrack] = None, checkpoint: Optional[Checkpoint] = None,
               checkpoint_every: int = 64,
-              on_open: Optional[Callable[[VideoInfo], None]] = None) -> Extraction:
+              on_open: Optional[Callable[[VideoInfo], object]] = None) -> Extraction:
     """Pose track of the main subject for every frame of ``path``; writes nothing.
 
     ``times``: the clip's frame times when known (else probed); ``previous``: a partial

@@ -308,7 +308,7 @@ def facts_stage(task: Task, ctx: JobContext) -> dict:
     rel = judge(track)
     # one pass over the whole track, no hysteresis: what the Describe panel shows and
     # what ``describe --frame N`` prints, frame by frame
-    tf = track_facts(track, mv, hysteresis=False) if frames else None
+    tf = track_facts(track, mv, hysteresis=False)
     out = []
     for f in frames:
         ctx.check()
@@ -395,7 +395,7 @@ def motion_stage(task: Task, ctx: JobContext) -> dict:
         raise _bad("motion", "signal", "one of " + ", ".join(signal_names()), signal)
     track = _track(task)
     duration = track.timeline.duration(len(track))
-    spans = []
+    spans: list[tuple[float, float]] = []
     start = 0.0
     while start < duration and len(spans) < most:
         end = min(start + window, duration)
