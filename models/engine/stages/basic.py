@@ -433,15 +433,16 @@ def synth_settings(p: Mapping[str, Any]):
     if not isinstance(tasks, (list, tuple)) or not tasks or not all(isinstance(t, str) for t in tasks):
         raise _bad("qa", "tasks", "a list of sub-task names", tasks)
     p = dict(p)
-    for name, low in (("per_clip", 1), ("seed", 0), ("n_options", 2), ("max_frames", 1)):
-        p[name] = _number("qa", p, name, low, integer=True)
+    for name, low, high in (("per_clip", 1, None), ("seed", 0, None), ("n_options", 2, 5),
+                            ("max_frames", 1, None)):
+        p[name] = _number("qa", p, name, low, integer=True, high=high)
     p["min_visibility"] = _number("qa", p, "min_visibility", 0.0, high=1.0)
     for name in ("window_s", "pair_gap_s"):
         p[name] = _positive("qa", p, name)
     try:
         return SynthSettings(tasks=tuple(tasks), **{k: v for k, v in p.items() if k != "tasks"})
     except QAError as exc:
-        raise ConfigError(f"Stage 'qa': {exc}") from None
+        raise ConfigError(f"Stage 'qa': parameter 'tasks': {exc}") from None
 
 
 def qa_stage(task: Task, ctx: JobContext) -> dict:
