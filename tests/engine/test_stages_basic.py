@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import pickle
 import subprocess
 import sys
 
@@ -89,6 +90,17 @@ def test_every_result_is_json(tai_chi):
         back = as_json(result)
         assert set(back) == {k for k, v in result.items() if not isinstance(v, bytes)}, name
     assert isinstance(tai_chi["poses"]["track"], bytes)
+
+
+def test_results_repeat_and_tasks_travel_by_pickle(tai_chi):
+    item = item_of(TAI_CHI)
+    for name in ("reliability", "facts", "diff", "qa"):
+        assert run_stage(name, item, tai_chi) == tai_chi[name], name
+    stage = get_stage("qa")
+    item = Item(item.id, item.video, item.name, {"row": 1})
+    task = Task("k", "qa", item, stage.params({}), {"poses": tai_chi["poses"]})
+    moved = pickle.loads(pickle.dumps(task))        # as a worker process receives it
+    assert get_stage(moved.stage).fn(moved, JobContext()) == tai_chi["qa"]
 
 
 def test_probe_reports_the_clip(tai_chi):
