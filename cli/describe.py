@@ -86,34 +86,18 @@ def _emit(args, text: str, doc: dict) -> int:
 
 def _time_s(track, frame: int):
     """Presentation time of ``frame`` (seconds), None when the track has no clock."""
-    if not track.fps and track.times is None:
-        return None
-    return round(track.time_of(frame), 3)
+    from models.describe.doc import time_s  # noqa: PLC0415
+
+    return time_s(track, frame)
 
 
 def frame_doc(track, video: str, frame: int, min_visibility=None) -> tuple[str, dict]:
     """(text, JSON document) that ``describe --json`` prints for one frame of ``track``
-    (also used by the gold-set scorer, ``models.truth``, so it judges exactly what the
-    command prints). Every frame gets a top-level ``reliable`` judgement and its
-    ``reasons`` (``models.pose.reliability``); an unreliable frame, one without a pose
-    included, asserts no facts and its text says why. An out-of-range frame raises
-    ``DescribeError``."""
-    from models.describe import DescribeError, describe, pose_facts  # noqa: PLC0415
-    from models.describe.text import not_described  # noqa: PLC0415
-    from models.pose.reliability import frame_reliability  # noqa: PLC0415
+    (``models.describe.doc.frame_doc``: the gold-set scorer and the dataset engine's
+    ``describe`` stage use the same)."""
+    from models.describe.doc import frame_doc as doc  # noqa: PLC0415
 
-    if not 0 <= frame < len(track):
-        raise DescribeError(f"Frame {frame} is out of range: {video} has {len(track)} frames.")
-    ok, reasons = frame_reliability(track, frame)
-    doc = {"video": video, "frame": frame, "time_s": _time_s(track, frame),
-           "backend": track.backend, "reliable": ok, "reasons": reasons}
-    if not ok:
-        doc.update(unknown_parts=[], facts=[])
-        return not_described(reasons[0]["text"]), doc
-    facts = pose_facts(track, frame, min_visibility)
-    doc["unknown_parts"] = [f.parts[0] for f in facts if f.kind == "unknown"]
-    doc["facts"] = [f.to_dict() for f in facts]
-    return describe(facts), doc
+    return doc(track, video, frame, min_visibility)
 
 
 def run_describe(args) -> int:

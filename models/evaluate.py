@@ -3,9 +3,10 @@
 - ``parse_choice`` (from ``answer_parse``, shared with the lmms-eval/VLMEvalKit exports).
 - ``score`` turns per-item outcomes into accuracy per sub-task, the mean over sub-tasks (the
   paper's "average"), overall micro accuracy, and the list of unparseable items.
-- ``run_eval`` asks one backend every item of a stored run that has no answer yet (resume),
-  with the run's frame sampling and prompt template, storing each answer as it comes;
-  progress/cancel through the JobContext. ``evaluate_models`` does that for several
+- ``answer_items`` asks one backend a list of items and yields each answer (writes
+  nothing); ``run_eval`` asks it every item of a stored run that has no answer yet
+  (resume), with the run's frame sampling and prompt template, storing each answer as it
+  comes; progress/cancel through the JobContext. ``evaluate_models`` does that for several
   backends with identical settings. ``RuleReference`` answers from the stored facts.
 - ``compare_runs`` lists the items whose correctness flipped between two runs.
 Reports (CSV / Markdown) live in ``models/eval_report.py``.
@@ -15,6 +16,7 @@ from __future__ import annotations
 import time
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import closing
 from dataclasses import asdict, dataclass, field
 from functools import lru_cache
 from typing import TYPE_CHECKING, Optional
@@ -247,16 +249,16 @@ def ask(backend, rec: QARecord, request_future, ctx) -> tuple:
     return text, time.perf_counter() - t0
 
 
-def _answer_one(repo: EvalStore, run_id, backend, rec, request_future, ctx) -> dict:
+def answer_one(backend, rec: QARecord, request_future, ctx) -> dict:
+    """One item asked and scored; nothing is stored."""
     t0 = time.perf_counter()
     raw, gen_s = ask(backend, rec, request_future, ctx)
     abstained = raw is None
     parsed = None if abstained else parse_choice(raw, rec.options)
     correct = parsed is not None and parsed == rec.answer_index
-    repo.save_eval_answer(run_id, rec.qa_id, raw, parsed, correct, abstained, gen_s,
-                          time.perf_counter() - t0)
     return {"qa_id": rec.qa_id, "task": rec.task, "raw": raw, "parsed": parsed,
-            "correct": correct, "abstained": abstained}
+            "correct": correct, "abstained": abstained, "generate_s": gen_s,
+            "total_s": time.perf_counter() - t0}
 
 
 def _decode_order(rec: QARecord) -> tuple:
@@ -265,24 +267,40 @@ def _decode_order(rec: QARecord) -> tuple:
             rec.frame_b or -1, rec.qa_id)
 
 
+def answer_items(backend, records, settings: EvalSettings, video_root: Optional[str] = None,
+                 ctx: JobContext = NULL_CONTEXT):
+    """Ask ``backend`` every record (in decode order; the backend is loaded first when
+    there is anything to ask), yielding one answer dict per item as it comes (see
+    ``answer_one``); writes nothing. Cancel is checked before each item."""
+    todo = sorted(records, key=_decode_order)
+    if todo:
+        backend.load(ctx)
+    for rec, request in prepared_requests(backend, todo, settings, video_root):
+        ctx.check()
+        yield answer_one(backend, rec, request, ctx)
+
+
 def run_eval(repo: EvalStore, run_id: int, backend, video_root: Optional[str] = None,
              ctx: JobContext = NULL_CONTEXT) -> Score:
-    """Answer every item of run ``run_id`` that has no stored answer; returns the score."""
+    """Answer every item of run ``run_id`` that has no stored answer, storing each answer
+    as it comes (a stopped run resumes); returns the score."""
     run = repo.eval_run(run_id)
     if run is None:
         raise EvalError(f"No evaluation run {run_id} in this project")
     settings = EvalSettings.from_dict(run["settings"])
     records = repo.eval_run_records(run_id)
     done = set(repo.eval_answers(run_id))
-    todo = sorted((r for r in records if r.qa_id not in done), key=_decode_order)
+    todo = [r for r in records if r.qa_id not in done]
     repo.set_eval_run_status(run_id, "running")
+    label = backend.info.label or backend.info.model_id
     try:
-        if todo:
-            backend.load(ctx)
-        for k, (rec, request) in enumerate(prepared_requests(backend, todo, settings, video_root)):
-            ctx.check()
-            ctx.partial(_answer_one(repo, run_id, backend, rec, request, ctx))
-            ctx.progress(len(done) + k + 1, len(records), f"{backend.info.label or backend.info.model_id}")
+        with closing(answer_items(backend, todo, settings, video_root, ctx)) as answers:
+            for k, a in enumerate(answers):
+                repo.save_eval_answer(run_id, a["qa_id"], a["raw"], a["parsed"], a["correct"],
+                                      a["abstained"], a["generate_s"], a["total_s"])
+                ctx.partial({key: a[key] for key in ("qa_id", "task", "raw", "parsed",
+                                                     "correct", "abstained")})
+                ctx.progress(len(done) + k + 1, len(records), label)
     except Cancelled:
         repo.set_eval_run_status(run_id, "cancelled")
         raise

@@ -163,3 +163,10 @@ def get_stage(name: str) -> Stage:
     except KeyError:
         known = ", ".join(sorted(_REGISTRY)) or "none"
         raise ConfigError(f"Unknown stage '{name}' (known stages: {known})") from None
+
+
+def _builtin_stages() -> None:
+    from . import stages  # noqa: F401,PLC0415 (importing it adds the built-in stages' loaders)
+
+
+add_loader(_builtin_stages)

@@ -27,13 +27,13 @@ import dataclasses
 import queue
 import threading
 from pathlib import Path
-from typing import Optional, TypeVar
+from typing import Callable, Optional, TypeVar
 
 import numpy as np
 
 from ..errors import Cancelled, PoseError, StudioError, VideoError
 from ..jobs import NULL_CONTEXT, JobContext
-from ..video import VideoInfo, VideoReader, _check_path, decoded_times, probe
+from ..video import FrameTimes, VideoInfo, VideoReader, _check_path, decoded_times, probe
 from . import registry
 from .damage import damage_score
 from .registry import DEFAULT_BACKEND
@@ -44,6 +44,7 @@ QUEUE_FRAMES = 8          # decoded frames buffered ahead of the pose graph
 CHUNK_FRAMES = 128        # frames posed by one estimator (see the module docstring)
 CHUNK_WARMUP = 8          # frames before a chunk its estimator sees first (results dropped)
 _END = object()
+Checkpoint = Callable[[PoseTrack], None]   # receives a partial track to keep (resume)
 DECODE_COUNTER = {"frames": 0}  # frames decoded by extraction in this process (diagnostics)
 
 
@@ -194,10 +195,11 @@ class _Chunks:
 
 
 class _Saver:
-    """Writes checkpoints of one track to the cache (no-op without a repository)."""
+    """Hands checkpoints of one track to ``checkpoint`` every ``every`` frames (and after
+    a failure); without one it only reports the partial track to the job context."""
 
-    def __init__(self, repo: Optional[PoseStore], digest: Optional[str], every: int, done: int = 0) -> None:
-        self.repo, self.digest, self.every = repo, digest, max(1, int(every))
+    def __init__(self, checkpoint: Optional[Checkpoint], every: int, done: int = 0) -> None:
+        self.checkpoint, self.every = checkpoint, max(1, int(every))
         self._last = done
 
     def maybe(self, track: PoseTrack, ctx: JobContext) -> None:
@@ -207,8 +209,8 @@ class _Saver:
 
     def now(self, track: PoseTrack) -> None:
         self._last = track.frames_done
-        if self.repo is not None and self.digest is not None:
-            self.repo.save_track(self.digest, track)
+        if self.checkpoint is not None:
+            self.checkpoint(track)
 
 
 def _run_pose(chunks: _Chunks, decoder: _Decoder, track: PoseTrack, saver: _Saver,
@@ -256,37 +258,83 @@ def _trim(track: PoseTrack) -> PoseTrack:
                                damage=damage)
 
 
-def extract_video(path, repo: Optional[PoseStore] = None, backend_id: str = DEFAULT_BACKEND,
-                  settings: Optional[dict] = None, ctx: JobContext = NULL_CONTEXT,
-                  checkpoint_every: int = 64) -> PoseTrack:
-    """Pose track of the main subject for every frame of ``path`` (cached in ``repo``)."""
+@dataclasses.dataclass
+class Extraction:
+    """What ``pose_clip`` computed: the track and the clip as it was opened."""
+    track: PoseTrack
+    info: VideoInfo          # the header's properties (frame count as declared) + frame times
+
+    @property
+    def trimmed(self) -> bool:
+        """Decoding stopped before the frame count the header declares (the track was cut
+        to the frames really decoded)."""
+        return len(self.track) < self.info.frame_count
+
+
+def pose_clip(path, backend_id: str = DEFAULT_BACKEND, settings: Optional[dict] = None,
+              ctx: JobContext = NULL_CONTEXT, *, times: Optional[FrameTimes] = None,
+              previous: Optional[PoseTrack] = None, checkpoint: Optional[Checkpoint] = None,
+              checkpoint_every: int = 64,
+              on_open: Optional[Callable[[VideoInfo], object]] = None) -> Extraction:
+    """Pose track of the main subject for every frame of ``path``; writes nothing.
+
+    ``times``: the clip's frame times when known (else probed); ``previous``: a partial
+    track of this clip, backend and settings to resume; ``checkpoint(track)`` is called
+    with the partial track every ``checkpoint_every`` frames and when extraction fails or
+    is cancelled (the caller decides where it goes; None: nowhere); ``on_open(info)`` once
+    the clip opened, before any frame is posed."""
     ctx = ctx or NULL_CONTEXT
     p = _check_path(path)
     merged = _settings(backend_id, settings)
-    digest, previous = None, None
-    if repo is not None:
-        digest = repo.clip_hash(p)
-        previous = repo.load_track(digest, backend_id, merged)
-        if previous is not None and previous.complete:
-            return _timed(repo, p, previous)
-    # every frame's presentation time (the project keeps the table once it is read)
-    timed = repo.clip_info(p) if repo is not None else probe(p)
+    if times is None:
+        times = probe(p).times
     with VideoReader(p) as reader:
-        info = dataclasses.replace(reader.info, times=timed.times)
-        reader.set_times(timed.times)   # a resume seeks by these times in a VFR clip
-        if repo is not None:
-            repo.upsert_clip(info, digest)
+        info = dataclasses.replace(reader.info, times=times)
+        reader.set_times(times)   # a resume seeks by these times in a VFR clip
+        if on_open is not None:
+            on_open(info)
         track = _start_track(info, backend_id, merged, previous)
-        track = _extract_frames(reader, track, backend_id, merged, repo, digest, ctx,
+        track = _extract_frames(reader, track, backend_id, merged, ctx, checkpoint,
                                 checkpoint_every)
-    if repo is not None and digest is not None and timed.times is not None and not timed.times.checked:
+    return Extraction(track, info)
+
+
+def extract_video(path, repo: Optional[PoseStore] = None, backend_id: str = DEFAULT_BACKEND,
+                  settings: Optional[dict] = None, ctx: JobContext = NULL_CONTEXT,
+                  checkpoint_every: int = 64) -> PoseTrack:
+    """Pose track of the main subject for every frame of ``path``. With ``repo`` the track
+    is cached there: a complete cached track is returned without decoding, a partial one
+    resumes, and partial tracks are checkpointed as extraction goes; without one nothing
+    is written (``pose_clip``)."""
+    if repo is None:
+        return pose_clip(path, backend_id, settings, ctx, checkpoint_every=checkpoint_every).track
+    ctx = ctx or NULL_CONTEXT
+    p = _check_path(path)
+    merged = _settings(backend_id, settings)
+    digest = repo.clip_hash(p)
+    previous = repo.load_track(digest, backend_id, merged)
+    if previous is not None and previous.complete:
+        return _timed(repo, p, previous)
+    # every frame's presentation time (the project keeps the table once it is read)
+    timed = repo.clip_info(p)
+    done = pose_clip(p, backend_id, merged, ctx, times=timed.times, previous=previous,
+                     checkpoint=lambda t: repo.save_track(digest, t),
+                     checkpoint_every=checkpoint_every,
+                     on_open=lambda info: repo.upsert_clip(info, digest))
+    track = done.track
+    if done.trimmed:
+        repo.upsert_clip(dataclasses.replace(done.info, frame_count=len(track), times=None), digest)
+    repo.save_track(digest, track)
+    if timed.times is not None and not timed.times.checked:
         # every frame was decoded once now: the project learns where decoding stops
         repo.save_frame_times(digest, decoded_times(timed.times, track.frames_done))
     return track
 
 
 def _extract_frames(reader: VideoReader, track: PoseTrack, backend_id: str, merged: dict,
-                    repo: Optional[PoseStore], digest, ctx: JobContext, checkpoint_every: int) -> PoseTrack:
+                    ctx: JobContext, checkpoint: Optional[Checkpoint], every: int) -> PoseTrack:
+    """Pose the frames ``track`` still lacks; partial tracks go to ``checkpoint`` (also
+    after a failure); the complete (maybe trimmed) track is returned, not saved."""
     name = Path(reader.info.path).name
     spec = registry.get(backend_id)
     first = spec.create(merged)
@@ -297,7 +345,7 @@ def _extract_frames(reader: VideoReader, track: PoseTrack, backend_id: str, merg
     track.backend_version = first.version
     chunks = _Chunks(lambda: spec.create(merged), track, first)
     record_from = resume_frame(track.frames_done)
-    saver = _Saver(repo, digest, checkpoint_every, track.frames_done)
+    saver = _Saver(checkpoint, every, track.frames_done)
     decoder = _Decoder(reader, max(0, record_from - CHUNK_WARMUP))
     try:
         ctx.progress(track.frames_done, len(track), name)
@@ -313,9 +361,6 @@ def _extract_frames(reader: VideoReader, track: PoseTrack, backend_id: str, merg
         if track.frames_done == 0:
             raise VideoError(f"{name}: no frame could be decoded")
         track = _trim(track)
-        if repo is not None:
-            repo.upsert_clip(dataclasses.replace(reader.info, frame_count=len(track)), digest)
-    saver.now(track)
     return track
 
 

@@ -1,5 +1,8 @@
 """Generation of QA over one clip, a selection or a whole dataset, as a resumable job.
 
+``clip_qa(track, video, settings)`` computes one clip's items and writes nothing (the
+dataset engine's ``qa`` stage calls it); ``store_clip_qa`` commits them.
+
 ``generate_qa(repo, videos, settings, ctx, root=None, extract=False)`` is a plain blocking
 job (see ``models.jobs``): progress per clip, cancel between clips, and every clip's items
 are committed in one transaction together with a run marker, so a cancelled or crashed run
@@ -82,20 +85,46 @@ def generate_qa(repo: QAPoseStore, videos: list, settings: Optional[SynthSetting
     return summary
 
 
+@dataclass
+class ClipQA:
+    """The QA items computed for one clip; nothing is stored (``store_clip_qa`` does)."""
+    video: str
+    key: str                 # generation key: settings + pose backend (``SynthSettings.key``)
+    settings: SynthSettings
+    records: list            # QARecord, in generation order
+
+
+def clip_qa(track, video: str, settings: Optional[SynthSettings] = None,
+            balancer: Optional[Balancer] = None, seen_questions=()) -> Optional[ClipQA]:
+    """The rule QA of one clip's pose track, computed without writing anything; None when
+    the track has no pose at all. ``balancer`` carries answer positions across clips (a
+    fresh one per clip by default); ``seen_questions``: items already stored for the clip
+    (see ``synth.repeats``), none by default."""
+    s = settings or SynthSettings()
+    if track is None or not track.has_pose.any():
+        return None
+    records = synthesize_track(track, video, s, balancer, seen_questions)
+    return ClipQA(video, s.key(track.backend), s, records)
+
+
+def store_clip_qa(repo: QAStore, qa: ClipQA) -> int:
+    """Commit one clip's items together with its run marker (one transaction); returns
+    how many were added."""
+    return repo.add_qa_items(qa.records, qa.key, run={"video": qa.video, "settings": qa.settings.to_dict()})
+
+
 def _one(repo: QAStore, path, video, s, load, balancer, summary) -> None:
     track = load(path)
     if track is None or not track.has_pose.any():
         summary.no_poses.append(video)
         return
-    key = s.key(track.backend)
-    if repo.generation_done(video, key):
+    if repo.generation_done(video, s.key(track.backend)):
         summary.skipped.append(video)
         return
-    seen = repo.qa_questions(video)
-    records = synthesize_track(track, video, s, balancer, seen)
-    added = repo.add_qa_items(records, key, run={"video": video, "settings": s.to_dict()})
-    summary.generated += added
-    for r in records:
+    qa = clip_qa(track, video, s, balancer, repo.qa_questions(video))
+    assert qa is not None   # the track has a pose
+    summary.generated += store_clip_qa(repo, qa)
+    for r in qa.records:
         summary.per_task[r.task] = summary.per_task.get(r.task, 0) + 1
 
 

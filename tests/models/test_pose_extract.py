@@ -182,6 +182,29 @@ def test_cancel_half_way_then_resume_matches_uninterrupted(tmp_path):
     repo.close()
 
 
+def test_pure_extraction_hands_checkpoints_to_a_callback_and_resumes_from_one(room, tmp_path):
+    """``pose_clip`` writes nothing: partial tracks go to the caller's callback (also on
+    cancel), and resuming from the last one gives the uninterrupted track."""
+    from models.pose.extract import pose_clip
+
+    copy = tmp_path / "room.mp4"
+    shutil.copyfile(ROOM, copy)
+    kept: list = []
+
+    def keep(track):
+        kept.append(dataclasses.replace(track, image=track.image.copy(), world=track.world.copy()))
+
+    ctx = JobContext(on_progress=lambda done, total, _m: done >= 40 and ctx.token.cancel())
+    with pytest.raises(Cancelled):
+        pose_clip(copy, ctx=ctx, checkpoint=keep, checkpoint_every=16)
+    assert [t.frames_done for t in kept] == [16, 32, 40]       # every 16 frames, then the cancel
+    done = pose_clip(copy, previous=kept[-1], checkpoint=keep, checkpoint_every=16)
+    assert not done.trimmed and done.info.frame_count == len(done.track) == 72
+    np.testing.assert_array_equal(done.track.image, room.image)
+    np.testing.assert_array_equal(done.track.world, room.world)
+    assert sorted(os.listdir(tmp_path)) == ["room.mp4"]         # nothing written beside the clip
+
+
 def test_one_frame_and_no_person_clips(tmp_path, store):
     one = write_video(tmp_path / "one.mp4", [np.full((240, 320, 3), 90, np.uint8)])
     track = extract_video(one, store)
