@@ -26,7 +26,7 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass
-from typing import Iterator, Optional, Sequence, Union
+from typing import Any, Iterator, Optional, Sequence, Union
 
 from ..errors import Cancelled
 from ..jobs import NULL_CONTEXT
@@ -73,7 +73,7 @@ class EndpointPool:
         eps = [e if isinstance(e, Endpoint) else Endpoint(**e) for e in endpoints]
         if not eps:
             raise VLMError("An endpoint pool needs at least one endpoint")
-        extra = {} if deadline_s is None else {"deadline_s": deadline_s}
+        extra: dict[str, Any] = {} if deadline_s is None else {"deadline_s": deadline_s}
         self.members = [_Member(e, OpenAIBackend(
             e.url, model=e.model, api_key_env=e.api_key_env, stream=stream,
             timeout_s=timeout_s, connect_timeout_s=connect_timeout_s,

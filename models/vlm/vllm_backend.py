@@ -20,7 +20,7 @@ import os
 import threading
 import time
 from pathlib import Path
-from typing import Iterator, Optional, Union
+from typing import Any, Iterator, Optional, Union
 
 from ..errors import BackendUnavailable, Cancelled
 from ..jobs import NULL_CONTEXT
@@ -61,9 +61,9 @@ class VLLMBackend:
         self.device = ""
         self.seed = seed
         self.engine_args = dict(engine_args or {})
-        self.llm = None
-        self.processor = None
-        self.family = None
+        self.llm: Any = None
+        self.processor: Any = None
+        self.family: Any = None
         self.info = BackendInfo("vllm", model, label=label or f"{Path(model).name} (vLLM)")
         self.load_s = 0.0
         self._lock = threading.Lock()
