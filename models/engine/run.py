@@ -253,6 +253,10 @@ def _run(cfg: RunConfig, folder: RunFolder, run_id: str, runner: Runner, ctx: Jo
     except Cancelled:
         sink.close()
         tracker.stop("cancelled")
+    except KeyboardInterrupt:
+        sink.close()
+        tracker.stop("cancelled")
+        raise
     except BaseException as exc:
         try:
             sink.close()
