@@ -49,7 +49,8 @@ def _qa_records(result: dict, row: dict, where: str, present: set) -> list:
         if d.get("qa_id") in present:
             continue
         kw = {k: v for k, v in d.items() if k in _QA_FIELDS and v is not None}
-        kw.setdefault("video", row["video"])
+        if not kw.get("video"):
+            kw["video"] = row["video"]
         kw["provenance"] = _part(Provenance, d.get("provenance"))
         kw["review"] = _part(Review, d.get("review"))
         try:
