@@ -74,6 +74,12 @@ def _answers(result: dict, row: dict, key: str) -> list:
         a.setdefault("video", row["video"])
         a.setdefault("content_hash", row["item_id"])
         a.setdefault("frame_indices", [])
+        a.setdefault("template_id", row["stage"])
+        a.setdefault("template_version", "")
+        a.setdefault("backend", "engine")
+        a.setdefault("model_id", row.get("model_id") or "")
+        for col in ("question", "prompt", "answer"):
+            a.setdefault(col, "")
         out.append(a)
     return out
 
@@ -121,7 +127,7 @@ def merge_run(run_dir, project, stages: Optional[list] = None) -> dict:
         for stage in stage_dirs:
             if stages is not None and stage not in stages:
                 continue
-            for row in sink.rows(stage, columns=["key", "item_id", "video", "name", "status",
+            for row in sink.rows(stage, columns=["key", "stage", "item_id", "video", "name", "model_id", "status",
                                                  "result_json", "blob"]):
                 if row["status"] != "ok" or row["result_json"] is None:
                     continue
