@@ -46,7 +46,8 @@ _SECTIONS: dict[str, dict[str, tuple[str, Any]]] = {
             "retries": ("int", 2), "limit": ("opt_int", None), "flush_rows": ("int", 256),
             "flush_seconds": ("float", 5.0)},
     "runner": {"kind": ("str", "local"), "address": ("str", ""), "workers": ("int", 1),
-               "num_cpus": ("opt_int", None), "max_in_flight": ("opt_int", None)},
+               "num_cpus": ("opt_int", None), "max_in_flight": ("opt_int", None),
+               "chunk": ("int", 1)},
     "plan": {"pose_frames_per_s": ("float", 0.0), "tokens_per_s": ("float", 0.0),
              "tokens_per_item": ("float", 0.0), "frames_per_clip": ("float", 0.0)},
 }

@@ -50,7 +50,8 @@ def make_runner(cfg: RunConfig, workers: Optional[int] = None,
         address = cfg.runner.get("address", "") if ray_address is None else ray_address
         return RayRunner(address=address, num_cpus=cfg.runner.get("num_cpus") or
                          (n if n > 1 else None),
-                         max_in_flight=cfg.runner.get("max_in_flight"))
+                         max_in_flight=cfg.runner.get("max_in_flight"),
+                         chunk=cfg.runner.get("chunk", 1) or 1)
     return LocalRunner(workers=n)
 
 

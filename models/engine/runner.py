@@ -32,6 +32,7 @@ __all__ = ["LocalRunner", "Runner", "one_line", "run_batch", "run_task", "stage_
            "worker_id"]
 
 MAX_ERROR = 300
+CANCEL_CHECK_S = 0.005     # the inline runner asks for cancellation at most this often
 
 
 class Runner(Protocol):
@@ -195,10 +196,13 @@ class LocalRunner:
                 retries: int) -> Iterator[Outcome]:
         fn, token, worker = stage.fn, ctx.token, worker_id()
         clock = time.perf_counter
+        checked = -1.0
         for task in tasks:
-            if token.cancelled:
-                raise Cancelled("Cancelled by the user.")
             t0 = clock()
+            if t0 - checked >= CANCEL_CHECK_S:   # every task, unless tasks take microseconds
+                checked = t0
+                if token.cancelled:
+                    raise Cancelled("Cancelled by the user.")
             try:
                 result = fn(task, ctx)
             except Exception:  # noqa: BLE001 (retried and recorded by run_task)
