@@ -127,8 +127,8 @@ def merge_run(run_dir, project, stages: Optional[list] = None) -> dict:
         for stage in stage_dirs:
             if stages is not None and stage not in stages:
                 continue
-            for row in sink.rows(stage, columns=["key", "stage", "item_id", "video", "name", "model_id", "status",
-                                                 "result_json", "blob"]):
+            for row in sink.rows(stage, columns=["key", "stage", "item_id", "video", "name",
+                                                 "model_id", "status", "result_json", "blob"]):
                 if row["status"] != "ok" or row["result_json"] is None:
                     continue
                 counts["results"] += 1

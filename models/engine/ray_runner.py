@@ -30,10 +30,11 @@ class RayUnavailable(StudioError):
     """Ray is not installed or the cluster cannot be reached."""
 
 
-def _ray_batch(modules, stage_name: str, tasks: list, retries: int) -> list:
-    """Runs in a Ray worker: the outcomes of a batch (never raises for a stage error)."""
+def _ray_batch(modules, stage_name: str, tasks: list, retries: int, stage=None) -> list:
+    """Runs in a Ray worker: the outcomes of a batch (never raises for a stage error).
+    ``stage`` comes by value only when it was defined in the driver's main script."""
     try:
-        stage = resolve_stage(stage_name, modules)
+        stage = stage or resolve_stage(stage_name, modules)
     except Exception as exc:  # noqa: BLE001 (the stage cannot be found there)
         return [Outcome(t, "failed", None, one_line(exc), 1, 0.0) for t in tasks]
     return run_batch(stage, tasks, JobContext(), retries)
@@ -87,6 +88,7 @@ class RayRunner:
         ray = self.ray
         remote = self._remote.options(**self._options(stage))
         modules = stage_modules(stage)
+        by_value = None if modules else stage    # a stage of the main script: pickled whole
         size = stage.batch if stage.fn_many is not None else self.chunk
         work = _batches(tasks, size)
         inflight: dict = {}
@@ -98,7 +100,7 @@ class RayRunner:
                     if batch is None:
                         exhausted = True
                         break
-                    inflight[remote.remote(modules, stage.name, batch, retries)] = batch
+                    inflight[remote.remote(modules, stage.name, batch, retries, by_value)] = batch
                 if ctx.cancelled:
                     raise Cancelled("Cancelled by the user.")
                 if not inflight:

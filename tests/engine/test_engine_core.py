@@ -48,8 +48,9 @@ def _raw_rows(run_dir: Path, stage: str) -> list[dict]:
 
 # -- runners -------------------------------------------------------------------------------
 def _tasks(stage: str, n: int, params: dict, names=None) -> list[Task]:
-    return [Task(key=f"k{i}", stage=stage, item=Item(id=f"id{i}", video="", name=(names or {}).get(i, f"n{i}")),
-                 params=params) for i in range(n)]
+    names = names or {}
+    return [Task(key=f"k{i}", stage=stage, params=params,
+                 item=Item(id=f"id{i}", video="", name=names.get(i, f"n{i}"))) for i in range(n)]
 
 
 def test_inline_runner_retries_and_records_one_line_errors():
@@ -65,7 +66,7 @@ def test_inline_runner_stops_when_cancelled():
     ctx = JobContext()
     seen = []
     with pytest.raises(Exception) as info:
-        for o in LocalRunner(1).map(S.ECHO, _tasks("t_echo", 10, {"scale": 1.0}), ctx):
+        for o in LocalRunner(1).map(S.SLEEP, _tasks("t_sleep", 10, {"seconds": 0.01}), ctx):
             seen.append(o)
             if len(seen) == 3:
                 ctx.token.cancel()
@@ -237,7 +238,8 @@ def test_config_typos_are_errors_naming_the_key_before_anything_runs(tmp_path):
     _fake_clips(tmp_path / "clips", 2)
     toml = tmp_path / "run.toml"
     toml.write_text('[run]\nmanifest = "clips"\noutput = "out"\n[stages.t_echo]\nscael = 2.0\n')
-    with pytest.raises(ConfigError, match=r"\[stages.t_echo\] has no parameter 'scael' \(its parameters: scale\)"):
+    with pytest.raises(ConfigError,
+                       match=r"\[stages.t_echo\] has no parameter 'scael' \(its parameters: scale\)"):
         load_config(toml)
     assert not (tmp_path / "out").exists()
     cases = [
@@ -330,8 +332,9 @@ def test_cancel_file_stops_the_run_and_a_rerun_finishes_it(tmp_path):
 
     th = threading.Thread(target=go)
     th.start()
-    while not list((tmp_path / "out" / "results").glob("*/part-*.parquet")) if (tmp_path / "out").exists() else True:
+    while not list(tmp_path.glob("out/results/*/part-*.parquet")):
         th.join(0.05)
+        assert th.is_alive()
     request_cancel(tmp_path / "out")
     th.join(30)
     assert result["status"]["state"] == "cancelled"
