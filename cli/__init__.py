@@ -14,6 +14,7 @@ COMMANDS: dict[str, str] = {
     "export": "cli.export", "import": "cli.export", "eval": "cli.evaluate",
     "describe": "cli.describe", "diff": "cli.describe", "motion": "cli.describe",
     "ask": "cli.vlm", "compare": "cli.vlm", "models": "cli.vlm",
+    "dataset": "cli.dataset",
 }
 
 

@@ -39,6 +39,10 @@ class Item:
     name: str = ""                       # as the manifest lists it (relative path, row value)
     meta: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
 
+    def __reduce__(self):
+        # a read-only mapping does not pickle: workers (processes, Ray) get a plain dict
+        return (Item, (self.id, self.video, self.name, dict(self.meta)))
+
 
 @dataclass(frozen=True)
 class Task:

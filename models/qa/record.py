@@ -8,7 +8,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, is_dataclass
 from typing import Any, Optional
 
 from ..bounded_read import json_value_problem, string_problem
@@ -237,11 +237,21 @@ def _check_review(review, fail) -> None:
 
 def check_record(rec: "QARecord", where: Optional[str] = None) -> "QARecord":
     """``check_fields`` on a built record (before it is stored); returns it."""
-    d = asdict(rec)
+    d = _shallow_dict(rec)
     if isinstance(d["options"], tuple):
         d["options"] = list(d["options"])
     check_fields(d, where or f"QA item {str(rec.qa_id)[:60]!r}")
     return rec
+
+
+def _shallow_dict(rec: "QARecord") -> dict:
+    """``asdict`` without the deep copy (the check only reads the values)."""
+    d = dict(rec.__dict__)
+    for name in ("provenance", "review"):
+        sub = d.get(name)
+        if is_dataclass(sub) and not isinstance(sub, type):
+            d[name] = dict(sub.__dict__)
+    return d
 
 
 def _sub(klass, value: Any):

@@ -103,6 +103,15 @@ class VLMRepo:
         with self.db.write() as conn:
             return _insert(conn, "model_answers", record, ANSWER_COLUMNS)
 
+    def save_answers(self, records) -> int:
+        """Insert many answers in one transaction; returns how many."""
+        n = 0
+        with self.db.write() as conn:
+            for record in records:
+                _insert(conn, "model_answers", record, ANSWER_COLUMNS)
+                n += 1
+        return n
+
     def answer(self, answer_id: int) -> Optional[dict]:
         rows = self.db.query("SELECT * FROM model_answers WHERE id=?", (answer_id,))
         return _decode(rows[0]) if rows else None

@@ -1,0 +1,166 @@
+"""Bringing a dataset run's results into a SQLite project, for curation.
+
+Every ok result of every stage is read from the run's shards (deduplicated by key, one
+shard at a time) and merged by what it holds, whatever stage made it:
+
+- ``"track_npz"`` (bytes of ``PoseTrack.to_npz_bytes``): the clip's track goes into the
+  pose cache (keyed by content hash, backend and settings: merging again replaces it
+  with the same track);
+- ``"qa"`` (a list of ``QARecord.to_dict()`` dicts; rule QA and MLLM-synthesised items):
+  added to the QA tables in large transactions; an existing qa_id is kept (so merging
+  twice adds nothing). A record without a ``video`` gets the item's path;
+- ``"answer"`` (one ``model_answers`` record, e.g. a P1 description or P2 difference) or
+  ``"answers"`` (a list of them): saved as model answers with the result key in their
+  ``generation_params`` (``engine_key``); answers already merged are skipped.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import fields
+from pathlib import Path
+from typing import Optional
+
+from ..qa.record import Provenance, QARecord, Review
+from .shards import RunFolder, RunFolderError, ShardSink, decode_result
+
+__all__ = ["merge_run"]
+
+QA_CHUNK = 50_000
+ANSWER_CHUNK = 20_000
+
+
+_QA_FIELDS = {f.name for f in fields(QARecord)}
+
+
+def _part(klass, value):
+    if not isinstance(value, dict):
+        return klass()
+    known = {f.name for f in fields(klass)}
+    return klass(**{k: v for k, v in value.items() if k in known and v is not None})
+
+
+def _qa_records(result: dict, row: dict, where: str, present: set) -> list:
+    """QARecords of a result not yet in the project (``present``: qa_ids there). They
+    are checked against the schema by ``add_qa_items``; here they are only built."""
+    out = []
+    for i, d in enumerate(result.get("qa") or []):
+        if not isinstance(d, dict):
+            raise RunFolderError(f"{where}: qa item {i} is not a record")
+        if d.get("qa_id") in present:
+            continue
+        kw = {k: v for k, v in d.items() if k in _QA_FIELDS and v is not None}
+        if not kw.get("video"):
+            kw["video"] = row["video"]
+        kw["provenance"] = _part(Provenance, d.get("provenance"))
+        kw["review"] = _part(Review, d.get("review"))
+        try:
+            out.append(QARecord(**kw))
+        except TypeError:
+            out.append(QARecord.from_dict(d, f"{where} qa item {i}"))  # names the field
+        present.add(d.get("qa_id"))
+    return out
+
+
+def _answers(result: dict, row: dict, key: str) -> list:
+    recs = []
+    if isinstance(result.get("answer"), dict):
+        recs.append(result["answer"])
+    recs.extend(a for a in (result.get("answers") or []) if isinstance(a, dict))
+    out = []
+    for i, a in enumerate(recs):
+        gp = dict(a.get("generation_params") or {})
+        gp["engine_key"] = key if len(recs) == 1 else f"{key}#{i}"
+        a = dict(a, generation_params=gp)
+        a.setdefault("video", row["video"])
+        a.setdefault("content_hash", row["item_id"])
+        a.setdefault("frame_indices", [])
+        a.setdefault("template_id", row["stage"])
+        a.setdefault("template_version", "")
+        a.setdefault("backend", "engine")
+        a.setdefault("model_id", row.get("model_id") or "")
+        for col in ("question", "prompt", "answer"):
+            a.setdefault(col, "")
+        out.append(a)
+    return out
+
+
+def _merged_answer_keys(repo) -> set:
+    rows = repo.db.query("SELECT json_extract(generation_params, '$.engine_key') AS k "
+                         "FROM model_answers WHERE generation_params LIKE '%engine_key%'")
+    return {r["k"] for r in rows if r["k"]}
+
+
+def merge_run(run_dir, project, stages: Optional[list] = None) -> dict:
+    """Merge a run into ``project`` (a project path or an open ``Repository``); counts of
+    what was added: tracks, qa, answers, results read. Idempotent."""
+    from ..pose.track import PoseTrack  # noqa: PLC0415
+
+    folder = RunFolder(run_dir)
+    if folder.info() is None:
+        raise RunFolderError(f"{run_dir} is not a dataset run folder (no run.json)")
+    own = not hasattr(project, "add_qa_items")
+    if own:
+        from ..store import Repository  # noqa: PLC0415
+
+        repo = Repository(Path(project))
+    else:
+        repo = project
+    counts = {"results": 0, "tracks": 0, "qa": 0, "answers": 0}
+    try:
+        sink = ShardSink(folder.path)
+        qa_buf: list = []
+        ans_buf: list = []
+        known_answers = _merged_answer_keys(repo)
+        present = {r["qa_id"] for r in repo.db.query("SELECT qa_id FROM qa_items")}
+
+        def flush_qa() -> None:
+            if qa_buf:
+                counts["qa"] += repo.add_qa_items(qa_buf)
+                qa_buf.clear()
+
+        def flush_answers() -> None:
+            if ans_buf:
+                counts["answers"] += repo.save_answers(ans_buf)
+                ans_buf.clear()
+
+        stage_dirs = sorted(p.name for p in sink.root.iterdir()) if sink.root.is_dir() else []
+        for stage in stage_dirs:
+            if stages is not None and stage not in stages:
+                continue
+            for row in sink.rows(stage, columns=["key", "stage", "item_id", "video", "name",
+                                                 "model_id", "status", "result_json", "blob"]):
+                if row["status"] != "ok" or row["result_json"] is None:
+                    continue
+                counts["results"] += 1
+                where = f"result {row['key'][:12]} of stage {stage} ({row['name']})"
+                try:
+                    result = decode_result(row["result_json"], row["blob"])
+                except (ValueError, json.JSONDecodeError) as exc:
+                    raise RunFolderError(f"{where} cannot be read: {exc}") from None
+                if not isinstance(result, dict):
+                    continue
+                track = result.get("track_npz")
+                if isinstance(track, bytes):
+                    try:
+                        t = PoseTrack.from_npz_bytes(track)
+                    except (ValueError, KeyError, OSError) as exc:
+                        raise RunFolderError(f"{where}: the pose track cannot be read: "
+                                             f"{exc}") from None
+                    repo.save_track(row["item_id"], t)
+                    counts["tracks"] += 1
+                if result.get("qa"):
+                    qa_buf.extend(_qa_records(result, row, where, present))
+                    if len(qa_buf) >= QA_CHUNK:
+                        flush_qa()
+                for a in _answers(result, row, row["key"]):
+                    if a["generation_params"]["engine_key"] not in known_answers:
+                        known_answers.add(a["generation_params"]["engine_key"])
+                        ans_buf.append(a)
+                        if len(ans_buf) >= ANSWER_CHUNK:
+                            flush_answers()
+        flush_qa()
+        flush_answers()
+    finally:
+        if own:
+            repo.close()
+    return counts
