@@ -49,7 +49,8 @@ def _words(*ws: str) -> re.Pattern:
 _ABOVE_HEAD = _words(r"above (?:the|his|her|their) heads?", "overhead", r"over (?:the|his|her|their) heads?",
                      "raised high", "straight up", "up high")
 _RAISED = _words("rais(?:e|es|ed|ing)", "lift(?:s|ed|ing)?", "up", "upward(?:s)?", "elevat(?:e|es|ed|ing)")
-_LOWERED = _words("lower(?:s|ed|ing)?", "down", "downward(?:s)?", "hang(?:s|ing)?", "hung", "drop(?:s|ped|ping)?",
+_LOWERED = _words("lower(?:s|ed|ing)?", "down", "downward(?:s)?", "hang(?:s|ing)?", "hung",
+                  "drop(?:s|ped|ping)?",
                   r"(?:by|at) (?:the|his|her|their) sides?")
 _BENT = _words("bend(?:s|ing)?", "bent", "flex(?:es|ed|ing)?", "fold(?:s|ed|ing)?")
 _STRAIGHT = _words("straight", "straighten(?:s|ed|ing)?", "extend(?:s|ed|ing)?", "outstretched",
@@ -138,9 +139,10 @@ def _part_states(clause: str, part: str) -> list[str]:
     return states + changes
 
 
-_VERB_FORMS = {"above_head": _words("rais(?:e|es|ing)", "lift(?:s|ing)?", "mov(?:e|es|ing) up", "go(?:es)? up"),
-               "raised": _words("rais(?:e|es|ing)", "lift(?:s|ing)?", "mov(?:e|es|ing) up", "go(?:es)? up"),
-               "lowered": _words("lower(?:s|ing)?", "drop(?:s|ping)?", "mov(?:e|es|ing) down", "go(?:es)? down"),
+_UP_VERBS = _words("rais(?:e|es|ing)", "lift(?:s|ing)?", "mov(?:e|es|ing) up", "go(?:es)? up")
+_VERB_FORMS = {"above_head": _UP_VERBS, "raised": _UP_VERBS,
+               "lowered": _words("lower(?:s|ing)?", "drop(?:s|ping)?", "mov(?:e|es|ing) down",
+                                 "go(?:es)? down"),
                "bent": _words("bend(?:s|ing)?", "flex(?:es|ing)?", "fold(?:s|ing)?"),
                "straight": _words("straighten(?:s|ing)?", "extend(?:s|ing)?")}
 

@@ -44,7 +44,8 @@ def _mcq_reply() -> str:
          "answer_index": 0, "evidence": ["T2"]},
         {"task": "body_part_pose", "question": "Which text says this?",
          "options": ["One", "Two", "Three", "Four"], "answer_index": 1, "evidence": ["T9"]},
-        {"task": "body_part_pose", "question": "Bad options", "options": ["A. yes", "B. no", "C. maybe", "D. never"],
+        {"task": "body_part_pose", "question": "Bad options",
+         "options": ["A. yes", "B. no", "C. maybe", "D. never"],
          "answer_index": 0, "evidence": ["T1"]}]})
 
 

@@ -266,10 +266,10 @@ def _run_many(tasks: Sequence[Task], ctx, build: Callable, finish: Callable) -> 
 
 
 def _text_or_raise(answer, what: str) -> str:
-    from ...vlm.types import VLMError  # noqa: PLC0415
+    from ...vlm.types import VLMError, first_line  # noqa: PLC0415
 
     if isinstance(answer, BaseException):
-        raise VLMError(f"{what}: {str(answer).strip().splitlines()[0] if str(answer).strip() else type(answer).__name__}")
+        raise VLMError(f"{what}: {first_line(answer)}")
     return answer.text
 
 
@@ -333,7 +333,8 @@ def _build_p1(task: Task, ctx) -> _Plan:
 
     plan = _clip_plan(task, ctx, P1)
     track, p = plan.state["track"], plan.params
-    for w, (start, end) in enumerate(_windows(len(track), track.fps, int(p["windows"]), float(p["window_s"]))):
+    spans = _windows(len(track), track.fps, int(p["windows"]), float(p["window_s"]))
+    for w, (start, end) in enumerate(spans):
         sel = FrameSelection("uniform", int(p["frames"]), start=start, end=end)
         frames = sample_frames(task.item.video, sel)
         req, prompt = _request(plan, frames, list(frames.indices), frames.span_s)
