@@ -124,6 +124,7 @@ def _run(task: Task):
 def _ok(result) -> dict:
     if isinstance(result, Exception):
         raise result
+    json.dumps(result, allow_nan=False)          # a stage result is plain JSON values
     return result
 
 
