@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from models.engine.stage import ConfigError, Item, Task, get_stage, result_key
+from models.jobs import JobContext
 from models.engine.stages import proxy
 from models.qa.record import QARecord, check_fields
 from models.vlm.types import VLMError
@@ -96,12 +97,24 @@ class _Chat(BaseHTTPRequestHandler):
         self.close_connection = True
 
 
+class RunContext(JobContext):
+    """The job context of a run: it carries the run's [[endpoints]] to the stages."""
+
+    def __init__(self, endpoints=()) -> None:
+        super().__init__()
+        self.endpoints = list(endpoints)
+
+
 @pytest.fixture(scope="module")
 def loop():
+    """The server's URL and a context whose endpoint NAME answers like mode NAME."""
     server = ThreadingHTTPServer(("127.0.0.1", 0), _Chat)
     server.daemon_threads = True
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
+    url = f"http://127.0.0.1:{server.server_address[1]}"
+    eps = [{"name": mode, "url": f"{url}/{mode}/v1", "model": "loop-model", "concurrency": 2}
+           for mode in ("raise", "mcq", "garbage", "fail")]
+    yield url, RunContext(eps)
     server.shutdown()
     server.server_close()
 
@@ -117,8 +130,8 @@ def _task(stage_name: str, track=None, upstream=None, **given) -> Task:
                 params, ups, stage.model_id(params))
 
 
-def _run(task: Task):
-    return get_stage(task.stage).fn_many([task])[0]
+def _run(task: Task, ctx=None):
+    return get_stage(task.stage).fn_many([task], ctx or RunContext())[0]
 
 
 def _ok(result) -> dict:
@@ -249,9 +262,10 @@ def _below_and_above(facts, windows):
 
 
 def test_p1_contradiction_flagged_and_dropped(track, facts, loop):
-    model = f"{loop}/raise/v1#loop-model"
+    url, ctx = loop
+    model = "endpoint:raise"
     _Chat.seen.clear()
-    flag = _ok(_run(_task(proxy.P1, track, model=model, windows=10, window_s=1.0, frames=4)))
+    flag = _ok(_run(_task(proxy.P1, track, model=model, windows=10, window_s=1.0, frames=4), ctx))
     below, above = _below_and_above(facts, flag["windows"])
     assert below and above                                     # the test can tell both apart
     for w in flag["windows"]:
@@ -264,7 +278,7 @@ def test_p1_contradiction_flagged_and_dropped(track, facts, loop):
             assert w["contradictions"] == []
         prov = w["provenance"]
         assert prov["backend"] == "openai" and prov["model_id"] == "loop-model"
-        assert prov["endpoint"].startswith(loop)
+        assert prov["endpoint"].startswith(url) or prov["endpoint"] == "raise"   # URL or name
         assert prov["stats"]["prompt_tokens"] == 100 and prov["stats"]["completion_tokens"] == 9
     flagged = sum(bool(w["contradictions"]) for w in flag["windows"])
     assert flag["counts"]["flagged"] == flagged >= len(below)
@@ -277,7 +291,7 @@ def test_p1_contradiction_flagged_and_dropped(track, facts, loop):
         assert parts[-1]["text"] == w["prompt"]
 
     drop = _ok(_run(_task(proxy.P1, track, model=model, windows=10, window_s=1.0, frames=4,
-                          contradictions="drop")))
+                          contradictions="drop"), ctx))
     dropped = [w for w in drop["windows"] if w["status"] == "dropped"]
     assert drop["counts"]["dropped"] == len(dropped) == flagged and drop["counts"]["kept"] == 10 - flagged
     for w in dropped:
@@ -288,8 +302,8 @@ def test_p1_contradiction_flagged_and_dropped(track, facts, loop):
 
 
 def test_p2_change_contradiction(track, facts, loop):
-    res = _ok(_run(_task(proxy.P2, track, model=f"{loop}/raise/v1#loop-model", pairs=8, gap_s=2.0,
-                         contradictions="drop")))
+    res = _ok(_run(_task(proxy.P2, track, model="endpoint:raise", pairs=8, gap_s=2.0,
+                         contradictions="drop"), loop[1]))
     col = facts.column("left_hand_above_shoulder")
     falls = rises = 0
     for p in res["pairs"]:
@@ -321,9 +335,9 @@ def _upstream_texts() -> dict:
 
 def test_p3_builds_canonical_records_from_kept_texts(loop):
     _Chat.seen.clear()
-    task = _task(proxy.P3, upstream=_upstream_texts(), model=f"{loop}/mcq/v1#loop-model",
+    task = _task(proxy.P3, upstream=_upstream_texts(), model="endpoint:mcq",
                  questions=4, options=4, seed=3)
-    res = _ok(_run(task))
+    res = _ok(_run(task, loop[1]))
     prompt = _Chat.seen[-1][1]["messages"][-1]["content"]
     text = prompt if isinstance(prompt, str) else prompt[-1]["text"]
     assert "[T1]" in text and "[T2]" in text and "SECRET-DROPPED" not in text
@@ -353,19 +367,19 @@ def test_p3_builds_canonical_records_from_kept_texts(loop):
 
 
 def test_p3_unparsable_output_and_no_texts(loop):
-    res = _ok(_run(_task(proxy.P3, upstream=_upstream_texts(), model=f"{loop}/garbage/v1#loop-model")))
+    res = _ok(_run(_task(proxy.P3, upstream=_upstream_texts(), model="endpoint:garbage"), loop[1]))
     assert res["invalid_output"] is True and res["items"] == []
     assert res["raw_output"].startswith("Sure!") and "not JSON" in res["rejected"][0]["reason"]
     _Chat.seen.clear()
     ups = {proxy.P1: {"windows": [dict(_upstream_texts()[proxy.P1]["windows"][1])]},
            proxy.P2: {"pairs": []}}
-    empty = _ok(_run(_task(proxy.P3, upstream=ups, model=f"{loop}/mcq/v1#loop-model")))
+    empty = _ok(_run(_task(proxy.P3, upstream=ups, model="endpoint:mcq"), loop[1]))
     assert empty["items"] == [] and empty["skipped"] and _Chat.seen == []
 
 
 def test_a_failing_endpoint_fails_only_its_own_tasks(track, loop):
-    bad = _task(proxy.P1, track, model=f"{loop}/fail/v1#loop-model", windows=1, frames=2)
-    good = _task(proxy.P1, track, model=f"{loop}/raise/v1#loop-model", windows=1, frames=2)
-    out = get_stage(proxy.P1).fn_many([bad, good])
+    bad = _task(proxy.P1, track, model="endpoint:fail", windows=1, frames=2)
+    good = _task(proxy.P1, track, model="endpoint:raise", windows=1, frames=2)
+    out = get_stage(proxy.P1).fn_many([bad, good], loop[1])
     assert isinstance(out[0], VLMError) and "window 0" in str(out[0])
     assert isinstance(out[1], dict) and out[1]["windows"][0]["text"] == RAISE

@@ -21,7 +21,6 @@ is part of the ``template`` parameter (``id@version``), hence of the result key.
 """
 from __future__ import annotations
 
-import io
 import json
 import zlib
 from dataclasses import dataclass, field
@@ -38,7 +37,6 @@ __all__ = ["P1", "P2", "P3", "POLICIES", "load", "pose_result", "template_spec",
 
 POLICIES = ("flag", "drop")
 TEMPLATE_DIR = ("prompts", "proxy")
-TRACK_FORMAT = "posetrack-npz-1"       # the private poses-result form of this module
 MAX_RAW = 4000                          # characters of an unusable P3 output kept for review
 BATCH = 8
 
@@ -82,39 +80,31 @@ def _prompt_template(doc: dict):
 
 # -- poses from upstream -------------------------------------------------------------------------
 def pose_result(track) -> dict:
-    """A PoseTrack as a plain stage result (arrays in one ``np.savez`` blob)."""
-    buf = io.BytesIO()
-    arrays = {"image": track.image, "world": track.world}
-    if track.times is not None:
-        arrays["times"] = track.times
-    np.savez(buf, **arrays)
-    return {"format": TRACK_FORMAT, "track": buf.getvalue(), "fps": float(track.fps),
-            "width": int(track.width), "height": int(track.height), "backend": track.backend,
-            "backend_version": track.backend_version, "skeleton": track.skeleton,
-            "frames": len(track)}
+    """A PoseTrack as a ``poses`` result: ``{"track": PoseTrack.to_npz_bytes(), "frames"}``,
+    the form the built-in ``poses`` stage gives."""
+    return {"track": track.to_npz_bytes(), "frames": len(track)}
 
 
 def track_from_upstream(result):
-    """The clip's PoseTrack from the ``poses`` result: a PoseTrack itself, this module's own
-    form (``pose_result``), or whatever ``models.engine.stages.basic.track_from_result``
-    reads once that stage exists."""
+    """The clip's PoseTrack from the ``poses`` result (a PoseTrack itself is taken as is).
+    ``models.engine.stages.basic.track_from_result`` reads it where that module exists;
+    else the ``track`` bytes are read here the same way (``allow_pickle=False``)."""
     from ...pose.track import PoseTrack  # noqa: PLC0415
 
     if result is None:
         raise ConfigError("This stage needs the clip's poses: add the 'poses' stage to the run")
     if isinstance(result, PoseTrack):
         return result
-    if isinstance(result, dict) and result.get("format") == TRACK_FORMAT:
-        with np.load(io.BytesIO(result["track"]), allow_pickle=False) as z:
-            times = z["times"] if "times" in z.files else None
-            return PoseTrack(z["image"], z["world"], float(result["fps"]), int(result["width"]),
-                             int(result["height"]), str(result.get("backend", "")),
-                             str(result.get("backend_version", "")),
-                             skeleton=str(result.get("skeleton", "blazepose33")), times=times)
     try:
         from .basic import track_from_result  # noqa: PLC0415
     except ImportError:
-        raise ConfigError("The 'poses' result is in a form this stage cannot read") from None
+        data = result.get("track") if isinstance(result, dict) else None
+        if not isinstance(data, (bytes, bytearray, memoryview)):
+            raise ConfigError("The 'poses' result holds no pose track ('track' bytes)") from None
+        try:
+            return PoseTrack.from_npz_bytes(bytes(data))
+        except (ValueError, KeyError, OSError, TypeError) as exc:
+            raise ConfigError(f"The 'poses' result's track cannot be read: {exc}") from None
     return track_from_result(result)
 
 
