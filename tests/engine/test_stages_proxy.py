@@ -383,3 +383,20 @@ def test_a_failing_endpoint_fails_only_its_own_tasks(track, loop):
     out = get_stage(proxy.P1).fn_many([bad, good], loop[1])
     assert isinstance(out[0], VLMError) and "window 0" in str(out[0])
     assert isinstance(out[1], dict) and out[1]["windows"][0]["text"] == RAISE
+
+
+def test_claims_reader_skips_negated_and_hedged_clauses_and_judges_postures(facts):
+    from models.describe.claims import state_contradictions, text_claims
+
+    assert text_claims("The person does not raise the left arm above the head.") == []
+    assert text_claims("Both knees are slightly bent.") == []
+    both = text_claims("Both knees are bent.")
+    assert {(c.side, c.state) for c in both} == {("left", "bent"), ("right", "bent")}
+    standing = facts.posture_labels.index("standing")
+    frames = [i for i in range(len(facts)) if facts.postures[i].tolist().count(True) == 1
+              and facts.postures[i, standing]][:4]
+    assert frames
+    hit = state_contradictions("The person is sitting on the floor.", facts, frames)
+    assert hit and hit[0]["quantity"] == "posture" and hit[0]["bin"] == "standing"
+    assert state_contradictions("The person is standing.", facts, frames) == []
+    assert state_contradictions("The person is not sitting.", facts, frames) == []
