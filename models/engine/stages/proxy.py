@@ -18,6 +18,12 @@ and times, seed, generation parameters and stats.
 A batch of tasks is served by one ``generate_many`` call per backend, so an endpoint pool
 or a batching local backend answers the whole batch concurrently. The template's version
 is part of the ``template`` parameter (``id@version``), hence of the result key.
+
+The ``model`` parameter: ``"rule"`` (the rule-based describer over this clip's poses; P1/P2
+only), ``"endpoints"`` / ``"endpoint:NAME"`` (the run's [[endpoints]], read from the job
+context's ``endpoints`` attribute) or a local checkpoint folder; the backend comes from
+``models.engine.backends.backend_for``. A failed request fails its task (the runner retries
+it); a task's other requests and the other tasks of the batch are unaffected.
 """
 from __future__ import annotations
 
@@ -200,10 +206,6 @@ def _provenance(answer, backend, plan: _Plan, request, meta: dict) -> dict:
 
 def _r(v, nd: int = 4):
     return None if v is None else round(float(v), nd)
-
-
-def _fail(exc: BaseException) -> Exception:
-    return exc if isinstance(exc, Exception) else RuntimeError(str(exc))
 
 
 _EXPECTED = (StudioError, OSError, ValueError)
