@@ -133,7 +133,7 @@ def run_merge(args) -> int:
         counts = merge_run(args.run, repo)
     finally:
         repo.close()
-    print("merged: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+    print(counts["summary"])
     return 0
 
 

@@ -157,7 +157,7 @@ def _refuter(claim: Claim) -> list[tuple[str, tuple]]:
     s = claim.side
     angle = {"arm": f"{s}_elbow_angle", "elbow": f"{s}_elbow_angle", "leg": f"{s}_knee_angle",
              "knee": f"{s}_knee_angle"}.get(claim.part)
-    table = {
+    table: dict[str, list[tuple[str, tuple]]] = {
         "above_head": [(f"{s}_hand_above_head", ("below",)), (f"{s}_shoulder_angle", ARM_DOWN)],
         "raised": [(f"{s}_shoulder_angle", ARM_DOWN)],
         "lowered": [(f"{s}_hand_above_head", ("above",)), (f"{s}_hand_above_shoulder", ("above",))],
@@ -247,10 +247,11 @@ def change_contradictions(text: str, tf, frame_a: int, frame_b: int) -> list[dic
             mid, limit, unit = f"{s}_hand_above_shoulder", CHANGE_MIN_M, "m"
             sign = 1.0 if claim.state == "raises" else -1.0
         else:
-            mid = {"arm": f"{s}_elbow_angle", "elbow": f"{s}_elbow_angle",
+            part_mid = {"arm": f"{s}_elbow_angle", "elbow": f"{s}_elbow_angle",
                    "leg": f"{s}_knee_angle", "knee": f"{s}_knee_angle"}.get(claim.part)
-            if mid is None:
+            if part_mid is None:
                 continue
+            mid = part_mid
             limit, unit = CHANGE_MIN_DEG, "deg"
             sign = -1.0 if claim.state == "bends" else 1.0   # bending makes the angle smaller
         try:

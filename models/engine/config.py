@@ -279,7 +279,7 @@ def parse_config(doc: Any, base_dir=".", source: str = "") -> RunConfig:
     endpoints = doc.get("endpoints", [])
     if not isinstance(endpoints, list):
         raise ConfigError("config: endpoints must be a list of [[endpoints]] tables")
-    eps = []
+    eps: list[dict] = []
     for i, e in enumerate(endpoints):
         ep = _section(f"[[endpoints]] #{i + 1}", e, _ENDPOINT_KEYS)
         if ep["name"] in {x["name"] for x in eps}:

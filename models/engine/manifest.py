@@ -186,6 +186,7 @@ def read_manifest(path, video_column: str = "video", limit: Optional[int] = None
         if problem is not None:
             out.failures.append((name, vpath or "", problem))
             continue
+        assert vpath is not None        # a missing path is a problem above
         try:
             digest = _hash(vpath, hashes)
         except StudioError as exc:

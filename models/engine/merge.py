@@ -3,15 +3,19 @@
 Every ok result of every stage is read from the run's shards (deduplicated by key, one
 shard at a time) and merged by what it holds, whatever stage made it:
 
-- ``"track_npz"`` (bytes of ``PoseTrack.to_npz_bytes``): the clip's track goes into the
-  pose cache (keyed by content hash, backend and settings: merging again replaces it
-  with the same track);
-- ``"qa"`` (a list of ``QARecord.to_dict()`` dicts; rule QA and MLLM-synthesised items):
+- ``"track"`` or ``"track_npz"`` (bytes of ``PoseTrack.to_npz_bytes``; the ``poses``
+  stage): the clip's track goes into the pose cache (keyed by content hash, backend and
+  settings: merging again replaces it with the same track);
+- ``"qa"``, ``"records"`` (the rule ``qa`` stage) or ``"items"`` (``p3_qa``): lists of
+  ``QARecord.to_dict()`` dicts:
   added to the QA tables in large transactions; an existing qa_id is kept (so merging
   twice adds nothing). A record without a ``video`` gets the item's path;
 - ``"answer"`` (one ``model_answers`` record, e.g. a P1 description or P2 difference) or
   ``"answers"`` (a list of them): saved as model answers with the result key in their
-  ``generation_params`` (``engine_key``); answers already merged are skipped.
+  ``generation_params`` (``engine_key``); answers already merged are skipped;
+- ``"windows"`` / ``"pairs"`` holding model texts with their ``provenance`` (``p1_describe``,
+  ``p2_differences``): each kept text becomes a model answer (its contradictions with the
+  rule facts in ``generation_params``), so the descriptions can be read beside the clip.
 """
 from __future__ import annotations
 
@@ -43,7 +47,8 @@ def _qa_records(result: dict, row: dict, where: str, present: set) -> list:
     """QARecords of a result not yet in the project (``present``: qa_ids there). They
     are checked against the schema by ``add_qa_items``; here they are only built."""
     out = []
-    for i, d in enumerate(result.get("qa") or []):
+    listed = result.get("qa") or result.get("records") or result.get("items") or []
+    for i, d in enumerate(listed if isinstance(listed, list) else []):
         if not isinstance(d, dict):
             raise RunFolderError(f"{where}: qa item {i} is not a record")
         if d.get("qa_id") in present:
@@ -61,11 +66,44 @@ def _qa_records(result: dict, row: dict, where: str, present: set) -> list:
     return out
 
 
+def _model_texts(result: dict) -> list:
+    """P1/P2 texts as ``model_answers`` records (only texts that were kept)."""
+    out = []
+    for unit in list(result.get("windows") or []) + list(result.get("pairs") or []):
+        prov = unit.get("provenance") if isinstance(unit, dict) else None
+        if not isinstance(prov, dict) or unit.get("status", "ok") != "ok" or not unit.get("text"):
+            continue
+        stats = prov.get("stats") or {}
+        frames = list(prov.get("frame_indices") or [])
+        if "frame_a" in unit:
+            start, end = unit.get("frame_a"), unit.get("frame_b")
+        else:
+            start, end = unit.get("start_frame"), unit.get("end_frame")
+        gp = dict(prov.get("generation_params") or {})
+        gp["contradictions"] = list(unit.get("contradictions") or [])
+        gp["endpoint"] = prov.get("endpoint", "")
+        out.append({"start_frame": start if start is not None else (frames[0] if frames else 0),
+                    "end_frame": end if end is not None else (frames[-1] if frames else 0),
+                    "frame_indices": frames, "backend": prov.get("backend", ""),
+                    "model_id": prov.get("model_id", ""), "model_revision": prov.get("model_revision", ""),
+                    "template_id": prov.get("template_id", ""),
+                    "template_version": str(prov.get("template_version", "")),
+                    "prompt": unit.get("prompt", ""), "answer": unit["text"],
+                    "generation_params": gp, "seed": prov.get("seed"),
+                    "pose_grounding": bool(prov.get("pose_grounding", False)),
+                    "ttft_s": stats.get("ttft_s"), "total_s": stats.get("total_s") or 0.0,
+                    "tokens_per_s": stats.get("tokens_per_s"),
+                    "prompt_tokens": stats.get("prompt_tokens"),
+                    "completion_tokens": stats.get("completion_tokens")})
+    return out
+
+
 def _answers(result: dict, row: dict, key: str) -> list:
     recs = []
     if isinstance(result.get("answer"), dict):
         recs.append(result["answer"])
     recs.extend(a for a in (result.get("answers") or []) if isinstance(a, dict))
+    recs.extend(_model_texts(result))
     out = []
     for i, a in enumerate(recs):
         gp = dict(a.get("generation_params") or {})
@@ -105,7 +143,9 @@ def merge_run(run_dir, project, stages: Optional[list] = None) -> dict:
         repo = Repository(Path(project))
     else:
         repo = project
-    counts = {"results": 0, "tracks": 0, "qa": 0, "answers": 0}
+    counts: dict = {"results": 0, "tracks": 0, "qa": 0, "answers": 0}
+    added_ids: list = []
+    sources: set = set()
     try:
         sink = ShardSink(folder.path)
         qa_buf: list = []
@@ -116,6 +156,8 @@ def merge_run(run_dir, project, stages: Optional[list] = None) -> dict:
         def flush_qa() -> None:
             if qa_buf:
                 counts["qa"] += repo.add_qa_items(qa_buf)
+                added_ids.extend(r.qa_id for r in qa_buf)
+                sources.update(r.source for r in qa_buf)
                 qa_buf.clear()
 
         def flush_answers() -> None:
@@ -139,7 +181,7 @@ def merge_run(run_dir, project, stages: Optional[list] = None) -> dict:
                     raise RunFolderError(f"{where} cannot be read: {exc}") from None
                 if not isinstance(result, dict):
                     continue
-                track = result.get("track_npz")
+                track = result.get("track_npz", result.get("track"))
                 if isinstance(track, bytes):
                     try:
                         t = PoseTrack.from_npz_bytes(track)
@@ -148,7 +190,7 @@ def merge_run(run_dir, project, stages: Optional[list] = None) -> dict:
                                              f"{exc}") from None
                     repo.save_track(row["item_id"], t)
                     counts["tracks"] += 1
-                if result.get("qa"):
+                if result.get("qa") or result.get("records") or result.get("items"):
                     qa_buf.extend(_qa_records(result, row, where, present))
                     if len(qa_buf) >= QA_CHUNK:
                         flush_qa()
@@ -163,4 +205,9 @@ def merge_run(run_dir, project, stages: Optional[list] = None) -> dict:
     finally:
         if own:
             repo.close()
+    counts["qa_ids"] = added_ids
+    counts["sources"] = sorted(sources)
+    counts["source"] = counts["sources"][0] if len(sources) == 1 else ""
+    counts["summary"] = (f"merged {counts['results']} results: {counts['tracks']} pose tracks, "
+                         f"{counts['qa']} QA items, {counts['answers']} model texts")
     return counts

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Iterable, Iterator, Optional
+from typing import Any, Iterable, Iterator, Optional
 
 from ..errors import Cancelled, StudioError
 from ..jobs import JobContext
@@ -74,7 +74,7 @@ class RayRunner:
         self._remote = ray.remote(_ray_batch)
 
     def _options(self, stage: Stage) -> dict:
-        opts = {"max_retries": self.max_retries, "retry_exceptions": False}
+        opts: dict[str, Any] = {"max_retries": self.max_retries, "retry_exceptions": False}
         if stage.resource == "gpu" and self.ray.cluster_resources().get("GPU", 0) >= 1:
             opts["num_gpus"] = 1
         elif stage.resource == "endpoint":

@@ -150,7 +150,7 @@ class _Tracker:
 
 def _tasks(stage_name: str, todo: list, params: dict, model_id: str,
            needs: tuple, upstream_keys: dict, sink: ShardSink,
-           inner: JobContext) -> Iterator[Task]:
+           inner: JobContext, endpoints: tuple = ()) -> Iterator[Task]:
     """Tasks built lazily: upstream results are read from the shards as each is needed."""
     for item, key in todo:
         if inner.cancelled:
@@ -161,7 +161,7 @@ def _tasks(stage_name: str, todo: list, params: dict, model_id: str,
             got = sink.results(keys.values())
             ups = {n: got[k] for n, k in keys.items()}
         yield Task(key=key, stage=stage_name, item=item, params=params, upstream=ups,
-                   model_id=model_id)
+                   model_id=model_id, endpoints=endpoints)
 
 
 def _load_hashes(folder: RunFolder) -> dict:
@@ -292,7 +292,8 @@ def _run_stage(name: str, params: dict, cfg: RunConfig, items: list, keys: dict,
     tracker.begin(name)
     for left in sorted(groups, reverse=True):
         todo = groups[left]
-        tasks = _tasks(name, todo, params, mid, stage.needs, keys, sink, inner)
+        eps = tuple(dict(e) for e in cfg.endpoints) if stage.model_param else ()
+        tasks = _tasks(name, todo, params, mid, stage.needs, keys, sink, inner, eps)
         for o in runner.map(stage, tasks, inner, retries=left - 1):
             prior = failed.get(o.key, 0)
             o.attempts += prior

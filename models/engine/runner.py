@@ -80,6 +80,7 @@ def run_task(stage: Stage, task: Task, ctx: JobContext, retries: int = 0,
     while True:
         attempts += 1
         try:
+            assert stage.fn is not None
             result = _checked(stage, stage.fn(task, ctx))
         except Exception as exc:  # noqa: BLE001 (a stage error is a result of the task)
             _stop_if_cancelled(exc, ctx)
@@ -195,6 +196,7 @@ class LocalRunner:
     def _inline(stage: Stage, tasks: Iterable[Task], ctx: JobContext,
                 retries: int) -> Iterator[Outcome]:
         fn, token, worker = stage.fn, ctx.token, worker_id()
+        assert fn is not None
         clock = time.perf_counter
         checked = -1.0
         for task in tasks:

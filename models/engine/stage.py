@@ -53,6 +53,7 @@ class Task:
     params: Mapping[str, Any]
     upstream: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)  # needed stage -> its result
     model_id: str = ""
+    endpoints: tuple = ()                # the run's [[endpoints]] rows (model stages; not in the key)
 
 
 StageFn = Callable[[Task, JobContext], dict]

@@ -5,6 +5,8 @@ Importing this package is cheap: it only adds loaders (``models.engine.stage.add
 numpy, OpenCV and the describer) only in the process that needs a stage.
 
 ``basic``: probe, poses, reliability, facts, describe, diff, motion and rule QA (no model).
+``proxy``: the three MLLM proxy tasks (P1 pose description, P2 spatial differences, P3 QA
+synthesised from their texts).
 """
 from __future__ import annotations
 
@@ -15,4 +17,9 @@ def _basic() -> None:
     from . import basic  # noqa: F401,PLC0415 (its import registers the stages)
 
 
+def _proxy() -> None:
+    from . import proxy  # noqa: F401,PLC0415 (its import registers the stages)
+
+
 add_loader(_basic)
+add_loader(_proxy)

@@ -142,13 +142,13 @@ def _backend_for(spec: str, endpoints=()):
     return _CACHE[key]
 
 
-def _backend(params: dict, track, ctx):
+def _backend(params: dict, track, ctx, endpoints=()):
     spec = str(params["model"]).strip()
     if spec == "rule":
         from ...vlm.rule_backend import RuleBackend  # noqa: PLC0415
 
         return RuleBackend(track)        # answers from this clip's poses: one per task
-    return _backend_for(spec, getattr(ctx, "endpoints", ()) or ())
+    return _backend_for(spec, endpoints or getattr(ctx, "endpoints", ()) or ())
 
 
 # -- shared plumbing ---------------------------------------------------------------------------
@@ -270,7 +270,7 @@ def _clip_plan(task: Task, ctx, stage: str) -> _Plan:
     _check_common(stage, params)
     tpl = _template(params["template"])
     track = track_from_upstream(task.upstream.get("poses"))
-    plan = _Plan(task, params, tpl, _backend(params, track, ctx))
+    plan = _Plan(task, params, tpl, _backend(params, track, ctx, task.endpoints))
     plan.state.update(track=track, pose_backend=" ".join(
         p for p in (track.backend, track.backend_version) if p))
     return plan
@@ -408,7 +408,8 @@ def _finish_p2(plan: _Plan) -> dict:
 def _sources(task: Task) -> tuple[list[dict], int]:
     """The kept P1/P2 texts of the clip as cited sources T1, T2, ...; and how many dropped
     texts were left out."""
-    out, dropped = [], 0
+    out: list[dict] = []
+    dropped = 0
     p1, p2 = task.upstream.get(P1), task.upstream.get(P2)
     if p1 is None or p2 is None:
         raise ConfigError("p3_qa needs the p1_describe and p2_differences results of the clip")
@@ -468,7 +469,7 @@ def _build_p3(task: Task, ctx) -> _Plan:
         raise ConfigError("p3_qa: questions must be >= 1 and options 2..10")
     tpl = _template(params["template"])
     sources, dropped = _sources(task)
-    plan = _Plan(task, params, tpl, _backend(params, None, ctx) if sources else None)
+    plan = _Plan(task, params, tpl, _backend(params, None, ctx, task.endpoints) if sources else None)
     plan.state.update(sources=sources, dropped=dropped)
     if sources:
         prompt = _p3_prompt(tpl, sources, int(params["questions"]), int(params["options"]))
@@ -483,7 +484,8 @@ def _finish_p3(plan: _Plan) -> dict:
     from ...qa.from_text import InvalidOutput, parse_output  # noqa: PLC0415
 
     p, sources = plan.params, plan.state["sources"]
-    result = {"template": {"id": plan.template["id"], "version": str(plan.template["version"])},
+    result: dict[str, Any] = {
+              "template": {"id": plan.template["id"], "version": str(plan.template["version"])},
               "sources": [{k: v for k, v in s.items() if k != "pose_backend"} for s in sources],
               "items": [], "rejected": [], "invalid_output": False, "raw_output": "",
               "provenance": None,
