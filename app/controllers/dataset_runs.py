@@ -8,6 +8,7 @@ and the panel is on screen; nothing is polled while the panel is hidden.
 """
 from __future__ import annotations
 
+import functools
 import os
 from pathlib import Path
 from typing import Optional
@@ -29,8 +30,10 @@ def default_runs_root() -> str:
     return str(Path(default_project_path()).parent / "runs")
 
 
+@functools.lru_cache(maxsize=1)
 def merge_function():
-    """``models.engine.merge.merge_run`` when this build has it, else None."""
+    """``models.engine.merge.merge_run`` when this build has it, else None (looked up
+    once: the buttons ask every refresh)."""
     try:
         from models.engine.merge import merge_run  # noqa: PLC0415
     except ImportError:
@@ -44,12 +47,11 @@ def _run_file(path: str, ctx=None) -> dict:
     return run_config_file(path, ctx=ctx)
 
 
-def _rerun(config: dict, run_dir: str, ctx=None) -> dict:
+def _rerun(cfg, ctx=None) -> dict:
     """Run a run's own resolved configuration again (its finished keys are skipped)."""
-    from models.engine.config import parse_config  # noqa: PLC0415
     from models.engine.run import run_dataset  # noqa: PLC0415
 
-    return run_dataset(parse_config(config, run_dir, source=""), ctx=ctx)
+    return run_dataset(cfg, ctx=ctx)
 
 
 def _merge(run_dir: str, project_path: str, ctx=None):
@@ -222,6 +224,10 @@ class DatasetRunsController(QObject):
         if out in self._jobs:
             self.failed.emit("Cannot start the run", f"The run in {out} is already running here")
             return None
+        parent = os.path.dirname(out)
+        if out != _norm(self.root) and parent != _norm(self.root):
+            self.set_root(parent)       # the run is listed where its config puts it
+            self.ctx.message(f"Showing the runs in {parent}")
         self._submit(out, _run_file, str(config_path))
         return out
 
@@ -236,10 +242,19 @@ class DatasetRunsController(QObject):
             self.failed.emit("Cannot resume", "The run is still running")
             return False
         config = run.get("config")
-        if not isinstance(config, dict):
+        if not isinstance(config, dict) or not isinstance(config.get("run"), dict):
             self.failed.emit("Cannot resume", f"{path}: run.json holds no configuration")
             return False
-        self._submit(_norm(path), _rerun, config, _norm(path))
+        from models.engine.config import parse_config  # noqa: PLC0415
+
+        # the folder where the run is now (it may have been moved since it started)
+        config = dict(config, run=dict(config["run"], output=_norm(path)))
+        try:
+            cfg = parse_config(config, _norm(path))
+        except StudioError as exc:
+            self.failed.emit("Cannot resume", _text(exc))
+            return False
+        self._submit(_norm(path), _rerun, cfg)
         return True
 
     def _submit(self, out: str, fn, *args) -> None:

@@ -5,6 +5,7 @@ bad configs and unreadable run folders give dialogs; nothing is polled while hid
 from __future__ import annotations
 
 import json
+import shutil
 import os
 import threading
 import time
@@ -341,3 +342,38 @@ def test_the_panel_is_in_the_view_menu(qtbot, ctx, dialogs_seen):  # noqa: F811
     assert "dataset_runs" in win.panels
     titles = [a.text() for a in win._view_menu.actions()]
     assert "Dataset runs" in titles
+
+
+def test_resume_runs_a_moved_run_where_it_is_now(qtbot, panel, tmp_path, runs_root, clip,
+                                                 dialogs_seen):  # noqa: F811
+    GATE.clear()
+    manifest = make_clips(tmp_path / "clips", clip)
+    panel.start_config(str(write_config(tmp_path / "slow.toml", manifest, runs_root / "moved",
+                                        "gui_gated")))
+    qtbot.waitUntil(lambda: state_of(panel, "moved") == "running", timeout=T)
+    panel.cancel_btn.click()
+    qtbot.waitUntil(lambda: state_of(panel, "moved") == "cancelled", timeout=T)
+    qtbot.waitUntil(lambda: not panel.controller._jobs, timeout=T)
+    new_root = tmp_path / "archive"
+    shutil.move(str(runs_root), str(new_root))
+    panel.controller.set_root(str(new_root))
+    qtbot.waitUntil(lambda: state_of(panel, "moved") == "cancelled", timeout=T)
+    panel.runs_table.selectRow(run_row(panel, "moved"))
+    GATE.set()
+    with qtbot.waitSignal(panel.controller.runFinished, timeout=T) as finished:
+        panel.resume_btn.click()
+    assert finished.args[0] == str(new_root / "moved")
+    qtbot.waitUntil(lambda: state_of(panel, "moved") == "done", timeout=T)
+    assert stage_cells(panel, "gui_gated")[1] == "3"
+    assert not (runs_root / "moved").exists()        # nothing written where it used to be
+
+
+def test_a_run_outside_the_runs_folder_switches_the_folder(qtbot, panel, tmp_path, runs_root,
+                                                           clip):
+    manifest = make_clips(tmp_path / "clips", clip)
+    other = tmp_path / "other_runs"
+    with qtbot.waitSignal(panel.controller.runFinished, timeout=T):
+        panel.start_config(str(write_config(tmp_path / "run.toml", manifest, other / "r1",
+                                            "gui_file_size")))
+    assert panel.controller.root == str(other)
+    qtbot.waitUntil(lambda: state_of(panel, "r1") == "done", timeout=T)

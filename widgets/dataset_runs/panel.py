@@ -365,8 +365,11 @@ class DatasetRunsPanel(QWidget):
         if run is None:
             self.stage_table.setRowCount(0)
             self.failure_table.setRowCount(0)
-            self._say("No runs in this folder yet: start one with “New run…”"
-                                if not self._rows else "")
+            if self.selected_path and self.controller.is_ours(self.selected_path):
+                self._say(f"Starting the run in {self.selected_path}…")
+            else:
+                self._say("" if self._rows else
+                          "No runs in this folder yet: start one with “New run…”")
             return
         if run.get("state") == "unreadable":
             self.stage_table.setRowCount(0)
