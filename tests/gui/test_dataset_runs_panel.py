@@ -327,11 +327,6 @@ def test_screenshot_of_the_panel_in_the_window(qtbot, ctx, tmp_path, runs_root, 
         rows = table.rowCount()
         assert shown_whole(win, table)
         assert table.viewport().height() >= rows * table.verticalHeader().defaultSectionSize()
-    # Open in curation raises the curation panel
-    panel.merge_results[panel.selected_path] = {"source": "no-such-source"}
-    panel._update_buttons()
-    assert panel.open_in_curation()
-    assert win.docks["curation"].isVisible()
 
 
 def test_the_panel_is_in_the_view_menu(qtbot, ctx, dialogs_seen):  # noqa: F811
@@ -377,3 +372,34 @@ def test_a_run_outside_the_runs_folder_switches_the_folder(qtbot, panel, tmp_pat
                                             "gui_file_size")))
     assert panel.controller.root == str(other)
     qtbot.waitUntil(lambda: state_of(panel, "r1") == "done", timeout=T)
+
+
+def test_open_in_curation_shows_the_merged_items(qtbot, ctx, runs_root, dialogs_seen):  # noqa: F811
+    """After a merge whose result names the items' source, Open in curation raises the
+    curation panel filtered to that source (items of the project, real SQLite)."""
+    from models.qa.record import QARecord
+    from widgets.main_window import MainWindow
+
+    ctx.repo.add_qa_items(
+        [QARecord(f"m{i}", "body_part_pose", f"c{i}.mp4", f"Merged {i}?", ["a", "b"], 0,
+                  source="run:abc") for i in range(3)]
+        + [QARecord(f"o{i}", "body_part_pose", f"c{i}.mp4", f"Other {i}?", ["a", "b"], 1)
+           for i in range(4)])
+    win = MainWindow(ctx)
+    qtbot.addWidget(win)
+    win.resize(1440, 900)
+    win.show()
+    qtbot.waitExposed(win)
+    win.show_panel("dataset_runs")
+    panel, curation = win.panels["dataset_runs"], win.panels["curation"]
+    panel.selected_path = str(runs_root / "r")
+    assert not panel.curation_btn.isEnabled()            # nothing merged yet
+    panel.controller.merged.emit(str(runs_root / "r"), {"source": "run:abc", "qa_ids": ["m1"]})
+    assert panel.curation_btn.isEnabled()
+    panel.curation_btn.click()
+    qtbot.waitUntil(lambda: win.docks["curation"].isVisible(), timeout=T)
+    assert curation.controller.filters.get("source") == "run:abc"
+    assert curation.source_box.currentData() == "run:abc"
+    assert sorted(curation.controller.ids()) == ["m0", "m1", "m2"]
+    assert curation.controller.current == "m1"
+    assert dialogs_seen == []
