@@ -99,4 +99,4 @@ def test_cli_run_status_plan_and_merge(tmp_path, clip):
     assert st.returncode == 0 and "t_echo" in st.stdout and "1/1" in st.stdout
     m = _main("dataset", "merge", str(tmp_path / "out"), "--project", str(tmp_path / "p.aastudio"))
     assert m.returncode == 0, m.stderr
-    assert "results 2" in m.stdout
+    assert "merged 2 results" in m.stdout
