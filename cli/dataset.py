@@ -45,6 +45,10 @@ def register(sub) -> None:
     plan.add_argument("--stages-module", action="append", default=[], metavar="MODULE",
                       help="import this module first (it registers extra stages); repeatable")
     plan.add_argument("--json", action="store_true", help="print the plan as JSON")
+    plan.add_argument("--clips", type=_positive_int, default=None,
+                      help="plan for this many clips instead of reading the manifest")
+    plan.add_argument("--frames-per-clip", type=_positive_int, default=None,
+                      help="with --clips: mean frames per clip (default 300)")
     plan.set_defaults(func=run_plan)
 
 
@@ -142,7 +146,8 @@ def run_plan(args) -> int:
     from models.engine.plan import plan_lines, plan_run  # noqa: PLC0415
 
     _load_stages(args.stages_module)
-    plan = plan_run(load_config(args.config))
+    plan = plan_run(load_config(args.config), clips=args.clips,
+                    frames_per_clip=args.frames_per_clip)
     if args.json:
         print(json.dumps(plan, indent=1))
     else:

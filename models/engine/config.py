@@ -48,8 +48,9 @@ _SECTIONS: dict[str, dict[str, tuple[str, Any]]] = {
     "runner": {"kind": ("str", "local"), "address": ("str", ""), "workers": ("int", 1),
                "num_cpus": ("opt_int", None), "max_in_flight": ("opt_int", None),
                "chunk": ("int", 1)},
-    "plan": {"pose_frames_per_s": ("float", 0.0), "tokens_per_s": ("float", 0.0),
-             "tokens_per_item": ("float", 0.0), "frames_per_clip": ("float", 0.0)},
+    "plan": {"pose_frames_per_s": ("float", 0.0), "prefill_tokens_per_s": ("float", 0.0),
+             "decode_tokens_per_s": ("float", 0.0), "tokens_per_frame": ("float", 0.0),
+             "clips": ("opt_int", None), "frames_per_clip": ("float", 0.0)},
 }
 _ENDPOINT_KEYS: dict[str, tuple[str, Any]] = {
     "name": ("str", None), "url": ("str", None), "model": ("str", ""),
