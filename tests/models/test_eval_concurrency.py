@@ -200,3 +200,45 @@ def test_qa_from_text_counts_a_failed_source_and_asks_it_again(tmp_path):
         stats, recs = from_text(path, fixed, WIDTH)
         assert fixed.count == 1 and "caption 5 " in fixed.questions[0]
     assert stats.failed == 0 and len(recs) == 16
+
+
+def test_eval_cli_concurrency_flag_and_a_failed_item(tmp_path):
+    """``main.py eval --concurrency 4`` against the loopback server: four requests held
+    at once, the report printed, the failed item one ``error:`` line and exit status 1;
+    running it again asks that item only and succeeds."""
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO
+
+    qa = tmp_path / "set.jsonl"
+    qa.write_text("".join(json.dumps(r.to_dict()) + "\n" for r in records()))
+    failing = records()[6]
+    calls = {"fail": True}
+
+    def behaviour(n, question):
+        if calls["fail"] and failing.question in question:
+            return ("500", "model crashed")
+        return letter(question)
+
+    def cli(url, *extra):
+        return subprocess.run([sys.executable, str(REPO / "main.py"), "eval",
+                               str(tmp_path / "c.aastudio"), "--model", f"{url}#loop-model",
+                               "--qa-file", str(qa), "--video-root", str(CLIPS), "--frames", "2",
+                               "--max-new-tokens", "4", "--quiet", *extra],
+                              capture_output=True, text=True, timeout=600, cwd=str(REPO))
+
+    with LoopServer(behaviour, gate=threading.Barrier(WIDTH)) as server:
+        r = cli(server.url, "--concurrency", str(WIDTH))
+        assert server.max_in_flight == WIDTH
+    assert r.returncode == 1 and "overall (micro)" in r.stdout
+    assert r.stderr.strip().splitlines()[-1].startswith(
+        f"error: 1 item(s) got no answer (first: {failing.qa_id}: ")
+    calls["fail"] = False
+    with LoopServer(behaviour) as server:
+        again = cli(server.url)
+        assert server.count == 1 and failing.question in server.questions[0]
+    assert again.returncode == 0, again.stderr
+    assert "| 8 |" in [ln for ln in again.stdout.splitlines() if "overall (micro)" in ln][0]
+    bad = cli("http://127.0.0.1:9/v1", "--concurrency", "0")
+    assert bad.returncode == 2 and bad.stderr.startswith("error: argument --concurrency: 0 must")
