@@ -21,6 +21,7 @@ from models.store import Repository
 from models.vlm.openai_http import OpenAIBackend
 from tests.conftest import CLIPS
 from tests.models.export_samples import sample_records
+from tests.vlm_fixtures import tiny_ckpt  # noqa: F401
 from tests.vlm_servers import LoopServer
 
 SETTINGS = EvalSettings(frames=2, max_pixels=96 * 96, max_new_tokens=4)
@@ -242,3 +243,20 @@ def test_eval_cli_concurrency_flag_and_a_failed_item(tmp_path):
     assert "| 8 |" in [ln for ln in again.stdout.splitlines() if "overall (micro)" in ln][0]
     bad = cli("http://127.0.0.1:9/v1", "--concurrency", "0")
     assert bad.returncode == 2 and bad.stderr.startswith("error: argument --concurrency: 0 must")
+
+
+def test_a_local_model_answers_alone_by_default_and_in_batches_when_asked(tiny_ckpt):
+    from models.evaluate import answer_items, open_backend
+    from models.vlm_request import default_concurrency
+
+    local = open_backend(str(tiny_ckpt("qwen2_5_vl")), "cpu")
+    assert default_concurrency(local) == 1 and default_concurrency(backend_stub()) == 8
+    recs = records()[:4]
+    alone = list(answer_items(local, recs, SETTINGS, str(CLIPS)))
+    batched = list(answer_items(local, recs, SETTINGS, str(CLIPS), max_concurrency=2))
+    assert [a["qa_id"] for a in batched] == [a["qa_id"] for a in alone]
+    assert all(a["error"] is None and a["raw"] is not None for a in alone + batched)
+
+
+def backend_stub() -> OpenAIBackend:
+    return OpenAIBackend("http://127.0.0.1:9/v1", model="m")   # never contacted
