@@ -46,6 +46,17 @@ def number(low: Optional[float] = None, high: Optional[float] = None,
     return parse
 
 
+def positive_int(text: str) -> int:
+    """An argparse ``type``: a whole number of at least 1 (counts such as concurrency)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text} must be at least 1")
+    return value
+
+
 FRACTION = number(0.0, 1.0)                          # visibility thresholds
 SECONDS = number(0.0)                                # times in a clip
 POSITIVE = number(0.0, low_open=True)                # rates, sizes

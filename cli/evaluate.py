@@ -7,6 +7,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from cli.argtypes import positive_int
+
 
 def register(sub) -> None:
     ev = sub.add_parser("eval", help="evaluate models over a project's QA set")
@@ -32,6 +34,9 @@ def register(sub) -> None:
     ev.add_argument("--template", default="mcq-letter-v1",
                     help="prompt template: mcq-letter-v1 (default), mcq-letter-text-v1, mcq-plain-v1")
     ev.add_argument("--device", default="auto", help="auto, cpu, cuda, mps")
+    ev.add_argument("--concurrency", type=positive_int, default=None, metavar="N",
+                    help="requests asked at once (default: an HTTP endpoint's concurrency, "
+                         "e.g. 8; 1 for a local model, which batches N rows when given)")
     ev.add_argument("--video-root", default=None, help="folder of the items' videos")
     ev.add_argument("--csv", default=None, help="write the report as CSV here")
     ev.add_argument("--md", default=None, help="write the report as Markdown here")
@@ -143,8 +148,15 @@ def _evaluate(args) -> int:
         backends = [open_backend(s, args.device, repo) for s in specs]
         settings = EvalSettings(frames=args.frames, max_new_tokens=args.max_new_tokens,
                                 template=args.template)
+        failed: list[dict] = []
+
+        def on_answer(answer: dict) -> None:
+            if answer.get("error"):
+                failed.append(answer)
         run_ids = evaluate_models(repo, backends, records, settings, root,
-                                  JobContext(on_progress=_progress(args.quiet)))
+                                  JobContext(on_progress=_progress(args.quiet),
+                                             on_partial=on_answer),
+                                  max_concurrency=args.concurrency)
         rows, unparseable = rep.report(repo, run_ids)
         md = rep.to_markdown(rows, unparseable)
     finally:
@@ -154,4 +166,9 @@ def _evaluate(args) -> int:
         _write(args.csv, rep.to_csv(rows))
     if args.md:
         _write(args.md, md)
+    if failed:
+        print(f"error: {len(failed)} item(s) got no answer (first: {failed[0]['qa_id']}: "
+              f"{failed[0]['error']}); run the same command again to ask them",
+              file=sys.stderr)
+        return 1
     return 0

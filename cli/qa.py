@@ -6,6 +6,8 @@ import json
 import os
 import sys
 
+from cli.argtypes import positive_int
+
 
 def register(sub) -> None:
     syn = sub.add_parser("synth-qa", help="generate multiple-choice QA from pose facts")
@@ -28,6 +30,9 @@ def register(sub) -> None:
     syn.add_argument("--device", default="auto", help="with --model: auto, cuda, mps or cpu")
     syn.add_argument("--max-new-tokens", type=int, default=None,
                      help="with --model: output token limit (default: the prompt template's)")
+    syn.add_argument("--concurrency", type=positive_int, default=None, metavar="N",
+                     help="with --model: sources asked at once (default: an HTTP "
+                          "endpoint's concurrency, e.g. 8; 1 for a local model)")
     syn.add_argument("--json", action="store_true", help="print the summary as JSON")
     syn.add_argument("--quiet", action="store_true", help="no progress bar")
     syn.add_argument("--project", default=argparse.SUPPRESS, help="project file")
@@ -128,11 +133,14 @@ def run_synth_text(args) -> int:
         stats = generate_from_text(repo, backend, sources,
                                    TextSettings(per_text=args.per_clip, n_options=args.options,
                                                 seed=args.seed,
-                                                max_new_tokens=args.max_new_tokens))
+                                                max_new_tokens=args.max_new_tokens),
+                                   max_concurrency=args.concurrency)
     finally:
         repo.close()
     print(f"{stats.items} QA items from {stats.outputs} model outputs; rejected "
-          f"{stats.invalid_outputs} invalid outputs and {stats.rejected_items} invalid items")
+          f"{stats.invalid_outputs} invalid outputs and {stats.rejected_items} invalid items"
+          + (f"; {stats.failed} source(s) got no answer (run again to ask them)"
+             if stats.failed else ""))
     for video, reason in stats.reasons[:5]:
         print(f"  rejected ({video}): {reason}", file=sys.stderr)
     return 0

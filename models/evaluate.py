@@ -4,9 +4,11 @@
 - ``score`` turns per-item outcomes into accuracy per sub-task, the mean over sub-tasks (the
   paper's "average"), overall micro accuracy, and the list of unparseable items.
 - ``answer_items`` asks one backend a list of items and yields each answer (writes
-  nothing); ``run_eval`` asks it every item of a stored run that has no answer yet
-  (resume), with the run's frame sampling and prompt template, storing each answer as it
-  comes; progress/cancel through the JobContext. ``evaluate_models`` does that for several
+  nothing), in chunks through ``generate_many`` (several requests in flight on an HTTP
+  endpoint, a batch on a local model); ``run_eval`` asks it every item of a stored run
+  that has no answer yet (resume), with the run's frame sampling and prompt template,
+  storing each answer as it comes; a failed request is that item's error only;
+  progress/cancel through the JobContext. ``evaluate_models`` does that for several
   backends with identical settings. ``RuleReference`` answers from the stored facts.
 - ``compare_runs`` lists the items whose correctness flipped between two runs.
 Reports (CSV / Markdown) live in ``models/eval_report.py``.
@@ -74,6 +76,7 @@ class Score:
     tasks: dict = field(default_factory=dict)        # task -> TaskScore, sorted by task
     unparseable: list = field(default_factory=list)  # qa_ids
     pending: int = 0                                 # items without an answer yet
+    errors: dict = field(default_factory=dict)       # qa_id -> why its request failed (last run)
 
     @property
     def n(self) -> int:
@@ -219,46 +222,90 @@ def backend_key(backend) -> tuple[str, str]:
 
 
 # -- runs --------------------------------------------------------------------------------------
-def prepared_requests(backend, todo: list, settings: EvalSettings, video_root, ahead: int = 2):
-    """(record, future of its request) in order; frames of the next items are sampled on a
-    helper thread while the model answers the current one (decode overlaps generate)."""
-    if isinstance(backend, RuleReference):
-        for rec in todo:
-            yield rec, None
-        return
+def _request_or_error(rec: QARecord, settings: EvalSettings, video_root):
+    """The item's request, or the ``StudioError`` (an undecodable video ...) that keeps
+    this one item from being asked."""
+    try:
+        return build_request(rec, settings, video_root)
+    except Cancelled:
+        raise
+    except StudioError as exc:
+        return exc
+
+
+def prepared_chunks(todo: list, size: int, settings: EvalSettings, video_root):
+    """(records, their requests or errors, seconds waited for them) per chunk of ``size``
+    items, in order; the frames of the next chunk (the next two items when asking one at
+    a time) are sampled on a helper thread while the model answers the current one."""
+    chunks = [todo[i:i + size] for i in range(0, len(todo), size)]
+    ahead = 2 if size == 1 else 1
+
+    def build(chunk: list) -> list:
+        return [_request_or_error(r, settings, video_root) for r in chunk]
+
     with ThreadPoolExecutor(1, thread_name_prefix="aa-eval-frames") as pool:
-        futures = deque(pool.submit(build_request, r, settings, video_root) for r in todo[:ahead])
+        futures = deque(pool.submit(build, c) for c in chunks[:ahead])
         try:
-            for k, rec in enumerate(todo):
+            for k, chunk in enumerate(chunks):
                 fut = futures.popleft()
-                if k + ahead < len(todo):
-                    futures.append(pool.submit(build_request, todo[k + ahead], settings, video_root))
-                yield rec, fut
+                if k + ahead < len(chunks):
+                    futures.append(pool.submit(build, chunks[k + ahead]))
+                t0 = time.perf_counter()
+                built = fut.result()
+                yield chunk, built, time.perf_counter() - t0
         finally:
             for fut in futures:
                 fut.cancel()
 
 
-def ask(backend, rec: QARecord, request_future, ctx) -> tuple:
-    """(raw text or None if the backend abstains, generate seconds)."""
-    if isinstance(backend, RuleReference):
-        return backend.answer(rec), 0.0
-    request = request_future.result()
-    t0 = time.perf_counter()
-    text = generate_one(backend, request, ctx).text
-    return text, time.perf_counter() - t0
-
-
-def answer_one(backend, rec: QARecord, request_future, ctx) -> dict:
-    """One item asked and scored; nothing is stored."""
-    t0 = time.perf_counter()
-    raw, gen_s = ask(backend, rec, request_future, ctx)
+def answer_one(rec: QARecord, result, generate_s: float, total_s: float) -> dict:
+    """One item's answer dict: the raw text (None when the backend abstains), the parsed
+    option, correctness and timings; ``error`` (one line) when the item got no answer."""
+    if isinstance(result, BaseException):
+        return {"qa_id": rec.qa_id, "task": rec.task, "raw": None, "parsed": None,
+                "correct": False, "abstained": False, "generate_s": generate_s,
+                "total_s": max(total_s, generate_s), "error": _first_line(result)}
+    raw = result
     abstained = raw is None
     parsed = None if abstained else parse_choice(raw, rec.options)
     correct = parsed is not None and parsed == rec.answer_index
     return {"qa_id": rec.qa_id, "task": rec.task, "raw": raw, "parsed": parsed,
-            "correct": correct, "abstained": abstained, "generate_s": gen_s,
-            "total_s": time.perf_counter() - t0}
+            "correct": correct, "abstained": abstained, "generate_s": generate_s,
+            "total_s": max(total_s, generate_s), "error": None}
+
+
+def _first_line(exc: BaseException) -> str:
+    lines = str(exc).strip().splitlines()
+    return lines[0] if lines else type(exc).__name__
+
+
+def _answer_chunk(backend, chunk: list, built: list, waited_s: float, ctx, size: int):
+    """Ask one chunk (through ``generate_many`` when several are asked together) and yield
+    each item's answer dict in chunk order; a failed request gives that item's error."""
+    from .vlm.many import generate_many  # noqa: PLC0415
+    from .vlm.types import VLMError  # noqa: PLC0415
+
+    requests = [b for b in built if not isinstance(b, BaseException)]
+    t0 = time.perf_counter()
+    if size == 1 and requests:
+        try:
+            results: list = [generate_one(backend, requests[0], ctx)]
+        except Cancelled:
+            raise
+        except VLMError as exc:
+            results = [exc]
+    else:
+        results = generate_many(backend, requests, ctx, size) if requests else []
+    took = time.perf_counter() - t0
+    ctx.check()
+    answers = iter(results)
+    for rec, b in zip(chunk, built):
+        result = b if isinstance(b, BaseException) else next(answers)
+        if isinstance(result, BaseException):
+            yield answer_one(rec, result, took, waited_s + took)
+            continue
+        gen_s = took if size == 1 else (result.stats.total_s or took)
+        yield answer_one(rec, result.text, gen_s, waited_s + took)
 
 
 def _decode_order(rec: QARecord) -> tuple:
@@ -268,22 +315,40 @@ def _decode_order(rec: QARecord) -> tuple:
 
 
 def answer_items(backend, records, settings: EvalSettings, video_root: Optional[str] = None,
-                 ctx: JobContext = NULL_CONTEXT):
+                 ctx: JobContext = NULL_CONTEXT, max_concurrency: Optional[int] = None):
     """Ask ``backend`` every record (in decode order; the backend is loaded first when
-    there is anything to ask), yielding one answer dict per item as it comes (see
-    ``answer_one``); writes nothing. Cancel is checked before each item."""
+    there is anything to ask), yielding one answer dict per item (see ``answer_one``), in
+    that order, as each chunk comes back; writes nothing. Items are asked in chunks of
+    ``max_concurrency`` (default: the backend's own, ``default_concurrency``) through
+    ``generate_many``: requests in flight together on an HTTP endpoint or pool, batched on
+    a local model. An item whose request fails yields a dict with its ``error``; the
+    others go on. Cancel is checked before each chunk and inside it (the backend's ctx)."""
+    from .vlm.many import concurrency  # noqa: PLC0415
+    from .vlm_request import default_concurrency  # noqa: PLC0415
+
     todo = sorted(records, key=_decode_order)
-    if todo:
-        backend.load(ctx)
-    for rec, request in prepared_requests(backend, todo, settings, video_root):
+    if not todo:
+        return
+    backend.load(ctx)
+    if isinstance(backend, RuleReference):
+        for rec in todo:
+            ctx.check()
+            yield answer_one(rec, backend.answer(rec), 0.0, 0.0)
+        return
+    post_prompt(settings.template)   # an unknown template is not an error of each item
+    size = concurrency(max_concurrency, default_concurrency(backend), len(todo))
+    for chunk, built, waited_s in prepared_chunks(todo, size, settings, video_root):
         ctx.check()
-        yield answer_one(backend, rec, request, ctx)
+        yield from _answer_chunk(backend, chunk, built, waited_s, ctx, size)
 
 
 def run_eval(repo: EvalStore, run_id: int, backend, video_root: Optional[str] = None,
-             ctx: JobContext = NULL_CONTEXT) -> Score:
+             ctx: JobContext = NULL_CONTEXT, max_concurrency: Optional[int] = None) -> Score:
     """Answer every item of run ``run_id`` that has no stored answer, storing each answer
-    as it comes (a stopped run resumes); returns the score."""
+    as it comes back (a stopped run resumes; ``max_concurrency`` as in ``answer_items``);
+    returns the score. An item whose request failed is not stored (running again asks it
+    again): its error goes to ``ctx.partial`` (with ``error``) and ``Score.errors``, and
+    the run ends ``failed``; when no item of this call got an answer, ``EvalError``."""
     run = repo.eval_run(run_id)
     if run is None:
         raise EvalError(f"No evaluation run {run_id} in this project")
@@ -293,13 +358,21 @@ def run_eval(repo: EvalStore, run_id: int, backend, video_root: Optional[str] = 
     todo = [r for r in records if r.qa_id not in done]
     repo.set_eval_run_status(run_id, "running")
     label = backend.info.label or backend.info.model_id
+    errors: dict[str, str] = {}
     try:
-        with closing(answer_items(backend, todo, settings, video_root, ctx)) as answers:
+        with closing(answer_items(backend, todo, settings, video_root, ctx,
+                                  max_concurrency)) as answers:
             for k, a in enumerate(answers):
-                repo.save_eval_answer(run_id, a["qa_id"], a["raw"], a["parsed"], a["correct"],
-                                      a["abstained"], a["generate_s"], a["total_s"])
-                ctx.partial({key: a[key] for key in ("qa_id", "task", "raw", "parsed",
-                                                     "correct", "abstained")})
+                shown = {key: a[key] for key in ("qa_id", "task", "raw", "parsed", "correct",
+                                                 "abstained")}
+                if a.get("error"):
+                    errors[a["qa_id"]] = a["error"]
+                    shown["error"] = a["error"]
+                else:
+                    repo.save_eval_answer(run_id, a["qa_id"], a["raw"], a["parsed"],
+                                          a["correct"], a["abstained"], a["generate_s"],
+                                          a["total_s"])
+                ctx.partial(shown)
                 ctx.progress(len(done) + k + 1, len(records), label)
     except Cancelled:
         repo.set_eval_run_status(run_id, "cancelled")
@@ -307,8 +380,16 @@ def run_eval(repo: EvalStore, run_id: int, backend, video_root: Optional[str] = 
     except Exception:
         repo.set_eval_run_status(run_id, "failed")
         raise
-    repo.set_eval_run_status(run_id, "done", backend.info.revision or None)
-    return score(records, repo.eval_answers(run_id))
+    if errors:
+        repo.set_eval_run_status(run_id, "failed", backend.info.revision or None)
+        if len(errors) == len(todo):
+            qa_id, message = next(iter(errors.items()))
+            raise EvalError(f"No item got an answer from {label} ({qa_id}: {message})")
+    else:
+        repo.set_eval_run_status(run_id, "done", backend.info.revision or None)
+    out = score(records, repo.eval_answers(run_id))
+    out.errors = errors
+    return out
 
 
 def run_score(repo: EvalStore, run_id: int) -> Score:
@@ -340,15 +421,18 @@ def check_videos(records, video_root: Optional[str]) -> None:
 
 
 def evaluate_models(repo: EvalStore, backends, records, settings: EvalSettings = EvalSettings(),
-                    video_root: Optional[str] = None, ctx: JobContext = NULL_CONTEXT) -> list[int]:
-    """Run (or resume) every backend over the same records with the same settings."""
+                    video_root: Optional[str] = None, ctx: JobContext = NULL_CONTEXT,
+                    max_concurrency: Optional[int] = None) -> list[int]:
+    """Run (or resume) every backend over the same records with the same settings;
+    ``max_concurrency`` requests at once (default: each backend's own, see
+    ``answer_items``)."""
     post_prompt(settings.template)   # an unknown template fails before any model loads
     if any(not isinstance(b, RuleReference) for b in backends):
         check_videos(records, video_root)
     run_ids = []
     for backend in backends:
         run_id = start_or_resume(repo, backend, records, settings, ctx=ctx)
-        run_eval(repo, run_id, backend, video_root, ctx)
+        run_eval(repo, run_id, backend, video_root, ctx, max_concurrency)
         run_ids.append(run_id)
     return run_ids
 

@@ -75,3 +75,35 @@ def answer_text(chunks) -> str:
     final answer record, ``models.vlm.many.Generated``, is skipped), for callers below
     ``models.vlm`` that need only the text."""
     return "".join(c for c in chunks if isinstance(c, str))
+
+
+def default_concurrency(backend) -> int:
+    """Requests asked together when the caller names no number: an HTTP endpoint's
+    ``concurrency`` or an endpoint pool's ``capacity``; 1 for local models and the rules
+    (one request at a time, as the desktop has always asked them)."""
+    for attr in ("capacity", "concurrency"):
+        value = getattr(backend, attr, None)
+        if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+            return value
+    return 1
+
+
+def answer_texts(backend, requests: list, ctx, max_concurrency: int = 1) -> list:
+    """The text of each request's answer, or the ``VLMError`` it ended with, in request
+    order. Several requests go to the backend's own ``generate_many(requests, ctx,
+    max_concurrency=...)`` where it has one (answers carry ``.text``); otherwise, and for a
+    single request, they are asked one after another through ``generate``. A cancel
+    raises ``Cancelled``."""
+    requests = list(requests)
+    own = getattr(backend, "generate_many", None)
+    if callable(own) and len(requests) > 1 and max_concurrency > 1:
+        return [r if isinstance(r, VLMError) else str(r.text)
+                for r in own(requests, ctx, max_concurrency=max_concurrency)]
+    out: list = []
+    for request in requests:
+        ctx.check()
+        try:
+            out.append(answer_text(backend.generate(request, ctx)))
+        except VLMError as exc:
+            out.append(exc)
+    return out

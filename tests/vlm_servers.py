@@ -4,7 +4,8 @@ answer, fail or misbehave on purpose, for the VLM concurrency and pool tests.
 ``LoopServer(behaviour)`` serves ``/v1/models`` and ``/v1/chat/completions``; for each chat
 request ``behaviour(n, question)`` (``n`` counts requests from 0) returns one of
 ``("ok", text)``, ``("500", message)``, ``("garbage", body)``. The answer's usage reports
-``prompt_tokens`` = the number in the question (``"q17"`` -> 17). ``gate`` (a
+``prompt_tokens`` = the number in the question (``"q17"`` -> 17); a request with
+``"stream": true`` gets the answer as server-sent events. ``gate`` (a
 ``threading.Barrier``) makes requests wait for each other (proves they overlap).
 """
 from __future__ import annotations
@@ -32,9 +33,10 @@ class LoopServer:
             def log_message(self, *args):
                 pass
 
-            def _send(self, status: int, body: bytes) -> None:
+            def _send(self, status: int, body: bytes,
+                      kind: str = "application/json") -> None:
                 self.send_response(status)
-                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Type", kind)
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
                 self.wfile.write(body)
@@ -66,10 +68,18 @@ class LoopServer:
                         self._send(200, value.encode())
                     else:
                         digits = re.findall(r"\d+", question)
-                        body = {"choices": [{"message": {"content": value}}],
-                                "usage": {"prompt_tokens": int(digits[-1]) if digits else 0,
-                                          "completion_tokens": 1}}
-                        self._send(200, json.dumps(body).encode())
+                        usage = {"prompt_tokens": int(digits[-1]) if digits else 0,
+                                 "completion_tokens": 1}
+                        if payload.get("stream"):    # server-sent events, then [DONE]
+                            events = [{"choices": [{"delta": {"content": value}}]},
+                                      {"choices": [], "usage": usage}]
+                            body = "".join(f"data: {json.dumps(e)}\n\n" for e in events)
+                            self._send(200, (body + "data: [DONE]\n\n").encode(),
+                                       "text/event-stream")
+                        else:
+                            body = {"choices": [{"message": {"content": value}}],
+                                    "usage": usage}
+                            self._send(200, json.dumps(body).encode())
                 finally:
                     with outer.lock:
                         outer.in_flight -= 1

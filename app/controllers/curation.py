@@ -323,7 +323,9 @@ class CurationController(QObject):
         def done(stats) -> None:
             self._job = None
             self.ctx.message(f"QA from text: {stats.items} items; {stats.invalid_outputs} "
-                             f"invalid outputs and {stats.rejected_items} invalid items rejected")
+                             f"invalid outputs and {stats.rejected_items} invalid items rejected"
+                             + (f"; {stats.failed} text(s) got no answer (generate again to "
+                                "ask them)" if stats.failed else ""))
             self.itemsChanged.emit([])
         return self._submit_model(choice, _text_job, (self.repo, sources, generate_from_text),
                                   "QA from text", done)

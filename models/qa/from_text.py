@@ -11,13 +11,13 @@ import hashlib
 import json
 import re
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Optional
+from typing import TYPE_CHECKING, Callable, Optional
 
 import numpy as np
 
 from .. import resources
 from ..jobs import NULL_CONTEXT, JobContext
-from ..vlm_request import answer_text
+from ..vlm_request import answer_texts, default_concurrency
 from .record import Provenance, QARecord, stable_qa_id
 from .synth import Balancer
 from .taxonomy import load_taxonomy
@@ -50,6 +50,7 @@ class TextStats:
     invalid_outputs: int = 0
     items: int = 0
     rejected_items: int = 0
+    failed: int = 0                 # sources whose request failed (asked again next time)
     reasons: list = field(default_factory=list)  # (video, reason), first 50
 
     def reject(self, video: str, reason: str, whole: bool) -> None:
@@ -173,27 +174,64 @@ def records_from_output(output: str, src: TextSource, s: TextSettings, tpl: dict
 
 
 def generate_from_text(repo: QAStore, backend, sources: list, settings: Optional[TextSettings] = None,
-                       ctx: JobContext = NULL_CONTEXT) -> TextStats:
-    """Ask ``backend`` (loaded, ``generate(request, ctx)``) for QA about each text source;
-    each source's items are committed with a run marker (resumable)."""
+                       ctx: JobContext = NULL_CONTEXT, max_concurrency: Optional[int] = None,
+                       ask_many: Optional[Callable] = None) -> TextStats:
+    """Ask ``backend`` (``generate(request, ctx)``) for QA about each text source; each
+    source's items are committed with a run marker (resumable). Sources are asked in
+    chunks of ``max_concurrency`` (default: the backend's own, ``default_concurrency``:
+    an HTTP endpoint's concurrency, 1 for a local model) through ``ask_many(backend,
+    requests, ctx, max_concurrency)`` -> one text or ``VLMError`` per request (default
+    ``vlm_request.answer_texts``: the backend's ``generate_many`` where it has one); the
+    answers are parsed and stored in source order, so a deterministic backend gives the
+    same items as asking one source at a time. A source whose request failed is counted
+    in ``stats.failed`` and not marked done (asked again next time); when every source
+    asked failed, its error is raised."""
     s, tpl, stats = settings or TextSettings(), template(), TextStats()
     info = backend.info
     balancer = Balancer()
+    ask = ask_many or answer_texts
+    size = max(1, int(max_concurrency if max_concurrency is not None
+                      else default_concurrency(backend)))
+    pending: list[tuple[int, TextSource, str]] = []
+    asked = 0
+    first_error: Optional[BaseException] = None
+
+    def flush() -> None:
+        nonlocal asked, first_error
+        if not pending:
+            return
+        ctx.progress(pending[0][0], len(sources), pending[0][1].video)
+        requests = [_request(src, s, tpl) for _i, src, _key in pending]
+        outputs = ask(backend, requests, ctx, min(size, len(requests)))
+        ctx.check()
+        for (_i, src, key), req, output in zip(pending, requests, outputs):
+            asked += 1
+            if isinstance(output, BaseException):
+                stats.failed += 1
+                first_error = first_error or output
+                if len(stats.reasons) < 50:
+                    stats.reasons.append((src.video, f"no answer: {output}"))
+                continue
+            rng = np.random.default_rng([s.seed, int(key, 16) % (2 ** 32)])
+            rejected_before = stats.invalid_outputs + stats.rejected_items
+            recs = records_from_output(output, src, s, tpl, info, req.params.as_dict(), stats,
+                                       balancer, rng)
+            rejected = stats.invalid_outputs + stats.rejected_items - rejected_before
+            repo.add_qa_items(recs, key, run={"video": src.video, "settings": s.__dict__,
+                                              "rejected": rejected})
+        pending.clear()
+
     for i, src in enumerate(sources):
         ctx.check()
-        ctx.progress(i, len(sources), src.video)
         key = s.key(tpl, info, src)
         if repo.generation_done(src.video, key):
             continue
-        req = _request(src, s, tpl)
-        output = answer_text(backend.generate(req, ctx))
-        rng = np.random.default_rng([s.seed, int(key, 16) % (2 ** 32)])
-        rejected_before = stats.invalid_outputs + stats.rejected_items
-        recs = records_from_output(output, src, s, tpl, info, req.params.as_dict(), stats,
-                                   balancer, rng)
-        rejected = stats.invalid_outputs + stats.rejected_items - rejected_before
-        repo.add_qa_items(recs, key, run={"video": src.video, "settings": s.__dict__,
-                                          "rejected": rejected})
+        pending.append((i, src, key))
+        if len(pending) >= size:
+            flush()
+    flush()
+    if first_error is not None and stats.failed == asked:
+        raise first_error
     ctx.progress(len(sources), len(sources), "done")
     return stats
 
