@@ -143,11 +143,15 @@ def _extract(todo, repo, backend_id: str, settings, workers, threads, ctx: JobCo
     def task_ctx(task: Task) -> JobContext:
         video = task.item.video
         if video not in contexts:
-            contexts[video] = JobContext(
-                on_progress=lambda done, _total, name, p=path_of[video]: progress.clip(
-                    p, done, name),
-                on_partial=lambda track, t=task: sink.checkpoint(t, track),
-                token=ctx.token)
+            path = path_of[video]
+
+            def report(done: int, _total: int, name: str) -> None:
+                progress.clip(path, done, name)
+
+            def keep(track) -> None:
+                sink.checkpoint(task, track)
+
+            contexts[video] = JobContext(on_progress=report, on_partial=keep, token=ctx.token)
         return contexts[video]
 
     def source():

@@ -75,7 +75,7 @@ class ProjectSink:
 
     def done(self) -> set:
         answers: Optional[set] = None
-        qa: Optional[set] = None
+        qa: set = set()
         out = set()
         for key, task in self.tasks.items():
             if task.stage == "poses":
@@ -156,7 +156,8 @@ class ProjectSink:
         present: set = set()       # add_qa_items keeps the qa_ids already there
         where = f"result {task.key[:12]} of stage {task.stage} ({task.item.name})"
         records = _qa_records(result, _row(task), where, present)
-        settings = result.get("settings") if isinstance(result.get("settings"), dict) else {}
+        given = result.get("settings")
+        settings: dict = dict(given) if isinstance(given, dict) else {}
         run = {"video": str(result.get("video") or task.item.video),
                "settings": json.loads(json.dumps(dict(settings, engine_key=task.key)))}
         self.repo.add_qa_items(records, gen_key=result.get("key") or task.key, run=run)
