@@ -29,8 +29,9 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from models.pose.batch import usable_cores  # noqa: E402
-from models.pose.extract import extract_many, extract_video  # noqa: E402
+from models.engine.desktop import extract_many  # noqa: E402
+from models.engine.workers import usable_cores  # noqa: E402
+from models.pose.extract import extract_video  # noqa: E402
 from models.store import Repository  # noqa: E402
 from models.video import VideoReader, list_videos  # noqa: E402
 

@@ -257,7 +257,7 @@ def _unique(stem: str, fmt: str, used: set) -> str:
 def run_extract(args) -> int:
     from models.errors import StudioError  # noqa: PLC0415
     from models.jobs import JobContext  # noqa: PLC0415
-    from models.pose.extract import extract_many  # noqa: PLC0415
+    from models.engine.desktop import extract_many  # noqa: PLC0415
 
     if args.workers is not None and args.workers < 1:
         raise StudioError(f"--workers must be at least 1 (got {args.workers})")

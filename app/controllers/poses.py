@@ -39,7 +39,7 @@ def _extract_all(repo: PoseStore, paths, backend_id, ctx=None):
     """Every clip of ``paths`` into the project (cached clips are skipped): worker processes
     on a project file, one clip after another for an in-memory project."""
     if repo.path != ":memory:":
-        from models.pose.extract import extract_many  # noqa: PLC0415
+        from models.engine.desktop import extract_many  # noqa: PLC0415
 
         return extract_many(paths, repo.path, backend_id=backend_id, ctx=ctx, open_repo=type(repo))
     from models.jobs import JobContext  # noqa: PLC0415

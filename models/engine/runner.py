@@ -9,8 +9,12 @@ becomes a failed outcome with a one-line error: one bad item never ends the run.
 almost no overhead per task). With more workers, "cpu" stages run in spawned worker
 processes (each started with a cleaned ``sys.path``, its stderr in a log file of the run,
 and dying with this process), other stages ("endpoint", "gpu", batched ones) on threads
-of this process. A worker process that dies is reported with the tail of its log and its
-task is tried again on a fresh worker (it counts as an attempt).
+of this process; ``threads`` of the runners of a "cpu" stage can be threads of this process
+too. A worker process that dies is reported with the tail of its log and its task is tried
+again on a fresh worker (it counts as an attempt); a worker that dies before it even
+started (a broken interpreter) is not replaced. With a ``task_ctx``, tasks report their
+progress and partial results (e.g. a checkpoint) from workers to the calling thread, and
+a cancelled map gives running tasks ``grace_s`` to stop by themselves.
 """
 from __future__ import annotations
 
@@ -20,9 +24,10 @@ import importlib
 import os
 import socket
 import tempfile
+import threading
 import time
 from multiprocessing.connection import wait as mp_wait
-from typing import Iterable, Iterator, Optional, Protocol, Sequence
+from typing import Callable, Iterable, Iterator, Optional, Protocol, Sequence
 
 from ..errors import Cancelled, StudioError
 from ..jobs import JobContext
@@ -160,24 +165,38 @@ def _batches(tasks: Iterable[Task], size: int) -> Iterator[list[Task]]:
 
 
 class LocalRunner:
-    """Tasks on this machine: inline (workers=1), threads or spawned processes."""
+    """Tasks on this machine: inline (workers=1), threads or spawned processes.
 
-    def __init__(self, workers: int = 1, poll_s: float = 0.2) -> None:
+    ``threads``: of the ``workers`` runners of a "cpu" stage, how many are threads of this
+    process (no start-up cost; worth it for work that releases the GIL) rather than
+    worker processes. ``grace_s``: when the map is cancelled, how long running tasks
+    (told through their context) get to stop by themselves, e.g. to report a checkpoint,
+    before their workers are killed (0: at once)."""
+
+    def __init__(self, workers: int = 1, poll_s: float = 0.2, threads: int = 0,
+                 grace_s: float = 0.0) -> None:
         self.workers = max(1, int(workers))
         self.poll_s = poll_s
+        self.threads = min(self.workers, max(0, int(threads)))
+        self.grace_s = max(0.0, float(grace_s))
         self._pool: Optional[_ProcessPool] = None
 
     def map(self, stage: Stage, tasks: Iterable[Task], ctx: JobContext,
-            retries: int = 0) -> Iterator[Outcome]:
+            retries: int = 0, *,
+            task_ctx: Optional[Callable[[Task], JobContext]] = None) -> Iterator[Outcome]:
+        """``task_ctx(task)``: the context a task reports its progress and partial results
+        to (in the calling thread, also for tasks run by workers; its token should be
+        ``ctx``'s); None: the tasks report nothing (inline ones report to ``ctx``)."""
         retries = max(0, int(retries))
         if self.workers == 1:
             if stage.fn_many is not None:
                 return self._inline_batches(stage, tasks, ctx, retries)
-            return self._inline(stage, tasks, ctx, retries)
+            return self._inline(stage, tasks, ctx, retries, task_ctx)
         if stage.resource == "cpu" and stage.fn is not None:
             if self._pool is None:
-                self._pool = _ProcessPool(self.workers)
-            return self._pool.map(stage, tasks, ctx, retries, self.poll_s)
+                self._pool = _ProcessPool(self.workers - self.threads, self.threads)
+            return self._pool.map(stage, tasks, ctx, retries, self.poll_s, task_ctx,
+                                  self.grace_s)
         return self._threads(stage, tasks, ctx, retries)
 
     def close(self) -> None:
@@ -193,8 +212,8 @@ class LocalRunner:
 
     # -- inline: the cheapest path, for trivial stages and one worker ----------------------
     @staticmethod
-    def _inline(stage: Stage, tasks: Iterable[Task], ctx: JobContext,
-                retries: int) -> Iterator[Outcome]:
+    def _inline(stage: Stage, tasks: Iterable[Task], ctx: JobContext, retries: int,
+                task_ctx: Optional[Callable[[Task], JobContext]] = None) -> Iterator[Outcome]:
         fn, token, worker = stage.fn, ctx.token, worker_id()
         assert fn is not None
         clock = time.perf_counter
@@ -205,13 +224,15 @@ class LocalRunner:
                 checked = t0
                 if token.cancelled:
                     raise Cancelled("Cancelled by the user.")
+            own = ctx if task_ctx is None else task_ctx(task)
             try:
-                result = fn(task, ctx)
-            except Exception:  # noqa: BLE001 (retried and recorded by run_task)
-                yield run_task(stage, task, ctx, retries, worker)  # the first try counts too
+                result = fn(task, own)
+            except Exception as exc:  # noqa: BLE001 (retried and recorded by run_task)
+                _stop_if_cancelled(exc, own)   # not run again: a cancelled task stops here
+                yield run_task(stage, task, own, retries, worker)  # the first try counts too
                 continue
             if type(result) is not dict:
-                yield run_task(stage, task, ctx, retries, worker)
+                yield run_task(stage, task, own, retries, worker)
                 continue
             yield Outcome(task, "ok", result, "", 1, clock() - t0, worker)
 
@@ -252,41 +273,100 @@ class LocalRunner:
                     fut.cancel()
 
 
-# -- worker processes ----------------------------------------------------------------------
-def _proc_main(conn, parent_pid: int) -> None:
-    """A worker process: receive (modules, stage, tasks, retries), send the outcomes."""
-    from ..pose.batch import _die_with_parent  # noqa: PLC0415
+# -- worker processes and threads ---------------------------------------------------------
+# parent -> worker: (modules, stage name, [task], [retries], relay) or None (stop)
+# worker -> parent: ("ready",) once started, then per task any number of ("progress", done,
+# total, message) / ("partial", value) when relay is on, and ("done", [outcomes]) or
+# ("cancelled",) at its end
+RELAY_EVERY_S = 0.2        # progress of a task is sent to the parent at most this often
 
-    _die_with_parent(parent_pid)
-    token_ctx = JobContext()
+
+def _relay_ctx(conn, token, relay: bool) -> JobContext:
+    """The context a task gets in a worker: cancelled through ``token``; with ``relay`` its
+    progress (throttled) and partial results go to the parent."""
+    if not relay:
+        return JobContext(token=token)
+    last = [0.0]
+
+    def progress(done: int, total: int, message: str) -> None:
+        now = time.monotonic()
+        if done >= total or now - last[0] >= RELAY_EVERY_S:
+            last[0] = now
+            conn.send(("progress", done, total, message))
+
+    return JobContext(on_progress=progress, on_partial=lambda v: conn.send(("partial", v)),
+                      token=token)
+
+
+def _serve(conn, token) -> None:
+    """Run the tasks sent over ``conn`` until told to stop (a process or a thread)."""
     stages: dict = {}
-    while True:
-        try:
+    try:
+        conn.send(("ready",))
+        while True:
             msg = conn.recv()
-        except (EOFError, OSError):
-            return
-        if msg is None:
-            return
-        modules, name, tasks, retries = msg
-        try:
-            if name not in stages:
-                stages[name] = resolve_stage(name, modules)
-            stage = stages[name]
-            out = [run_task(stage, t, token_ctx, r) for t, r in zip(tasks, retries)]
-        except Exception as exc:  # noqa: BLE001 (the stage cannot even be found)
-            out = [Outcome(t, "failed", None, one_line(exc), 1, 0.0, worker_id()) for t in tasks]
-        conn.send(out)
+            if msg is None:
+                return
+            modules, name, tasks, retries, relay = msg
+            ctx = _relay_ctx(conn, token, relay)
+            try:
+                if name not in stages:
+                    stages[name] = resolve_stage(name, modules)
+                stage = stages[name]
+                out = [run_task(stage, t, ctx, r) for t, r in zip(tasks, retries)]
+            except Cancelled:
+                conn.send(("cancelled",))
+                continue
+            except Exception as exc:  # noqa: BLE001 (the stage cannot even be found)
+                out = [Outcome(t, "failed", None, one_line(exc), 1, 0.0, worker_id())
+                       for t in tasks]
+            conn.send(("done", out))
+    except (EOFError, OSError):
+        return      # the parent closed its end: nobody waits for more
+
+
+def _proc_main(conn, parent_pid: int, cancel_event) -> None:
+    """A worker process: dies with its parent, cancelled through ``cancel_event``."""
+    from .workers import EventToken, die_with_parent  # noqa: PLC0415
+
+    die_with_parent(parent_pid)
+    _serve(conn, EventToken(cancel_event, parent_pid))
 
 
 class _Worker:
-    def __init__(self, spawn, parent_pid: int) -> None:
+    """A spawned worker process (``spawn`` given) or a thread of this process."""
+
+    def __init__(self, spawn, parent_pid: int, cancel_event, name: str = "") -> None:
+        from .workers import EventToken  # noqa: PLC0415
+
+        self.task: Optional[Task] = None
+        self.started = False       # it said it is ready (a death before: it cannot start)
+        if spawn is None:
+            self.conn, child = _thread_pipe()
+            self.proc = None
+            self.thread = threading.Thread(target=_serve, args=(child, EventToken(cancel_event)),
+                                           name=name, daemon=True)
+            self.thread.start()
+            return
         self.conn, child = spawn.Pipe()
-        self.proc = spawn.Process(target=_proc_main, args=(child, parent_pid), daemon=True)
+        self.proc = spawn.Process(target=_proc_main, args=(child, parent_pid, cancel_event),
+                                  daemon=True)
         self.proc.start()
         child.close()
-        self.task: Optional[Task] = None
+
+    @property
+    def sentinel(self):
+        return None if self.proc is None else self.proc.sentinel
 
     def stop(self, kill: bool = False) -> None:
+        if self.proc is None:   # a thread: it ends after its current task
+            try:
+                self.conn.send(None)
+            except (OSError, ValueError):
+                pass
+            self.thread.join(timeout=0.0 if kill else 2.0)
+            self.conn.close()
+            return
         try:
             if kill:
                 self.proc.kill()
@@ -301,40 +381,61 @@ class _Worker:
         self.conn.close()
 
 
+def _thread_pipe():
+    from multiprocessing import Pipe  # noqa: PLC0415
+
+    return Pipe()
+
+
 class _ProcessPool:
-    """``size`` spawned workers fed one task at a time; a dead worker is replaced and its
-    task tried again (that counts as an attempt)."""
+    """``size`` spawned workers plus ``threads`` runner threads of this process, fed one
+    task at a time (threads first). A worker that dies while running a task is replaced
+    and the task tried again (that counts as an attempt); one that dies before it started
+    (a broken interpreter) is not replaced: the others do the rest, and when none is
+    left the remaining tasks fail with its error."""
 
-    def __init__(self, size: int) -> None:
-        from ..pose.batch import _install_path_cleaning, _WorkerContext  # noqa: PLC0415
+    def __init__(self, size: int, threads: int = 0) -> None:
+        from .workers import WorkerContext, install_path_cleaning  # noqa: PLC0415
 
-        self.size = size
+        self.size, self.threads = max(0, size), max(0, threads)
         self.log = tempfile.TemporaryFile(prefix="aastudio-engine-workers-")
         debug = bool(os.environ.get("ACTIONART_DEBUG"))
-        _install_path_cleaning()
-        self.spawn = _WorkerContext(-1 if debug else self.log.fileno())
+        install_path_cleaning()
+        self.spawn = WorkerContext(-1 if debug else self.log.fileno())
+        self.cancel = self.spawn.Event()
         self.workers: list[_Worker] = []
+        self.broken = ""           # why a worker process could not start (then none is)
 
-    def _start(self) -> _Worker:
-        w = _Worker(self.spawn, os.getpid())
+    def _start(self, thread: bool = False) -> _Worker:
+        w = _Worker(None if thread else self.spawn, os.getpid(), self.cancel,
+                    f"stage-runner-{len(self.workers)}")
         self.workers.append(w)
         return w
 
     def _failure(self, w: _Worker) -> str:
-        from ..pose.batch import _log_tail, worker_failure  # noqa: PLC0415
+        from .workers import log_tail, worker_failure  # noqa: PLC0415
 
+        assert w.proc is not None
         w.proc.join(timeout=5.0)
-        return worker_failure(_log_tail(self.log.fileno()), [w.proc.exitcode])
+        return worker_failure(log_tail(self.log.fileno()), [w.proc.exitcode])
+
+    def _fill(self) -> None:
+        while sum(1 for w in self.workers if w.proc is None) < self.threads:
+            self._start(thread=True)
+        while not self.broken and sum(1 for w in self.workers if w.proc is not None) < self.size:
+            self._start()
 
     def map(self, stage: Stage, tasks: Iterable[Task], ctx: JobContext, retries: int,
-            poll_s: float) -> Iterator[Outcome]:
+            poll_s: float, task_ctx: Optional[Callable[[Task], JobContext]] = None,
+            grace_s: float = 0.0) -> Iterator[Outcome]:
         modules = stage_modules(stage)
         source = iter(tasks)
         again: collections.deque = collections.deque()
         deaths: dict[str, int] = {}
-        while len(self.workers) < self.size:
-            self._start()
-        idle = [w for w in self.workers if w.task is None]
+        relay = task_ctx is not None
+        self.cancel.clear()
+        self._fill()
+        idle = [w for w in reversed(self.workers) if w.task is None]   # threads fed first
         busy: dict = {}
 
         def feed(w: _Worker) -> bool:
@@ -343,7 +444,7 @@ class _ProcessPool:
                 return False
             used = deaths.get(task.key, 0)
             try:
-                w.conn.send((modules, stage.name, [task], [retries - used]))
+                w.conn.send((modules, stage.name, [task], [retries - used], relay))
             except (OSError, ValueError):
                 again.appendleft(task)
                 return False
@@ -351,45 +452,69 @@ class _ProcessPool:
             busy[w.conn] = w
             return True
 
+        def handle(w: _Worker, msg) -> Optional[list]:
+            """Outcomes when the task ended (a cancelled one: []), else None."""
+            kind = msg[0]
+            if kind == "ready":
+                w.started = True
+            elif kind == "progress" and task_ctx is not None and w.task is not None:
+                task_ctx(w.task).progress(*msg[1:])
+            elif kind == "partial" and task_ctx is not None and w.task is not None:
+                task_ctx(w.task).partial(msg[1])
+            elif kind == "done":
+                return list(msg[1])
+            elif kind == "cancelled":
+                return []
+            return None
+
+        deadline = None
         try:
             while True:
-                if ctx.cancelled:
+                if ctx.cancelled and deadline is None:
+                    self.cancel.set()             # running tasks stop (and checkpoint)
+                    deadline = time.monotonic() + grace_s
+                if deadline is not None and (not busy or time.monotonic() >= deadline):
                     raise Cancelled("Cancelled by the user.")
-                while idle and feed(idle[-1]):
-                    idle.pop()
+                while deadline is None and idle:
+                    w = idle.pop()
+                    if not feed(w):
+                        if w.task is None and not again and w in self.workers and \
+                                not self._lost(w):
+                            idle.append(w)    # nothing left to feed
+                            break
+                        yield from self._replace(w, None, retries, deaths, again, idle)
                 if not busy:
+                    if deadline is None and not self.workers:   # none could start
+                        yield from self._unrunnable(again, source, deaths)
                     return
-                ready = mp_wait(list(busy) + [w.proc.sentinel for w in busy.values()],
-                                timeout=poll_s)
+                waits = list(busy) + [w.sentinel for w in busy.values() if w.sentinel is not None]
+                mp_wait(waits, timeout=poll_s)
                 for w in list(busy.values()):
-                    if w.conn not in ready and w.proc.sentinel not in ready:
-                        continue
-                    got = None
+                    ended, dead = None, False
                     try:
-                        if w.conn.poll():
-                            got = w.conn.recv()
+                        while ended is None and w.conn.poll():
+                            ended = handle(w, w.conn.recv())
                     except (EOFError, OSError):
-                        got = None
+                        dead = True
+                    if ended is None and not dead:
+                        dead = self._lost(w)
+                        if dead:    # a last message may have come just before it ended
+                            try:
+                                while ended is None and w.conn.poll():
+                                    ended = handle(w, w.conn.recv())
+                            except (EOFError, OSError):
+                                pass
+                    if ended is None and not dead:
+                        continue      # still running (maybe it reported progress)
                     del busy[w.conn]
                     task, w.task = w.task, None
-                    if got is not None:
+                    if ended is not None:
                         idle.append(w)
-                        for o in got:
+                        for o in ended:
                             o.attempts += deaths.pop(o.task.key, 0)
                             yield o
                         continue
-                    # the worker died while running the task
-                    error = self._failure(w)
-                    self.workers.remove(w)
-                    w.stop(kill=True)
-                    n = deaths.get(task.key, 0) + 1
-                    deaths[task.key] = n
-                    if n > retries:
-                        deaths.pop(task.key, None)
-                        yield Outcome(task, "failed", None, error, n, 0.0, "")
-                    else:
-                        again.append(task)
-                    idle.append(self._start())
+                    yield from self._replace(w, task, retries, deaths, again, idle)
         finally:
             if busy:  # cancelled or abandoned: the running tasks' results are not wanted
                 for w in list(busy.values()):
@@ -397,9 +522,44 @@ class _ProcessPool:
                     w.stop(kill=True)
                     w.task = None
 
+    @staticmethod
+    def _lost(w: _Worker) -> bool:
+        """The worker's process or thread has ended."""
+        return not (w.thread.is_alive() if w.proc is None else w.proc.is_alive())
+
+    def _replace(self, w: _Worker, task: Optional[Task], retries: int, deaths: dict,
+                 again, idle: list):
+        """A worker ended (while running ``task``, or when it was to get one): fail or
+        requeue the task, and replace the worker unless it never started."""
+        if w.proc is None:
+            error = "runner thread ended unexpectedly"
+        else:
+            error = self._failure(w)
+        if w in self.workers:
+            self.workers.remove(w)
+        w.stop(kill=True)
+        if not w.started and w.proc is not None:
+            self.broken = self.broken or error
+        if task is not None:
+            n = deaths.get(task.key, 0) + 1
+            deaths[task.key] = n
+            if n > retries:
+                deaths.pop(task.key, None)
+                yield Outcome(task, "failed", None, error, n, 0.0, "")
+            else:
+                again.append(task)
+        if w.proc is None or not self.broken:
+            idle.append(self._start(thread=w.proc is None))
+
+    def _unrunnable(self, again, source, deaths: dict):
+        """No worker is left (none could start): every remaining task fails with why."""
+        error = self.broken or "no worker could be started"
+        for task in list(again) + list(source):
+            yield Outcome(task, "failed", None, error, deaths.pop(task.key, 0) + 1, 0.0, "")
+        again.clear()
+
     def close(self) -> None:
         for w in self.workers:
             w.stop()
         self.workers = []
         self.log.close()
-

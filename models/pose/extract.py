@@ -37,7 +37,7 @@ from ..video import FrameTimes, VideoInfo, VideoReader, _check_path, decoded_tim
 from . import registry
 from .damage import damage_score
 from .registry import DEFAULT_BACKEND
-from .storage import PoseStore, PoseStoreOpener
+from .storage import PoseStore
 from .track import PoseTrack
 
 QUEUE_FRAMES = 8          # decoded frames buffered ahead of the pose graph
@@ -370,16 +370,3 @@ def _save_quietly(saver: _Saver, track: PoseTrack) -> None:
         saver.now(track)
     except StudioError:
         pass
-
-
-def extract_many(paths, project_path, backend_id: str = DEFAULT_BACKEND,
-                 settings: Optional[dict] = None, workers: Optional[int] = None,
-                 ctx: JobContext = NULL_CONTEXT,
-                 threads: Optional[int] = None, *,
-                 open_repo: PoseStoreOpener) -> list[tuple[str, str]]:
-    """Extract many clips with runner threads and worker processes; see
-    ``models.pose.batch``. ``open_repo(project_path)`` opens the project (``Repository``)."""
-    from .batch import extract_many as run  # noqa: PLC0415 (multiprocessing only here)
-
-    return run(paths, project_path, backend_id, settings, workers, ctx, threads,
-               open_repo=open_repo)

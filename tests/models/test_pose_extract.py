@@ -14,8 +14,9 @@ from models.errors import Cancelled, StoreError, VideoError
 from models.jobs import JobContext
 from models.pose.backends.mediapipe_pose import pose_box, torso_centre
 from models.pose.damage import damage_score
+from models.engine.desktop import extract_many
 from models.pose.extract import (CHUNK_FRAMES, CHUNK_WARMUP, cached_track, decoded_frames,
-                                 extract_many, extract_video)
+                                 extract_video)
 from models.pose.registry import DEFAULT_BACKEND, get
 from models.pose.reliability import thresholds
 from models.store import Repository

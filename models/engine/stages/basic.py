@@ -18,7 +18,7 @@ Stages and their results (``needs`` in brackets):
     ``track_from_result``), ``frames``, ``frames_with_pose``, ``fps``, ``width``,
     ``height``, ``duration_s``, ``backend``, ``backend_version``, ``settings`` (merged),
     ``declared_frames``, ``trimmed``. Params: ``backend``, ``settings`` (the backend's
-    settings to override), ``allow_truncated``.
+    settings to override), ``allow_truncated``. Resumable: see ``poses_stage``.
 ``reliability`` [poses]: ``frames``, ``reliable_frames``, ``share``, ``summary``, ``ok``
     (one bool per frame), ``runs`` ([{start, end (exclusive), codes, texts}] of unreliable
     frames with the same reasons; texts of the run's first frame), ``counts`` (code ->
@@ -245,13 +245,30 @@ def _backend_settings(p: dict) -> tuple[str, dict]:
     return backend, dict(settings)
 
 
+RESUME = "resume"          # task.upstream key of an earlier partial poses result to go on from
+CHECKPOINT_FRAMES = 64     # a partial track is reported (ctx.partial) every this many frames
+
+
+def _resume_track(task: Task):
+    """The partial track the task goes on from (``task.upstream['resume']``), or None."""
+    earlier = task.upstream.get(RESUME)
+    return None if earlier is None else track_from_result(earlier)
+
+
 def poses_stage(task: Task, ctx: JobContext) -> dict:
+    """The clip's pose track. ``task.upstream['resume']`` may hold an earlier partial
+    result ({"track": bytes}) of the same clip, backend and settings: posing goes on from
+    its last chunk boundary, with the same poses as a run that never stopped. Partial
+    tracks (``PoseTrack``) go to ``ctx.partial`` every ``CHECKPOINT_FRAMES`` frames and
+    when posing fails or is cancelled; keeping them is the caller's business."""
     from ...pose.extract import pose_clip  # noqa: PLC0415
 
     p = _params(task)
     backend, settings = _backend_settings(p)
     allow = _flag("poses", p, "allow_truncated")
-    done = pose_clip(task.item.video, backend, settings, ctx)
+    quiet = JobContext(on_progress=ctx.progress, token=ctx.token)  # partials: checkpoint only
+    done = pose_clip(task.item.video, backend, settings, quiet, previous=_resume_track(task),
+                     checkpoint=ctx.partial, checkpoint_every=CHECKPOINT_FRAMES)
     if done.trimmed and not allow:
         raise _truncated(os.path.basename(task.item.video), len(done.track),
                          done.info.frame_count, "set allow_truncated to keep the frames before")
