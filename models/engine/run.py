@@ -233,8 +233,12 @@ def _run(cfg: RunConfig, folder: RunFolder, run_id: str, runner: Runner, ctx: Jo
                                             [keys[n][it.id] for n in stage.needs])
                           for it in items}
             ks = keys[name].values()
-            tracker.stage(name, len(items), sum(1 for k in ks if k in done),
-                          sum(1 for k in ks if k not in done and failed.get(k, 0) >= budget))
+            total = len(items)
+            gave_up = sum(1 for k in ks if k not in done and failed.get(k, 0) >= budget)
+            if name == PROBE and probes:     # the manifest's bad entries count in probe too
+                total += len(probes)
+                gave_up += sum(1 for p in probes if p[4] >= budget)
+            tracker.stage(name, total, sum(1 for k in ks if k in done), gave_up)
         tracker.start()
         for key, name, path, reason, prior in probes:
             if prior >= budget:
