@@ -212,6 +212,26 @@ def test_output_folder_of_another_run_is_refused_with_a_clear_message(tmp_path):
     assert after == before                                   # the other run is untouched
 
 
+def test_status_counts_the_manifest_bad_entries_in_the_probe_total(tmp_path):
+    """probe is both a configured stage and where unusable manifest lines fail: its total
+    counts both, so done + failed adds up to it (first run and rerun)."""
+    shutil.copy(CLIPS / "street_pedestrians.mp4", tmp_path / "street.mp4")
+    (tmp_path / "notes.txt").write_text("text\n")
+    (tmp_path / "list.csv").write_text("video\nstreet.mp4\nnotes.txt\nmissing.mp4\n")
+    cfg = _config(tmp_path / "run.toml", {"manifest": "list.csv", "output": "out"},
+                  {"probe": {}})
+    for attempt in (1, 2):
+        r = _main("dataset", "run", cfg, "--quiet", cwd=tmp_path)
+        assert r.returncode == 0, r.stderr
+        st = json.loads(_main("dataset", "status", tmp_path / "out", "--json",
+                              cwd=tmp_path).stdout)
+        (probe,) = st["stages"]
+        assert (probe["total"], probe["done"], probe["failed"], probe["pending"]) == \
+            (3, 1, 2, 0), (attempt, probe)
+        assert {f["name"]: f["attempts"] for f in st["failures"]} == \
+            {"notes.txt": attempt, "missing.mp4": attempt}
+
+
 # -- 1. the whole pipeline through the CLI over two real endpoints -----------------------------
 PROXY = {"model": "endpoints", "max_new_tokens": 6}
 
@@ -319,7 +339,7 @@ def test_full_pipeline_over_two_real_endpoints_then_merge(tmp_path, short_clips,
         repo.close()
     again = _main("dataset", "merge", run, "--project", proj, cwd=tmp_path)
     assert again.returncode == 0, again.stderr
-    assert "0 QA items, 0 model texts" in again.stdout
+    assert "0 pose tracks, 0 QA items, 0 model texts" in again.stdout
     repo = Repository(proj)
     try:
         assert _counts(repo) == counts
@@ -389,7 +409,7 @@ def test_endpoint_killed_mid_run_the_survivor_serves_the_rest(tmp_path, short_cl
 # -- 3. Ray with the real stages ---------------------------------------------------------------
 def test_ray_runner_gives_the_local_runner_results(tmp_path, short_clips):
     (tmp_path / "list.csv").write_text(
-        "video\n" + "".join(f"{short_clips / n}.mp4\n" for n in NAMES[:2]))
+        "video\n" + "".join(f"{short_clips / n}.mp4\n" for n in NAMES[1:]))
     stages = {"probe": {}, "poses": {}, "qa": {"max_frames": 4}}
     local = _config(tmp_path / "local.toml", {"manifest": "list.csv", "output": "local"}, stages)
     ray = _config(tmp_path / "ray.toml", {"manifest": "list.csv", "output": "ray"}, stages,
@@ -401,8 +421,9 @@ def test_ray_runner_gives_the_local_runner_results(tmp_path, short_clips):
     for stage in ("probe", "poses", "qa"):
         a, b = _ok(tmp_path / "local", stage), _ok(tmp_path / "ray", stage)
         assert sorted(a) == sorted(b) and len(a) == 2, stage
-    workers = {r["worker"] for r in _ok(tmp_path / "ray", "poses").values()}
-    assert all(w.split(":")[-1] != "" for w in workers)
+    ray_workers = {r["worker"] for r in _ok(tmp_path / "ray", "poses").values()}
+    local_workers = {r["worker"] for r in _ok(tmp_path / "local", "poses").values()}
+    assert len(local_workers) == 1 and not ray_workers & local_workers   # Ray's processes
     local_qa, ray_qa = _ok(tmp_path / "local", "qa"), _ok(tmp_path / "ray", "qa")
     for key in local_qa:
         assert local_qa[key]["result"]["records"] == ray_qa[key]["result"]["records"]
@@ -454,3 +475,9 @@ def test_driver_sigkilled_during_poses_then_rerun_completes_exactly_once(tmp_pat
     for key in want:
         assert _same_track(_track(got[key]["result"]), _track(want[key]["result"])), \
             got[key]["name"]
+    # merged twice: the second merge adds (and reports) nothing
+    proj = tmp_path / "p.aastudio"
+    m = _main("dataset", "merge", run, "--project", proj, cwd=tmp_path)
+    assert m.returncode == 0 and "4 pose tracks" in m.stdout, m.stdout + m.stderr
+    m = _main("dataset", "merge", run, "--project", proj, cwd=tmp_path)
+    assert m.returncode == 0 and "merged 8 results: 0 pose tracks" in m.stdout, m.stdout
