@@ -94,11 +94,13 @@ class _Tracker:
                 s[k] += v
             s["pending"] = max(0, s["total"] - s["done"] - s["failed"] - s["blocked"])
 
-    def record(self, o: Outcome) -> None:
-        """Count an outcome of a task that was pending (failed ones had attempts left)."""
+    def record(self, o: Outcome, timed: bool = True) -> None:
+        """Count an outcome of a task that was pending (failed ones had attempts left);
+        ``timed``: it counts in the stage's rate (not the manifest's bad entries, which
+        fail at once in the driver)."""
         with self.lock:
             s = self.stages[o.task.stage]
-            s["_count"] += 1
+            s["_count"] += int(timed)
             if o.status == "ok":
                 s["done"] += 1
             else:
@@ -245,10 +247,9 @@ def _run(cfg: RunConfig, folder: RunFolder, run_id: str, runner: Runner, ctx: Jo
                 continue
             task = Task(key=key, stage=PROBE, item=Item(id="", video=path, name=name),
                         params={})
-            tracker.begin(PROBE)
             o = Outcome(task, "failed", None, reason, prior + 1, 0.0, "driver")
             sink.write(o)
-            tracker.record(o)
+            tracker.record(o, timed=False)
         for name, params in cfg.stages.items():
             _run_stage(name, params, cfg, items, keys, sink, runner, inner, tracker, budget)
             if token.cancelled:

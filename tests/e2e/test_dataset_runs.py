@@ -230,6 +230,8 @@ def test_status_counts_the_manifest_bad_entries_in_the_probe_total(tmp_path):
             (3, 1, 2, 0), (attempt, probe)
         assert {f["name"]: f["attempts"] for f in st["failures"]} == \
             {"notes.txt": attempt, "missing.mp4": attempt}
+    # the rerun probed no clip: the bad entries, failed again at once, make no rate
+    assert probe["items_per_s"] == 0.0 and probe["eta_s"] is None
 
 
 # -- 1. the whole pipeline through the CLI over two real endpoints -----------------------------
