@@ -93,6 +93,15 @@ def _config(path: Path, run: dict, stages: dict, runner: dict | None = None,
     return path
 
 
+def _lines(text: str) -> list[str]:
+    return [ln.strip() for ln in text.splitlines()]
+
+
+def _counts(repo) -> dict:
+    return {t: repo.db.query(f"SELECT COUNT(*) AS n FROM {t}")[0]["n"]
+            for t in ("pose_tracks", "qa_items", "model_answers")}
+
+
 def _track(result: dict):
     from models.engine.stages.basic import track_from_result
 
@@ -311,7 +320,7 @@ def test_full_pipeline_over_two_real_endpoints_then_merge(tmp_path, short_clips,
     # progress on stderr: every stage with its rate and ETA
     for name in stages:
         assert any(line.startswith(name) and "/s ETA" in line
-                   for line in r_lines(ran.stderr)), (name, ran.stderr[-2000:])
+                   for line in _lines(ran.stderr)), (name, ran.stderr[-2000:])
 
     # merge into a project, check it with the repository API; a second merge adds nothing
     proj = tmp_path / "p.aastudio"
@@ -347,15 +356,6 @@ def test_full_pipeline_over_two_real_endpoints_then_merge(tmp_path, short_clips,
         assert _counts(repo) == counts
     finally:
         repo.close()
-
-
-def r_lines(text: str) -> list[str]:
-    return [ln.strip() for ln in text.splitlines()]
-
-
-def _counts(repo) -> dict:
-    return {t: repo.db.query(f"SELECT COUNT(*) AS n FROM {t}")[0]["n"]
-            for t in ("pose_tracks", "qa_items", "model_answers")}
 
 
 # -- 2. an endpoint dies mid-run ---------------------------------------------------------------
