@@ -5,7 +5,8 @@ shard at a time) and merged by what it holds, whatever stage made it:
 
 - ``"track"`` or ``"track_npz"`` (bytes of ``PoseTrack.to_npz_bytes``; the ``poses``
   stage): the clip's track goes into the pose cache (keyed by content hash, backend and
-  settings: merging again replaces it with the same track);
+  settings; a complete track of the same backend version already there is kept, so
+  merging again adds nothing);
 - ``"qa"``, ``"records"`` (the rule ``qa`` stage) or ``"items"`` (``p3_qa``): lists of
   ``QARecord.to_dict()`` dicts:
   added to the QA tables in large transactions; an existing qa_id is kept (so merging
@@ -122,6 +123,18 @@ def _answers(result: dict, row: dict, key: str) -> list:
     return out
 
 
+def _has_track(repo, digest: str, track) -> bool:
+    """The project already holds this clip's complete track of the same backend, version
+    and settings (merging again leaves it as it is and counts nothing)."""
+    from ..store.repo_poses import settings_key  # noqa: PLC0415
+
+    rows = repo.db.query("SELECT frames, complete, backend_version FROM pose_tracks WHERE "
+                         "content_hash=? AND backend=? AND settings_key=?",
+                         (digest, track.backend, settings_key(track.settings)))
+    return bool(rows) and bool(rows[0]["complete"]) and rows[0]["frames"] == len(track) \
+        and rows[0]["backend_version"] == track.backend_version
+
+
 def _merged_answer_keys(repo) -> set:
     rows = repo.db.query("SELECT json_extract(generation_params, '$.engine_key') AS k "
                          "FROM model_answers WHERE generation_params LIKE '%engine_key%'")
@@ -188,8 +201,9 @@ def merge_run(run_dir, project, stages: Optional[list] = None) -> dict:
                     except (ValueError, KeyError, OSError) as exc:
                         raise RunFolderError(f"{where}: the pose track cannot be read: "
                                              f"{exc}") from None
-                    repo.save_track(row["item_id"], t)
-                    counts["tracks"] += 1
+                    if not _has_track(repo, row["item_id"], t):
+                        repo.save_track(row["item_id"], t)
+                        counts["tracks"] += 1
                 if result.get("qa") or result.get("records") or result.get("items"):
                     qa_buf.extend(_qa_records(result, row, where, present))
                     if len(qa_buf) >= QA_CHUNK:

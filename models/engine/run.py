@@ -94,11 +94,13 @@ class _Tracker:
                 s[k] += v
             s["pending"] = max(0, s["total"] - s["done"] - s["failed"] - s["blocked"])
 
-    def record(self, o: Outcome) -> None:
-        """Count an outcome of a task that was pending (failed ones had attempts left)."""
+    def record(self, o: Outcome, timed: bool = True) -> None:
+        """Count an outcome of a task that was pending (failed ones had attempts left);
+        ``timed``: it counts in the stage's rate (not the manifest's bad entries, which
+        fail at once in the driver)."""
         with self.lock:
             s = self.stages[o.task.stage]
-            s["_count"] += 1
+            s["_count"] += int(timed)
             if o.status == "ok":
                 s["done"] += 1
             else:
@@ -233,18 +235,21 @@ def _run(cfg: RunConfig, folder: RunFolder, run_id: str, runner: Runner, ctx: Jo
                                             [keys[n][it.id] for n in stage.needs])
                           for it in items}
             ks = keys[name].values()
-            tracker.stage(name, len(items), sum(1 for k in ks if k in done),
-                          sum(1 for k in ks if k not in done and failed.get(k, 0) >= budget))
+            total = len(items)
+            gave_up = sum(1 for k in ks if k not in done and failed.get(k, 0) >= budget)
+            if name == PROBE and probes:     # the manifest's bad entries count in probe too
+                total += len(probes)
+                gave_up += sum(1 for p in probes if p[4] >= budget)
+            tracker.stage(name, total, sum(1 for k in ks if k in done), gave_up)
         tracker.start()
         for key, name, path, reason, prior in probes:
             if prior >= budget:
                 continue
             task = Task(key=key, stage=PROBE, item=Item(id="", video=path, name=name),
                         params={})
-            tracker.begin(PROBE)
             o = Outcome(task, "failed", None, reason, prior + 1, 0.0, "driver")
             sink.write(o)
-            tracker.record(o)
+            tracker.record(o, timed=False)
         for name, params in cfg.stages.items():
             _run_stage(name, params, cfg, items, keys, sink, runner, inner, tracker, budget)
             if token.cancelled:
