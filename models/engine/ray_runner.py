@@ -40,10 +40,25 @@ def _ray_batch(modules, stage_name: str, tasks: list, retries: int, stage=None) 
     return run_batch(stage, tasks, JobContext(), retries)
 
 
+def _token_mode_when_joining() -> None:
+    """Ray 2.59+ starts clusters with token authentication, but a driver joining one by
+    address only sends the token in token mode. With a token at hand (RAY_AUTH_TOKEN,
+    RAY_AUTH_TOKEN_PATH or the default file that ``ray start`` writes) and no mode chosen,
+    choose token mode; a cluster without authentication accepts such a driver too."""
+    if os.environ.get("RAY_AUTH_MODE"):
+        return
+    default = os.path.join(os.path.expanduser("~"), ".ray", "auth_token")
+    if (os.environ.get("RAY_AUTH_TOKEN") or os.environ.get("RAY_AUTH_TOKEN_PATH")
+            or os.path.isfile(default)):
+        os.environ["RAY_AUTH_MODE"] = "token"
+
+
 class RayRunner:
     def __init__(self, address: str = "", num_cpus: Optional[int] = None,
                  max_in_flight: Optional[int] = None, max_retries: int = 3,
                  poll_s: float = 0.2, chunk: int = 1) -> None:
+        if address:
+            _token_mode_when_joining()       # read by Ray when it is imported
         try:
             import ray  # noqa: PLC0415
         except ImportError:
