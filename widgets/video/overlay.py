@@ -135,9 +135,17 @@ class SkeletonItem(QGraphicsItem):
         idx = np.flatnonzero(shown)
         vis = np.clip(np.where(np.isnan(p[idx, 2]), 1.0, p[idx, 2]), 0, 1)
         levels = np.rint(vis * ALPHA_LEVELS).astype(int).tolist()
+        brushes, sides, unreliable = self._brushes, self._joint_side, self.unreliable
+        set_brush, draw, last = painter.setBrush, painter.drawEllipse, None
         for j, level, (x, y) in zip(idx.tolist(), levels, p[idx, :2].tolist()):
-            painter.setBrush(self._brush("unreliable" if self.unreliable else self._joint_side[j], level))
-            painter.drawEllipse(QPointF(x, y), r, r)
+            key = ("unreliable" if unreliable else sides[j], level)
+            brush = brushes.get(key)
+            if brush is None:
+                brush = self._brush(*key)
+            if brush is not last:       # the painter keeps a brush until told otherwise
+                set_brush(brush)
+                last = brush
+            draw(QPointF(x, y), r, r)
 
     # -- hover ------------------------------------------------------------------------------------
     def joint_at(self, pos: QPointF, radius: Optional[float] = None) -> Optional[int]:
