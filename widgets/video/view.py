@@ -60,6 +60,7 @@ class FrameItem(QGraphicsItem):
         super().__init__()
         self._image = QImage()
         self._size = QSizeF()
+        self._rect = QRectF()   # boundingRect(), asked for several times per frame
         self._keep = None  # the numpy array the QImage points into
         self._mode = Qt.TransformationMode.SmoothTransformation
         self._blit_key: Optional[tuple] = None   # the painter's transform the next holds for
@@ -69,6 +70,7 @@ class FrameItem(QGraphicsItem):
         size = QSizeF(image.size()) if size is None else QSizeF(size)
         if size != self._size:
             self.prepareGeometryChange()
+            self._rect = QRectF(0, 0, size.width(), size.height())
         if size != self._size or image.size() != self._image.size():
             self._blit_key = None
         self._image, self._keep, self._size = image, keep, size
@@ -85,7 +87,7 @@ class FrameItem(QGraphicsItem):
         self.update()
 
     def boundingRect(self) -> QRectF:
-        return QRectF(0, 0, self._size.width(), self._size.height())
+        return QRectF(self._rect)
 
     def paint(self, painter: QPainter, option, widget=None) -> None:
         if not self._image.isNull() and not self._blit(painter):
