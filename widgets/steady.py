@@ -5,7 +5,8 @@ through every parent up to the main window, whose relayout re-places all docks (
 animated docks, starts a geometry animation per dock): per displayed frame while playing.
 ``set_steady_text`` gives the widget a fixed size that only ever grows (to fit the widest
 text seen so far, never below its minimum), so a new text of no greater width repaints the
-widget alone.
+widget alone. ``reserve_text`` sizes it up front for the widest text a clip can show
+(every digit counted at the font's widest digit), so playing never grows it at all.
 """
 from __future__ import annotations
 
@@ -18,4 +19,18 @@ def set_steady_text(widget, text: str) -> None:
     fixed = widget.minimumSize() == widget.maximumSize()
     need = widget.sizeHint().expandedTo(widget.minimumSize())
     if not fixed or need != widget.minimumSize():
+        widget.setFixedSize(need)
+
+
+def reserve_text(widget, sample: str) -> None:
+    """Grow ``widget``'s fixed size (as ``set_steady_text`` keeps it) to fit ``sample`` with
+    each digit drawn as the font's widest digit; the text shown does not change."""
+    metrics = widget.fontMetrics()
+    widest = max("0123456789", key=metrics.horizontalAdvance)
+    shown = widget.text()
+    widget.setText("".join(widest if c.isdigit() else c for c in sample))
+    need = widget.sizeHint().expandedTo(widget.minimumSize())
+    widget.setText(shown)
+    need = need.expandedTo(widget.sizeHint())
+    if need != widget.minimumSize() or widget.minimumSize() != widget.maximumSize():
         widget.setFixedSize(need)

@@ -304,3 +304,34 @@ def test_motion_interval_from_marks_region_and_signal_choice(ctx, qtbot, clip):
     rep = next(f for f in panel.facts if f.kind == "repetition")
     assert rep.extra["signal"] == "right hand height" and rep.value == 0
     assert len(panel.peaks.getData()[0]) == 0
+
+
+def test_highlight_ring_drawn_around_the_joints_and_hidden_while_nothing_is_ringed(qtbot):
+    from PySide6.QtCore import QRectF
+
+    from widgets.describe.highlight import HighlightItem
+    from widgets.video.view import VideoView
+
+    view = VideoView()
+    qtbot.addWidget(view)
+    view.set_overlay_visible(False)              # the ring alone on a black frame
+    view.show_frame(np.zeros((360, 640, 3), np.uint8), [])
+    item = HighlightItem()
+    view.scene().addItem(item)
+    pose = np.full((33, 3), np.nan)
+    pose[13] = (300, 180, 0.9)
+    pose[15] = (500, 100, 0.2)                   # too faint to ring
+    bounds = QRectF(0, 0, 640, 360)
+
+    def yellow(img, x, y):
+        c = img.pixelColor(x, y)
+        return c.red() > 200 and c.green() > 180 and c.blue() < 120
+    assert not item.isVisible()                  # nothing ringed yet: not even painted
+    item.set_state(pose, (13, 15), bounds)
+    img = view.render_scene()
+    assert item.isVisible() and item.ringed() == [13]
+    assert yellow(img, 308, 180) and yellow(img, 292, 180) and not yellow(img, 300, 180)
+    assert not any(yellow(img, 500 + dx, 100) for dx in range(-10, 11))
+    item.set_state(pose, (), bounds)             # cleared: hidden again, no ring left
+    img = view.render_scene()
+    assert not item.isVisible() and not yellow(img, 308, 180)

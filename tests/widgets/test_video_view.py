@@ -392,3 +392,24 @@ def test_a_frame_at_its_own_size_on_screen_is_copied_pixel_for_pixel(qtbot):
                     for y in range(45)])
     assert (got == small[..., [2, 1, 0]]).all()
     assert not render(0.5)[0]           # zoomed in: Qt scales it
+
+
+def test_transport_label_keeps_its_size_for_every_frame_of_the_clip(qtbot, ctx, clip):
+    """Sized for the clip's widest frame text when it opens: a frame number with more
+    digits later (e.g. while playing) never re-lays out the window around it."""
+    from widgets.video.transport import TransportBar
+
+    bar = TransportBar(ctx)
+    qtbot.addWidget(bar)
+    bar.show()
+    player = ctx.player
+    with qtbot.waitSignal(player.frameChanged, timeout=10000):
+        player.open(clip("basketball_gym.mp4"))
+    assert bar.label.text().startswith("frame 0 / 299")
+    size = bar.label.size()
+    for frame in (8, 99, 188, 299):
+        with qtbot.waitSignal(player.frameChanged, timeout=10000):
+            player.seek(frame)
+        assert bar.label.text().startswith(f"frame {frame} / 299")
+        assert bar.label.minimumSize() == bar.label.maximumSize() == size, frame
+        assert bar.label.sizeHint().width() <= size.width()

@@ -26,12 +26,14 @@ class HighlightItem(QGraphicsItem):
         self.pose: Optional[np.ndarray] = None
         self._bounds = QRectF(0, 0, 1, 1)
         self.setZValue(3)
+        self.setVisible(False)   # nothing to ring: the scene need not paint it per frame
 
     def set_state(self, pose: Optional[np.ndarray], joints, bounds: QRectF) -> None:
         self.prepareGeometryChange()
         self._bounds = QRectF(bounds)
         self.pose = None if pose is None else np.asarray(pose, dtype=np.float64)
         self.joints = tuple(joints)
+        self.setVisible(bool(self.joints))
         self.update()
 
     def ringed(self) -> list[int]:

@@ -39,14 +39,18 @@ class SkeletonItem(QGraphicsItem):
         self.skeleton = skeleton or blazepose()
         self._bones = np.array(self.skeleton.bones, dtype=int).reshape(-1, 2)
         bone_side = [self.skeleton.bone_side(tuple(b)) for b in self._bones]
-        self._side_bones = {side: self._bones[[i for i, s in enumerate(bone_side) if s == side]]
-                            for side in SIDE_COLORS}
+        # per side: (bone index, joint a, joint b) in bone order, for the painter
+        self._side_bone_list = {side: [(i, int(a), int(b)) for i, (a, b) in
+                                       enumerate(self._bones.tolist()) if bone_side[i] == side]
+                                for side in SIDE_COLORS}
         self._joint_side = [self.skeleton.side(j) for j in range(self.skeleton.n)]
         self._brushes: dict = {}  # (side, alpha level) -> QBrush, built on first use
         self._pens: dict = {}     # (side, width) -> QPen of the bones
         self._pose: Optional[np.ndarray] = None   # (joints, 3): x px, y px, visibility
         self.unreliable = ""      # why the pose is not reliable ("" = reliable)
         self._bounds = QRectF(0, 0, 1, 1)
+        self._line_width = self._rect = None
+        self._set_bounds(self._bounds)
         self.threshold = DEFAULT_THRESHOLD
         self.setAcceptHoverEvents(True)
         self.setZValue(1)
@@ -57,7 +61,7 @@ class SkeletonItem(QGraphicsItem):
         """``unreliable``: the reason the pose is not to be trusted ("" when it is)."""
         if bounds is not None and bounds != self._bounds:
             self.prepareGeometryChange()
-            self._bounds = QRectF(bounds)
+            self._set_bounds(bounds)
         self._pose = None if pose is None else np.asarray(pose, dtype=np.float64)
         self.unreliable = unreliable or ""
         self.update()
@@ -78,34 +82,44 @@ class SkeletonItem(QGraphicsItem):
         vis = np.where(np.isnan(p[:, 2]), 1.0, p[:, 2])
         return ~np.isnan(p[:, 0]) & ~np.isnan(p[:, 1]) & (vis >= self.threshold)
 
+    def _set_bounds(self, bounds: QRectF) -> None:
+        """The image area, with the bone width and the item's area that follow from it
+        (worked out here once: the scene asks for the area several times per frame)."""
+        self._bounds = QRectF(bounds)
+        self._line_width = line_width(int(bounds.width()), int(bounds.height()))
+        pad = self._line_width * 3
+        self._rect = self._bounds.adjusted(-pad, -pad, pad, pad)
+
     def _width(self) -> float:
-        return line_width(int(self._bounds.width()), int(self._bounds.height()))
+        return self._line_width
 
     # -- drawing -------------------------------------------------------------------------------
     def boundingRect(self) -> QRectF:
-        pad = self._width() * 3
-        return self._bounds.adjusted(-pad, -pad, pad, pad)
+        return QRectF(self._rect)
 
     def paint(self, painter: QPainter, option, widget=None) -> None:
         if self._pose is None:
             return
-        shown = self.shown_joints()
+        # one pass in plain Python over the ~33 joints: cheaper per frame than a dozen
+        # numpy calls on arrays this small; the same test as ``shown_joints``
+        rows, thr = self._pose.tolist(), self.threshold
+        shown = [x == x and y == y and (1.0 if v != v else v) >= thr for x, y, v in rows]
         # Only inside the image: a joint estimated beyond the frame edge would otherwise be
         # painted outside the item's area and stay on screen after the pose is gone.
         painter.setClipRect(self._bounds)
         painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
-        self._paint_bones(painter, shown)
-        self._paint_joints(painter, shown)
+        self._paint_bones(painter, rows, shown)
+        self._paint_joints(painter, rows, shown)
 
-    def _paint_bones(self, painter: QPainter, shown: np.ndarray) -> None:
-        p, w = self._pose, self._width()
-        for side, bones in self._side_bones.items():
-            ok = bones[shown[bones[:, 0]] & shown[bones[:, 1]]]
-            if not len(ok):
-                continue
-            segments = np.concatenate([p[ok[:, 0], :2], p[ok[:, 1], :2]], axis=1).tolist()
-            painter.setPen(self._bone_pen("unreliable" if self.unreliable else side, w))
-            painter.drawLines([QLineF(*seg) for seg in segments])
+    def _paint_bones(self, painter: QPainter, rows: list, shown: list) -> None:
+        """One ``drawLines`` per side, its bones in skeleton order."""
+        w = self._width()
+        for side, side_bones in self._side_bone_list.items():
+            lines = [QLineF(rows[a][0], rows[a][1], rows[b][0], rows[b][1])
+                     for _i, a, b in side_bones if shown[a] and shown[b]]
+            if lines:
+                painter.setPen(self._bone_pen("unreliable" if self.unreliable else side, w))
+                painter.drawLines(lines)
 
     def _bone_pen(self, side: str, width: float) -> QPen:
         """Flat caps: the joint discs (wider than a bone) cover every bone end, and
@@ -128,16 +142,25 @@ class SkeletonItem(QGraphicsItem):
             self._brushes[key] = QBrush(color)
         return self._brushes[key]
 
-    def _paint_joints(self, painter: QPainter, shown: np.ndarray) -> None:
-        """Joint discs; opacity follows visibility (quantised to ALPHA_LEVELS steps)."""
-        p, r = self._pose, self._width() * 1.3
+    def _paint_joints(self, painter: QPainter, rows: list, shown: list) -> None:
+        """Joint discs in joint order; opacity follows visibility (quantised to
+        ALPHA_LEVELS steps, unknown visibility counting as 1)."""
+        r = self._width() * 1.3
         painter.setPen(JOINT_OUTLINE)  # a 1 px cosmetic outline: a third of a wide stroke's cost
-        idx = np.flatnonzero(shown)
-        vis = np.clip(np.where(np.isnan(p[idx, 2]), 1.0, p[idx, 2]), 0, 1)
-        levels = np.rint(vis * ALPHA_LEVELS).astype(int).tolist()
-        for j, level, (x, y) in zip(idx.tolist(), levels, p[idx, :2].tolist()):
-            painter.setBrush(self._brush("unreliable" if self.unreliable else self._joint_side[j], level))
-            painter.drawEllipse(QPointF(x, y), r, r)
+        brushes, sides, unreliable = self._brushes, self._joint_side, self.unreliable
+        set_brush, draw, last = painter.setBrush, painter.drawEllipse, None
+        for j, (x, y, v) in enumerate(rows):
+            if not shown[j]:
+                continue
+            level = round((1.0 if v != v else min(max(v, 0.0), 1.0)) * ALPHA_LEVELS)
+            key = ("unreliable" if unreliable else sides[j], level)
+            brush = brushes.get(key)
+            if brush is None:
+                brush = self._brush(*key)
+            if brush is not last:       # the painter keeps a brush until told otherwise
+                set_brush(brush)
+                last = brush
+            draw(QPointF(x, y), r, r)
 
     # -- hover ------------------------------------------------------------------------------------
     def joint_at(self, pos: QPointF, radius: Optional[float] = None) -> Optional[int]:

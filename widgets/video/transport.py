@@ -13,7 +13,7 @@ from PySide6.QtWidgets import (QComboBox, QHBoxLayout, QLabel, QLineEdit, QSlide
 from app.controllers.player import SPEEDS
 
 from ..rate import FrameRate
-from ..steady import set_steady_text
+from ..steady import reserve_text, set_steady_text
 
 MARK_COLORS = {"A": QColor(120, 230, 140), "B": QColor(240, 120, 200)}  # as on the angle plot
 LOOP_COLOR = QColor(255, 210, 80, 70)
@@ -210,6 +210,9 @@ class TransportBar(QWidget):
         self.slider.setValue(0)
         self._updating = False
         self.setEnabled(True)
+        # room for every frame's text of this clip now: a wider number while playing would
+        # otherwise re-lay out the window (and resize the video) in the middle of playback
+        reserve_text(self.label, self._frame_text(max(0, self.player.frame_count - 1)))
         self._show_marks()
 
     def _on_no_clip(self) -> None:
@@ -251,9 +254,12 @@ class TransportBar(QWidget):
             self._updating = True
             self.slider.setValue(frame)
             self._updating = False
+        set_steady_text(self.label, self._frame_text(frame))
+
+    def _frame_text(self, frame: int) -> str:
         info = self.player.video_info
-        set_steady_text(self.label, f"frame {frame} / {info.frame_count - 1}   "
-                        f"{format_time(info.time_of(frame))} / {format_time(info.duration)}")
+        return (f"frame {frame} / {info.frame_count - 1}   "
+                f"{format_time(info.time_of(frame))} / {format_time(info.duration)}")
 
     def _on_playing(self, playing: bool) -> None:
         icon = QStyle.StandardPixmap.SP_MediaPause if playing else QStyle.StandardPixmap.SP_MediaPlay

@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (QGraphicsItem, QGraphicsScene,
 from .overlay import DEFAULT_THRESHOLD, SkeletonItem
 
 ZOOM_STEP = 1.15
+_IDENTITY = QTransform()
 
 
 def to_qimage(rgb: np.ndarray) -> QImage:
@@ -59,13 +60,19 @@ class FrameItem(QGraphicsItem):
         super().__init__()
         self._image = QImage()
         self._size = QSizeF()
+        self._rect = QRectF()   # boundingRect(), asked for several times per frame
         self._keep = None  # the numpy array the QImage points into
         self._mode = Qt.TransformationMode.SmoothTransformation
+        self._blit_key: Optional[tuple] = None   # the painter's transform the next holds for
+        self._blit_at: Optional[QPointF] = None  # where a pixel-for-pixel copy goes (or None)
 
     def set_image(self, image: QImage, keep=None, size: Optional[QSizeF] = None) -> None:
         size = QSizeF(image.size()) if size is None else QSizeF(size)
         if size != self._size:
             self.prepareGeometryChange()
+            self._rect = QRectF(0, 0, size.width(), size.height())
+        if size != self._size or image.size() != self._image.size():
+            self._blit_key = None
         self._image, self._keep, self._size = image, keep, size
         self.update()
 
@@ -80,33 +87,40 @@ class FrameItem(QGraphicsItem):
         self.update()
 
     def boundingRect(self) -> QRectF:
-        return QRectF(0, 0, self._size.width(), self._size.height())
+        return QRectF(self._rect)
 
     def paint(self, painter: QPainter, option, widget=None) -> None:
-        if not self._image.isNull():
+        if not self._image.isNull() and not self._blit(painter):
             smooth = self._mode == Qt.TransformationMode.SmoothTransformation
             painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, smooth)
-            if not self._blit(painter):
-                painter.drawImage(self.boundingRect(), self._image)
+            painter.drawImage(self.boundingRect(), self._image)
 
     def _blit(self, painter: QPainter) -> bool:
         """Draw the image pixel for pixel when it lands at its own size on the device
         (a playing frame scaled down to the view's size): a plain copy, about four times
-        cheaper than Qt's scaled drawing of the same pixels. False when it would not."""
+        cheaper than Qt's scaled drawing of the same pixels. False when it would not.
+        Where it goes is worked out once per view transform (not per frame)."""
         t = painter.worldTransform()
-        kind = QTransform.TransformationType
-        if (t.type() not in (kind.TxNone, kind.TxTranslate, kind.TxScale)
-                or painter.device().devicePixelRatioF() != 1.0):
+        key = (t.m11(), t.m12(), t.m21(), t.m22(), t.dx(), t.dy(),
+               painter.device().devicePixelRatioF())
+        if key != self._blit_key:
+            self._blit_key, self._blit_at = key, self._blit_point(t, key[-1])
+        if self._blit_at is None:
             return False
+        painter.setWorldTransform(_IDENTITY)
+        painter.drawImage(self._blit_at, self._image)
+        painter.setWorldTransform(t)
+        return True
+
+    def _blit_point(self, t: QTransform, ratio: float) -> Optional[QPointF]:
+        kind = QTransform.TransformationType
+        if t.type() not in (kind.TxNone, kind.TxTranslate, kind.TxScale) or ratio != 1.0:
+            return None
         target = t.mapRect(self.boundingRect())
         img = self._image
         if abs(target.width() - img.width()) > 1 or abs(target.height() - img.height()) > 1:
-            return False
-        painter.save()
-        painter.resetTransform()
-        painter.drawImage(QPointF(round(target.x()), round(target.y())), img)
-        painter.restore()
-        return True
+            return None
+        return QPointF(round(target.x()), round(target.y()))
 
 
 class VideoView(QGraphicsView):
@@ -121,6 +135,7 @@ class VideoView(QGraphicsView):
         self.threshold = DEFAULT_THRESHOLD
         self.overlay_visible = True
         self.message_item = self._make_message()
+        self._message, self._message_at = "", QRectF()   # what message_item shows, where
         self._image: Optional[np.ndarray] = None
         self._source: Optional[tuple[int, int]] = None   # (w, h) of the full frame shown
         self._auto_fit = True
@@ -140,8 +155,12 @@ class VideoView(QGraphicsView):
         if self.frame_item.image().isNull() or frame.width() < 4 or frame.height() < 4:
             painter.fillRect(rect, self.backgroundBrush())
             return
-        for part in outside(rect, frame.adjusted(1, 1, -1, -1)):
-            painter.fillRect(part, self.backgroundBrush())
+        inner = frame.adjusted(1, 1, -1, -1)
+        if inner.contains(rect):
+            return
+        brush = self.backgroundBrush()
+        for part in outside(rect, inner):
+            painter.fillRect(part, brush)
 
     def _make_message(self) -> QGraphicsSimpleTextItem:
         item = QGraphicsSimpleTextItem()
@@ -183,8 +202,10 @@ class VideoView(QGraphicsView):
             item.set_pose(poses[i] if i < len(poses) else None, bounds,
                           unreliable[i] if i < len(unreliable) else "")
             item.setVisible(self.overlay_visible)
-        self.message_item.setText(message)
-        self.message_item.setPos(bounds.topLeft())
+        if message != self._message or bounds != self._message_at:
+            self._message, self._message_at = message, bounds
+            self.message_item.setText(message)
+            self.message_item.setPos(bounds.topLeft())
 
     def _set_image(self, image: np.ndarray, source: Optional[tuple[int, int]] = None) -> None:
         size = (image.shape[1], image.shape[0]) if source is None else tuple(source)
