@@ -15,7 +15,10 @@ the Evaluation tab in front at the bottom); compare-frames (the Compare frames p
 1400x720, on two reliable frames of the clip that differ most, or ``--pair A,B``);
 compare-models (the window at 1700x1050 with the Compare models panel: two tiny local
 checkpoints built by ``models/vlm/tiny.py`` and the rule-based describer answering a
-multiple-choice question of the project's QA items on the clip). With ``--root`` each
+multiple-choice question of the project's QA items on the clip); dataset-runs (the window
+at its default 1440x900 with the Dataset runs panel in front on a real finished run: the
+clip, a copy of it and a text file through probe, poses, rule QA and P1 with the rule-based
+describer, in ``<out>/runs``). With ``--root`` each
 view is also grabbed from the X server (``import -window root``) as ``<name>-root.png``.
 
 The README's compare pictures: a project with the clip's QA items
@@ -34,7 +37,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 VIEWS = ("window", "evaluation-docked", "evaluation", "curation", "motion", "compare-frames",
-         "compare-models")
+         "compare-models", "dataset-runs")
 TINY_FAMILIES = ("smolvlm", "qwen2_5_vl")
 
 
@@ -246,8 +249,44 @@ def main(argv=None) -> int:
             save(win, out, "compare-models", args.root)
             win.docks["compare_models"].hide()
             win.resize(size)
+        elif name == "dataset-runs":
+            size = win.size()
+            win.resize(1440, 900)
+            root = (out / "runs").resolve()
+            run_dir = make_demo_run(Path(args.clip).resolve(), out.resolve(), root)
+            dock = win.show_panel("dataset_runs")
+            panel = win.panels["dataset_runs"]
+            panel.controller.set_root(str(root))
+            panel.controller.refresh()
+            panel.select_run(str(run_dir))
+            settle(1000)
+            save(win, out, "dataset-runs", args.root)
+            dock.hide()
+            win.resize(size)
     ctx.shutdown()
     return 0
+
+
+def make_demo_run(clip: Path, out: Path, root: Path) -> Path:
+    """A real run over the clip, a one-byte-different copy of it and a text file."""
+    import shutil  # noqa: PLC0415
+
+    from models.engine.run import run_config_file  # noqa: PLC0415
+
+    src = out / "run_input"
+    src.mkdir(parents=True, exist_ok=True)
+    shutil.copy(clip, src / clip.name)
+    copy = src / f"copy_of_{clip.name}"
+    copy.write_bytes(clip.read_bytes() + b"\0")
+    (src / "notes.txt").write_text("not a video\n")
+    (src / "list.csv").write_text(f"video\n{clip.name}\n{copy.name}\nnotes.txt\n")
+    cfg = out / "demo_run.toml"
+    cfg.write_text(f'[run]\nmanifest = "{src / "list.csv"}"\noutput = "{root / "demo"}"\n'
+                   '[stages.poses]\n[stages.qa]\n[stages.p1_describe]\nmodel = "rule"\n'
+                   'windows = 2\n')
+    if not (root / "demo" / "run.json").is_file():
+        run_config_file(cfg)
+    return root / "demo"
 
 
 if __name__ == "__main__":
