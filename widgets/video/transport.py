@@ -117,6 +117,9 @@ class TransportBar(QWidget):
     def __init__(self, ctx, parent=None) -> None:
         super().__init__(parent)
         self.setObjectName("transport")
+        # opaque (the window's own colour): the label and slider, repainted ~30 times a
+        # second while playing, repaint from this bar down, not from the main window down
+        self.setAutoFillBackground(True)
         self.player = ctx.player
         self.marks = ctx.marks
         outer = QVBoxLayout(self)

@@ -128,7 +128,10 @@ class VideoView(QGraphicsView):
 
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
-        self.setScene(QGraphicsScene(self))
+        scene = QGraphicsScene(self)
+        # a handful of items, repainted every frame: a spatial index only adds bookkeeping
+        scene.setItemIndexMethod(QGraphicsScene.ItemIndexMethod.NoIndex)
+        self.setScene(scene)
         self.frame_item = FrameItem()
         self.scene().addItem(self.frame_item)
         self.skeletons: list[SkeletonItem] = []
@@ -146,13 +149,19 @@ class VideoView(QGraphicsView):
         self.setBackgroundBrush(QBrush(QColor(24, 25, 28)))
         self.setFrameShape(QGraphicsView.Shape.NoFrame)
         self.setMinimumSize(320, 180)
+        # drawBackground fills all the opaque frame does not cover: the viewport's own
+        # background fill (a full-viewport fill before every repaint) would only be painted over
+        self.viewport().setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent, True)
 
     def drawBackground(self, painter: QPainter, rect: QRectF) -> None:
         """Fill only what the opaque frame does not cover: no full-frame overdraw per
         displayed frame (the band 1 px inside the frame edge is filled too, so a
-        fractional edge never shows stale pixels)."""
+        fractional edge never shows stale pixels). A picture with transparency gets the
+        background under all of it."""
         frame = self.frame_item.boundingRect()
-        if self.frame_item.image().isNull() or frame.width() < 4 or frame.height() < 4:
+        image = self.frame_item.image()
+        if (image.isNull() or image.hasAlphaChannel() or frame.width() < 4
+                or frame.height() < 4):
             painter.fillRect(rect, self.backgroundBrush())
             return
         inner = frame.adjusted(1, 1, -1, -1)
