@@ -483,3 +483,32 @@ def test_transport_updates_repaint_the_bar_not_the_video_panel_around_it(qtbot, 
     shot = panel.grab().toImage()                        # the bar keeps the window's colour
     assert shot.pixelColor(bar.x() + bar.width() - 3, bar.y() + 3) == \
         panel.palette().color(panel.backgroundRole())
+
+
+def test_seek_bar_value_changes_repaint_the_handle_stretch_as_a_full_repaint_draws_it(qtbot):
+    """A new value repaints only the stretch the handle left and reached: what is on
+    screen afterwards is the bar drawn afresh, for small and large moves either way."""
+    from PySide6.QtCore import QPoint
+    from PySide6.QtWidgets import QApplication, QVBoxLayout, QWidget
+
+    from widgets.video.transport import MarkedSlider
+
+    top = QWidget()
+    qtbot.addWidget(top)
+    slider = MarkedSlider()
+    QVBoxLayout(top).addWidget(slider)
+    slider.setRange(0, 299)
+    top.resize(700, 60)
+    top.show()
+    qtbot.waitExposed(top)
+    painted = []
+    for value in (1, 2, 3, 40, 39, 299, 0, 150):
+        slider.setValue(value)
+        QApplication.processEvents()
+        at = slider.mapTo(top, QPoint(0, 0))
+        screen = top.screen().grabWindow(top.winId(), at.x(), at.y(), slider.width(),
+                                         slider.height()).toImage()
+        afresh = top.grab(slider.geometry()).toImage().convertToFormat(screen.format())
+        assert screen == afresh, value
+        painted.append(screen)
+    assert painted[0] != painted[-1]
