@@ -335,3 +335,42 @@ def test_highlight_ring_drawn_around_the_joints_and_hidden_while_nothing_is_ring
     item.set_state(pose, (), bounds)             # cleared: hidden again, no ring left
     img = view.render_scene()
     assert not item.isVisible() and not yellow(img, 308, 180)
+
+
+def test_describe_rows_follow_other_facts_in_place_and_keep_the_selected_fact(ctx, qtbot, clip):
+    """Another set of facts (more, fewer, reordered) updates the rows there are instead of
+    rebuilding the list: every row shows its fact, the selected fact stays selected
+    wherever it moves, a dropped one leaves nothing selected."""
+    from PySide6.QtCore import Qt
+
+    from widgets.describe.panel import DescribePanel, fact_row
+
+    panel = DescribePanel(ctx)
+    qtbot.addWidget(panel)
+    panel.show()
+    _open(ctx, qtbot, clip, lambda i: SynthPose().bend("left_knee", 40 + 2 * i).world())
+    panel.refresh()
+    facts = list(panel.facts)
+    assert len(facts) >= 6
+    tree = panel.tree
+
+    def shown():
+        return [[tree.topLevelItem(i).text(c) for c in range(4)]
+                for i in range(tree.topLevelItemCount())]
+
+    def selected():
+        return [tree.topLevelItem(i).data(0, Qt.ItemDataRole.UserRole)
+                for i in range(tree.topLevelItemCount()) if tree.topLevelItem(i).isSelected()]
+    first = tree.topLevelItem(0)
+    tree.topLevelItem(3).setSelected(True)
+    pick = facts[3].quantity
+    for other in (facts[1:], facts[::-1], facts[:4] + facts[5:], facts + facts[:0]):
+        panel._show(other, "text")
+        assert shown() == [fact_row(f) for f in other]
+        assert selected() == [pick]
+        assert tree.topLevelItem(0) is first          # the row there was, not a new one
+    panel._show(facts[4:], "text")                     # the selected fact is gone
+    assert shown() == [fact_row(f) for f in facts[4:]] and selected() == []
+    assert tree.currentItem() is None
+    panel._show([], "")
+    assert tree.topLevelItemCount() == 0

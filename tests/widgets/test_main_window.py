@@ -108,6 +108,39 @@ def test_angle_plot_cursor_follows_frames_without_redrawing_the_plot(qtbot, wind
         qtbot.mouseRelease(panel.cursor, Qt.MouseButton.LeftButton, pos=to)
 
 
+def test_angle_plot_curves_kept_as_pictures_follow_new_data(qtbot, window, clip):
+    """The curves keep their pictures (the strips the moving cursor uncovers are copied
+    from them): the plot shown is the plot drawn afresh, also after new data and moves."""
+    from PySide6.QtWidgets import QApplication, QGraphicsItem
+
+    player, panel = _angles_on_a_clip(qtbot, window, clip)
+    view = panel.plot.viewport()
+    curves = [c.curve for c in panel.curves.values()]
+    assert {c.cacheMode() for c in curves} == {QGraphicsItem.CacheMode.DeviceCoordinateCache}
+
+    def rows(img):
+        return [[img.pixel(x, y) for x in range(img.width())] for y in range(img.height())]
+
+    def drawn_afresh():                            # every curve drawn now, nothing kept
+        for c in curves:
+            c.setCacheMode(QGraphicsItem.CacheMode.NoCache)
+        img = view.grab().toImage()
+        for c in curves:
+            c.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
+        return rows(img)
+
+    shown = []
+    for track in (synthetic_track(player.frame_count, 340, 256),
+                  synthetic_track(player.frame_count, 340, 256, no_pose=range(60, 140))):
+        player.set_track(track)
+        for frame in (40, 41, 90):
+            panel.cursor.setValue(frame)
+            QApplication.processEvents()
+        shown.append(rows(view.grab().toImage()))
+        assert shown[-1] == drawn_afresh()
+    assert shown[0] != shown[1]
+
+
 def test_marks_from_keys_and_plot(qtbot, window, clip):
     _open(qtbot, window, clip("arm_wrestling.mp4"))
     player, marks = window.ctx.player, window.ctx.marks

@@ -128,6 +128,7 @@ def test_wheel_zooms_and_drag_pans(qtbot, view):
 
 
 def test_overlay_always_belongs_to_the_displayed_frame(qtbot, ctx, clip):
+    from widgets.steady import reserve_text, set_steady_text
     from widgets.video.panel import VideoPanel
 
     panel = VideoPanel(ctx)
@@ -217,6 +218,7 @@ def test_unreliable_pose_is_drawn_dashed_grey_with_the_reason_in_the_tooltip(vie
 
 
 def test_panel_marks_an_unreliable_frame(qtbot, ctx, clip):
+    from widgets.steady import reserve_text, set_steady_text
     from widgets.video.panel import VideoPanel
 
     panel = VideoPanel(ctx)
@@ -251,6 +253,7 @@ def test_a_scaled_down_copy_keeps_the_scene_in_full_frame_pixels(view):
 
 
 def test_display_size_follows_zoom_and_is_none_when_zoomed_in(qtbot, ctx):
+    from widgets.steady import reserve_text, set_steady_text
     from widgets.video.panel import VideoPanel
 
     panel = VideoPanel(ctx)
@@ -413,3 +416,99 @@ def test_transport_label_keeps_its_size_for_every_frame_of_the_clip(qtbot, ctx, 
         assert bar.label.text().startswith(f"frame {frame} / 299")
         assert bar.label.minimumSize() == bar.label.maximumSize() == size, frame
         assert bar.label.sizeHint().width() <= size.width()
+
+
+def test_a_transparent_picture_shows_the_view_background_through_it(qtbot):
+    """The viewport paints no background of its own (the frame covers it): a picture
+    with transparent pixels gets the view's background under them, all over."""
+    from PySide6.QtGui import QColor, QImage
+
+    from widgets.video.view import VideoView
+
+    v = VideoView()
+    qtbot.addWidget(v)
+    v.resize(400, 300)
+    v.show()
+    picture = QImage(160, 90, QImage.Format.Format_ARGB32)
+    picture.fill(QColor(0, 0, 0, 0))
+    for x in range(80):                                  # left half opaque green
+        for y in range(90):
+            picture.setPixelColor(x, y, QColor(20, 200, 40))
+    v.show_picture(picture)
+    shot = v.viewport().grab().toImage()
+    centre = v.mapFromScene(QPointF(40, 45))
+    clear = v.mapFromScene(QPointF(120, 45))
+    assert _rgb(shot, centre.x(), centre.y()) == (20, 200, 40)
+    assert _rgb(shot, clear.x(), clear.y()) == (24, 25, 28)
+    assert _rgb(shot, 200, 5) == (24, 25, 28)            # letterbox
+
+
+def test_transport_updates_repaint_the_bar_not_the_video_panel_around_it(qtbot, ctx):
+    """The frame label and the seek bar change ~30 times a second while playing: their
+    repaint starts at the (opaque) transport bar, never at the panel or window behind it."""
+    from PySide6.QtCore import QEvent, QObject
+    from PySide6.QtWidgets import QApplication
+
+    from widgets.steady import reserve_text, set_steady_text
+    from widgets.video.panel import VideoPanel
+
+    panel = VideoPanel(ctx)
+    qtbot.addWidget(panel)
+    panel.resize(800, 600)
+    panel.show()
+    qtbot.waitExposed(panel)
+    bar = panel.transport
+    painted = []
+
+    class Paints(QObject):
+        def eventFilter(self, obj, event):  # noqa: N802
+            if event.type() == QEvent.Type.Paint:
+                painted.append(obj)
+            return False
+    spy = Paints()
+    reserve_text(bar.label, "frame 99 / 99")             # as a clip's opening does
+    QApplication.processEvents()
+    QApplication.instance().installEventFilter(spy)
+    try:
+        qtbot.wait(50)                                   # what showing it left to paint
+        painted.clear()
+        for text in ("frame 1 / 99", "frame 2 / 99", "frame 3 / 99"):
+            set_steady_text(bar.label, text)
+            bar.slider.setValue(bar.slider.value() + 1)
+            QApplication.processEvents()
+    finally:
+        QApplication.instance().removeEventFilter(spy)
+    assert bar.label in painted and bar in painted
+    assert panel not in painted and panel.view.viewport() not in painted
+    shot = panel.grab().toImage()                        # the bar keeps the window's colour
+    assert shot.pixelColor(bar.x() + bar.width() - 3, bar.y() + 3) == \
+        panel.palette().color(panel.backgroundRole())
+
+
+def test_seek_bar_value_changes_repaint_the_handle_stretch_as_a_full_repaint_draws_it(qtbot):
+    """A new value repaints only the stretch the handle left and reached: what is on
+    screen afterwards is the bar drawn afresh, for small and large moves either way."""
+    from PySide6.QtCore import QPoint
+    from PySide6.QtWidgets import QApplication, QVBoxLayout, QWidget
+
+    from widgets.video.transport import MarkedSlider
+
+    top = QWidget()
+    qtbot.addWidget(top)
+    slider = MarkedSlider()
+    QVBoxLayout(top).addWidget(slider)
+    slider.setRange(0, 299)
+    top.resize(700, 60)
+    top.show()
+    qtbot.waitExposed(top)
+    painted = []
+    for value in (1, 2, 3, 40, 39, 299, 0, 150):
+        slider.setValue(value)
+        QApplication.processEvents()
+        at = slider.mapTo(top, QPoint(0, 0))
+        screen = top.screen().grabWindow(top.winId(), at.x(), at.y(), slider.width(),
+                                         slider.height()).toImage()
+        afresh = top.grab(slider.geometry()).toImage().convertToFormat(screen.format())
+        assert screen == afresh, value
+        painted.append(screen)
+    assert painted[0] != painted[-1]

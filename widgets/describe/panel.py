@@ -64,6 +64,7 @@ class DescribePanel(QWidget):
             header.setSectionResizeMode(col, QHeaderView.ResizeMode.Interactive)
         self.tree.setTextElideMode(Qt.TextElideMode.ElideMiddle)
         self._rows: list = []            # the rows shown, to update only what changed
+        self._quantities: list = []      # each row's fact quantity (also its item's data)
         self.tree.itemSelectionChanged.connect(self._on_select)
         lay = QVBoxLayout(self)
         lay.setContentsMargins(4, 4, 4, 4)
@@ -150,20 +151,8 @@ class DescribePanel(QWidget):
         quantities = [f.quantity for f in facts]
         tree = self.tree
         tree.blockSignals(True)
-        if quantities != [tree.topLevelItem(i).data(0, Qt.ItemDataRole.UserRole)
-                          for i in range(tree.topLevelItemCount())]:
-            keep = self._selected_quantity()
-            tree.clear()
-            items = []
-            for f, row in zip(facts, rows):
-                item = QTreeWidgetItem(row)
-                item.setData(0, Qt.ItemDataRole.UserRole, f.quantity)
-                items.append(item)
-            tree.addTopLevelItems(items)
-            for item, q in zip(items, quantities):
-                item.setSelected(q == keep and keep is not None)
-            for col in range(1, len(COLUMNS)):   # other facts: fit the columns to them
-                tree.resizeColumnToContents(col)
+        if quantities != self._quantities:
+            self._refill(rows, quantities)
         else:                            # same facts, new values: change the cells only
             wider = set()
             for i, (row, old) in enumerate(zip(rows, self._rows)):
@@ -179,6 +168,38 @@ class DescribePanel(QWidget):
                     tree.resizeColumnToContents(col)
         tree.blockSignals(False)
         self._rows = rows
+
+    def _refill(self, rows: list, quantities: list) -> None:
+        """Other facts: the rows there are take the new texts (none is rebuilt), rows are
+        added or dropped to match, the fact that was selected stays selected, and the
+        columns are fitted to the new rows."""
+        tree = self.tree
+        keep = self._selected_quantity()
+        role = Qt.ItemDataRole.UserRole
+        old = self._rows
+        have = tree.topLevelItemCount()
+        for i in range(min(have, len(rows))):
+            item, row = tree.topLevelItem(i), rows[i]
+            was = old[i] if i < len(old) else None
+            for col, text in enumerate(row):
+                if was is None or was[col] != text:
+                    item.setText(col, text)
+            item.setData(0, role, quantities[i])
+        if len(rows) > have:
+            items = []
+            for row, q in zip(rows[have:], quantities[have:]):
+                item = QTreeWidgetItem(row)
+                item.setData(0, role, q)
+                items.append(item)
+            tree.addTopLevelItems(items)
+        for i in range(have - 1, len(rows) - 1, -1):
+            tree.takeTopLevelItem(i)
+        tree.selectionModel().clear()            # no selection, no current row (as new rows)
+        if keep is not None and keep in quantities:
+            tree.topLevelItem(quantities.index(keep)).setSelected(True)
+        self._quantities = list(quantities)
+        for col in range(1, len(COLUMNS)):       # other facts: fit the columns to them
+            tree.resizeColumnToContents(col)
 
     def _selected_quantity(self):
         items = self.tree.selectedItems()

@@ -15,8 +15,9 @@ from typing import Optional
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QPointF, Qt, Signal
-from PySide6.QtGui import QAction, QColor, QPainter
-from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QMenu, QVBoxLayout, QWidget
+from PySide6.QtGui import QAction, QColor, QPainter, QPixmapCache
+from PySide6.QtWidgets import (QCheckBox, QGraphicsItem, QHBoxLayout, QLabel, QMenu,
+                               QVBoxLayout, QWidget)
 
 from models.geometry import ANGLE_ORDER, joint_angles
 
@@ -27,6 +28,7 @@ SIDE_RGB = {"left": ((255, 145, 30), (255, 200, 90)), "right": ((45, 150, 255), 
 JOINT_STYLE = {"elbow": (Qt.PenStyle.SolidLine, 0), "shoulder": (Qt.PenStyle.DashLine, 1),
                "hip": (Qt.PenStyle.DotLine, 0), "knee": (Qt.PenStyle.DashDotLine, 1)}
 GLYPH = {"elbow": "━", "shoulder": "╍", "hip": "┈", "knee": "┅"}
+CURVE_CACHE_KB = 96 * 1024   # Qt's pixmap cache: 8 curves of a full-screen plot, 3840 x 700 px
 
 
 def angle_pen(name: str):
@@ -131,6 +133,7 @@ class AnglePlotPanel(QWidget):
         self._setup_axes()
         self.curves = {name: self.plot_item.plot([], [], pen=angle_pen(name), connect="finite")
                        for name in ANGLE_ORDER}
+        self._cache_curves()
         self.cursor = FrameCursor(self.plot, self.viewbox)
         self.cursor.dragged.connect(self.seek_x)
         self.mark_lines = {k: self._mark_line(k) for k in ("A", "B")}
@@ -149,6 +152,16 @@ class AnglePlotPanel(QWidget):
         self.rate = FrameRate(self.player, self._on_frame, parent=self)
         ctx.marks.changed.connect(self._show_marks)
         self.setMinimumHeight(180)
+
+    def _cache_curves(self) -> None:
+        """Each curve keeps its picture at screen resolution (redrawn when its data or the
+        plot's scale changes): the strips the moving cursor uncovers, ~30 times a second
+        while playing, are copied from it instead of running every curve's drawing again.
+        The same pixels (the curves carry no text). Qt keeps these pictures in its pixmap
+        cache: room for them all, so they are not thrown out and redrawn at each move."""
+        for item in self.curves.values():
+            item.curve.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
+        QPixmapCache.setCacheLimit(max(QPixmapCache.cacheLimit(), CURVE_CACHE_KB))
 
     def _setup_axes(self) -> None:
         p = self.plot_item

@@ -15,7 +15,7 @@ from typing import Optional
 import numpy as np
 from PySide6.QtCore import QLineF, QPointF, QRectF, Qt
 from PySide6.QtGui import QBrush, QColor, QPainter, QPen
-from PySide6.QtWidgets import QGraphicsItem
+from PySide6.QtWidgets import QGraphicsRectItem
 
 from models.pose.skeleton import Skeleton, blazepose
 
@@ -33,9 +33,14 @@ def line_width(width: int, height: int) -> float:
     return max(2.0, max(width, height) / 320.0)
 
 
-class SkeletonItem(QGraphicsItem):
+class SkeletonItem(QGraphicsRectItem):
+    """Its area (the image area with room for bones and discs at the edge) is the
+    rectangle item's own, without an outline: the scene asks for it several times per
+    frame, and Qt answers that without calling into Python."""
+
     def __init__(self, skeleton: Optional[Skeleton] = None, parent=None) -> None:
         super().__init__(parent)
+        self.setPen(QPen(Qt.PenStyle.NoPen))
         self.skeleton = skeleton or blazepose()
         self._bones = np.array(self.skeleton.bones, dtype=int).reshape(-1, 2)
         bone_side = [self.skeleton.bone_side(tuple(b)) for b in self._bones]
@@ -49,7 +54,7 @@ class SkeletonItem(QGraphicsItem):
         self._pose: Optional[np.ndarray] = None   # (joints, 3): x px, y px, visibility
         self.unreliable = ""      # why the pose is not reliable ("" = reliable)
         self._bounds = QRectF(0, 0, 1, 1)
-        self._line_width = self._rect = None
+        self._line_width = None
         self._set_bounds(self._bounds)
         self.threshold = DEFAULT_THRESHOLD
         self.setAcceptHoverEvents(True)
@@ -60,7 +65,6 @@ class SkeletonItem(QGraphicsItem):
                  unreliable: str = "") -> None:
         """``unreliable``: the reason the pose is not to be trusted ("" when it is)."""
         if bounds is not None and bounds != self._bounds:
-            self.prepareGeometryChange()
             self._set_bounds(bounds)
         self._pose = None if pose is None else np.asarray(pose, dtype=np.float64)
         self.unreliable = unreliable or ""
@@ -88,15 +92,12 @@ class SkeletonItem(QGraphicsItem):
         self._bounds = QRectF(bounds)
         self._line_width = line_width(int(bounds.width()), int(bounds.height()))
         pad = self._line_width * 3
-        self._rect = self._bounds.adjusted(-pad, -pad, pad, pad)
+        self.setRect(self._bounds.adjusted(-pad, -pad, pad, pad))   # the item's area
 
     def _width(self) -> float:
         return self._line_width
 
     # -- drawing -------------------------------------------------------------------------------
-    def boundingRect(self) -> QRectF:
-        return QRectF(self._rect)
-
     def paint(self, painter: QPainter, option, widget=None) -> None:
         if self._pose is None:
             return

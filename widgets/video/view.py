@@ -15,8 +15,8 @@ from typing import Optional, Sequence
 
 import numpy as np
 from PySide6.QtCore import QPointF, QRectF, QSizeF, Qt, Signal
-from PySide6.QtGui import QBrush, QColor, QFont, QImage, QPainter, QTransform
-from PySide6.QtWidgets import (QGraphicsItem, QGraphicsScene,
+from PySide6.QtGui import QBrush, QColor, QFont, QImage, QPainter, QPen, QTransform
+from PySide6.QtWidgets import (QGraphicsItem, QGraphicsRectItem, QGraphicsScene,
                                QGraphicsSimpleTextItem, QGraphicsView)
 
 from .overlay import DEFAULT_THRESHOLD, SkeletonItem
@@ -51,16 +51,18 @@ def outside(rect: QRectF, inner: QRectF) -> list[QRectF]:
     return [r for r in parts if r.width() > 0 and r.height() > 0]
 
 
-class FrameItem(QGraphicsItem):
+class FrameItem(QGraphicsRectItem):
     """The frame image, painted straight from the decoded array (no per-frame pixmap
     conversion: one 1080p copy less per displayed frame). It covers the full frame's size
-    (``size``) even when the image is a smaller copy, which is then stretched over it."""
+    (``size``) even when the image is a smaller copy, which is then stretched over it.
+    Its area is the rectangle item's own (no outline): the scene asks for it several times
+    per frame, and Qt answers that without calling into Python."""
 
     def __init__(self) -> None:
         super().__init__()
+        self.setPen(QPen(Qt.PenStyle.NoPen))
         self._image = QImage()
         self._size = QSizeF()
-        self._rect = QRectF()   # boundingRect(), asked for several times per frame
         self._keep = None  # the numpy array the QImage points into
         self._mode = Qt.TransformationMode.SmoothTransformation
         self._blit_key: Optional[tuple] = None   # the painter's transform the next holds for
@@ -69,8 +71,7 @@ class FrameItem(QGraphicsItem):
     def set_image(self, image: QImage, keep=None, size: Optional[QSizeF] = None) -> None:
         size = QSizeF(image.size()) if size is None else QSizeF(size)
         if size != self._size:
-            self.prepareGeometryChange()
-            self._rect = QRectF(0, 0, size.width(), size.height())
+            self.setRect(QRectF(0, 0, size.width(), size.height()))
         if size != self._size or image.size() != self._image.size():
             self._blit_key = None
         self._image, self._keep, self._size = image, keep, size
@@ -85,9 +86,6 @@ class FrameItem(QGraphicsItem):
     def setTransformationMode(self, mode) -> None:
         self._mode = mode
         self.update()
-
-    def boundingRect(self) -> QRectF:
-        return QRectF(self._rect)
 
     def paint(self, painter: QPainter, option, widget=None) -> None:
         if not self._image.isNull() and not self._blit(painter):
@@ -128,7 +126,10 @@ class VideoView(QGraphicsView):
 
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
-        self.setScene(QGraphicsScene(self))
+        scene = QGraphicsScene(self)
+        # a handful of items, repainted every frame: a spatial index only adds bookkeeping
+        scene.setItemIndexMethod(QGraphicsScene.ItemIndexMethod.NoIndex)
+        self.setScene(scene)
         self.frame_item = FrameItem()
         self.scene().addItem(self.frame_item)
         self.skeletons: list[SkeletonItem] = []
@@ -146,13 +147,19 @@ class VideoView(QGraphicsView):
         self.setBackgroundBrush(QBrush(QColor(24, 25, 28)))
         self.setFrameShape(QGraphicsView.Shape.NoFrame)
         self.setMinimumSize(320, 180)
+        # drawBackground fills all the opaque frame does not cover: the viewport's own
+        # background fill (a full-viewport fill before every repaint) would only be painted over
+        self.viewport().setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent, True)
 
     def drawBackground(self, painter: QPainter, rect: QRectF) -> None:
         """Fill only what the opaque frame does not cover: no full-frame overdraw per
         displayed frame (the band 1 px inside the frame edge is filled too, so a
-        fractional edge never shows stale pixels)."""
+        fractional edge never shows stale pixels). A picture with transparency gets the
+        background under all of it."""
         frame = self.frame_item.boundingRect()
-        if self.frame_item.image().isNull() or frame.width() < 4 or frame.height() < 4:
+        image = self.frame_item.image()
+        if (image.isNull() or image.hasAlphaChannel() or frame.width() < 4
+                or frame.height() < 4):
             painter.fillRect(rect, self.backgroundBrush())
             return
         inner = frame.adjusted(1, 1, -1, -1)
