@@ -204,12 +204,34 @@ def best_fps(fn, rounds: int, cpu_label: str = "") -> float:
     return best
 
 
+def steady_heap() -> bool:
+    """Keep freed frame buffers in the heap (glibc): without this, whether a 6 MB full-size
+    frame is a fresh memory mapping (about a thousand page faults) or reused heap memory
+    changes from run to run, and with it "decode alone" (the reference every ratio divides
+    by) swings between ~220 and ~300 fps. Both sides of every ratio run in this process, so
+    both get the same allocator."""
+    import ctypes  # noqa: PLC0415
+
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+    except OSError:
+        return False
+    m_trim_threshold, m_top_pad, m_mmap_threshold = -1, -2, -3
+    return all(libc.mallopt(opt, value) == 1 for opt, value in
+               ((m_mmap_threshold, 64 << 20), (m_trim_threshold, 256 << 20),
+                (m_top_pad, 64 << 20)))
+
+
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--synthetic", action="store_true", help="synthetic track (no mediapipe)")
     ap.add_argument("--rounds", type=int, default=5, help="passes over the 72-frame clip")
     ap.add_argument("--window-only", action="store_true", help="only the whole-window figures")
+    ap.add_argument("--default-heap", action="store_true",
+                    help="leave glibc's allocator as it is (the reference then swings run to run)")
     args = ap.parse_args()
+    if not args.default_heap:
+        print(f"steady heap: {steady_heap()}")
     from PySide6.QtWidgets import QApplication
 
     import app  # noqa: F401  (PySide6 work-arounds)
