@@ -21,6 +21,7 @@ shard at a time) and merged by what it holds, whatever stage made it:
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import fields
 from pathlib import Path
 from typing import Optional
@@ -135,6 +136,25 @@ def _has_track(repo, digest: str, track) -> bool:
         and rows[0]["backend_version"] == track.backend_version
 
 
+def _register_clip(repo, path: str, digest: str) -> None:
+    """The clip's row in the project (path, content hash, size, frame times), as opening it
+    on the desktop makes: how QA checks, curation and the player find a merged clip's poses.
+    A clip this machine cannot read, or whose bytes are not the run's, is left out."""
+    from ..errors import StudioError  # noqa: PLC0415
+    from ..video import probe  # noqa: PLC0415
+
+    known = repo.clip_by_path(path) if path else None
+    if known is not None or not path or not os.path.isfile(path):
+        return
+    try:
+        if repo.clip_hash(path) != digest:     # hashes the file once; records it when it decodes
+            return
+        if repo.clip_by_path(path) is None:
+            repo.upsert_clip(probe(path), digest)
+    except (StudioError, OSError):
+        return
+
+
 def _merged_answer_keys(repo) -> set:
     rows = repo.db.query("SELECT json_extract(generation_params, '$.engine_key') AS k "
                          "FROM model_answers WHERE generation_params LIKE '%engine_key%'")
@@ -204,6 +224,7 @@ def merge_run(run_dir, project, stages: Optional[list] = None) -> dict:
                     if not _has_track(repo, row["item_id"], t):
                         repo.save_track(row["item_id"], t)
                         counts["tracks"] += 1
+                    _register_clip(repo, row["video"], row["item_id"])
                 if result.get("qa") or result.get("records") or result.get("items"):
                     qa_buf.extend(_qa_records(result, row, where, present))
                     if len(qa_buf) >= QA_CHUNK:

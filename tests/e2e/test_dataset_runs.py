@@ -334,6 +334,8 @@ def test_full_pipeline_over_two_real_endpoints_then_merge(tmp_path, short_clips,
         for n, h in hashes.items():
             tracks = repo.track_status(h)
             assert len(tracks) == 1 and tracks[0]["complete"] and tracks[0]["frames"] == FRAMES, n
+        # each clip is known to the project by its path, as opening it would make it
+        assert sorted(c["content_hash"] for c in repo.clips()) == sorted(hashes.values())
         for qa_id in rule_ids:
             rec = repo.qa_record(qa_id)
             assert rec is not None
@@ -351,6 +353,10 @@ def test_full_pipeline_over_two_real_endpoints_then_merge(tmp_path, short_clips,
     again = _main("dataset", "merge", run, "--project", proj, cwd=tmp_path)
     assert again.returncode == 0, again.stderr
     assert "0 pose tracks, 0 QA items, 0 model texts" in again.stdout
+    # the merged rule QA is checked against the merged poses, like the desktop's own
+    check = _main("qa-check", "--project", proj, cwd=tmp_path)
+    assert check.returncode == 0, check.stderr
+    assert "no cached poses" not in check.stdout, check.stdout
     repo = Repository(proj)
     try:
         assert _counts(repo) == counts

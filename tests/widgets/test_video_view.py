@@ -128,7 +128,6 @@ def test_wheel_zooms_and_drag_pans(qtbot, view):
 
 
 def test_overlay_always_belongs_to_the_displayed_frame(qtbot, ctx, clip):
-    from widgets.steady import reserve_text, set_steady_text
     from widgets.video.panel import VideoPanel
 
     panel = VideoPanel(ctx)
@@ -218,7 +217,6 @@ def test_unreliable_pose_is_drawn_dashed_grey_with_the_reason_in_the_tooltip(vie
 
 
 def test_panel_marks_an_unreliable_frame(qtbot, ctx, clip):
-    from widgets.steady import reserve_text, set_steady_text
     from widgets.video.panel import VideoPanel
 
     panel = VideoPanel(ctx)
@@ -253,7 +251,6 @@ def test_a_scaled_down_copy_keeps_the_scene_in_full_frame_pixels(view):
 
 
 def test_display_size_follows_zoom_and_is_none_when_zoomed_in(qtbot, ctx):
-    from widgets.steady import reserve_text, set_steady_text
     from widgets.video.panel import VideoPanel
 
     panel = VideoPanel(ctx)
