@@ -8,8 +8,9 @@ A step of its own over what a multi-person estimator returns per frame (a list o
   divided by the person's size (the diagonal of the box around its joints).
 * A gate: a pair farther apart than ``gate`` never matches; the detection starts a new track.
 * Short gaps are bridged: a track unmatched for up to ``max_gap`` frames keeps its id and
-  can be re-acquired near where its constant-velocity motion puts it. Tracks seen on the
-  previous frame are matched first, tracks in a gap get the detections left over.
+  can be re-acquired near where its constant-velocity motion puts it. All live tracks take
+  part in one assignment; a small penalty per missed frame lets, among equally near
+  tracks, the one seen most recently win.
 * Tracks matched on fewer than ``min_length`` frames are dropped as noise (id -1).
 * Ids are deterministic: numbered from 0 in order of first appearance, then by x position.
 
@@ -35,13 +36,15 @@ class TrackerParams:
     gap_growth: float = 0.05     # the gate widens by this fraction per missed frame
     max_gap: int = 15            # frames a track may go unmatched and still be re-acquired
     min_length: int = 3          # tracks matched on fewer frames are noise
+    gap_penalty: float = 0.02    # added to the distance per frame a track went unmatched
     min_visibility: float = 0.3  # joints below this visibility are not compared ...
     min_common: int = 3          # ... unless fewer than this many visible joints are shared
     smoothing: float = 0.5       # weight of the newest step in the velocity estimate
 
     def __post_init__(self) -> None:
         if not (self.gate > 0 and self.gap_growth >= 0 and self.max_gap >= 0
-                and self.min_length >= 1 and 0 < self.smoothing <= 1 and self.min_common >= 1):
+                and self.min_length >= 1 and self.gap_penalty >= 0
+                and 0 < self.smoothing <= 1 and self.min_common >= 1):
             raise ValueError(f"invalid tracker parameters: {self}")
 
 
@@ -135,21 +138,18 @@ def track(detections: Sequence[Sequence], width: float = 1.0, height: float = 1.
         sizes = [_size(xy, vis) for xy, vis in seen]
         keys = [-1] * len(seen)
         alive = [t for t in tracks if f - t.last - 1 <= p.max_gap]
-        free = list(range(len(seen)))
-        for stage in (lambda t: t.last == f - 1, lambda t: t.last < f - 1):
-            cand = [t for t in alive if stage(t)]
-            if not cand or not free:
-                continue
-            cost = np.array([[_distance(t.predict(f), t.seen, t.scale, seen[d][0], seen[d][1],
-                                        sizes[d], p.min_common) for d in free] for t in cand])
-            limits = np.array([p.gate * (1 + p.gap_growth * (f - t.last - 1)) for t in cand])
-            taken = set()
-            for r, c in _assign(cost, limits):
-                d = free[c]
-                _update(cand[r], f, seen[d][0], seen[d][1], sizes[d], p)
-                keys[d] = cand[r].key
-                taken.add(d)
-            free = [d for d in free if d not in taken]
+        if alive and seen:
+            missed = np.array([f - t.last - 1 for t in alive], dtype=np.float64)
+            cost = np.array([[_distance(t.predict(f), t.seen, t.scale, xy, vis, size,
+                                        p.min_common) for (xy, vis), size in zip(seen, sizes)]
+                             for t in alive])
+            # among equally near tracks, the one seen most recently wins
+            penalty = p.gap_penalty * missed
+            limits = p.gate * (1 + p.gap_growth * missed) + penalty
+            for r, d in _assign(cost + penalty[:, None], limits):
+                _update(alive[r], f, seen[d][0], seen[d][1], sizes[d], p)
+                keys[d] = alive[r].key
+        free = [d for d in range(len(seen)) if keys[d] < 0]
         for d in sorted(free, key=lambda d: (_mean_x(seen[d][0]), d)):
             xy, vis = seen[d]
             t = _Track(len(tracks), f, _mean_x(xy), f, xy, vis, sizes[d])
