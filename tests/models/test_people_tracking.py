@@ -262,6 +262,31 @@ def test_person_is_a_pose_track_with_nan_where_absent():
     assert np.array_equal(one.person(3).image, t.image, equal_nan=True)
 
 
+def test_each_person_is_described_like_a_single_person_track():
+    """describe runs unchanged on person(id); an absent frame reads as nobody there."""
+    from models.describe import describe, pose_facts
+    from models.describe.synth import SynthPose
+
+    def image_of(world, cx):
+        img = np.array(world, dtype=np.float32, copy=True)
+        img[:, 0] = cx + 0.12 * world[:, 0]
+        img[:, 1] = 0.5 + 0.3 * world[:, 1]
+        return img
+
+    wa, wb = SynthPose().bend("left_elbow", 90).world(), SynthPose().world(yaw=40)
+    frames = [[(image_of(wa, 0.3), wa)] + ([] if f in (3, 4) else [(image_of(wb, 0.7), wb)])
+              for f in range(8)]
+    people = track_people(frames, 25.0, W, H)
+    assert people.persons() == [0, 1]
+    for pid, world, cx in ((0, wa, 0.3), (1, wb, 0.7)):
+        alone = PoseTrack(np.stack([image_of(world, cx)] * 8), np.stack([world] * 8), 25.0, W, H)
+        t = people.person(pid)
+        for f in np.flatnonzero(t.has_pose):
+            assert describe(pose_facts(t, f)) == describe(pose_facts(alone, f))
+    assert describe(pose_facts(people.person(0), 0)) != describe(pose_facts(people.person(1), 0))
+    assert "no person" in describe(pose_facts(people.person(1), 3)).lower()
+
+
 def test_joint_count_comes_from_the_skeleton(monkeypatch):
     p = sample_people("coco17")
     assert p.joints == coco17().n and p.person(4).image.shape == (6, coco17().n, 4)
