@@ -8,12 +8,14 @@
    across it over ``--pan`` frames; every crop goes through ``process_all``, the detections
    through the tracker, and the annotated people (moved with the window) are matched to
    the tracks on every frame to count CLEAR-MOT identity switches.
-3. The unlabelled PoseTrack18 clip (``videos/``): people tracked over every frame (counts of
-   tracks and how long each is seen; no ground truth, so no switches).
+3. The unlabelled PoseTrack18 clip (``videos/``) and any ``--clip``: people tracked over
+   every frame (counts of tracks and how long each is seen; no ground truth, so no
+   switches).
 
 Numbers are printed, not asserted.
 
     .venv/bin/python bench/bench_people.py [--pan 20] [--gate 0.5] [--num-poses 20]
+        [--clip tests/data/clips/two_people_room.mp4 ...]
 """
 from __future__ import annotations
 
@@ -49,7 +51,8 @@ def labelled_frames():
     """[(image path, width, height, [(track id, (33, 4) normalised pose)])]."""
     raw = json.loads(ANNOTATIONS.read_text())
     track_of = {a["id"]: a["track_id"] for a in raw["annotations"]}
-    return [(im.path, im.width, im.height,
+    # PoseTrack's file names are relative to the dataset folder, not to the JSON file
+    return [(ROOT / im.file_name, im.width, im.height,
              [(track_of[p.id], p.image_pose(im.width, im.height)) for p in im.persons])
             for im in load_coco(ANNOTATIONS).images]
 
@@ -115,10 +118,10 @@ def panning(est, frames, steps: int, gate: float) -> None:
               f"identity switches {identity_switches(gt_ids, ids_of_truth)}")
 
 
-def clip(est, limit: int) -> None:
-    print(f"3. unlabelled clip {CLIP.name}:")
+def clip(est, path: Path, limit: int) -> None:
+    print(f"3. unlabelled clip {path.name}:")
     per_frame = []
-    with VideoReader(CLIP) as reader:
+    with VideoReader(path) as reader:
         info = reader.info
         for i, rgb in reader.frames(0, limit):
             per_frame.append(est.process_all(rgb, int(i * 1000 / info.fps)))
@@ -139,13 +142,16 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--gate", type=float, default=0.5)
     ap.add_argument("--num-poses", type=int, default=20)
     ap.add_argument("--clip-frames", type=int, default=None)
+    ap.add_argument("--clip", type=Path, action="append", default=[],
+                    help="more clips for part 3 (default: the PoseTrack18 clip only)")
     args = ap.parse_args(argv)
     frames = labelled_frames()
     est = get("mediapipe-multi").create({"num_poses": args.num_poses})
     try:
         still_pictures(est, frames, args.gate)
         panning(est, frames, args.pan, args.gate)
-        clip(est, args.clip_frames)
+        for path in [CLIP, *args.clip]:
+            clip(est, path, args.clip_frames)
     finally:
         est.close()
     return 0
