@@ -226,18 +226,20 @@ class PoseRepo:
                 f"--project {self.db.path}") from None
 
     def drop_damaged_track(self, digest: str, backend: str, settings: dict) -> Optional[str]:
-        """Delete the cached track when it cannot be decoded (before extracting it again);
-        returns what was wrong, or None when it was fine or absent."""
+        """Delete the cached extraction (the main subject's track and the other people's)
+        when one of its tracks cannot be decoded (before extracting it again); returns what
+        was wrong, or None when all were fine or absent."""
+        key = (digest, backend, settings_key(settings))
         rows = self.db.query(
-            "SELECT data, frames FROM pose_tracks WHERE content_hash=? AND backend=? "
-            "AND settings_key=?", (digest, backend, settings_key(settings)))
-        if not rows:
-            return None
-        try:
-            decode_track(rows[0]["data"], rows[0]["frames"])
-        except ValueError as exc:
-            self.delete_track(digest, backend, settings)
-            return str(exc)
+            "SELECT 0 AS person, data, frames FROM pose_tracks WHERE content_hash=? AND backend=? "
+            "AND settings_key=? UNION ALL SELECT person, data, frames FROM pose_people "
+            "WHERE content_hash=? AND backend=? AND settings_key=? ORDER BY person", key + key)
+        for r in rows:
+            try:
+                decode_track(r["data"], r["frames"])
+            except ValueError as exc:
+                self.delete_track(digest, backend, settings)
+                return str(exc) if r["person"] == 0 else f"person {r['person']}: {exc}"
         return None
 
     def _clip_name(self, digest: str) -> str:

@@ -166,6 +166,12 @@ def test_damaged_person_track_is_named(project):
         conn.execute("UPDATE pose_people SET data=? WHERE person=3", (b"garbage",))
     with pytest.raises(ProjectDamaged, match="person 3 .*damaged.*extract-poses"):
         project.load_person_tracks("abc", *KEY)
+    # extracting again starts by dropping the whole damaged extraction
+    assert project.drop_damaged_track("abc", *KEY).startswith("person 3: ")
+    assert project.load_person_tracks("abc", *KEY) == {}
+    project.save_person_tracks("abc", {0: _track(), 3: _track(seed=3)})
+    assert project.drop_damaged_track("abc", *KEY) is None
+    assert list(project.load_person_tracks("abc", *KEY)) == [0, 3]
 
 
 def test_person_of_a_qa_item_round_trips(project):
