@@ -182,6 +182,8 @@ def test_person_of_a_qa_item_round_trips(project):
     assert QARecord.from_dict(json.loads(json.dumps(d))) == rec
     plain = sample_records()[2]
     assert QARecord.from_dict(plain.to_dict()).person is None
+    main = QARecord.from_dict(dict(plain.to_dict(), person=0))   # the main subject by number
+    assert main.person == 0 and check_record(main) is main
     old = {k: v for k, v in plain.to_dict().items() if not k.startswith("person")}
     assert QARecord.from_dict(old) == plain    # records written before the field
     project.add_qa_items([check_record(rec), plain])
