@@ -162,7 +162,8 @@ def _images(doc, name: str, folder: Path) -> dict:
     return out
 
 
-def _optional_int(obj: dict, key: str, where: str, low: int, high: int) -> Optional[int]:
+def _optional_int(obj: Optional[dict], key: str, where: str, low: int,
+                  high: int) -> Optional[int]:
     """An optional integer field in low..high-1 (None when absent or null)."""
     if not isinstance(obj, dict) or obj.get(key) is None:
         return None
