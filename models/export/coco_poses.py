@@ -1,14 +1,18 @@
 """Poses as COCO keypoints JSON (through models/pose/coco.py), frames written beside.
 
 Input: ``options.extra["tracks"]``: a list of ``(video, PoseTrack)`` (video relative to
-the video root). Every frame with a pose becomes one image entry (``file_name`` =
-``frames/<video>/<frame>.jpg``, written when ``copy_videos``). Two files: COCO-17
+the video root), or ``(video, {person: PoseTrack})`` for every person of the clip (person
+0: the main subject). Every frame with a pose becomes one image entry (``file_name`` =
+``frames/<video>/<frame>.jpg``, written when ``copy_videos``) holding one annotation per
+person posed there, with the person's ``track_id`` (and ``actionart.person``) when the
+people were given. Two files: COCO-17
 (``<name>_coco17.json``) and BlazePose-33 (``<name>_blazepose33.json``), each with its
 keypoint names and a filled ``skeleton`` list; both re-import with ``load_coco``.
 """
 from __future__ import annotations
 
 import sys
+from collections.abc import Mapping
 
 import numpy as np
 
@@ -28,19 +32,37 @@ def _images(tracks, media, copy_frames: bool, ctx) -> list:
     from ..pose.coco import CocoImage, person_from_pose  # noqa: PLC0415
 
     images: list = []
-    for video, track in sorted(tracks, key=lambda t: str(t[0])):
+    ann_id = 0
+    for video, people in sorted(tracks, key=lambda t: str(t[0])):
         ctx.check()
+        people = _people(video, people)
+        first = next(iter(people.values()))
         stem = video_stem(str(video))
-        posed = [int(f) for f in np.flatnonzero(track.has_pose)]
+        posed = sorted({int(f) for t in people.values() for f in np.flatnonzero(t.has_pose)})
         names = media.frame_files_at(video, posed) if copy_frames else \
             [f"frames/{stem}/{f:06d}.jpg" for f in posed]
         for f, name in zip(posed, names):
             image_id = len(images) + 1
-            im = CocoImage(image_id, name, int(track.width), int(track.height))
-            im.persons.append(person_from_pose(track.image[f], track.width, track.height,
-                                               image_id, image_id))
+            im = CocoImage(image_id, name, int(first.width), int(first.height))
+            for person, track in people.items():
+                if f < len(track) and track.has_pose[f]:
+                    ann_id += 1
+                    im.persons.append(person_from_pose(track.image[f], track.width, track.height,
+                                                       ann_id, image_id, track_id=person))
             images.append(im)
     return images
+
+
+def _people(video, people) -> dict:
+    """{person: track} of one clip (a lone track: the main subject, without a track id)."""
+    if not isinstance(people, Mapping):
+        return {None: people}
+    if not people:
+        raise ExportError(f"Nothing to export for {video}: no person's track was given")
+    sizes = {(int(t.width), int(t.height)) for t in people.values()}
+    if len(sizes) > 1:
+        raise ExportError(f"The people of {video} have tracks of different frame sizes")
+    return {int(p): people[p] for p in sorted(people)}
 
 
 def write(records, sink, media, options, ctx=NULL_CONTEXT) -> int:

@@ -27,7 +27,8 @@ def schema():
     return pa.schema([("qa_id", s), ("task", s), ("video", s), ("source_video", s),
                       ("start_s", f), ("end_s", f), ("frame_a", i), ("frame_b", i),
                       ("question", s), ("options", pa.list_(s)), ("answer_index", i),
-                      ("answer", s), ("source", s), ("provenance", s), ("review", s)])
+                      ("answer", s), ("source", s), ("provenance", s), ("review", s),
+                      ("person", i), ("person_referent", s)])
 
 
 def hf_row(rec, media_rel: str) -> dict:

@@ -6,6 +6,12 @@ have (or left unlabelled) are NaN with v = 0. ``image_pose`` turns that into the
 ``PoseTrack`` image convention (normalised x, y; z = 0 for a 2D annotation; visibility
 1.0 for v=2 and 0.5 for v=1). Keypoint names the BlazePose skeleton lacks (PoseTrack's
 head_top, ...) are kept in ``extra`` and ignored by the 33-joint arrays.
+
+Several people per image: every annotation of an image is one person. ``track_id`` (the
+PoseTrack18 field: the same person keeps it over the frames of a video) is read and written;
+our own ``actionart.person`` names the person in the project (0: the main subject).
+``people_of`` gives one image's people as plain arrays with their track ids;
+``load_posetrack18`` reads a PoseTrack18 file as videos of such frames.
 """
 from __future__ import annotations
 
@@ -35,6 +41,8 @@ class CocoPerson:
     bbox: tuple                    # (x, y, w, h) pixels
     score: Optional[float] = None
     extra: dict = field(default_factory=dict)  # name -> (x, y, v) for non-BlazePose joints
+    track_id: Optional[int] = None  # the same person over a video's frames (PoseTrack18)
+    person: Optional[int] = None    # our person number in the project (0: the main subject)
 
     @property
     def labelled(self) -> np.ndarray:
@@ -60,6 +68,8 @@ class CocoImage:
     height: int
     path: Optional[Path] = None    # file_name resolved next to the JSON file
     persons: list = field(default_factory=list)
+    video: Optional[str] = None    # PoseTrack18 ``vid_id``: the video the frame belongs to
+    frame_id: Optional[int] = None  # PoseTrack18 ``frame_id`` (orders a video's frames)
 
 
 @dataclass
@@ -88,6 +98,8 @@ def _read_json(path: Path):
 
 
 MAX_SIDE = 1_000_000  # pixels; larger images are not real
+MAX_TRACK_ID = 2 ** 31  # track ids and person numbers are small integers
+MAX_VIDEO_ID = 200      # characters of a PoseTrack18 vid_id
 MAX_COORD = 1e12     # pixels; keeps areas and exported numbers finite
 INT64 = 2 ** 63
 
@@ -144,8 +156,33 @@ def _images(doc, name: str, folder: Path) -> dict:
         if not (0 < w <= MAX_SIDE and 0 < h <= MAX_SIDE):
             raise PoseError(f"{where} (id {image_id}): width/height must be 1..{MAX_SIDE}")
         out[image_id] = CocoImage(image_id, file_name, w, h,
-                                  folder / file_name if file_name else None)
+                                  folder / file_name if file_name else None,
+                                  video=_video_id(im, where), frame_id=_optional_int(
+                                      im, "frame_id", where, 0, INT64))
     return out
+
+
+def _optional_int(obj: Optional[dict], key: str, where: str, low: int,
+                  high: int) -> Optional[int]:
+    """An optional integer field in low..high-1 (None when absent or null)."""
+    if not isinstance(obj, dict) or obj.get(key) is None:
+        return None
+    value = _field(obj, key, int, where)
+    if not low <= value < high:
+        raise PoseError(f"{where}: '{key}' must be an integer in {low}..{high - 1}, got {value}")
+    return value
+
+
+def _video_id(im: dict, where: str) -> Optional[str]:
+    value = im.get("vid_id") if isinstance(im, dict) else None
+    if value is None:
+        return None
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = str(value)
+    if not isinstance(value, str) or not value or len(value) > MAX_VIDEO_ID or not _text_ok(value):
+        raise PoseError(f"{where}: 'vid_id' must be a video id (text of 1..{MAX_VIDEO_ID} "
+                        "characters)")
+    return value
 
 
 def _parse_keypoints(ann: dict, names: tuple, where: str) -> tuple[np.ndarray, dict]:
@@ -208,8 +245,13 @@ def _person(ann, cats: dict, images: dict, where: str) -> Optional[CocoPerson]:
         raise PoseError(f"{where}: image_id {image_id} is not in 'images'")
     kp, extra = _parse_keypoints(ann, names, where)
     score = _field(ann, "score", float, where) if ann.get("score") is not None else None
+    track_id = _optional_int(ann, "track_id", where, 0, MAX_TRACK_ID)
+    ours = ann.get("actionart")
+    if ours is not None and not isinstance(ours, dict):
+        raise PoseError(f"{where}: 'actionart' must be an object")
+    person = _optional_int(ours, "person", f"{where}: actionart", 0, MAX_TRACK_ID)
     return CocoPerson(ann_id, image_id, kp, _bbox(ann, kp, where),
-                      None if score is None else float(score), extra)
+                      None if score is None else float(score), extra, track_id, person)
 
 
 def load_coco(path) -> CocoDataset:
@@ -227,6 +269,107 @@ def load_coco(path) -> CocoDataset:
     return CocoDataset(list(images.values()), next(iter(cats.values())), path)
 
 
+# -- several people per image, PoseTrack18 ---------------------------------------------------
+@dataclass
+class FramePeople:
+    """Every person of one image (a video frame) as plain arrays.
+
+    ``keypoints``: (persons, 33, 3) pixel x, pixel y, COCO flag v (NaN and 0 where absent);
+    ``track_ids``: (persons,) int64, the file's track id of each person (-1 where none);
+    ``ids``: the annotation ids. People are in the file's order."""
+    image: CocoImage
+    keypoints: np.ndarray
+    track_ids: np.ndarray
+    ids: tuple
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    @property
+    def frame(self) -> Optional[int]:
+        """The frame number within its video: the image file's numeric name (PoseTrack18
+        names frames 000000.jpg, 000001.jpg, ...), None when it has none."""
+        stem = Path(self.image.file_name).stem
+        return int(stem) if stem.isdigit() and len(stem) <= 9 else None
+
+    def image_poses(self) -> np.ndarray:
+        """(persons, 33, 4) float32 in the ``PoseTrack`` image convention (as
+        ``CocoPerson.image_pose``)."""
+        kp = self.keypoints
+        out = np.full(kp.shape[:2] + (4,), np.nan, dtype=np.float32)
+        lab = kp[..., 2] > 0
+        out[lab, 0] = kp[lab, 0] / self.image.width
+        out[lab, 1] = kp[lab, 1] / self.image.height
+        out[lab, 2] = 0.0
+        out[lab, 3] = np.where(kp[lab, 2] >= 2, VIS_OF_FLAG[2], VIS_OF_FLAG[1])
+        return out
+
+
+def people_of(image: CocoImage) -> FramePeople:
+    """One image's people (every annotation of it, not only the largest)."""
+    n = blazepose().n
+    kps = np.stack([p.keypoints for p in image.persons]) if image.persons \
+        else np.zeros((0, n, 3))
+    ids = np.array([-1 if p.track_id is None else p.track_id for p in image.persons],
+                   dtype=np.int64)
+    return FramePeople(image, kps, ids, tuple(p.id for p in image.persons))
+
+
+@dataclass
+class PoseTrackVideo:
+    """One video of a PoseTrack18 file: its frames in order, each with its people."""
+    id: str
+    frames: list            # FramePeople, ordered by frame_id (then file order)
+
+    @property
+    def track_ids(self) -> list:
+        """Every track id of the video, ascending."""
+        return sorted({int(t) for f in self.frames for t in f.track_ids})
+
+
+def _resolve_images(images: list, path: Path, levels: int = 3) -> None:
+    """PoseTrack18 names images from the dataset root (``images/val/...``) while the
+    annotations lie in ``annotations/`` or ``annotations/val/``: the first of the JSON's
+    folder and its parents where the named file exists is used."""
+    roots = [path.parent, *list(path.parent.parents)[:levels]]
+    for im in images:
+        if not im.file_name:
+            continue
+        for root in roots:
+            candidate = root / im.file_name
+            if candidate.is_file():
+                im.path = candidate
+                break
+
+
+def load_posetrack18(path) -> list:
+    """A PoseTrack18 annotation file (COCO-shaped with track ids) as ``PoseTrackVideo``s.
+
+    Joints are taken by name (head_top and head_bottom have no BlazePose joint: kept in each
+    person's ``extra``); every annotation needs a ``track_id``, unique within its frame;
+    frames without annotations are kept (no people). PoseError names the first problem."""
+    path = Path(path)
+    dataset = load_coco(path)
+    _resolve_images(dataset.images, path)
+    videos: dict = {}
+    for im in dataset.images:
+        seen: set = set()
+        for person in im.persons:
+            where = f"{path.name}: annotation id {person.id} (image id {im.id})"
+            if person.track_id is None:
+                raise PoseError(f"{where}: missing 'track_id' (every PoseTrack18 person has one)")
+            if person.track_id in seen:
+                raise PoseError(f"{where}: track_id {person.track_id} appears twice on one frame")
+            seen.add(person.track_id)
+        videos.setdefault(im.video or "", []).append(im)
+    out = []
+    for vid, ims in videos.items():
+        order = sorted(range(len(ims)), key=lambda i: (ims[i].frame_id is None,
+                                                        ims[i].frame_id or 0, i))
+        out.append(PoseTrackVideo(vid, [people_of(ims[i]) for i in order]))
+    return out
+
+
 # -- conversion ------------------------------------------------------------------------------
 def person_track(image: CocoImage, person: CocoPerson) -> PoseTrack:
     """A one-frame PoseTrack of an imported person, for drawing on its image."""
@@ -236,8 +379,11 @@ def person_track(image: CocoImage, person: CocoPerson) -> PoseTrack:
 
 
 def person_from_pose(image_pose: np.ndarray, width: int, height: int, person_id: int,
-                     image_id: int, min_visibility: float = 0.0) -> CocoPerson:
-    """A COCO person from one (33, 4) PoseTrack image row (e.g. an extracted frame)."""
+                     image_id: int, min_visibility: float = 0.0,
+                     track_id: Optional[int] = None) -> CocoPerson:
+    """A COCO person from one (33, 4) PoseTrack image row (e.g. an extracted frame);
+    ``track_id``: the person's number in the project (written as ``track_id`` and
+    ``actionart.person``)."""
     pose = np.asarray(image_pose, dtype=np.float64)
     kp = np.full((len(pose), 3), np.nan)
     kp[:, 2] = 0
@@ -247,7 +393,8 @@ def person_from_pose(image_pose: np.ndarray, width: int, height: int, person_id:
     kp[present, 1] = pose[present, 1] * height
     vis = np.nan_to_num(pose[present, 3], nan=1.0)
     kp[present, 2] = np.where(vis >= VISIBLE_FROM, 2, 1)
-    person = CocoPerson(person_id, image_id, kp, (0.0, 0.0, 0.0, 0.0))
+    person = CocoPerson(person_id, image_id, kp, (0.0, 0.0, 0.0, 0.0), track_id=track_id,
+                        person=track_id)
     person.bbox = _bbox({}, kp, "")
     return person
 
@@ -273,6 +420,10 @@ def _annotation(person: CocoPerson, sk: Skeleton) -> dict:
            "bbox": [_num(x), _num(y), _num(w), _num(h)], "area": _num(w * h)}
     if person.score is not None:
         ann["score"] = person.score
+    if person.track_id is not None:
+        ann["track_id"] = int(person.track_id)
+    if person.person is not None:
+        ann["actionart"] = {"person": int(person.person)}
     return ann
 
 

@@ -48,5 +48,19 @@ class ClipStore(PoseStore, Protocol):
     def track_status(self, digest: str) -> list[dict]: ...
 
 
+@runtime_checkable
+class PeopleStore(PoseStore, Protocol):
+    """A pose store that keeps every person of an extraction: person 0 is the main subject
+    (the track ``save_track``/``load_track`` see), other people are numbered by their
+    persistent track ids."""
+
+    def save_person_track(self, digest: str, person: int, track: PoseTrack) -> None: ...
+
+    def save_person_tracks(self, digest: str, tracks: dict) -> None: ...
+
+    def load_person_tracks(self, digest: str, backend: str, settings: dict,
+                           complete_only: bool = False) -> dict[int, PoseTrack]: ...
+
+
 # Opens the project at a path; must pickle (worker processes open their own connection).
 PoseStoreOpener = Callable[[str], PoseStore]

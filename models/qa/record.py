@@ -62,6 +62,10 @@ class QARecord:
     source: str = "rule"
     provenance: Provenance = field(default_factory=Provenance)
     review: Review = field(default_factory=Review)
+    # the person the item is about: its persistent track id in the clip's pose data and
+    # how the question names it ("the person on the left"); None: the main subject
+    person: Optional[int] = None
+    person_referent: Optional[str] = None
 
     @property
     def answer_letter(self) -> str:
@@ -93,6 +97,8 @@ class RecordError(QAError, ValueError):
 MAX_OPTIONS = len(LETTERS)
 MAX_TEXT = 1_000_000
 MAX_FRAME = 2 ** 31
+MAX_PERSON = 2 ** 31       # track ids are small integers; larger is not a track
+MAX_REFERENT = 500         # characters: "the tall person on the left, in red"
 TEXT_FIELDS = ("qa_id", "task", "video", "question")
 PROV_TEXT = ("model_id", "model_revision", "prompt_template", "prompt_version", "pose_backend",
              "pose_backend_version", "margin_unit")
@@ -132,7 +138,8 @@ def check_fields(d, where: str = "record", names: Optional[dict] = None) -> None
     Required text ``qa_id``, ``task``, ``video``, ``question``; ``options`` 2-10 distinct
     non-empty strings; ``answer_index`` an integer naming one of them; ``start_s``/``end_s``
     finite non-negative numbers (end not before start); ``frame_a``/``frame_b`` non-negative
-    integers; ``provenance``/``review`` objects of the right field types (JSON values only).
+    integers; ``person`` a track id (integer >= 0) or null, ``person_referent`` short text;
+    ``provenance``/``review`` objects of the right field types (JSON values only).
     Raises ``RecordError`` ("<where>: field 'options': ...")."""
     names = names or {}
 
@@ -176,8 +183,22 @@ def check_fields(d, where: str = "record", names: Optional[dict] = None) -> None
         problem = _text_problem(d["source"])
         if problem:
             fail("source", problem)
+    _check_person(d.get("person"), d.get("person_referent"), fail)
     _check_provenance(d.get("provenance"), fail)
     _check_review(d.get("review"), fail)
+
+
+def _check_person(person, referent, fail) -> None:
+    """``person``: a track id (integer >= 0) or None (the main subject); ``person_referent``:
+    a short text naming that person, or None."""
+    if person is not None and (not _is_int(person) or not 0 <= person < MAX_PERSON):
+        fail("person", f"must be a track id (integer >= 0) or null, got {_short(person)}")
+    if referent is not None:
+        problem = _text_problem(referent)
+        if problem is None and len(referent) > MAX_REFERENT:
+            problem = f"is longer than {MAX_REFERENT} characters"
+        if problem:
+            fail("person_referent", problem)
 
 
 def _short(v) -> str:

@@ -12,7 +12,7 @@ import json
 import sqlite3
 from typing import Callable, Iterable, Optional
 
-from .qa_rows import COLUMNS, row_json
+from .qa_rows import COLUMNS, LATER_COLUMNS, row_json
 
 _INSERT = (f"INSERT INTO qa_items(rowid, {', '.join(COLUMNS)}) "
            f"VALUES (?, {', '.join('?' * len(COLUMNS))})")
@@ -54,7 +54,8 @@ def _put_row(conn: sqlite3.Connection, qa_id: str, text: Optional[str]) -> None:
         conn.execute("DELETE FROM qa_items WHERE qa_id=?", (qa_id,))
         return
     row = json.loads(text)
-    values = [row[c] for c in COLUMNS]
+    # a row recorded before a column existed had no value there: it is written back empty
+    values = [row.get(c) if c in LATER_COLUMNS else row[c] for c in COLUMNS]
     cur = conn.execute(_UPDATE, values[1:] + [qa_id])
     if cur.rowcount == 0:  # re-create a deleted row under its old rowid when still free
         rowid = row.get("_rowid")

@@ -16,12 +16,14 @@ PROV_PLAIN = ("model_id", "model_revision", "prompt_template", "prompt_version",
 PROV_IN_PARAMS = ("confidence", "margin", "margin_unit", "margin_ratio")
 ANSWERABILITY = "answerability"
 BASE = ("qa_id", "task", "video", "start_s", "end_s", "frame_a", "frame_b", "question",
-        "answer_index", "source")
+        "answer_index", "source", "person", "person_referent")
 COLUMNS = ("qa_id", "seq", "task", "video", "start_s", "end_s", "frame_a", "frame_b",
            "question", "options", "answer_index", "source", "model_id", "model_revision",
            "prompt_template", "prompt_version", "generation_params", "seed", "frame_indices",
            "pose_backend", "pose_backend_version", "facts", "status", "note", "created_at",
-           "updated_at", "gen_key")
+           "updated_at", "gen_key", "person", "person_referent")
+# columns added after the first schema: history rows written before them lack the key
+LATER_COLUMNS = ("person", "person_referent")
 
 
 def now_iso() -> str:
@@ -99,6 +101,13 @@ def row_to_record(row) -> QARecord:
     review = Review(status=row["status"], note=row["note"], created_at=row["created_at"],
                     updated_at=row["updated_at"])
     kw = {k: row[k] for k in BASE}
+    person = kw["person"]
+    if person is not None and (not isinstance(person, int) or person < 0):
+        raise ProjectDamaged(f"QA item {qa_id} in the project is damaged: its person "
+                             f"{person!r} is not a track id")
+    if kw["person_referent"] is not None and not isinstance(kw["person_referent"], str):
+        raise ProjectDamaged(f"QA item {qa_id} in the project is damaged: its person "
+                             "referent is not text")
     return QARecord(options=options, provenance=prov, review=review, **kw)
 
 

@@ -30,6 +30,35 @@ def _hash_lock(path: str) -> threading.Lock:
         return _HASHING.setdefault(path, threading.Lock())
 
 
+_UPSERT_MAIN = (
+    "INSERT INTO pose_tracks(content_hash, backend, settings_key, backend_version, "
+    "frames, frames_done, complete, data) VALUES (?,?,?,?,?,?,?,?) "
+    "ON CONFLICT(content_hash, backend, settings_key) DO UPDATE SET "
+    "backend_version=excluded.backend_version, frames=excluded.frames, "
+    "frames_done=excluded.frames_done, complete=excluded.complete, "
+    "data=excluded.data, updated_at=strftime('%Y-%m-%dT%H:%M:%fZ', 'now')")
+_UPSERT_PERSON = (
+    "INSERT INTO pose_people(content_hash, backend, settings_key, person, backend_version, "
+    "frames, frames_done, complete, data) VALUES (?,?,?,?,?,?,?,?,?) "
+    "ON CONFLICT(content_hash, backend, settings_key, person) DO UPDATE SET "
+    "backend_version=excluded.backend_version, frames=excluded.frames, "
+    "frames_done=excluded.frames_done, complete=excluded.complete, "
+    "data=excluded.data, updated_at=strftime('%Y-%m-%dT%H:%M:%fZ', 'now')")
+MAX_PERSON = 2 ** 31
+
+
+def _person_number(person) -> int:
+    if isinstance(person, bool) or not isinstance(person, (int, np.integer)) \
+            or not 0 <= int(person) < MAX_PERSON:
+        raise ValueError(f"a person is a track id (integer >= 0), got {person!r}")
+    return int(person)
+
+
+def _person_row(digest: str, person: int, t: PoseTrack) -> tuple:
+    return (digest, t.backend, settings_key(t.settings), person, t.backend_version, len(t),
+            t.frames_done, int(t.complete), t.to_npz_bytes())
+
+
 def settings_key(settings: dict) -> str:
     """Canonical text of backend settings: part of the pose cache key."""
     return json.dumps(settings or {}, sort_keys=True, separators=(",", ":"))
@@ -176,12 +205,7 @@ class PoseRepo:
         """Insert or replace the cached track (partial tracks too, for resuming)."""
         with self.db.write() as conn:
             conn.execute(
-                "INSERT INTO pose_tracks(content_hash, backend, settings_key, backend_version, "
-                "frames, frames_done, complete, data) VALUES (?,?,?,?,?,?,?,?) "
-                "ON CONFLICT(content_hash, backend, settings_key) DO UPDATE SET "
-                "backend_version=excluded.backend_version, frames=excluded.frames, "
-                "frames_done=excluded.frames_done, complete=excluded.complete, "
-                "data=excluded.data, updated_at=strftime('%Y-%m-%dT%H:%M:%fZ', 'now')",
+                _UPSERT_MAIN,
                 (digest, track.backend, settings_key(track.settings), track.backend_version,
                  len(track), track.frames_done, int(track.complete), track.to_npz_bytes()))
 
@@ -202,18 +226,20 @@ class PoseRepo:
                 f"--project {self.db.path}") from None
 
     def drop_damaged_track(self, digest: str, backend: str, settings: dict) -> Optional[str]:
-        """Delete the cached track when it cannot be decoded (before extracting it again);
-        returns what was wrong, or None when it was fine or absent."""
+        """Delete the cached extraction (the main subject's track and the other people's)
+        when one of its tracks cannot be decoded (before extracting it again); returns what
+        was wrong, or None when all were fine or absent."""
+        key = (digest, backend, settings_key(settings))
         rows = self.db.query(
-            "SELECT data, frames FROM pose_tracks WHERE content_hash=? AND backend=? "
-            "AND settings_key=?", (digest, backend, settings_key(settings)))
-        if not rows:
-            return None
-        try:
-            decode_track(rows[0]["data"], rows[0]["frames"])
-        except ValueError as exc:
-            self.delete_track(digest, backend, settings)
-            return str(exc)
+            "SELECT 0 AS person, data, frames FROM pose_tracks WHERE content_hash=? AND backend=? "
+            "AND settings_key=? UNION ALL SELECT person, data, frames FROM pose_people "
+            "WHERE content_hash=? AND backend=? AND settings_key=? ORDER BY person", key + key)
+        for r in rows:
+            try:
+                decode_track(r["data"], r["frames"])
+            except ValueError as exc:
+                self.delete_track(digest, backend, settings)
+                return str(exc) if r["person"] == 0 else f"person {r['person']}: {exc}"
         return None
 
     def _clip_name(self, digest: str) -> str:
@@ -228,9 +254,73 @@ class PoseRepo:
             "FROM pose_tracks WHERE content_hash=? ORDER BY updated_at DESC", (digest,))]
 
     def delete_track(self, digest: str, backend: str, settings: dict) -> None:
+        """Forget one extraction: the main subject's track and every other person's."""
+        key = (digest, backend, settings_key(settings))
         with self.db.write() as conn:
             conn.execute("DELETE FROM pose_tracks WHERE content_hash=? AND backend=? "
-                         "AND settings_key=?", (digest, backend, settings_key(settings)))
+                         "AND settings_key=?", key)
+            conn.execute("DELETE FROM pose_people WHERE content_hash=? AND backend=? "
+                         "AND settings_key=?", key)
+
+    # -- every person of the clip ------------------------------------------------------------
+    # Person 0 is the main subject: its track is the one ``save_track``/``load_track`` keep in
+    # pose_tracks. Every other person of the same extraction is numbered by its persistent
+    # track id (>= 1) and kept in pose_people under the same (content, backend, settings).
+    def save_person_track(self, digest: str, person: int, track: PoseTrack) -> None:
+        """Insert or replace one person's track (person 0: the main subject, ``save_track``)."""
+        person = _person_number(person)
+        if person == 0:
+            self.save_track(digest, track)
+            return
+        with self.db.write() as conn:
+            conn.execute(_UPSERT_PERSON, _person_row(digest, person, track))
+
+    def save_person_tracks(self, digest: str, tracks: dict) -> None:
+        """Store the whole set of people of one extraction in one transaction: every track
+        of ``tracks`` ({person: PoseTrack}, all of the same backend and settings) replaces
+        the stored one, and stored people of that extraction missing from ``tracks`` are
+        removed (the main subject's track is kept unless ``tracks`` has person 0)."""
+        rows = {_person_number(p): t for p, t in tracks.items()}
+        keys = {(t.backend, settings_key(t.settings)) for t in rows.values()}
+        if len(keys) > 1:
+            raise ValueError("the tracks of one set of people must share backend and settings")
+        if not rows:
+            return
+        backend, skey = keys.pop()
+        with self.db.write() as conn:
+            conn.execute("DELETE FROM pose_people WHERE content_hash=? AND backend=? "
+                         "AND settings_key=?", (digest, backend, skey))
+            conn.executemany(_UPSERT_PERSON, [_person_row(digest, p, t)
+                                              for p, t in sorted(rows.items()) if p > 0])
+            if 0 in rows:
+                t = rows[0]
+                conn.execute(_UPSERT_MAIN, (digest, t.backend, skey, t.backend_version, len(t),
+                                            t.frames_done, int(t.complete), t.to_npz_bytes()))
+
+    def load_person_tracks(self, digest: str, backend: str, settings: dict,
+                           complete_only: bool = False) -> dict[int, PoseTrack]:
+        """Every stored person of one extraction, {person: track} in person order (0, the
+        main subject, when stored); empty when none. ProjectDamaged names a damaged one."""
+        out: dict[int, PoseTrack] = {}
+        main = self.load_track(digest, backend, settings, complete_only)
+        if main is not None:
+            out[0] = main
+        rows = self.db.query(
+            "SELECT person, data, complete, frames FROM pose_people WHERE content_hash=? "
+            "AND backend=? AND settings_key=? ORDER BY person",
+            (digest, backend, settings_key(settings)))
+        for r in rows:
+            if complete_only and not r["complete"]:
+                continue
+            try:
+                out[int(r["person"])] = decode_track(r["data"], r["frames"])
+            except ValueError as exc:
+                name = self._clip_name(digest)
+                raise ProjectDamaged(
+                    f"Pose data of person {r['person']} of {name} ({backend}) in project "
+                    f"{self.db.path} is damaged: {exc}; extract it again with: python main.py "
+                    f"extract-poses {name} --project {self.db.path}") from None
+        return out
 
     # -- project settings --------------------------------------------------------------------
     def get_setting(self, key: str, default=None):

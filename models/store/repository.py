@@ -16,7 +16,7 @@ from .repo_vlm import VLMRepo
 from .repo_eval import EvalRepo
 
 if TYPE_CHECKING:
-    from ..pose.storage import ClipStore, PoseStore
+    from ..pose.storage import ClipStore, PeopleStore, PoseStore
     from ..qa.storage import AnswerSource, EvalStore, QAPoseStore, QAStore
     from ..vlm.storage import AnswerStore, EndpointStore, SettingsStore
 
@@ -45,8 +45,9 @@ class Repository(PoseRepo, QARepo, VLMRepo, EvalRepo):
 
 
 if TYPE_CHECKING:
-    def _satisfies(repo: Repository) -> tuple[PoseStore, ClipStore, QAStore, QAPoseStore, AnswerSource,
-                                              EvalStore, AnswerStore, EndpointStore, SettingsStore]:
+    def _satisfies(repo: Repository) -> tuple[PoseStore, ClipStore, PeopleStore, QAStore,
+                                              QAPoseStore, AnswerSource, EvalStore, AnswerStore,
+                                              EndpointStore, SettingsStore]:
         """Never called: the type checker proves the repository provides what each consumer's
         protocol asks for (the importers' protocol is checked by the tests)."""
-        return repo, repo, repo, repo, repo, repo, repo, repo, repo
+        return repo, repo, repo, repo, repo, repo, repo, repo, repo, repo

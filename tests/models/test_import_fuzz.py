@@ -20,12 +20,12 @@ from hypothesis import strategies as st
 from models.errors import PoseError
 from models.export import ExportOptions, export
 from models.importers import ImportFormatError, detect, import_file, load_file
-from models.pose.coco import coco_document
+from models.pose.coco import coco_document, load_posetrack18
 from models.qa.captions import read_captions
 from models.qa.errors import CaptionImportError
 from models.qa.record import check_record
 from models.store import Repository
-from tests.conftest import COCO
+from tests.conftest import COCO, SHARED
 from tests.models.export_samples import sample_records
 
 SETTINGS = settings(max_examples=120, deadline=None, database=None,
@@ -75,6 +75,8 @@ def canonical_record():
         "start_s": maybe(st.floats(0, 100)), "end_s": maybe(st.floats(0, 100)),
         "frame_a": maybe(st.integers(0, 100)), "frame_b": maybe(st.integers(0, 100)),
         "source": maybe(short),
+        "person": maybe(rarely(st.integers(-2, 2 ** 40), st.integers(0, 12), 8)),
+        "person_referent": maybe(rarely(st.text(min_size=490, max_size=520), short, 8)),
         "provenance": maybe(st.fixed_dictionaries({}, optional={
             "seed": maybe(st.integers(0, 10)), "facts": maybe(st.lists(junk, max_size=2)),
             "frame_indices": maybe(st.lists(st.integers(0, 50), max_size=3)),
@@ -274,6 +276,47 @@ def test_coco_garbage(data):
                 repo.import_coco_poses(result.poses)
             finally:
                 repo.close()
+
+
+PT18_ANNOTATIONS = SHARED / "keypoints" / "posetrack18" / "annotations"
+REAL_PT18 = json.loads((PT18_ANNOTATIONS / "test_posetrack18_val.json").read_text())
+
+
+@SETTINGS
+@given(st.data())
+def test_posetrack18_garbage(data):
+    """Garbage anywhere in a real PoseTrack18 file (track ids, video ids, frame ids too):
+    one clear PoseError, or per-frame people whose arrays agree with their track ids."""
+    doc = json.loads(json.dumps(REAL_PT18))
+    for _ in range(data.draw(st.integers(1, 3))):
+        node, key = doc, None
+        while True:
+            keys = list(node) if isinstance(node, dict) else list(range(len(node)))
+            if not keys:
+                break
+            key = data.draw(st.sampled_from(keys))
+            if not isinstance(node[key], (dict, list)) or data.draw(st.booleans()):
+                break
+            node, key = node[key], None
+        if key is not None:
+            node[key] = data.draw(rarely(junk, st.integers(-2, 2 ** 40), 3))
+    with tempfile.TemporaryDirectory() as tmp:
+        path = _write(tmp, "pt18.json", to_json(doc, data.draw(st.integers(60, 3000))))
+        try:
+            videos = load_posetrack18(path)
+        except PoseError as exc:
+            assert "\n" not in str(exc) and str(exc).strip()
+            event("refused")
+            return
+        event("imported")
+        for video in videos:
+            for frame in video.frames:
+                n = len(frame)
+                assert frame.keypoints.shape == (n, 33, 3) and frame.track_ids.shape == (n,)
+                assert len(set(frame.track_ids.tolist())) == n and (frame.track_ids >= 0).all()
+                assert frame.image_poses().shape == (n, 33, 4)
+            json.dumps(coco_document([f.image for f in video.frames], "blazepose33"),
+                       allow_nan=False)
 
 
 class _NullPoseRepo:
