@@ -6,6 +6,8 @@ import importlib
 import json
 import sys
 
+from .argtypes import positive_int
+
 
 def register(sub) -> None:
     ds = sub.add_parser("dataset", help="run the stage pipeline over a dataset (plan, run, "
@@ -16,7 +18,7 @@ def register(sub) -> None:
     run.add_argument("config", help="config file (.toml or .json)")
     run.add_argument("--ray-address", default=None,
                      help="run on Ray: '' starts a local instance, else the address to join")
-    run.add_argument("--workers", type=_positive_int, default=None,
+    run.add_argument("--workers", type=positive_int, default=None,
                      help="parallel workers (default: the config's [runner] workers)")
     run.add_argument("--force", action="store_true",
                      help="use an output folder that holds another run or other files "
@@ -45,21 +47,11 @@ def register(sub) -> None:
     plan.add_argument("--stages-module", action="append", default=[], metavar="MODULE",
                       help="import this module first (it registers extra stages); repeatable")
     plan.add_argument("--json", action="store_true", help="print the plan as JSON")
-    plan.add_argument("--clips", type=_positive_int, default=None,
+    plan.add_argument("--clips", type=positive_int, default=None,
                       help="plan for this many clips instead of reading the manifest")
-    plan.add_argument("--frames-per-clip", type=_positive_int, default=None,
+    plan.add_argument("--frames-per-clip", type=positive_int, default=None,
                       help="with --clips: mean frames per clip (default 300)")
     plan.set_defaults(func=run_plan)
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"'{text}' is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{text} must be at least 1")
-    return value
 
 
 def _load_stages(modules) -> None:

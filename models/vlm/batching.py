@@ -13,7 +13,7 @@ from typing import Optional
 
 from ..errors import Cancelled
 from ..jobs import NULL_CONTEXT
-from .many import Generated, Result, concurrency, generate_one
+from .many import Generated, Result, concurrency, sequential
 from .types import AnswerStats, VLMError, VLMRequest, first_line
 
 DEFAULT_BATCH = 8
@@ -50,16 +50,7 @@ def _batch_or_each(backend, requests: list[VLMRequest], ctx) -> list[Result]:
             return _batch(backend, requests, ctx)
         except _CannotBatch:
             pass                       # this processor cannot batch the input: one by one
-    out: list[Result] = []
-    for request in requests:
-        ctx.check()
-        try:
-            out.append(generate_one(backend, request, ctx))
-        except Cancelled:
-            raise
-        except VLMError as exc:
-            out.append(exc)
-    return out
+    return sequential(backend, requests, ctx)    # loaded already: its load returns at once
 
 
 class _CannotBatch(Exception):
