@@ -7,6 +7,10 @@ shard at a time) and merged by what it holds, whatever stage made it:
   stage): the clip's track goes into the pose cache (keyed by content hash, backend and
   settings; a complete track of the same backend version already there is kept, so
   merging again adds nothing);
+- ``"people"`` (bytes of ``People.to_npz_bytes``; the ``people`` stage): every person's
+  track via ``save_person_tracks``, the main person as person 0 and the others 1..N in
+  tracker id order (the result's ``person_of``); a set already stored complete with the
+  same persons, frames and backend version is kept, so merging again adds nothing;
 - ``"qa"``, ``"records"`` (the rule ``qa`` stage) or ``"items"`` (``p3_qa``): lists of
   ``QARecord.to_dict()`` dicts:
   added to the QA tables in large transactions; an existing qa_id is kept (so merging
@@ -136,6 +140,25 @@ def _has_track(repo, digest: str, track) -> bool:
         and rows[0]["backend_version"] == track.backend_version
 
 
+def _has_people(repo, digest: str, tracks: dict) -> bool:
+    """The project already holds exactly this set of people (same persons, each complete
+    with the same frames and backend version) under the same backend and settings."""
+    from ..store.repo_poses import settings_key  # noqa: PLC0415
+
+    any_track = next(iter(tracks.values()))
+    rows = repo.db.query("SELECT person, frames, complete, backend_version FROM pose_people "
+                         "WHERE content_hash=? AND backend=? AND settings_key=?",
+                         (digest, any_track.backend, settings_key(any_track.settings)))
+    stored = {int(r["person"]): r for r in rows}
+    if set(stored) != {p for p in tracks if p > 0}:
+        return False
+    if 0 in tracks and not _has_track(repo, digest, tracks[0]):
+        return False
+    return all(bool(stored[p]["complete"]) and stored[p]["frames"] == len(t)
+               and stored[p]["backend_version"] == t.backend_version
+               for p, t in tracks.items() if p > 0)
+
+
 def _register_clip(repo, path: str, digest: str) -> None:
     """The clip's row in the project (path, content hash, size, frame times), as opening it
     on the desktop makes: how QA checks, curation and the player find a merged clip's poses.
@@ -161,9 +184,26 @@ def _merged_answer_keys(repo) -> set:
     return {r["k"] for r in rows if r["k"]}
 
 
+def _merge_people(repo, row: dict, data: bytes, where: str) -> int:
+    """Store a ``people`` result's tracks (main person = 0); the number of tracks added."""
+    from ..pose.people import People  # noqa: PLC0415
+    from .stages.people import person_tracks  # noqa: PLC0415
+
+    try:
+        tracks = person_tracks(People.from_npz_bytes(data))
+    except (ValueError, KeyError, OSError, TypeError) as exc:
+        raise RunFolderError(f"{where}: the people cannot be read: {exc}") from None
+    added = 0
+    if tracks and not _has_people(repo, row["item_id"], tracks):
+        repo.save_person_tracks(row["item_id"], tracks)
+        added = len(tracks)
+    _register_clip(repo, row["video"], row["item_id"])
+    return added
+
+
 def merge_run(run_dir, project, stages: Optional[list] = None) -> dict:
     """Merge a run into ``project`` (a project path or an open ``Repository``); counts of
-    what was added: tracks, qa, answers, results read. Idempotent."""
+    what was added: tracks, people (person tracks), qa, answers, results read. Idempotent."""
     from ..pose.track import PoseTrack  # noqa: PLC0415
 
     folder = RunFolder(run_dir)
@@ -176,7 +216,7 @@ def merge_run(run_dir, project, stages: Optional[list] = None) -> dict:
         repo = Repository(Path(project))
     else:
         repo = project
-    counts: dict = {"results": 0, "tracks": 0, "qa": 0, "answers": 0}
+    counts: dict = {"results": 0, "tracks": 0, "people": 0, "qa": 0, "answers": 0}
     added_ids: list = []
     sources: set = set()
     try:
@@ -225,6 +265,8 @@ def merge_run(run_dir, project, stages: Optional[list] = None) -> dict:
                         repo.save_track(row["item_id"], t)
                         counts["tracks"] += 1
                     _register_clip(repo, row["video"], row["item_id"])
+                if isinstance(result.get("people"), bytes):
+                    counts["people"] += _merge_people(repo, row, result["people"], where)
                 if result.get("qa") or result.get("records") or result.get("items"):
                     qa_buf.extend(_qa_records(result, row, where, present))
                     if len(qa_buf) >= QA_CHUNK:
@@ -244,5 +286,6 @@ def merge_run(run_dir, project, stages: Optional[list] = None) -> dict:
     counts["sources"] = sorted(sources)
     counts["source"] = counts["sources"][0] if len(sources) == 1 else ""
     counts["summary"] = (f"merged {counts['results']} results: {counts['tracks']} pose tracks, "
-                         f"{counts['qa']} QA items, {counts['answers']} model texts")
+                         f"{counts['qa']} QA items, {counts['answers']} model texts, "
+                         f"{counts['people']} people tracks")
     return counts

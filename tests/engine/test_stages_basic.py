@@ -79,7 +79,7 @@ def test_stages_are_found_by_name_from_a_light_import():
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == ("[] ('poses',) ['describe', 'diff', 'facts', 'motion', "
                                   "'p1_describe', 'p2_differences', 'p3_qa', "
-                                  "'poses', 'probe', 'qa', 'reliability']")
+                                  "'people', 'poses', 'probe', 'qa', 'reliability']")
     stages = registered()
     assert stages["poses"].needs == ("probe",)
     for name in ("reliability", "facts", "describe", "diff", "motion", "qa"):
