@@ -13,8 +13,6 @@ single-person track as a clip with one person.
 """
 from __future__ import annotations
 
-import io
-import json
 import warnings
 from dataclasses import dataclass, field
 from typing import Callable, Optional, Sequence
@@ -23,7 +21,7 @@ import numpy as np
 
 from ..video import FrameTimes
 from .skeleton import Skeleton, blazepose, coco17
-from .track import PoseTrack
+from .track import PoseTrack, npz_bytes, read_npz
 
 _SKELETONS: dict[str, Callable[[], Skeleton]] = {"blazepose33": blazepose, "coco17": coco17}
 
@@ -207,25 +205,16 @@ class People:
 
     # --- serialisation: npz of plain arrays + JSON metadata, never pickles ------------------
     def to_npz_bytes(self) -> bytes:
-        buf = io.BytesIO()
-        extra = {}
-        if self.times is not None:
-            extra["times"] = self.times
-        if self.damage is not None:
-            extra["damage"] = self.damage
-        np.savez_compressed(buf, image=self.image, world=self.world, ids=self.ids, **extra,
-                            meta=np.frombuffer(json.dumps(self.meta()).encode(), dtype=np.uint8))
-        return buf.getvalue()
+        return npz_bytes(self.meta(), image=self.image, world=self.world, ids=self.ids,
+                         times=self.times, damage=self.damage)
 
     @classmethod
     def from_npz_bytes(cls, data: bytes) -> "People":
-        with np.load(io.BytesIO(data), allow_pickle=False) as z:
-            meta = json.loads(bytes(z["meta"]).decode())
-            return cls(z["image"], z["world"], z["ids"], meta["fps"], meta["width"],
-                       meta["height"], meta["backend"], meta["backend_version"],
-                       meta["settings"], meta["skeleton"], meta["frames_done"],
-                       z["times"] if "times" in z.files else None,
-                       z["damage"] if "damage" in z.files else None)
+        z, meta = read_npz(data)
+        return cls(z["image"], z["world"], z["ids"], meta["fps"], meta["width"],
+                   meta["height"], meta["backend"], meta["backend_version"],
+                   meta["settings"], meta["skeleton"], meta["frames_done"],
+                   z.get("times"), z.get("damage"))
 
 
 def split_detection(det) -> tuple[np.ndarray, Optional[np.ndarray]]:

@@ -91,23 +91,15 @@ class PoseTrack:
 
     # --- serialisation: npz of plain arrays + JSON metadata, never pickles ----------
     def to_npz_bytes(self) -> bytes:
-        buf = io.BytesIO()
-        extra = {} if self.times is None else {"times": self.times}
-        if self.damage is not None:
-            extra["damage"] = self.damage
-        np.savez_compressed(buf, image=self.image, world=self.world, **extra,
-                            meta=np.frombuffer(json.dumps(self.meta()).encode(), dtype=np.uint8))
-        return buf.getvalue()
+        return npz_bytes(self.meta(), image=self.image, world=self.world, times=self.times,
+                         damage=self.damage)
 
     @classmethod
     def from_npz_bytes(cls, data: bytes) -> "PoseTrack":
-        with np.load(io.BytesIO(data), allow_pickle=False) as z:
-            meta = json.loads(bytes(z["meta"]).decode())
-            return cls(z["image"], z["world"], meta["fps"], meta["width"], meta["height"],
-                       meta["backend"], meta["backend_version"], meta["settings"],
-                       meta["skeleton"], meta["frames_done"],
-                       z["times"] if "times" in z.files else None,
-                       z["damage"] if "damage" in z.files else None)
+        z, meta = read_npz(data)
+        return cls(z["image"], z["world"], meta["fps"], meta["width"], meta["height"],
+                   meta["backend"], meta["backend_version"], meta["settings"],
+                   meta["skeleton"], meta["frames_done"], z.get("times"), z.get("damage"))
 
     def save(self, path) -> None:
         """Write ``.npz`` or ``.json`` depending on the suffix."""
@@ -145,3 +137,18 @@ def _nan_to_none(a: np.ndarray) -> list:
     out = np.round(a.astype(np.float64), 6).astype(object)
     out[np.isnan(a)] = None
     return out.tolist()
+
+
+def npz_bytes(meta: dict, **arrays) -> bytes:
+    """Arrays (``None`` ones left out) and JSON metadata as compressed npz bytes."""
+    buf = io.BytesIO()
+    np.savez_compressed(buf, **{k: v for k, v in arrays.items() if v is not None},
+                        meta=np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8))
+    return buf.getvalue()
+
+
+def read_npz(data: bytes) -> tuple[dict, dict]:
+    """The arrays and the metadata of ``npz_bytes`` output, never unpickling anything."""
+    with np.load(io.BytesIO(data), allow_pickle=False) as z:
+        arrays = {k: z[k] for k in z.files if k != "meta"}
+        return arrays, json.loads(bytes(z["meta"]).decode())

@@ -219,11 +219,14 @@ class PoseRepo:
         try:
             return decode_track(rows[0]["data"], rows[0]["frames"])
         except ValueError as exc:
-            name = self._clip_name(digest)
-            raise ProjectDamaged(
-                f"Pose data of {name} ({backend}) in project {self.db.path} is damaged: {exc}; "
-                f"extract it again with: python main.py extract-poses {name} "
-                f"--project {self.db.path}") from None
+            raise self._damaged(digest, backend, exc) from None
+
+    def _damaged(self, digest: str, backend: str, exc: Exception, whose: str = "") -> ProjectDamaged:
+        """The error for a stored track that cannot be read, with the command that redoes it."""
+        name = self._clip_name(digest)
+        return ProjectDamaged(
+            f"Pose data of {whose}{name} ({backend}) in project {self.db.path} is damaged: {exc}; "
+            f"extract it again with: python main.py extract-poses {name} --project {self.db.path}")
 
     def drop_damaged_track(self, digest: str, backend: str, settings: dict) -> Optional[str]:
         """Delete the cached extraction (the main subject's track and the other people's)
@@ -315,11 +318,7 @@ class PoseRepo:
             try:
                 out[int(r["person"])] = decode_track(r["data"], r["frames"])
             except ValueError as exc:
-                name = self._clip_name(digest)
-                raise ProjectDamaged(
-                    f"Pose data of person {r['person']} of {name} ({backend}) in project "
-                    f"{self.db.path} is damaged: {exc}; extract it again with: python main.py "
-                    f"extract-poses {name} --project {self.db.path}") from None
+                raise self._damaged(digest, backend, exc, f"person {r['person']} of ") from None
         return out
 
     # -- project settings --------------------------------------------------------------------

@@ -338,19 +338,26 @@ def _build_p1(task: Task, ctx) -> _Plan:
     return plan
 
 
-def _finish_p1(plan: _Plan) -> dict:
+def _finish_texts(plan: _Plan, name: str, unit_key: str, claims: Callable) -> dict:
+    """Each answer's text with its provenance, read for claims the rule facts contradict
+    (``claims(text, track_facts, unit_meta)``) and kept, flagged or dropped by the policy."""
     from ...describe import track_facts  # noqa: PLC0415
-    from ...describe.claims import state_contradictions  # noqa: PLC0415
 
     tf = track_facts(plan.state["track"])
     entries = []
     for unit, answer in zip(plan.units, plan.answers):
-        text = _text_or_raise(answer, f"window {unit.meta['window']}").strip()
+        text = _text_or_raise(answer, f"{unit_key} {unit.meta[unit_key]}").strip()
         entry = dict(unit.meta, text=text,
                      provenance=_provenance(answer, plan.backend, plan, unit.request, unit.meta))
-        found = state_contradictions(text, tf, unit.meta["frame_indices"])
-        entries.append(_checked(entry, found, plan.params["contradictions"]))
-    return _result(plan, "windows", entries)
+        entries.append(_checked(entry, claims(text, tf, unit.meta), plan.params["contradictions"]))
+    return _result(plan, name, entries)
+
+
+def _finish_p1(plan: _Plan) -> dict:
+    from ...describe.claims import state_contradictions  # noqa: PLC0415
+
+    return _finish_texts(plan, "windows", "window",
+                         lambda text, tf, m: state_contradictions(text, tf, m["frame_indices"]))
 
 
 def _result(plan: _Plan, name: str, entries: list) -> dict:
@@ -390,18 +397,10 @@ def _build_p2(task: Task, ctx) -> _Plan:
 
 
 def _finish_p2(plan: _Plan) -> dict:
-    from ...describe import track_facts  # noqa: PLC0415
     from ...describe.claims import change_contradictions  # noqa: PLC0415
 
-    tf = track_facts(plan.state["track"])
-    entries = []
-    for unit, answer in zip(plan.units, plan.answers):
-        text = _text_or_raise(answer, f"pair {unit.meta['pair']}").strip()
-        entry = dict(unit.meta, text=text,
-                     provenance=_provenance(answer, plan.backend, plan, unit.request, unit.meta))
-        found = change_contradictions(text, tf, unit.meta["frame_a"], unit.meta["frame_b"])
-        entries.append(_checked(entry, found, plan.params["contradictions"]))
-    return _result(plan, "pairs", entries)
+    return _finish_texts(plan, "pairs", "pair",
+                         lambda text, tf, m: change_contradictions(text, tf, m["frame_a"], m["frame_b"]))
 
 
 # -- P3 ----------------------------------------------------------------------------------------
