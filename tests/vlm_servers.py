@@ -10,6 +10,7 @@ request ``behaviour(n, question)`` (``n`` counts requests from 0) returns one of
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import threading
@@ -99,3 +100,87 @@ class LoopServer:
 
     def __exit__(self, *exc):
         self.close()
+
+
+# -- real `transformers serve` processes -------------------------------------------------------
+SERVE_ENV = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_VERBOSITY": "error", "OMP_NUM_THREADS": "1",
+             "TF_CPP_MIN_LOG_LEVEL": "3", "GLOG_minloglevel": "2"}
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Served:
+    """One `transformers serve` process of a local checkpoint on a free loopback port;
+    its output goes to a log file so a failed start says why."""
+
+    def __init__(self, ckpt, log_dir) -> None:
+        import os
+        import subprocess
+        import sys
+        from pathlib import Path
+
+        port = free_port()
+        self.root = f"http://127.0.0.1:{port}"
+        self.url = self.root + "/v1"
+        self.log = Path(log_dir) / f"serve-{port}.log"
+        exe = Path(sys.executable).parent / "transformers"
+        with open(self.log, "wb") as fh:
+            self.proc = subprocess.Popen(
+                [str(exe), "serve", str(ckpt), "--host", "127.0.0.1", "--port", str(port),
+                 "--device", "cpu"], env=dict(os.environ, **SERVE_ENV),
+                stdout=fh, stderr=subprocess.STDOUT)
+
+    def _tail(self) -> str:
+        try:
+            return self.log.read_text(errors="replace")[-2000:]
+        except OSError:
+            return ""
+
+    def wait_ready(self, timeout_s: float = 240) -> None:
+        import time
+        import urllib.request
+
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError("transformers serve exited: " + self._tail())
+            try:
+                with urllib.request.urlopen(self.root + "/health", timeout=1) as r:
+                    if r.status == 200:
+                        return
+            except OSError:
+                time.sleep(0.3)
+        raise RuntimeError("transformers serve did not become ready: " + self._tail())
+
+    def stop(self) -> None:
+        import subprocess
+
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(10)
+
+
+@contextlib.contextmanager
+def serving(ckpt, log_dir, count: int = 1, timeout_s: float = 240):
+    """``count`` servers of one checkpoint, started together (start-up is the slow part);
+    yields the ``Served`` list and stops every one of them at the end."""
+    servers: list[Served] = []
+    try:
+        for _ in range(count):
+            servers.append(Served(ckpt, log_dir))
+        for s in servers:
+            s.wait_ready(timeout_s)
+        yield servers
+    finally:
+        for s in servers:
+            s.stop()

@@ -16,7 +16,6 @@ import signal
 import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import numpy as np
@@ -125,61 +124,16 @@ def short_clips(tmp_path_factory) -> Path:
 
 
 # -- two real `transformers serve` endpoints ---------------------------------------------------
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _serve(ckpt: Path, log: Path):
-    port = _free_port()
-    exe = Path(sys.executable).parent / "transformers"
-    fh = open(log, "wb")
-    proc = subprocess.Popen([str(exe), "serve", str(ckpt), "--host", "127.0.0.1", "--port",
-                             str(port), "--device", "cpu"], env=ENV,
-                            stdout=fh, stderr=subprocess.STDOUT)
-    fh.close()
-    return proc, f"http://127.0.0.1:{port}"
-
-
-def _ready(proc, url: str, log: Path, timeout: float = 240) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError("transformers serve exited: " + log.read_text()[-2000:])
-        try:
-            with urllib.request.urlopen(url + "/health", timeout=1) as r:
-                if r.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.3)
-    raise RuntimeError("transformers serve did not become ready: " + log.read_text()[-2000:])
-
-
 @pytest.fixture(scope="module")
 def served(tmp_path_factory):
     """Two servers of the tiny Qwen2.5-VL checkpoint: [(process, base url)], model id.
     The endpoint-death test kills one of them: it runs after the tests that need both."""
     from tests.vlm_fixtures import tiny_checkpoint
+    from tests.vlm_servers import serving
 
     ckpt = tiny_checkpoint("qwen2_5_vl")
-    logs = tmp_path_factory.mktemp("serve_logs")
-    started = [(*_serve(ckpt, logs / f"serve{i}.log"), logs / f"serve{i}.log") for i in range(2)]
-    try:
-        for proc, url, log in started:
-            _ready(proc, url, log)
-        yield [(proc, url + "/v1") for proc, url, _log in started], str(ckpt)
-    finally:
-        for proc, _url, _log in started:
-            if proc.poll() is None:
-                proc.terminate()
-                try:
-                    proc.wait(10)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait(10)
+    with serving(ckpt, tmp_path_factory.mktemp("serve_logs"), 2) as servers:
+        yield [(s.proc, s.url) for s in servers], str(ckpt)
 
 
 def _endpoints(servers, model: str) -> list:

@@ -3,15 +3,11 @@ server that misbehaves on purpose (HTTP 500, invalid JSON, dropped connection, s
 from __future__ import annotations
 
 import json
-import os
 import socket
-import subprocess
 import sys
 import threading
 import time
-import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -22,14 +18,9 @@ from models.vlm.many import Generated, generate_one, text_only
 from models.vlm.openai_http import OpenAIBackend
 from models.vlm.types import GenerationParams, VLMError, VLMRequest, messages_for
 from tests.vlm_fixtures import tiny_checkpoint
+from tests.vlm_servers import free_port, serving
 
 SECRET = "sk-test-never-log-me"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _request(n_frames: int = 2, max_new_tokens: int = 6) -> VLMRequest:
@@ -41,38 +32,10 @@ def _request(n_frames: int = 2, max_new_tokens: int = 6) -> VLMRequest:
 
 # -- a real `transformers serve` ---------------------------------------------------------------
 @pytest.fixture(scope="module")
-def served():
+def served(tmp_path_factory):
     ckpt = tiny_checkpoint("qwen2_5_vl")
-    port = free_port()
-    exe = Path(sys.executable).parent / "transformers"
-    env = dict(os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_VERBOSITY="error")
-    proc = subprocess.Popen([str(exe), "serve", str(ckpt), "--host", "127.0.0.1", "--port",
-                             str(port), "--device", "cpu"], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        _wait_ready(proc, url + "/health", 120)
-        yield url + "/v1", str(ckpt)
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-
-
-def _wait_ready(proc, health: str, timeout_s: float) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError("transformers serve exited: " + proc.stderr.read().decode()[-2000:])
-        try:
-            with urllib.request.urlopen(health, timeout=1) as r:
-                if r.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.3)
-    raise RuntimeError("transformers serve did not become ready")
+    with serving(ckpt, tmp_path_factory.mktemp("serve_logs"), 1, 120) as (server,):
+        yield server.url, str(ckpt)
 
 
 @pytest.mark.parametrize("stream", [True, False], ids=["stream", "whole"])

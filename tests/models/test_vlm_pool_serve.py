@@ -3,12 +3,8 @@ with a tiny checkpoint (started once for the module), one of them killed mid-run
 misbehaving loopback server (HTTP 500 / invalid JSON) beside a real one."""
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import threading
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -16,40 +12,16 @@ import pytest
 from models.vlm.many import Generated, generate_many
 from models.vlm.pool import Endpoint, EndpointPool
 from models.vlm.types import GenerationParams, VLMRequest, messages_for
-from tests.models.test_vlm_http import _wait_ready, free_port
 from tests.vlm_fixtures import tiny_checkpoint
-from tests.vlm_servers import LoopServer
-
-
-def _start(ckpt: Path):
-    port = free_port()
-    exe = Path(sys.executable).parent / "transformers"
-    env = dict(os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_VERBOSITY="error",
-               OMP_NUM_THREADS="1")
-    proc = subprocess.Popen([str(exe), "serve", str(ckpt), "--host", "127.0.0.1", "--port",
-                             str(port), "--device", "cpu"], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    return proc, f"http://127.0.0.1:{port}"
+from tests.vlm_servers import LoopServer, serving
 
 
 @pytest.fixture(scope="module")
-def two_served():
+def two_served(tmp_path_factory):
     """Two servers, started together (start-up is the slow part)."""
     ckpt = tiny_checkpoint("qwen2_5_vl")
-    started = [_start(ckpt) for _ in range(2)]
-    try:
-        for proc, url in started:
-            _wait_ready(proc, url + "/health", 180)
-        yield [(proc, url + "/v1") for proc, url in started], str(ckpt)
-    finally:
-        for proc, _url in started:
-            if proc.poll() is None:
-                proc.terminate()
-                try:
-                    proc.wait(10)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait(10)
+    with serving(ckpt, tmp_path_factory.mktemp("serve_logs"), 2, 180) as servers:
+        yield [(s.proc, s.url) for s in servers], str(ckpt)
 
 
 def _requests(n: int) -> list[VLMRequest]:
