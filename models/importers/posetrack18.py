@@ -64,7 +64,8 @@ def load(path: Path) -> ImportResult:
 
 def _numbers(frame, name: str) -> list[int]:
     """The project person number of each person of one frame."""
-    out, seen = [], {}
+    out: list[int] = []
+    seen: dict[int, int] = {}
     for person in frame.image.persons:
         number = person.person if person.person is not None else person.track_id
         if number in seen:

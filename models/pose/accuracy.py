@@ -97,18 +97,16 @@ class PckTally:
     people and how many were found."""
     skeleton: Skeleton = field(default_factory=blazepose)
     alpha: float = ALPHA
-    labelled: np.ndarray = field(default=None)  # type: ignore[assignment]
-    correct: np.ndarray = field(default=None)   # type: ignore[assignment]
+    labelled: np.ndarray = field(init=False)   # (joints,) labelled instances
+    correct: np.ndarray = field(init=False)    # (joints,) of them correct
     people: int = 0
     found: int = 0
     labelled_found: int = 0   # labelled joints of the found people ...
     correct_found: int = 0    # ... and how many of them were correct
 
     def __post_init__(self) -> None:
-        if self.labelled is None:
-            self.labelled = np.zeros(self.skeleton.n, dtype=np.int64)
-        if self.correct is None:
-            self.correct = np.zeros(self.skeleton.n, dtype=np.int64)
+        self.labelled = np.zeros(self.skeleton.n, dtype=np.int64)
+        self.correct = np.zeros(self.skeleton.n, dtype=np.int64)
 
     def add(self, score: PictureScore) -> None:
         scored = score.labelled.any(axis=1)   # people without a labelled joint do not count
