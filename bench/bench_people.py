@@ -1,5 +1,12 @@
 """Every person in a clip, on real pictures: the multi-person estimator plus the tracker.
 
+0. Accuracy against the real ground truth (``models.pose.accuracy``): ``process_all`` on
+   the whole picture of every labelled PoseTrack18 frame and every COCO photo
+   (``tests/data/keypoints/coco``); PCK@0.2 PER JOINT over all annotated people with a
+   labelled joint (a joint is correct within 0.2 x max(box width, box height) of the
+   annotation; a person not found counts all their joints wrong), how many annotated
+   people were found (``tracking.match_to_truth`` within ``--gate``), and PCK over the
+   found people only.
 1. Each labelled PoseTrack18 frame (``tests/data/keypoints/posetrack18``): ``process_all``
    of the mediapipe-multi backend on the whole picture; an annotated person counts as
    found when a detection lies within the normalised keypoint distance ``--gate`` of it
@@ -7,7 +14,9 @@
 2. The same pictures seen through a panning camera: a window of 80 % of the picture slides
    across it over ``--pan`` frames; every crop goes through ``process_all``, the detections
    through the tracker, and the annotated people (moved with the window) are matched to
-   the tracks on every frame to count CLEAR-MOT identity switches.
+   the tracks on every frame to count CLEAR-MOT identity switches. (The PoseTrack18 files
+   here label one frame per video, and the one clip is unlabelled: the pan is the only
+   sequence with per-frame truth.)
 3. The unlabelled PoseTrack18 clip (``videos/``) and any ``--clip``: people tracked over
    every frame (counts of tracks and how long each is seen; no ground truth, so no
    switches).
@@ -30,15 +39,16 @@ import numpy as np
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from models.pose.coco import load_coco  # noqa: E402
+from models.pose.accuracy import Identity, score_images  # noqa: E402
+from models.pose.coco import load_coco, load_posetrack18  # noqa: E402
 from models.pose.registry import get  # noqa: E402
-from models.pose.tracking import (identity_switches, match_to_truth, pose_distance,  # noqa: E402
-                                  track, track_people)
+from models.pose.tracking import match_to_truth, pose_distance, track, track_people  # noqa: E402
 from models.video import VideoReader  # noqa: E402
 
 ROOT = REPO / "tests" / "data" / "keypoints" / "posetrack18"
 ANNOTATIONS = ROOT / "annotations" / "test_posetrack18_val.json"
 CLIP = ROOT / "videos" / "000001_mpiinew_test" / "000001_mpiinew_test.mp4"
+COCO_JSON = REPO / "tests" / "data" / "keypoints" / "coco" / "test_coco.json"
 
 
 def read_rgb(path) -> np.ndarray:
@@ -69,6 +79,17 @@ def to_window(pose: np.ndarray, box, width: int, height: int) -> np.ndarray:
     return out
 
 
+def accuracy(est, gate: float) -> None:
+    print(f"0. accuracy against the annotations, process_all on whole pictures (gate {gate}):")
+    posetrack = [f.image for v in load_posetrack18(ANNOTATIONS) for f in v.frames]
+    for name, images in (("PoseTrack18 labelled frames", posetrack),
+                         ("COCO photos", load_coco(COCO_JSON).images)):
+        t0 = time.perf_counter()
+        tally = score_images(est.process_all, images, gate=gate)
+        print(f"   {name} ({len(images)} pictures, {time.perf_counter() - t0:.1f} s): ", end="")
+        print("\n   ".join(tally.lines()))
+
+
 def still_pictures(est, frames, gate: float) -> None:
     print(f"1. labelled frames, process_all on the whole picture (gate {gate}):")
     found = total = 0
@@ -93,7 +114,7 @@ def panning(est, frames, steps: int, gate: float) -> None:
     for path, w, h, persons in frames:
         rgb = read_rgb(path)
         cw, ch = int(w * 0.8), int(h * 0.8)
-        dets_per_frame, truth_per_frame, ids_of_truth = [], [], []
+        dets_per_frame, truth_per_frame = [], []
         for f in range(steps):
             x0 = round((w - cw) * f / max(steps - 1, 1))
             y0 = round((h - ch) * f / max(steps - 1, 1))
@@ -103,19 +124,15 @@ def panning(est, frames, steps: int, gate: float) -> None:
             seen = [(tid, p) for tid, p in seen if np.isfinite(p[:, 0]).sum() >= 3]
             truth_per_frame.append(seen)
         ids = track(dets_per_frame, cw, ch)
-        matched = annotated = 0
+        ident = Identity()
         for f, seen in enumerate(truth_per_frame):
-            match = match_to_truth([p for _, p in seen], dets_per_frame[f], cw, ch, gate)
-            ids_of_truth.append([int(ids[f][m]) if m >= 0 else None for m in match])
-            matched += sum(m >= 0 and ids[f][m] >= 0 for m in match)
-            annotated += len(seen)
-        gt_ids = [[tid for tid, _ in seen] for seen in truth_per_frame]
+            ident.add_frame([tid for tid, _ in seen], [p for _, p in seen], dets_per_frame[f],
+                            ids[f], cw, ch, gate)
         tracks = {int(i) for row in ids for i in row if i >= 0}
         noise = sum(int((row < 0).sum()) for row in ids)
         print(f"   {path.parent.name}: {len(persons)} annotated people, {len(tracks)} tracks, "
-              f"{matched}/{annotated} annotated person-frames on a track, "
-              f"{noise} detections dropped as noise, "
-              f"identity switches {identity_switches(gt_ids, ids_of_truth)}")
+              f"{ident.on_a_track}/{ident.annotated} annotated person-frames on a track, "
+              f"{noise} detections dropped as noise, identity switches {ident.switches}")
 
 
 def clip(est, path: Path, limit: int) -> None:
@@ -148,6 +165,7 @@ def main(argv: list[str]) -> int:
     frames = labelled_frames()
     est = get("mediapipe-multi").create({"num_poses": args.num_poses})
     try:
+        accuracy(est, args.gate)
         still_pictures(est, frames, args.gate)
         panning(est, frames, args.pan, args.gate)
         for path in [CLIP, *args.clip]:

@@ -4,7 +4,7 @@ API
 ---
 ``diff_facts(world_a_frame, world_b_frame, frame_a=None, frame_b=None,
 min_visibility=None) -> list[Fact]``
-    Both inputs are one frame of MediaPipe world landmarks (33, 3|4), from the same or
+    Both inputs are one frame of MediaPipe world landmarks (joints, 3|4), from the same or
     from two clips. Each pose is put in its own body frame (hips at the origin, hip line
     along x), so per-joint displacements are measured after aligning at the hips and a
     whole-body turn shows only as the ``turn`` fact. Facts (``Fact.kind``):
@@ -14,7 +14,7 @@ min_visibility=None) -> list[Fact]``
     ``posture_change``. Only joints visible in both frames count. A vs A gives [].
 ``describe_diff(facts) -> str``: e.g. "The person raises the right hand above the head
     and straightens the left knee; the body turns a quarter to the left."
-``displacements(world_a_frame, world_b_frame) -> (33, 3)``: aligned per-joint vectors
+``displacements(world_a_frame, world_b_frame) -> (joints, 3)``: aligned per-joint vectors
     (body axes of each pose, metres; NaN where unknown), used by the comparison view.
 ``frame_world(track, frame, label, video)`` / ``check_compatible(track_a, track_b, ...)``:
     input checks with one-line ``DescribeError`` messages (no pose, out of range, a 3-D
@@ -143,7 +143,7 @@ def _directions(d: np.ndarray) -> list[str]:
 def _displacement_facts(ctx) -> list[Fact]:
     pts, _ = body_frame(ctx["w"])
     mv = ctx["tf"].min_visibility
-    vis = np.nan_to_num(ctx["w"][..., 3], nan=0.0) if ctx["w"].shape[-1] > 3 else np.ones((2, 33))
+    vis = np.nan_to_num(ctx["w"][..., 3], nan=0.0) if ctx["w"].shape[-1] > 3 else np.ones(ctx["w"].shape[:2])
     out = []
     for name in _cfg()["parts"]:
         joints = list(part_joints(name))

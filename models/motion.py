@@ -15,7 +15,7 @@ API
     dips of one weightlifting movement), with ``regularity``, ``amplitude``, ``autocorr``.
 ``motion_facts(world, fps, start, end, min_visibility=None, signal=None) -> list[Fact]``
     ``world``: a ``PoseTrack`` (image coordinates add sideways movement in the frame) or
-    world landmarks (frames, 33, 4); ``start``/``end`` in seconds. Facts:
+    world landmarks (frames, joints, 4); ``start``/``end`` in seconds. Facts:
     ``movement`` (direction of the head, hands and feet in body axes between the first
     and last ~0.1 s; the hips' height as "the body lowers/rises"), ``turn`` (whole-body
     turn), ``repetition`` (count on the most clearly repeating named signal: a periodic

@@ -6,7 +6,7 @@ claimed when the picture supports it.
 
 API
 ---
-``outside_frame(image) -> (frames, 33) bool``: image landmarks outside the picture (a joint
+``outside_frame(image) -> (frames, joints) bool``: image landmarks outside the picture (a joint
 there is guessed, not seen; it counts as not visible).
 ``angle_doubts(world, image, size, specs) -> (frames, M) bool``: True where a 3-point angle
 measurement (elbow, knee, hip, shoulder) is not backed by the image:

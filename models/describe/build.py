@@ -3,7 +3,7 @@
 API
 ---
 ``track_facts(world, min_visibility=None, hysteresis=True) -> TrackFacts``
-    ``world``: a ``PoseTrack`` or world landmarks (frames, 33, 3|4), MediaPipe axes.
+    ``world``: a ``PoseTrack`` or world landmarks (frames, joints, 3|4), MediaPipe axes.
     Everything is computed for all frames in one vectorised pass; values of joints below
     the visibility threshold (default: the configured 0.5) are NaN and get no bin.
     Hysteresis keeps a frame in the previous bin while the value stays within the
@@ -11,7 +11,7 @@ API
     +-margin interval spans an edge inherits the bin of the last frame that did not).
 ``pose_facts(track_or_world, frame=None, min_visibility=None) -> list[Fact]``
     Facts of one frame (no hysteresis): ``frame`` picks a frame of a track/array; a
-    single (33, 3|4) frame needs none. Parts below the visibility threshold are not
+    single (joints, 3|4) frame needs none. Parts below the visibility threshold are not
     described; each such body region gives one ``kind="unknown"`` fact instead, and a
     frame with no pose gives a single unknown fact about the whole body.
 """
@@ -48,8 +48,9 @@ def as_world(track_or_world) -> np.ndarray:
     w = np.asarray(world, dtype=np.float64)
     if w.ndim == 2:
         w = w[None]
-    if w.ndim != 3 or w.shape[1] != 33 or w.shape[2] not in (3, 4):
-        raise DescribeError(f"Expected BlazePose world landmarks (frames, 33, 4), got {w.shape}.")
+    n = blazepose().n
+    if w.ndim != 3 or w.shape[1] != n or w.shape[2] not in (3, 4):
+        raise DescribeError(f"Expected BlazePose world landmarks (frames, {n}, 4), got {w.shape}.")
     return w
 
 
@@ -235,14 +236,14 @@ def track_facts(world, min_visibility=None, hysteresis: bool = True,
 
 
 def _image(world, frames: int):
-    """Image landmarks (frames, 33, >=2) of a track-like input, or None."""
+    """Image landmarks (frames, joints, >=2) of a track-like input, or None."""
     image = getattr(world, "image", None)
     if image is None:
         return None
     img = np.asarray(image, dtype=np.float64)
     if img.ndim == 2:
         img = img[None]
-    return img if img.shape[:2] == (frames, 33) else None
+    return img if img.shape[:2] == (frames, blazepose().n) else None
 
 
 def _gate_upright(values, specs):

@@ -3,7 +3,7 @@
 API
 ---
 ``Plan`` (cached via ``plan()``): index arrays compiled once from the configuration.
-``measure(points, yaw) -> (values, vis)``: ``points`` (frames, 33, 4) in the body frame
+``measure(points, yaw) -> (values, vis)``: ``points`` (frames, joints, 4) in the body frame
 (see ``models.body``), ``yaw`` (frames,). Returns ``values`` (frames, M) in the
 measurement's unit and ``vis`` (frames, M) = the lowest visibility of the joints each
 value rests on; M = ``len(config.measures())``, same order.
@@ -16,9 +16,22 @@ from functools import lru_cache
 import numpy as np
 
 from ..geometry import angle_at
+from ..pose.skeleton import blazepose
 from .config import Measure, measures, part_joints
 
-N_JOINTS = 33
+FEET = ("left_ankle", "right_ankle", "left_heel", "right_heel", "left_foot_index",
+        "right_foot_index")
+
+
+def n_joints() -> int:
+    """Joints of the BlazePose skeleton the measures are defined on; the extended point
+    array appends averaged parts after them."""
+    return blazepose().n
+
+
+def _feet() -> list[int]:
+    return [blazepose().index(name) for name in FEET]
+
 AXES = {"x": 0, "y": 1, "z": 2}
 
 
@@ -36,7 +49,7 @@ def _col(plan_parts: dict, virtual: list, name: str) -> int:
     if len(joints) == 1:
         return joints[0]
     if name not in plan_parts:
-        plan_parts[name] = N_JOINTS + len(virtual)
+        plan_parts[name] = n_joints() + len(virtual)
         virtual.append((plan_parts[name], joints))
     return plan_parts[name]
 
@@ -60,7 +73,7 @@ def plan() -> Plan:
 
 
 def _joints_of(col: int, virtual: list) -> tuple:
-    if col < N_JOINTS:
+    if col < n_joints():
         return (col,)
     return dict(virtual)[col]
 
@@ -156,22 +169,22 @@ FLOOR_TILT_MAX, FLOOR_TILT_STEP, FLOOR_CONTACT, FLOOR_TILT_BASE = 20.0, 5.0, 0.0
 
 
 def floor_heights(p, vis, min_vis):
-    """Height (m) of every joint above the estimated floor, (frames, 33); NaN without a floor.
+    """Height (m) of every joint above the estimated floor, (frames, joints); NaN without a floor.
 
     The floor is the plane, tilted at most ``FLOOR_TILT_MAX`` degrees from the camera's
     horizontal (a tilted camera or a sloped mat), that lies under every visible joint and
     touches the most of them (within ``FLOOR_CONTACT``); ties go to the least tilt. It is
     only estimated when a foot is visible (a cropped person has no known floor). A tilted
     plane must rest on contacts at least ``FLOOR_TILT_BASE`` metres apart."""
-    xyz = p[:, :N_JOINTS, :3]
-    seen = vis[:, :N_JOINTS] >= min_vis
+    xyz = p[:, :n_joints(), :3]
+    seen = vis[:, :n_joints()] >= min_vis
     n = _tilts()
     with np.errstate(invalid="ignore"):
-        h = np.einsum("fjk,nk->fnj", np.nan_to_num(xyz), n)             # (frames, normals, 33)
+        h = np.einsum("fjk,nk->fnj", np.nan_to_num(xyz), n)             # (frames, normals, joints)
     h = np.where(seen[:, None, :], h, np.inf)
     low = h.min(axis=2, keepdims=True)
     with np.errstate(invalid="ignore"):
-        touch = (h - low) <= FLOOR_CONTACT                                # (frames, normals, 33)
+        touch = (h - low) <= FLOOR_CONTACT                                # (frames, normals, joints)
     # a tilt is only believed when its contacts span a long base (a lying body, a wide
     # stance): two feet close together cannot tell a sloped floor from a lifted foot
     lo = np.where(touch[..., None], xyz[:, None], np.inf).min(axis=2)
@@ -182,7 +195,7 @@ def floor_heights(p, vis, min_vis):
     best = contacts.argmax(axis=1)                                        # first = least tilt
     rows = np.arange(len(xyz))
     out = np.einsum("fjk,fk->fj", xyz, n[best]) - low[rows, best]
-    feet_seen = seen[:, 27:33].any(axis=1)
+    feet_seen = seen[:, _feet()].any(axis=1)
     return np.where(feet_seen[:, None] & np.isfinite(low[rows, best]), out, np.nan)
 
 
@@ -190,7 +203,7 @@ def _ground(p, vis, specs, pos, col, min_vis):
     """Height above the floor of each part's lowest visible joint (a foot rests on its heel
     or toe, the hips on the lower hip joint)."""
     h = floor_heights(p, vis, min_vis)
-    h = np.where(vis[:, :N_JOINTS] >= min_vis, h, np.nan)
+    h = np.where(vis[:, :n_joints()] >= min_vis, h, np.nan)
     out = np.full((len(p), len(pos)), np.nan)
     for k, i in enumerate(pos):
         joints = list(part_joints(specs[i].part))

@@ -7,9 +7,9 @@ frame (x = person's left, y = up, z = forward; metres, hips centre at the origin
 ``p.set(joint, xyz)`` moves one joint (wrists/ankles carry their hand/foot points);
 ``p.bend(joint, degrees)`` sets an elbow/knee angle by swinging the distal segment in the
 sagittal plane; ``p.raise_arm(side)`` points the whole arm straight up;
-``p.world(yaw=0, shift=(0,0,0))`` returns (33, 4) MediaPipe world landmarks (y down,
+``p.world(yaw=0, shift=(0,0,0))`` returns (joints, 4) MediaPipe world landmarks (y down,
 z away from the camera, visibility 0.99), optionally turned by ``yaw`` degrees to the
-person's left and translated. ``track(poses)`` stacks worlds into (frames, 33, 4).
+person's left and translated. ``track(poses)`` stacks worlds into (frames, joints, 4).
 """
 from __future__ import annotations
 

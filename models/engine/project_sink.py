@@ -11,19 +11,24 @@ transaction per result, by what the result holds (as ``merge_run`` does for a ru
 - ``"qa"`` / ``"records"`` / ``"items"``: the QA tables (existing qa_ids kept), with a
   generation run that names the result key;
 - ``"answer"`` / ``"answers"`` / model texts: ``model_answers``, with the result key in
-  their ``generation_params`` (``engine_key``).
+  their ``generation_params`` (``engine_key``);
+- ``"people"`` (the ``people`` stage): every person's track, as a merge stores them
+  (``Repository.save_person_tracks``: the main person as person 0, the others 1..N, under
+  backend ``mediapipe-multi`` and the run's ``people_settings``); a set already stored
+  the same is not written again.
 
 ``done()`` answers from the project for the tasks the sink was told about (``expect``):
-a poses task is done when its complete track is cached; a QA or answer task when its
-result key is recorded. Failures are kept in memory only (the project has no place for
-them): ``failed()`` says what failed through this sink.
+a poses task is done when its complete track is cached; a people task when the project
+holds people under its settings; a QA or answer task when its result key is recorded.
+Failures are kept in memory only (the project has no place for them): ``failed()`` says
+what failed through this sink.
 """
 from __future__ import annotations
 
 import json
 from typing import Iterable, Optional
 
-from .merge import _answers, _merged_answer_keys, _qa_records
+from .merge import _answers, _merge_people, _merged_answer_keys, _qa_records
 from .stage import Outcome, Task
 
 __all__ = ["ProjectSink"]
@@ -67,6 +72,21 @@ class ProjectSink:
         return any(r["backend"] == backend and r["settings_key"] == key and r["complete"]
                    for r in self.repo.track_status(task.item.id))
 
+    def _people_stored(self, task: Task) -> bool:
+        """The project holds complete people of ``task``'s clip under its settings."""
+        from ..store.repo_poses import settings_key  # noqa: PLC0415
+        from .stage import get_stage  # noqa: PLC0415
+        from .stages.basic import _number  # noqa: PLC0415
+        from .stages.people import BACKEND, MAX_PERSONS, _tracker, people_settings  # noqa: PLC0415
+
+        p = get_stage("people").params(task.params)
+        most = _number("people", p, "max_persons", 1, integer=True, high=MAX_PERSONS)
+        key = settings_key(people_settings(most, _tracker(p)))
+        where = (task.item.id, BACKEND, key)
+        return any(self.repo.db.query(
+            f"SELECT 1 FROM {table} WHERE content_hash=? AND backend=? AND settings_key=? "
+            "AND complete=1 LIMIT 1", where) for table in ("pose_tracks", "pose_people"))
+
     def _qa_keys(self) -> set:
         rows = self.repo.db.query(
             "SELECT json_extract(settings, '$.engine_key') AS k FROM qa_generation_runs "
@@ -80,6 +100,10 @@ class ProjectSink:
         for key, task in self.tasks.items():
             if task.stage == "poses":
                 if self._track_complete(task):
+                    out.add(key)
+                continue
+            if task.stage == "people":
+                if self._people_stored(task):
                     out.add(key)
                 continue
             if answers is None:
@@ -131,9 +155,15 @@ class ProjectSink:
         task, result = outcome.task, outcome.result
         if isinstance(result.get("track"), (bytes, bytearray)):
             self._write_track(task, result)
+        if isinstance(result.get("people"), (bytes, bytearray, memoryview)):
+            self._write_people(task, result)
         if result.get("qa") or result.get("records") or result.get("items"):
             self._write_qa(task, result)
         self._write_answers(task, result)
+
+    def _write_people(self, task: Task, result: dict) -> None:
+        where = f"result {task.key[:12]} of stage {task.stage} ({task.item.name})"
+        _merge_people(self.repo, _row(task), bytes(result["people"]), where)
 
     def _write_track(self, task: Task, result: dict) -> None:
         from ..video import VideoInfo, decoded_times  # noqa: PLC0415

@@ -22,10 +22,13 @@ class ImportStore(Protocol):
 
     def import_coco_poses(self, dataset) -> dict: ...
 
+    def save_person_track_sets(self, sets) -> list[bool]: ...
+
 
 # format id -> module; detection tries them in this order
 IMPORTERS: dict[str, str] = {
     "jsonl": "models.importers.canonical",
+    "posetrack18": "models.importers.posetrack18",
     "coco-keypoints": "models.importers.coco",
     "videomme": "models.importers.videomme",
     "mvbench": "models.importers.mvbench",
@@ -66,13 +69,16 @@ def import_file(repo: ImportStore, path, format_id: Optional[str] = None) -> tup
 
 
 def _store_poses(repo: ImportStore, result: ImportResult, path: Path) -> int:
-    """Store a COCO file's persons; refuse when none of its images is next to it, and say
-    which images were skipped and how many tracks replaced earlier imports."""
+    """Store a COCO or PoseTrack18 file's persons; refuse when none of its images is next
+    to it, and say which images were skipped and how many tracks replaced earlier imports."""
     assert result.poses is not None  # the caller stores poses only when the file has them
     persons = len(result.poses.persons)
     if not persons:
         raise ImportFormatError(f"{path.name} holds no person annotations")
-    counts = repo.import_coco_poses(result.poses)
+    if result.format == "posetrack18":
+        counts = module_for(result.format).store(repo, result.poses)
+    else:
+        counts = repo.import_coco_poses(result.poses)
     missing = counts["missing"]
     if missing and counts["skipped_persons"] == persons:
         raise ImportFormatError(

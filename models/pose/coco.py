@@ -1,6 +1,6 @@
 """COCO person-keypoints files: import into BlazePose-33 arrays (by joint NAME), export back.
 
-An imported person keeps ``keypoints`` as a (33, 3) array of pixel x, pixel y and the COCO
+An imported person keeps ``keypoints`` as a (joints, 3) array of pixel x, pixel y and the COCO
 flag v (0 = not labelled, 1 = labelled but hidden, 2 = visible); joints the file does not
 have (or left unlabelled) are NaN with v = 0. ``image_pose`` turns that into the
 ``PoseTrack`` image convention (normalised x, y; z = 0 for a 2D annotation; visibility
@@ -37,7 +37,7 @@ IMPORT_BACKEND = "coco-import"
 class CocoPerson:
     id: int
     image_id: int
-    keypoints: np.ndarray          # (33, 3): pixel x, pixel y, COCO flag v
+    keypoints: np.ndarray          # (joints, 3): pixel x, pixel y, COCO flag v
     bbox: tuple                    # (x, y, w, h) pixels
     score: Optional[float] = None
     extra: dict = field(default_factory=dict)  # name -> (x, y, v) for non-BlazePose joints
@@ -46,11 +46,11 @@ class CocoPerson:
 
     @property
     def labelled(self) -> np.ndarray:
-        """(33,) bool: joints the file labels (v > 0)."""
+        """(joints,) bool: joints the file labels (v > 0)."""
         return self.keypoints[:, 2] > 0
 
     def image_pose(self, width: int, height: int) -> np.ndarray:
-        """(33, 4) float32 normalised x, y, z=0, visibility; NaN where unlabelled."""
+        """(joints, 4) float32 normalised x, y, z=0, visibility; NaN where unlabelled."""
         out = np.full((len(self.keypoints), 4), np.nan, dtype=np.float32)
         lab = self.labelled
         out[lab, 0] = self.keypoints[lab, 0] / width
@@ -274,7 +274,7 @@ def load_coco(path) -> CocoDataset:
 class FramePeople:
     """Every person of one image (a video frame) as plain arrays.
 
-    ``keypoints``: (persons, 33, 3) pixel x, pixel y, COCO flag v (NaN and 0 where absent);
+    ``keypoints``: (persons, joints, 3) pixel x, pixel y, COCO flag v (NaN and 0 where absent);
     ``track_ids``: (persons,) int64, the file's track id of each person (-1 where none);
     ``ids``: the annotation ids. People are in the file's order."""
     image: CocoImage
@@ -293,7 +293,7 @@ class FramePeople:
         return int(stem) if stem.isdigit() and len(stem) <= 9 else None
 
     def image_poses(self) -> np.ndarray:
-        """(persons, 33, 4) float32 in the ``PoseTrack`` image convention (as
+        """(persons, joints, 4) float32 in the ``PoseTrack`` image convention (as
         ``CocoPerson.image_pose``)."""
         kp = self.keypoints
         out = np.full(kp.shape[:2] + (4,), np.nan, dtype=np.float32)
@@ -381,7 +381,7 @@ def person_track(image: CocoImage, person: CocoPerson) -> PoseTrack:
 def person_from_pose(image_pose: np.ndarray, width: int, height: int, person_id: int,
                      image_id: int, min_visibility: float = 0.0,
                      track_id: Optional[int] = None) -> CocoPerson:
-    """A COCO person from one (33, 4) PoseTrack image row (e.g. an extracted frame);
+    """A COCO person from one (joints, 4) PoseTrack image row (e.g. an extracted frame);
     ``track_id``: the person's number in the project (written as ``track_id`` and
     ``actionart.person``)."""
     pose = np.asarray(image_pose, dtype=np.float64)

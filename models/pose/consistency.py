@@ -23,6 +23,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .skeleton import blazepose
+
 VERTICAL_MARGIN = 0.5      # head-to-hips height, in torso lengths
 HORIZONTAL_MARGIN = 0.3    # left-to-right shoulder/hip offset, in torso lengths
 MIN_VIS = 0.5
@@ -30,7 +32,7 @@ NOSE, L_SH, R_SH, L_HIP, R_HIP = 0, 11, 12, 23, 24
 
 
 def _ratios(p: np.ndarray, scale) -> tuple[np.ndarray, np.ndarray]:
-    """(head-above-hips, left-right offset) in torso lengths for (frames, 33, >=2) points."""
+    """(head-above-hips, left-right offset) in torso lengths for (frames, joints, >=2) points."""
     xy = p[..., :2] * scale
     hips, shoulders = xy[:, [L_HIP, R_HIP]].mean(axis=1), xy[:, [L_SH, R_SH]].mean(axis=1)
     torso = np.linalg.norm(shoulders - hips, axis=1)
@@ -52,7 +54,8 @@ def inconsistent_frames(track) -> np.ndarray | None:
         return None
     img = np.asarray(image, dtype=np.float64)
     w = np.asarray(world, dtype=np.float64)
-    if img.shape[1] != 33 or w.shape[1] != 33:
+    n = blazepose().n
+    if img.shape[1] != n or w.shape[1] != n:
         return None
     size = np.array([float(getattr(track, "width", 1) or 1), float(getattr(track, "height", 1) or 1)])
     iu, isd = _ratios(img, size)

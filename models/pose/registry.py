@@ -23,7 +23,7 @@ class PoseEstimator(Protocol):
     version: str
 
     def process(self, rgb: np.ndarray, timestamp_ms: int) -> Optional[tuple[np.ndarray, np.ndarray]]:
-        """Return (image (33, 4), world (33, 4)) for the main subject, or None if no pose."""
+        """Return (image (joints, 4), world (joints, 4)) for the main subject, or None if no pose."""
 
     def close(self) -> None: ...
 

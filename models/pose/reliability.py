@@ -42,6 +42,8 @@ from types import SimpleNamespace
 
 import numpy as np
 
+from .skeleton import blazepose
+
 NOSE, L_SH, R_SH, L_HIP, R_HIP = 0, 11, 12, 23, 24
 BONES = ((11, 12), (23, 24), (11, 23), (12, 24), (11, 13), (13, 15), (12, 14), (14, 16),
          (23, 25), (25, 27), (24, 26), (26, 28))
@@ -89,7 +91,7 @@ def _frame_size(track) -> np.ndarray:
 
 
 def judge(track) -> Reliability:
-    """Every frame of ``track`` (needs ``image`` and ``world``, (frames, 33, 4)) judged."""
+    """Every frame of ``track`` (needs ``image`` and ``world``, (frames, joints, 4)) judged."""
     image, world = np.ascontiguousarray(track.image), np.ascontiguousarray(track.world)
     damage = _damage(track, len(image))
     cache_key = (image.shape, zlib.adler32(image), zlib.adler32(world),  # type: ignore[arg-type]
@@ -134,7 +136,7 @@ def _judge(track) -> Reliability:
         size = np.array([1.0, 1.0])
     vis = np.nan_to_num(img[..., 3], nan=0.0) if img.shape[-1] > 3 else np.ones(img.shape[:2])
     no_pose = np.isnan(img[:, :, 0]).all(axis=1)
-    if img.shape[1] != 33 or world.shape != img.shape:      # not BlazePose: presence only
+    if img.shape[1] != blazepose().n or world.shape != img.shape:      # not BlazePose: presence only
         return Reliability(~no_pose, [("no_pose",) if b else () for b in no_pose],
                            [("no person detected",) if b else () for b in no_pose])
     xy = img[..., :2] * size
@@ -240,7 +242,7 @@ def unreliable_frames(track_or_world):
         if image is None or world is None:
             return None
         image = np.asarray(image)
-        if image.ndim != 3 or image.shape[1] != 33 or image.shape[2] < 4:
+        if image.ndim != 3 or image.shape[1] != blazepose().n or image.shape[2] < 4:
             return None
         rel = judge(track_or_world)
     return ~rel.ok, [rel.reason(i) for i in range(len(rel))]

@@ -61,4 +61,8 @@ def coco17() -> Skeleton:
     return Skeleton(data["id"], tuple(data["joints"]), bones, {})
 
 
-BLAZEPOSE_N = 33
+def __getattr__(name: str):
+    """``BLAZEPOSE_N``: the BlazePose joint count, read from its skeleton file."""
+    if name == "BLAZEPOSE_N":
+        return blazepose().n
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

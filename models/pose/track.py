@@ -54,7 +54,13 @@ class PoseTrack:
             self.frames_done = len(self.image)
 
     @classmethod
-    def empty(cls, frames: int, joints: int = 33, **kw) -> "PoseTrack":
+    def empty(cls, frames: int, joints: Optional[int] = None, **kw) -> "PoseTrack":
+        """A track of ``frames`` frames without a pose; ``joints`` defaults to the joint
+        count of the track's skeleton (``skeleton=`` in ``kw``, BlazePose by default)."""
+        if joints is None:
+            from .people import skeleton_of  # noqa: PLC0415 (people imports this module)
+
+            joints = skeleton_of(kw.get("skeleton", "blazepose33")).n
         nan = np.full((frames, joints, 4), np.nan, dtype=np.float32)
         return cls(nan, nan.copy(), frames_done=0, **kw)
 

@@ -13,6 +13,10 @@ A step of its own over what a multi-person estimator returns per frame (a list o
   tracks, the one seen most recently win.
 * Tracks matched on fewer than ``min_length`` frames are dropped as noise (id -1).
 * Ids are deterministic: numbered from 0 in order of first appearance, then by x position.
+* Bad joints are joints not found (``clean_detection``): a joint with a NaN or infinite
+  value, or placed more than ``FAR_OUTSIDE`` pictures beyond the frame's edge (a broken
+  estimate that would blow the person's size up until every detection looks near), is NaN
+  in what is compared and in the ``People`` that ``track_people`` assembles.
 
 ``identity_switches`` counts CLEAR-MOT identity switches against ground truth, and
 ``match_to_truth`` pairs ground-truth poses with detections for it.
@@ -28,6 +32,8 @@ from .people import People, split_detection
 
 NOISE = -1  # id of a detection that belongs to no kept track
 _BIG = 1e9
+FAR_OUTSIDE = 1.0     # normalised image units beyond the frame's edge a joint may lie
+WORLD_LIMIT = 100.0   # metres from the hips a world joint may lie
 
 
 @dataclass(frozen=True)
@@ -62,6 +68,30 @@ class _Track:
 
     def predict(self, frame: int) -> np.ndarray:
         return self.xy + self.velocity * (frame - self.last)
+
+
+def clean_detection(det):
+    """A copy of one detection (an image pose or an ``(image, world)`` pair, same form
+    back) with every joint that cannot be a real estimate set to NaN: any infinite value,
+    a NaN coordinate, or a place farther than ``FAR_OUTSIDE`` beyond the picture (image)
+    / ``WORLD_LIMIT`` metres (world). NaN visibility alone is kept (unknown)."""
+    img, wld = split_detection(det)
+    img = np.array(img, dtype=np.float32, copy=True)
+    if img.ndim != 2 or img.shape[1] < 2:
+        raise ValueError(f"a detection must be (joints, 4), got {img.shape}")
+    with np.errstate(invalid="ignore"):
+        bad = (np.isinf(img).any(axis=1) | np.isnan(img[:, :2]).any(axis=1)
+               | ~(np.abs(img[:, :2] - 0.5) <= 0.5 + FAR_OUTSIDE).all(axis=1))
+    img[bad] = np.nan
+    if wld is None:
+        return (img, None) if isinstance(det, (tuple, list)) else img
+    wld = np.array(wld, dtype=np.float32, copy=True)
+    if wld.ndim == 2 and wld.shape[1] >= 3:
+        with np.errstate(invalid="ignore"):
+            wbad = (np.isinf(wld).any(axis=1) | np.isnan(wld[:, :3]).any(axis=1)
+                    | ~(np.abs(wld[:, :3]) <= WORLD_LIMIT).all(axis=1))
+        wld[wbad] = np.nan
+    return img, wld
 
 
 def _pixels(image_pose: np.ndarray, width: float, height: float,
@@ -134,7 +164,8 @@ def track(detections: Sequence[Sequence], width: float = 1.0, height: float = 1.
     tracks: list[_Track] = []
     owner: list[list[int]] = []  # per frame: internal track key of each detection
     for f, dets in enumerate(detections):
-        seen = [_pixels(split_detection(d)[0], width, height, p.min_visibility) for d in dets]
+        seen = [_pixels(split_detection(clean_detection(d))[0], width, height,
+                        p.min_visibility) for d in dets]
         sizes = [_size(xy, vis) for xy, vis in seen]
         keys = [-1] * len(seen)
         alive = [t for t in tracks if f - t.last - 1 <= p.max_gap]
@@ -187,9 +218,11 @@ def _update(t: _Track, frame: int, xy: np.ndarray, seen: np.ndarray, size: float
 def track_people(detections: Sequence[Sequence], fps: float, width: int, height: int,
                  params: Optional[TrackerParams] = None, skeleton: str = "blazepose33",
                  **meta) -> People:
-    """Track the detections and assemble the clip's ``People`` (noise dropped)."""
-    ids = track(detections, width, height, params)
-    return People.from_frames(detections, ids, fps, width, height, skeleton=skeleton, **meta)
+    """Track the detections and assemble the clip's ``People`` (noise dropped; joints that
+    ``clean_detection`` rejects are NaN)."""
+    cleaned = [[clean_detection(d) for d in dets] for dets in detections]
+    ids = track(cleaned, width, height, params)
+    return People.from_frames(cleaned, ids, fps, width, height, skeleton=skeleton, **meta)
 
 
 # --- evaluation ------------------------------------------------------------------------------

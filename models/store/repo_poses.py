@@ -283,22 +283,42 @@ class PoseRepo:
         of ``tracks`` ({person: PoseTrack}, all of the same backend and settings) replaces
         the stored one, and stored people of that extraction missing from ``tracks`` are
         removed (the main subject's track is kept unless ``tracks`` has person 0)."""
-        rows = {_person_number(p): t for p, t in tracks.items()}
-        keys = {(t.backend, settings_key(t.settings)) for t in rows.values()}
-        if len(keys) > 1:
-            raise ValueError("the tracks of one set of people must share backend and settings")
-        if not rows:
-            return
-        backend, skey = keys.pop()
+        self.save_person_track_sets([(digest, tracks)])
+
+    def save_person_track_sets(self, sets) -> list[bool]:
+        """``save_person_tracks`` for many (digest, {person: PoseTrack}) sets, all in ONE
+        transaction (an import of many pictures is stored whole or not at all). Every set
+        is checked before anything is written. Returns, per non-empty set, whether it
+        replaced people stored before under the same (digest, backend, settings)."""
+        checked = []
+        for digest, tracks in sets:
+            rows = {_person_number(p): t for p, t in tracks.items()}
+            keys = {(t.backend, settings_key(t.settings)) for t in rows.values()}
+            if len(keys) > 1:
+                raise ValueError("the tracks of one set of people must share backend and "
+                                 "settings")
+            if rows:
+                checked.append((digest, rows, *keys.pop()))
+        if not checked:
+            return []
+        replaced: list[bool] = []
         with self.db.write() as conn:
-            conn.execute("DELETE FROM pose_people WHERE content_hash=? AND backend=? "
-                         "AND settings_key=?", (digest, backend, skey))
-            conn.executemany(_UPSERT_PERSON, [_person_row(digest, p, t)
-                                              for p, t in sorted(rows.items()) if p > 0])
-            if 0 in rows:
-                t = rows[0]
-                conn.execute(_UPSERT_MAIN, (digest, t.backend, skey, t.backend_version, len(t),
-                                            t.frames_done, int(t.complete), t.to_npz_bytes()))
+            for digest, rows, backend, skey in checked:
+                where = (digest, backend, skey)
+                replaced.append(any(conn.execute(
+                    f"SELECT 1 FROM {table} WHERE content_hash=? AND backend=? "
+                    "AND settings_key=? LIMIT 1", where).fetchone()
+                    for table in ("pose_people", "pose_tracks")))
+                conn.execute("DELETE FROM pose_people WHERE content_hash=? AND backend=? "
+                             "AND settings_key=?", where)
+                conn.executemany(_UPSERT_PERSON, [_person_row(digest, p, t)
+                                                  for p, t in sorted(rows.items()) if p > 0])
+                if 0 in rows:
+                    t = rows[0]
+                    conn.execute(_UPSERT_MAIN, (digest, t.backend, skey, t.backend_version,
+                                                len(t), t.frames_done, int(t.complete),
+                                                t.to_npz_bytes()))
+        return replaced
 
     def load_person_tracks(self, digest: str, backend: str, settings: dict,
                            complete_only: bool = False) -> dict[int, PoseTrack]:

@@ -80,7 +80,7 @@ class MediaPipeMultiPose:
                                 float(settings.get("subject_reacquire_s", 2.0)))
 
     def process_all(self, rgb: np.ndarray, timestamp_ms: int = 0) -> list:
-        """Every person on the frame: [(image (33, 4), world (33, 4)), ...]."""
+        """Every person on the frame: [(image (joints, 4), world (joints, 4)), ...]."""
         image = self._mp.Image(image_format=self._mp.ImageFormat.SRGB,
                                data=np.ascontiguousarray(rgb))
         res = self._landmarker.detect(image)

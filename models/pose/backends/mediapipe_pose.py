@@ -143,7 +143,7 @@ class MediaPipePose:
         return _landmarks(self._pose.process(rgb))
 
     def process(self, rgb: np.ndarray, timestamp_ms: int = 0):
-        """(image (33, 4), world (33, 4)) of the main subject on this frame, or None."""
+        """(image (joints, 4), world (joints, 4)) of the main subject on this frame, or None."""
         rgb = np.ascontiguousarray(rgb)
         if not self.lock_subject:
             return self._run(rgb)
