@@ -333,10 +333,10 @@ def synthesize_people(tracks: Mapping[int, PoseTrack], video: str, s: Optional[S
     out: list[QARecord] = []
     for person in sorted(tracks):
         track = tracks[person]
-        if track is None or not track.has_pose.any(): 
+        if track is None or not track.has_pose.any():
             continue
-        facts = clip_facts(reliable_world(track), track.fps, video, s, 
-                           track.timeline, track) 
+        facts = clip_facts(reliable_world(track), track.fps, video, s,
+                           track.timeline, track)
         namer = person_namer(tracks, person) if several else \
             (lambda c: replace(c, referent=SINGLE))
         out += synthesize_clip(facts, s, balancer, seen_questions, track.backend,
