@@ -57,6 +57,17 @@ def positive_int(text: str) -> int:
     return value
 
 
+def non_negative_int(text: str) -> int:
+    """An argparse ``type``: a whole number of at least 0 (indices such as a person number)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a whole number") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text} must be 0 or more")
+    return value
+
+
 FRACTION = number(0.0, 1.0)                          # visibility thresholds
 SECONDS = number(0.0)                                # times in a clip
 POSITIVE = number(0.0, low_open=True)                # rates, sizes

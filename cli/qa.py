@@ -19,6 +19,9 @@ def register(sub) -> None:
     syn.add_argument("--options", type=int, default=4, help="options per question (2-5)")
     syn.add_argument("--extract-poses", action="store_true",
                      help="extract poses of clips that have none (default: report them)")
+    syn.add_argument("--people", action="store_true",
+                     help="items about every person of a clip whose people are stored in the "
+                          "project (the people stage), each named by their place in the picture")
     syn.add_argument("--from-text", action="store_true",
                      help="generate from the project's captions and saved model answers "
                           "through --model (human_object_interaction, action_sequence)")
@@ -77,6 +80,7 @@ def run_synth(args) -> int:
     from cli.poses import ProgressBar, expand_paths  # noqa: PLC0415
     from models.jobs import JobContext  # noqa: PLC0415
     from models.pose.native_logs import NativeLogsMuted  # noqa: PLC0415
+    from models.engine.stored_people import people_loader  # noqa: PLC0415
     from models.qa.generate import generate_qa, require_poses  # noqa: PLC0415
     from models.store import Repository  # noqa: PLC0415
 
@@ -89,7 +93,8 @@ def run_synth(args) -> int:
             bar = ProgressBar(enabled=not args.quiet and sys.stderr.isatty())
             try:
                 summary = generate_qa(repo, videos, settings, JobContext(on_progress=bar),
-                                      root=root, extract=args.extract_poses)
+                                      root=root, extract=args.extract_poses,
+                                      people=people_loader(repo) if args.people else None)
             finally:
                 bar.finish()
     finally:
@@ -183,7 +188,7 @@ def run_check(args) -> int:
             blind = checks.blind_test(records, _load_backend(args.blind_model, repo, args.device))
             repo.set_qa_flags("blind", blind)
         answerable, unchecked = ({}, []) if args.no_poses else \
-            checks.answerability_flags(records, _video_tracks(repo))
+            checks.answerability_flags(records, _video_tracks(repo), _video_people(repo))
     finally:
         repo.close()
     report = checks.quality_report(records, blind)
@@ -233,6 +238,27 @@ def _video_tracks(repo):
                         track.times = times.times(range(len(track)))
             cache[video] = track
         return cache[video]
+    return load
+
+
+def _video_people(repo):
+    """(video, person) -> that person's stored track (``models.engine.stored_people``),
+    the clip found as ``_video_tracks`` finds it; None when there is none."""
+    from models.engine.stored_people import stored_people  # noqa: PLC0415
+
+    clips = repo.clips()
+    cache: dict = {}
+
+    def load(video: str, person: int):
+        if video not in cache:
+            rel = "/" + video.replace(os.sep, "/").lstrip("/")
+            rows = [c for c in clips if ("/" + c["path"].replace(os.sep, "/")).endswith(rel)]
+            paths = [c["path"] for c in rows if os.path.isfile(c["path"])]
+            tracks = {}
+            if len({c["content_hash"] for c in rows}) == 1 and paths:
+                tracks = stored_people(repo, paths[0])
+            cache[video] = tracks
+        return cache[video].get(person)
     return load
 
 

@@ -199,9 +199,10 @@ def check_compatible(ta, tb, name_a: str, name_b: str) -> None:
                             f"({ta.backend} vs {tb.backend}); extract both with the same backend.")
 
 
-def describe_diff(facts) -> str:
+def describe_diff(facts, subject: str = "the person") -> str:
+    """The text of ``facts`` about ``subject`` (``diff_text.render_diff``)."""
     from .diff_text import render_diff  # noqa: PLC0415
-    return render_diff(list(facts))
+    return render_diff(list(facts), subject)
 
 
 __all__ = ["check_compatible", "describe_diff", "diff_facts", "displacements", "frame_world"]

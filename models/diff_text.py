@@ -5,11 +5,18 @@ person raises the right hand above the head and bends both knees"), then clauses
 parts ("the hands move closer together; the body turns a quarter to the left"). Twins
 with the same change merge into plurals; an elbow/knee displacement in the same
 direction as its hand/foot is left out (implied).
+
+``render_diff(facts, subject=...)`` names the person with ``subject`` (a referent such as
+"the person on the left"; the default keeps the single-person text): "The person on the
+left raises their right hand", or, with part clauses only, "The hands of the person on the
+left move closer together". The body's own sides read "their left hand", so they never run
+into the picture's side of the referent.
 """
 from __future__ import annotations
 
 from .describe.config import config, display_name
-from .describe.text import merge_subjects
+from .describe.referents import SINGLE, capitalised
+from .describe.text import merge_subjects, of_subject
 
 WORDS = {"left": "to the left", "right": "to the right", "up": "up", "down": "down",
          "forward": "forward", "back": "back"}
@@ -82,7 +89,7 @@ def _implied(f, facts) -> bool:
                (g.extra.get("directions") or [None])[0] == first for g in facts)
 
 
-def _merge(clauses: list[tuple]) -> list[str]:
+def _merge(clauses: list[tuple], whose: str = "the") -> list[str]:
     out, used = [], set()
     for i, (tpl, noun, side, tail) in enumerate(clauses):
         if i in used:
@@ -95,15 +102,16 @@ def _merge(clauses: list[tuple]) -> list[str]:
             used.add(twin)
             obj = f"both {noun}s" if noun != "foot" else "both feet"
         else:
-            obj = f"the {side} {noun}" if side in ("left", "right") else f"the {noun}"
+            obj = f"{whose} {side} {noun}" if side in ("left", "right") else f"{whose} {noun}"
         out.append(tpl.format(obj=obj) + tail)
         used.add(i)
     return out
 
 
-def render_diff(facts) -> str:
+def render_diff(facts, subject: str = SINGLE) -> str:
+    single = subject == SINGLE
     if not facts:
-        return "No visible change."
+        return "No visible change." if single else f"No visible change in {subject}."
     kept = [f for f in facts if not _implied(f, facts)]
     order = {"body": 0, "arms": 1, "torso": 2, "legs": 3}
     kept.sort(key=lambda f: order.get(f.region, 4))
@@ -113,7 +121,9 @@ def render_diff(facts) -> str:
     subjects = merge_subjects([_subject_clause(f) for f in rest])
     parts = []
     if verbs:
-        parts.append("The person " + _join(_merge(verbs)))
+        parts.append(capitalised(subject) + " " + _join(_merge(verbs, "the" if single else "their")))
+    elif subjects and not single:
+        subjects[0] = of_subject(subjects[0], subject)
     if subjects:
         parts.append(_join(subjects))
     text = "; ".join(parts)

@@ -380,6 +380,7 @@ def _onsets(sig, ctx) -> list[Fact]:
     return sorted(out, key=lambda f: f.value)
 
 
-def describe_motion(facts) -> str:
+def describe_motion(facts, subject: str = "the person") -> str:
+    """The text of ``facts`` about ``subject`` (``motion_text.render_motion``)."""
     from .motion_text import render_motion  # noqa: PLC0415
-    return render_motion(list(facts))
+    return render_motion(list(facts), subject)

@@ -3,11 +3,17 @@
 API: ``render_motion(facts) -> str``: movement directions, then the repetition count with
 the signal it was counted on, then the order of movement onsets ("the knees start
 bending; just after, the left hand starts rising").
+
+``render_motion(facts, subject=...)`` names the person with ``subject`` (a referent such as
+"the person on the left"; the default keeps the single-person text) once, in the first
+sentence: "The left hand of the person on the left moves up ..." or "No part of the person
+on the left moves clearly from start to end."
 """
 from __future__ import annotations
 
 from .describe.config import config
-from .describe.text import merge_subjects
+from .describe.referents import SINGLE
+from .describe.text import merge_subjects, of_subject
 
 WORDS = {"left": "to the left", "right": "to the right", "up": "up", "down": "down",
          "forward": "forward", "back": "back"}
@@ -104,12 +110,16 @@ def _moves(facts) -> list[str]:
     return out
 
 
-def render_motion(facts) -> str:
+def render_motion(facts, subject: str = SINGLE) -> str:
     moves = _moves(facts)
     moves += [f"the body turns {f.bin} to the {f.extra['direction']}" if f.bin != "around"
               else "the body turns around" for f in facts if f.kind == "turn"]
-    out = ([_cap(_join(merge_subjects(moves))) + "."] if moves
-           else ["No part moves clearly from start to end."])
+    moves = merge_subjects(moves)
+    if moves and subject != SINGLE:
+        moves[0] = of_subject(moves[0], subject)
+    whose = "" if subject == SINGLE else f" of {subject}"
+    out = ([_cap(_join(moves)) + "."] if moves
+           else [f"No part{whose} moves clearly from start to end."])
     out += [_repetition(f) for f in facts if f.kind == "repetition"]
     order = _order([f for f in facts if f.kind == "onset"])
     return " ".join(out + ([order] if order else []))

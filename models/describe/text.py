@@ -5,14 +5,23 @@ API
 ``prune(facts) -> list[Fact]``: drops facts implied by others (a straight knee when the
 thigh and shin are both vertical, a hand "above the shoulder" when it is above the head,
 an upright torso or grounded feet when the person is standing, ...).
-``describe(facts) -> str``: pruned facts rendered by body region (whole body, torso,
-arms, legs), twins merged into plurals when both sides share a bin ("both knees are bent
-at a right angle"), unknown regions stated last ("The legs are not visible.").
+``describe(facts, subject="the person") -> str``: pruned facts rendered by body region
+(whole body, torso, arms, legs), twins merged into plurals when both sides share a bin
+("both knees are bent at a right angle"), unknown regions stated last ("The legs are not
+visible.").
+
+``subject`` is how the text names the person (a referent from ``describe.referents``, e.g.
+"the person on the left"). The default keeps the single-person text. Another subject is
+named once, in the first sentence: "The person on the left is standing, ..." or, without
+a posture sentence, on the first body part ("The left elbow of the person on the left is
+bent ..."): the body's own sides come first and the picture's place after "of", so the two
+"left"s never run together.
 """
 from __future__ import annotations
 
 from .config import config, measures
 from .facts import Fact, render
+from .referents import SINGLE, capitalised
 
 _SPECS = None
 
@@ -172,16 +181,28 @@ def _participle(phrase: str) -> str:
     return "facing" + p[len("faces"):] if p.startswith("faces") else p[len("is "):]
 
 
-def _body_sentence(facts: list[Fact]) -> list[str]:
+def _body_sentence(facts: list[Fact], subject: str = SINGLE) -> list[str]:
     postures = [f.phrase for f in facts if f.kind == "posture"]
     turn = [f.phrase for f in facts if f.kind == "turn"]
     if postures:
-        text = "The person is " + _join(postures)
+        text = capitalised(subject) + " is " + _join(postures)
         return [text + (", " + _participle(turn[0]) if turn else "") + "."]
+    if turn and turn[0].startswith(SINGLE + " "):
+        return [capitalised(subject) + turn[0][len(SINGLE):] + "."]
     return ["T" + turn[0][1:] + "."] if turn else []
 
 
-def _unknown_sentence(facts: list[Fact]) -> list[str]:
+def of_subject(clause: str, subject: str) -> str:
+    """``clause`` with its grammatical subject (a body part) tied to ``subject``: 'the left
+    elbow is bent' -> 'the left elbow of the person on the left is bent'. A clause without a
+    known verb is introduced by the subject instead ('the person on the left: ...')."""
+    part, verb, rest = _split(clause)
+    if part is None:
+        return f"{subject}: {clause}"
+    return f"{part} of {subject} {verb} {rest}"
+
+
+def _unknown_sentence(facts: list[Fact], subject: str = SINGLE) -> list[str]:
     names = [f.parts[0].replace("_", " ") for f in facts]
     for limb in ("arm", "leg"):
         if f"left {limb}" in names and f"right {limb}" in names:
@@ -190,29 +211,40 @@ def _unknown_sentence(facts: list[Fact]) -> list[str]:
     if not names:
         return []
     be = "are" if len(names) > 1 or names[0].endswith("s") else "is"
-    text = _join([f"the {n}" for n in names]) + f" {be} not visible"
+    whose = "" if subject == SINGLE else f" of {subject}"
+    text = _join([f"the {n}" for n in names]) + f"{whose} {be} not visible"
     return [text[0].upper() + text[1:] + "."]
 
 
-def not_described(reason: str) -> str:
+def not_described(reason: str, subject: str = SINGLE) -> str:
     """The text of a frame whose pose is not reliable (never a fact about the body)."""
-    return f"Not described: {reason or 'the pose is not reliable'}."
+    why = reason or "the pose is not reliable"
+    if subject != SINGLE:
+        return f"{capitalised(subject)} is not described: {why}."
+    return f"Not described: {why}."
 
 
-def describe(facts) -> str:
+def describe(facts, subject: str = SINGLE) -> str:
+    """The facts of one frame as text about ``subject`` (see the module docstring)."""
     facts = list(facts)
     marker = next((f for f in facts if f.quantity == "reliability"), None)
     if marker is not None:
-        return not_described(marker.phrase)
+        return not_described(marker.phrase, subject)
     if any(f.kind == "unknown" and f.parts == ("body",) for f in facts):
-        return "No person is visible."
+        return "No person is visible." if subject == SINGLE else \
+            f"{capitalised(subject)} is not visible."
     facts = prune(facts)
     regions = config()["regions"]
     known = [f for f in facts if f.kind != "unknown"]
-    out = _body_sentence([f for f in known if f.kind in ("posture", "turn")])
+    out = _body_sentence([f for f in known if f.kind in ("posture", "turn")], subject)
+    named = bool(out) or subject == SINGLE
     for region in regions[1:]:
         sel = [f for f in known if f.region == region or (region == "torso" and f.region == "body"
                                                          and f.kind not in ("posture", "turn"))]
-        out += _sentences(_limb_clauses(sel))
-    out += _unknown_sentence([f for f in facts if f.kind == "unknown"])
+        clauses = _limb_clauses(sel)
+        if clauses and not named:
+            clauses[0], named = of_subject(clauses[0], subject), True
+        out += _sentences(clauses)
+    out += _unknown_sentence([f for f in facts if f.kind == "unknown"],
+                             SINGLE if named else subject)
     return " ".join(out)

@@ -8,8 +8,10 @@ Two layouts of each: LLaVA-style ``llava/<task>.json`` (a list of ``{id, image|v
 conversations: [{from: human|gpt, value}]}``) and ``messages/<task>.jsonl`` (``{messages:
 [{role, content}], images|videos: [...]}``). Frames (JPEG) and clips are written beside.
 Descriptions come from ``options.extra["pose_descriptions"]`` / ``["spatial_differences"]``
-(lists of dicts: video, frame | frame_a + frame_b, text) and, failing that, from the facts
-in the records' provenance that carry a ``text``.
+(lists of dicts: video, frame | frame_a + frame_b, text, optionally ``person_referent``)
+and, failing that, from the facts in the records' provenance that carry a ``text``. A
+description about one of several people asks about that person by their referent ("the
+person on the left"); each QA conversation carries its full record (person included).
 """
 from __future__ import annotations
 
@@ -29,6 +31,7 @@ DESCRIPTION = ("Chat conversations for pose description, spatial differences and
 NEEDS_VIDEO = True
 NEEDS_FRAMES = True
 POSE_PROMPT = "Describe the body pose of the person in this frame."
+PERSON_POSE_PROMPT = "Describe the body pose of {person} in this frame."
 DIFF_PROMPT = ("The first image is frame A, the second is frame B. Describe what changed in "
                "the person's body from frame A to frame B.")
 
@@ -49,13 +52,20 @@ def frame_paths(media, descriptions, diffs) -> dict:
 
 def facts_descriptions(records) -> list:
     """Pose descriptions carried by the records' facts ({frame, text}), deduplicated."""
+    from ..qa.person_text import personal  # noqa: PLC0415
+
     seen: dict = {}
     for rec in records:
+        ref = rec.person_referent if personal(rec.person_referent) else ""
         for fact in rec.provenance.facts or []:
             if isinstance(fact, dict) and fact.get("text") and fact.get("frame") is not None:
-                seen.setdefault((rec.video, int(fact["frame"])), []).append(str(fact["text"]))
-    return [{"video": v, "frame": f, "text": " ".join(dict.fromkeys(t))}
-            for (v, f), t in sorted(seen.items())]
+                seen.setdefault((rec.video, int(fact["frame"]), ref), []).append(str(fact["text"]))
+    out = []
+    for (v, f, ref), t in sorted(seen.items()):
+        out.append({"video": v, "frame": f, "text": " ".join(dict.fromkeys(t))})
+        if ref:
+            out[-1]["person_referent"] = ref
+    return out
 
 
 def conversation(sample_id: str, visual_key: str, visual, prompt: str, answer: str,
@@ -72,10 +82,13 @@ def conversation(sample_id: str, visual_key: str, visual, prompt: str, answer: s
 
 def pose_items(paths, descriptions) -> list:
     out = []
-    for d in sorted(descriptions, key=lambda d: (str(d["video"]), int(d["frame"]))):
+    for d in sorted(descriptions, key=lambda d: (str(d["video"]), int(d["frame"]),
+                                                 str(d.get("person_referent") or ""))):
         frames = [paths[d["video"], int(d["frame"])]]
-        sid = safe_name(f"pose_{d['video']}_{int(d['frame'])}")
-        out.append(conversation(sid, "image", frames, POSE_PROMPT, d["text"], "<image>"))
+        ref = d.get("person_referent")
+        sid = safe_name(f"pose_{d['video']}_{int(d['frame'])}" + (f"_{ref}" if ref else ""))
+        prompt = PERSON_POSE_PROMPT.format(person=ref) if ref else POSE_PROMPT
+        out.append(conversation(sid, "image", frames, prompt, d["text"], "<image>"))
     return out
 
 

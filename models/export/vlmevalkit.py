@@ -1,5 +1,6 @@
 """VLMEvalKit video benchmark: ``<Name>.tsv`` (index, video without extension, question,
-candidates, answer, task_type) for ``$LMUData``, the clips under ``videos/``, and a small
+candidates, answer, task_type, then qa_id, answer_index, the person an item is about and
+how its question names them, and the full record) for ``$LMUData``, the clips under ``videos/``, and a small
 ``VideoBaseDataset`` subclass (``<Name>.py``) whose scoring uses the app's answer parser.
 """
 from __future__ import annotations
@@ -19,7 +20,7 @@ LABEL = "VLMEvalKit video TSV"
 DESCRIPTION = "Video MCQ TSV for $LMUData + clips + a VideoBaseDataset subclass."
 NEEDS_VIDEO = True
 COLUMNS = ["index", "video", "question", "candidates", "answer", "task_type", "qa_id",
-           "answer_index", "record"]
+           "answer_index", "person", "person_referent", "record"]
 
 
 def video_key(media_rel: str) -> str:
@@ -34,6 +35,7 @@ def item(k: int, rec, media_rel: str) -> dict:
             "candidates": json.dumps(list(rec.options), ensure_ascii=False),
             "answer": rec.options[rec.answer_index], "task_type": rec.task,
             "qa_id": rec.qa_id, "answer_index": rec.answer_index,
+            "person": rec.person, "person_referent": rec.person_referent,
             "record": json.dumps(canonical_row(rec), sort_keys=True, ensure_ascii=False)}
 
 

@@ -30,6 +30,7 @@ NEEDS_FRAMES = True
 def item(k: int, rec, image_b64: str) -> dict:
     row = {"index": k, "image": image_b64, "question": rec.question,
            "answer": LETTERS[rec.answer_index], "category": rec.task, "qa_id": rec.qa_id,
+           "person": rec.person, "person_referent": rec.person_referent,
            "record": json.dumps(canonical_row(rec), sort_keys=True, ensure_ascii=False)}
     row.update({LETTERS[i]: text for i, text in enumerate(rec.options)})
     return row
@@ -50,7 +51,7 @@ def write(records, sink, media, options, ctx=NULL_CONTEXT) -> int:
         ctx.progress(k + 1, len(records), "sampling frames")
     width = max(len(r.options) for r in records)
     cols = ["index", "image", "question"] + list(LETTERS[:width]) + [
-        "answer", "category", "qa_id", "record"]
+        "answer", "category", "qa_id", "person", "person_referent", "record"]
     sink.write_text(f"{safe_name(options.name)}_frames.tsv", tsv_text(cols, rows))
     return len(records)
 

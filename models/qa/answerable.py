@@ -31,7 +31,8 @@ API
     item (``frames``: the frames it rests on, ``[start, end]`` for intervals). Without a
     context only the margin of ``facts`` is checked.
 ``judge_record(record, ctx) -> Verdict``: the same for a stored ``QARecord``, re-derived
-    from the track (``qa-check``).
+    from the track (``qa-check``; for an item about one of several people, ``ctx`` is that
+    person's track).
 """
 from __future__ import annotations
 
@@ -258,11 +259,16 @@ def judge_record(record, ctx: TrackContext) -> Verdict:
     params = gp.get("params")
     if record.task not in GENERATORS or not isinstance(params, dict):
         return Verdict()
+    from .person_text import generic_option, personal  # noqa: PLC0415
+
     frames = list(prov.frame_indices or [])
     if not frames:
         frames = [f for f in (record.frame_a, record.frame_b) if f is not None]
+    answer = record.answer_text
+    if personal(record.person_referent):   # the generators' wording of the person's answer
+        answer = generic_option(answer)
     try:
-        return judge(record.task, params, record.answer_text, frames, prov.facts, ctx)
+        return judge(record.task, params, answer, frames, prov.facts, ctx)
     except (KeyError, TypeError, ValueError, IndexError) as exc:
         v = Verdict()
         v.add("changed", f"cannot be re-derived ({type(exc).__name__})")

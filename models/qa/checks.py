@@ -217,24 +217,31 @@ def blind_test(records: list[QARecord], backend, ctx: JobContext = NULL_CONTEXT,
 
 
 # -- answerability (re-derived from the cached poses) -----------------------------------------
-def answerability_flags(records: list[QARecord], load_track) -> tuple[dict, list]:
+def answerability_flags(records: list[QARecord], load_track,
+                        load_person=None) -> tuple[dict, list]:
     """Items synthesized from poses that break the answerability rules of
     ``models.qa.answerable`` (unreliable frame, joint not visible, value within a margin of a
     bin edge, an answer that flips within a few frames, a repetition that is not clearly
     periodic, an answer the track no longer gives), re-derived from each clip's cached
-    track. ``load_track(video) -> PoseTrack | None``. Returns ({qa_id: ["not answerable:
-    <rule> (<detail>)", ...]}, the qa_ids that could not be checked: no cached track)."""
+    track. ``load_track(video) -> PoseTrack | None``; an item about one person of several
+    (``person`` set) is judged on that person's track, ``load_person(video, person) ->
+    PoseTrack | None`` (without it such items are not checked). Returns ({qa_id: ["not
+    answerable: <rule> (<detail>)", ...]}, the qa_ids that could not be checked: no cached
+    track)."""
     from .answerable import REASONS, TrackContext, judge_record  # noqa: PLC0415
     from .tasks import GENERATORS  # noqa: PLC0415
 
-    by_video: dict[str, list] = defaultdict(list)
+    by_track: dict[tuple, list] = defaultdict(list)
     for r in records:
         if r.source == "rule" and r.task in GENERATORS and r.provenance.generation_params:
-            by_video[r.video].append(r)
+            by_track[(r.video, r.person)].append(r)
     flags: dict[str, list] = {}
     unchecked: list = []
-    for video, items in by_video.items():
-        track = load_track(video)
+    for (video, person), items in by_track.items():
+        if person is None:
+            track = load_track(video)
+        else:
+            track = load_person(video, person) if load_person is not None else None
         if track is None or not len(track):
             unchecked += [r.qa_id for r in items]
             continue

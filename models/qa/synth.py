@@ -3,14 +3,19 @@
 The answer of every item is computed from facts that are stored with it
 (``provenance.facts``); ``rederive`` recomputes it from those facts alone. Everything is
 deterministic for a given seed and clip.
+
+Several people (``synthesize_people``): each person's track is synthesized on its own; an
+item is kept only when the person can be named over its frames (``describe.referents``),
+its question and options then name them (``person_text``), and its record keeps the
+person number and referent.
 """
 from __future__ import annotations
 
 import hashlib
 import json
 import zlib
-from dataclasses import dataclass, field
-from typing import Collection, Optional
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Callable, Collection, Mapping, Optional
 
 import numpy as np
 
@@ -19,6 +24,9 @@ from .errors import QAError
 from .record import Provenance, QARecord, stable_qa_id
 from .tasks import GENERATORS
 from .tasks.common import Candidate, ClipFacts
+
+if TYPE_CHECKING:
+    from ..pose.track import PoseTrack
 
 SYNTH_VERSION = "4"   # 3: unreliable frames are never used; 4: only answerable items
                       # (models.qa.answerable), each with its confidence and margin
@@ -204,8 +212,13 @@ class Balancer:
 
 # -- records -----------------------------------------------------------------------------
 def to_record(c: Candidate, video: str, options: list, answer: int, s: SynthSettings,
-              pose_backend: str = "", pose_version: str = "") -> QARecord:
-    qa_id = stable_qa_id(c.task, video, c.frame_a, c.frame_b, c.start_s, c.end_s, c.question)
+              pose_backend: str = "", pose_version: str = "", person: Optional[int] = None,
+              among_several: bool = False) -> QARecord:
+    """The record of a selected candidate. ``person``: the person number it is about (None:
+    the clip's one track); ``among_several``: generated from several people's tracks, so
+    the id includes the person (a single-person id stays what it always was)."""
+    ids = (c.task, video, c.frame_a, c.frame_b, c.start_s, c.end_s, c.question)
+    qa_id = stable_qa_id(*ids, {"person": person}) if among_several else stable_qa_id(*ids)
     params = {"template": c.template, "params": c.params, "n_options": s.n_options,
               "min_visibility": s.min_visibility, "synth_version": SYNTH_VERSION}
     m = c.margin
@@ -217,7 +230,8 @@ def to_record(c: Candidate, video: str, options: list, answer: int, s: SynthSett
                       margin_ratio=None if m is None or not np.isfinite(m.ratio)
                       else round(float(m.ratio), 3))
     return QARecord(qa_id, c.task, video, c.question, options, answer, c.start_s, c.end_s,
-                    c.frame_a, c.frame_b, "rule", prov)
+                    c.frame_a, c.frame_b, "rule", prov, person=person,
+                    person_referent=c.referent if person is not None else None)
 
 
 def _answerable(c: Candidate, facts: ClipFacts) -> bool:
@@ -230,18 +244,27 @@ def _answerable(c: Candidate, facts: ClipFacts) -> bool:
     return v.ok
 
 
+Namer = Callable[[Candidate], Optional[Candidate]]   # the candidate about its person, or None
+
+
 def synthesize_clip(facts: ClipFacts, s: SynthSettings, balancer: Optional[Balancer] = None,
                     seen_questions: Collection = frozenset(), pose_backend: str = "",
-                    pose_version: str = "") -> list[QARecord]:
-    """Generated QA records for one clip's facts."""
-    rng = _rng(s.seed, facts.video)
+                    pose_version: str = "", namer: Optional[Namer] = None,
+                    person: Optional[int] = None, among_several: bool = False) -> list[QARecord]:
+    """Generated QA records for one clip's facts. ``namer`` (several people) rewrites each
+    answerable candidate about its person or drops it; ``person``/``among_several`` go to
+    ``to_record``."""
+    rng = _rng(s.seed, facts.video if not person else f"{facts.video}#person{person}")
     balancer = balancer or Balancer()
     cands = [c for t in s.tasks for c in GENERATORS[t].generate(facts)]
     cands = [c for c in cands if len(c.distractors) >= 1 and _answerable(c, facts)]
+    if namer is not None:
+        cands = [n for n in (namer(c) for c in cands) if n is not None]
     out = []
     for c in select(cands, s.per_clip, s.tasks, rng, seen_questions):
         options, answer = balancer.arrange(c, s.n_options, rng)
-        out.append(to_record(c, facts.video, options, answer, s, pose_backend, pose_version))
+        out.append(to_record(c, facts.video, options, answer, s, pose_backend, pose_version,
+                             person, among_several))
     return out
 
 
@@ -266,11 +289,71 @@ def synthesize_track(track, video: str, s: Optional[SynthSettings] = None,
                            track.backend_version)
 
 
+def _span(c: Candidate) -> tuple[int, int]:
+    frames = [int(f) for f in c.frames] or [f for f in (c.frame_a, c.frame_b) if f is not None]
+    return (min(frames), max(frames) + 1) if frames else (0, 0)   # no frames: nobody named
+
+
+def person_namer(tracks: Mapping[int, PoseTrack], person: int) -> Namer:
+    """Rewrites a candidate about ``person`` of ``tracks`` so that it names them by their
+    referent over the candidate's frames (first to last, inclusive), or drops it (None)
+    when that referent is ambiguous there."""
+    from ..describe.referents import referents  # noqa: PLC0415
+    from .person_text import option_for, question_for  # noqa: PLC0415
+
+    cache: dict = {}
+
+    def name(c: Candidate) -> Optional[Candidate]:
+        span = _span(c)
+        if span not in cache:
+            cache[span] = referents(tracks, *span).get(person)
+        ref = cache[span]
+        if ref is None:
+            return None
+        return replace(c, question=question_for(c.question, ref), referent=ref,
+                       answer=option_for(c.answer, ref),
+                       distractors=[option_for(d, ref) for d in c.distractors])
+    return name
+
+
+def synthesize_people(tracks: Mapping[int, PoseTrack], video: str, s: Optional[SynthSettings] = None,
+                      balancer: Optional[Balancer] = None,
+                      seen_questions: Collection = frozenset()) -> list[QARecord]:
+    """QA records about every person of ``tracks`` ({person number: PoseTrack}, 0 = the
+    main person), up to ``s.per_clip`` per person.
+
+    With one person stored the items are ``synthesize_track``'s (same questions and ids),
+    marked person 0 / "the person". With several, each person's items are kept only where
+    ``referents`` names that person over the item's frames; the question and options name
+    them (``person_text``), and the id includes the person number."""
+    from ..describe.referents import SINGLE  # noqa: PLC0415
+
+    s = s or SynthSettings()
+    several = len(tracks) > 1
+    out: list[QARecord] = []
+    for person in sorted(tracks):
+        track = tracks[person]
+        if track is None or not track.has_pose.any():
+            continue
+        facts = clip_facts(reliable_world(track), track.fps, video, s,
+                           track.timeline, track)
+        namer = person_namer(tracks, person) if several else \
+            (lambda c: replace(c, referent=SINGLE))
+        out += synthesize_clip(facts, s, balancer, seen_questions, track.backend,
+                               track.backend_version, namer, person, several)
+    return out
+
+
 def rederive(record: QARecord) -> Optional[int]:
-    """The answer index recomputed from the stored facts alone (None if it cannot be)."""
+    """The answer index recomputed from the stored facts alone (None if it cannot be); an
+    item about one of several people looks its answer up in the person's wording."""
+    from .person_text import option_for  # noqa: PLC0415
+
     gen = GENERATORS.get(record.task)
     prov = record.provenance
     if gen is None or not prov.facts or not prov.generation_params:
         return None
     text = gen.derive(prov.facts, prov.generation_params["params"])
+    if text is not None:
+        text = option_for(text, record.person_referent)
     return record.options.index(text) if text in record.options else None

@@ -32,6 +32,7 @@ class Candidate:
     frames: list = field(default_factory=list)
     confidence: Optional[float] = None   # set by ``answerable.judge`` before it is stored
     margin: Optional["Margin"] = None
+    referent: Optional[str] = None       # how the question names its person (several people)
 
 
 @dataclass

@@ -1,0 +1,61 @@
+"""The people a project holds for a clip: the tracks a ``people`` run merged into it.
+
+``stored_people(repo, path, max_persons=4, tracker=None) -> {person number: PoseTrack}``:
+every complete stored person of the clip at ``path`` (0 = the main person, then 1..N),
+under the settings the ``people`` stage stores them with (``people_settings``; the stage's
+defaults unless given); {} when the clip has none. Each track gets the clip's frame times
+when it was stored without them.
+``people_loader(repo)``: the same as a one-argument loader, for
+``models.qa.generate.generate_qa(people=...)`` (the QA layer cannot reach the store).
+``person_track(repo, path, person)``: one person's track, or a ``StudioError`` naming the
+people that are stored.
+"""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Callable, Optional
+
+from ..errors import StudioError
+
+if TYPE_CHECKING:
+    from ..pose.track import PoseTrack
+    from ..pose.tracking import TrackerParams
+
+MAX_PERSONS = 4          # the people stage's default ``max_persons``
+
+
+def stored_people(repo, path, max_persons: int = MAX_PERSONS,
+                  tracker: Optional[TrackerParams] = None) -> dict[int, PoseTrack]:
+    """{person number: complete PoseTrack} of the clip at ``path`` (see the module)."""
+    from ..pose.tracking import TrackerParams  # noqa: PLC0415
+    from .stages.people import BACKEND, people_settings  # noqa: PLC0415
+
+    settings = people_settings(max_persons, tracker or TrackerParams())
+    digest = repo.clip_hash(path)
+    tracks = repo.load_person_tracks(digest, BACKEND, settings, complete_only=True)
+    timeline = None
+    for track in tracks.values():
+        if track.times is None:
+            timeline = timeline or repo.clip_info(path).timeline
+            track.times = timeline.times(range(len(track)))
+    return tracks
+
+
+def people_loader(repo, max_persons: int = MAX_PERSONS) -> Callable[[str], dict]:
+    """``stored_people`` of one clip path at a time."""
+    return lambda path: stored_people(repo, path, max_persons)
+
+
+def person_track(repo, path, person: int, max_persons: int = MAX_PERSONS
+                 ) -> tuple[PoseTrack, dict[int, PoseTrack]]:
+    """(the track of ``person``, every stored person's track) of the clip at ``path``;
+    a ``StudioError`` when that person is not stored."""
+    import os  # noqa: PLC0415
+
+    tracks = stored_people(repo, path, max_persons)
+    if person not in tracks:
+        name = os.path.basename(str(path))
+        have = ", ".join(str(p) for p in sorted(tracks))
+        raise StudioError(f"Person {person} is not stored for {name} "
+                          + (f"(stored: {have})" if tracks else
+                             "(no people stored: run the people stage and merge it first)"))
+    return tracks[person], tracks

@@ -1,0 +1,166 @@
+"""QA and texts about each person of real two-person footage: the engine's ``people`` stage
+extracts and merges the people into a real project, then per-person QA must name each
+person by where they are in the picture, never over a span where that is ambiguous."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from main import main
+from models.describe.referents import centres, referents
+from models.engine.merge import merge_run
+from models.engine.shards import RunFolder, ShardSink
+from models.engine.stage import Outcome
+from models.engine.stored_people import stored_people
+from models.qa.answerable import TrackContext, judge_record
+from models.qa.generate import clip_qa, clip_qa_people
+from models.qa.synth import SynthSettings, rederive
+from models.store import Repository
+from tests.conftest import CLIPS
+from tests.engine.test_stage_people import item_of, run_people, task_of
+
+NAMES = ("two_people_room.mp4", "arm_wrestling.mp4")
+# the multi-person landmarker finds the wrestlers on few frames (about 6 % of them, in short
+# bursts): too few for answerable items there, so that clip only has to keep the rules
+ITEMS_FOR_BOTH = {"two_people_room.mp4": True, "arm_wrestling.mp4": False}
+SETTINGS = SynthSettings(per_clip=8)
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="session")
+def people_project(tmp_path_factory):
+    """A project holding the people of both clips (the stage runs once per session)."""
+    root = tmp_path_factory.mktemp("people-qa")
+    path = root / "p.aastudio"
+    repo = Repository(path)
+    try:
+        for k, name in enumerate(NAMES):
+            item = item_of(CLIPS / name)
+            run = root / f"run{k}"
+            RunFolder(run).prepare({}, "h")
+            sink = ShardSink(run)
+            sink.write(Outcome(task_of(item), "ok", run_people(item)))
+            sink.close()
+            merge_run(run, repo)
+    finally:
+        repo.close()
+    return path
+
+
+@pytest.fixture(scope="session")
+def people_tracks(people_project):
+    repo = Repository(people_project)
+    try:
+        return {name: stored_people(repo, CLIPS / name) for name in NAMES}
+    finally:
+        repo.close()
+
+
+def _span(r):
+    frames = r.provenance.frame_indices
+    return min(frames), max(frames) + 1
+
+
+def _mean_x(track, a, b):
+    x = centres({0: track}, a, b)[0]
+    return float(np.mean(x[np.isfinite(x)])) if np.isfinite(x).any() else float("nan")
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_each_person_is_named_where_they_are(people_tracks, name):
+    tracks = people_tracks[name]
+    assert len(tracks) >= 2 and 0 in tracks
+    qa = clip_qa_people(tracks, name, SETTINGS)
+    assert qa is not None
+    people = {r.person for r in qa.records}
+    if ITEMS_FOR_BOTH[name]:
+        assert people >= {0, 1}, f"items only about {people}"
+    for r in qa.records:
+        a, b = _span(r)
+        ref = r.person_referent
+        # the ambiguity filter: the referent is the one ``referents`` gives over the span
+        assert ref is not None and referents(tracks, a, b)[r.person] == ref
+        assert ref in r.question
+        if ref != "the person":     # the others are not seen over the span: "the person"
+            assert "'s " not in r.question   # never "the person on the left's left ..."
+        mine = _mean_x(tracks[r.person], a, b)
+        others = [_mean_x(t, a, b) for p, t in tracks.items() if p != r.person]
+        others = [x for x in others if np.isfinite(x)]
+        if ref.endswith("on the left"):
+            assert all(mine < x for x in others)
+        elif ref.endswith("on the right"):
+            assert all(mine > x for x in others)
+        else:
+            assert ref == "the person" or "middle" in ref
+        # the answer is re-derived from the facts and judged on the person's own track
+        assert rederive(r) == r.answer_index
+        assert judge_record(r, TrackContext(tracks[r.person])).reasons == []
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_ids_are_stable_and_distinct_per_person(people_tracks, name):
+    tracks = people_tracks[name]
+    one = clip_qa_people(tracks, name, SETTINGS).records
+    two = clip_qa_people(tracks, name, SETTINGS).records
+    assert [r.to_dict() for r in one] == [r.to_dict() for r in two]
+    ids = [r.qa_id for r in one]
+    assert len(set(ids)) == len(ids)
+    by_person = {p: {r.qa_id for r in one if r.person == p} for p in {r.person for r in one}}
+    if ITEMS_FOR_BOTH[name]:
+        assert len(by_person) >= 2 and not set.intersection(*by_person.values())
+    # a single person's items are exactly ``clip_qa``'s, with the same ids
+    alone = clip_qa_people({0: tracks[0]}, name, SETTINGS).records
+    plain = clip_qa(tracks[0], name, SETTINGS).records
+    assert [r.qa_id for r in alone] == [r.qa_id for r in plain]
+    assert [r.question for r in alone] == [r.question for r in plain]
+    assert {(r.person, r.person_referent) for r in alone} == \
+        ({(0, "the person")} if plain else set())
+    assert plain or not ITEMS_FOR_BOTH[name]
+    assert all(r.person is None for r in plain)
+
+
+def test_cli_synth_qa_people_and_describe_person(people_project, people_tracks, tmp_path,
+                                                 capsys):
+    import shutil
+
+    proj = str(tmp_path / "copy.aastudio")
+    shutil.copy(people_project, proj)
+    video = str(CLIPS / NAMES[0])
+    assert main(["synth-qa", video, "--project", proj, "--people", "--per-clip", "4",
+                 "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["generated"] > 0 and out["no_poses"] == []
+    repo = Repository(proj)
+    try:
+        stored = repo.qa_records()
+    finally:
+        repo.close()
+    assert {r.person for r in stored} >= {0, 1}
+    assert all(r.person_referent and r.person_referent in r.question for r in stored)
+    # the run is done: a second one adds nothing
+    assert main(["synth-qa", video, "--project", proj, "--people", "--per-clip", "4"]) == 0
+    assert "1 already done" in capsys.readouterr().out
+    # qa-check judges each item on its own person's track: nothing left unchecked
+    assert main(["qa-check", "--project", proj, "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["unchecked_no_poses"] == 0
+
+    tracks = people_tracks[NAMES[0]]
+    frame = next(f for f in range(len(tracks[1]))
+                 if all(v is not None for v in referents(tracks, f, f + 1).values()))
+    ref = referents(tracks, frame, frame + 1)[1]
+    assert main(["describe", video, "--frame", str(frame), "--person", "1", "--project", proj,
+                 "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["person"] == 1 and doc["person_referent"] == ref
+    assert doc["text"].startswith(ref[0].upper() + ref[1:]) or \
+        f" of {ref} " in doc["text"]
+    assert main(["motion", video, "--start", "0", "--end", "2", "--person", "0",
+                 "--project", proj]) in (0, 2)
+    capsys.readouterr()
+    assert main(["describe", video, "--frame", str(frame), "--person", "7",
+                 "--project", proj]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error:") and "Person 7 is not stored" in err[0]
