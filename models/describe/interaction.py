@@ -59,6 +59,7 @@ HIGHER = 0.35       # further than this: one is higher; between: cannot tell
 MOVE = 0.5          # change of the centre distance over a window: closer / further apart
 STILL = 0.2         # change below this (and swing below STILL_SWING): keep their distance
 STILL_SWING = 0.4
+STEADY_S = 0.04     # a one-frame fact must hold this long on either side (at least 1 frame)
 MIN_SEEN = 0.6      # share of a window's frames both people must be usable on
 HAND_JOINTS = ("wrist", "index", "pinky", "thumb")
 TORSO = ("left_shoulder", "right_shoulder", "right_hip", "left_hip")   # outline order
@@ -400,9 +401,39 @@ def _higher(ta, tb, frame, persons, unit, mv) -> PairFact:
 KINDS = ("hands_distance", "hands_touch", "hand_on_body", "facing", "higher")
 
 
-def pair_facts(ta, tb, frame: int, persons=(0, 1), min_visibility=None) -> list[PairFact]:
+def pair_facts(ta, tb, frame: int, persons=(0, 1), min_visibility=None,
+               steady: bool = True) -> list[PairFact]:
     """Every one-frame fact between A (``ta``) and B (``tb``) on ``frame``: hands distance
-    and touch, A's hand on B's body, B's hand on A's body, facing, higher."""
+    and touch, A's hand on B's body, B's hand on A's body, facing, higher.
+
+    With ``steady`` a determinate fact must come out the same on the frames within
+    ``STEADY_S`` on either side (those the clip has); a joint that flickers into place
+    for one frame (MediaPipe places hidden hands somewhere) makes it cannot-tell."""
+    facts = _frame_facts(ta, tb, frame, persons, min_visibility)
+    if not steady:
+        return facts
+    fps = float(getattr(ta, "fps", 0) or 0)
+    k = max(1, int(round(STEADY_S * fps)))
+    n = min(len(ta.image), len(tb.image))
+    around = [_frame_facts(ta, tb, g, persons, min_visibility)
+              for g in range(frame - k, frame + k + 1) if g != frame and 0 <= g < n]
+    out = []
+    for f in facts:
+        if f.known and f.kind != "hands_distance":
+            for other in around:
+                g = find(other, f.kind, f.persons)
+                if g is None or (g.state, g.label) != (f.state, f.label):
+                    where = g.start if g is not None else frame
+                    f = PairFact(f.kind, f.persons, f.start, f.end, None, value=f.value,
+                                 unit=f.unit, detail=f.detail,
+                                 reason=f"not steady: frame {where} "
+                                        f"{'cannot tell' if g is None or not g.known else g.label}")
+                    break
+        out.append(f)
+    return out
+
+
+def _frame_facts(ta, tb, frame, persons, min_visibility) -> list[PairFact]:
     mv = _min_vis(min_visibility)
     persons = tuple(int(p) for p in persons)
     unit, why, detail = _pair_state(ta, tb, frame, persons, mv)
@@ -471,6 +502,19 @@ def approach_fact(ta, tb, start: int, end: int, persons=(0, 1),
                            "too little to call a move and too much to call it kept")
 
 
+def left_first(tracks: Mapping[int, object], a: int, b: int, start: int,
+               end: int) -> tuple[int, int]:
+    """(a, b) ordered so that the one further left in the picture over [start, end)
+    comes first (as text names them)."""
+    from .referents import centres  # noqa: PLC0415
+
+    xs = centres({a: tracks[a], b: tracks[b]}, start, end)
+    if np.isfinite(xs[a]).any() and np.isfinite(xs[b]).any() and \
+            float(np.nanmean(xs[a])) > float(np.nanmean(xs[b])):
+        return b, a
+    return a, b
+
+
 # -- text --------------------------------------------------------------------------------
 def _hand_phrase(hand: str) -> str:
     return hand.replace("_", " ")
@@ -493,10 +537,7 @@ def describe_pair(tracks: Mapping[int, object], a: int, b: int, frame: int,
         return (f"Cannot tell which person is which: person {who} cannot be named by their "
                 "place in the picture on this frame (not seen, too close to another person "
                 "or crossing).")
-    from .referents import centres  # noqa: PLC0415
-
-    xs = centres({a: tracks[a], b: tracks[b]}, frame, frame + 1)
-    if float(xs[a][0]) > float(xs[b][0]):          # the one further left is named first
+    if left_first(tracks, a, b, frame, frame + 1) != (a, b):   # the left one is named first
         a, b, na, nb = b, a, nb, na
     facts = pair_facts(tracks[a], tracks[b], frame, (a, b), min_visibility)
     both = f"{na} and {nb}"
