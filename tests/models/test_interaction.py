@@ -356,3 +356,28 @@ def test_arm_wrestling_hands_joined_but_never_two_people_posed(wrestling):
         assert f.state is None and ("absent" in f.reason or "unreliable" in f.reason)
     assert interaction_items(wrestling, "arm_wrestling.mp4", _settings()) == []
     assert math.isnan(fact(wrestling, "hands_distance", 188, (0, 3)).value)
+
+
+def test_interact_command(project, capsys):
+    from cli import run_cli
+
+    room = str(CLIPS / "two_people_room.mp4")
+    assert run_cli(["--project", project.path, "interact", room, "--frame", "15"]) == 0
+    out = capsys.readouterr().out
+    assert "Their nearest hands are 1.2" in out and "torso lengths apart" in out
+    # the people were stored: the JSON run reads them back from the project
+    from models.engine.stages.people import BACKEND, DEFAULTS, people_settings
+    from models.pose.tracking import TrackerParams
+    from models.video import content_hash
+    stored = project.load_person_tracks(content_hash(room), BACKEND,
+                                        people_settings(DEFAULTS["max_persons"], TrackerParams()))
+    assert sorted(stored) == [0, 1]
+    assert run_cli(["--project", project.path, "interact", room, "--frame", "15", "--json",
+                    "--a", "1", "--b", "0"]) == 0
+    import json
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["persons"] == [1, 0] and {f["kind"] for f in doc["facts"]} >= set(ix.KINDS)
+    assert run_cli(["--project", project.path, "interact", room, "--frame", "15",
+                    "--a", "7"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: There is no person 7")
