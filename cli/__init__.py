@@ -13,6 +13,7 @@ COMMANDS: dict[str, str] = {
     "synth-qa": "cli.qa", "import-captions": "cli.qa", "qa-check": "cli.qa",
     "export": "cli.export", "import": "cli.export", "eval": "cli.evaluate",
     "describe": "cli.describe", "diff": "cli.describe", "motion": "cli.describe",
+    "interact": "cli.interact",
     "ask": "cli.vlm", "compare": "cli.vlm", "models": "cli.vlm",
     "dataset": "cli.dataset",
 }

@@ -18,7 +18,8 @@ class SubTask:
     kind: str
     asks_about: str
     derivable_from_pose: str
-    generator: str  # "pose" (rule-based from facts) or "text" (VLM from text)
+    generator: str  # "pose" (rule-based from facts), "text" (VLM from text) or "pairs"
+    # (two people at once: models.qa.tasks.interaction.interaction_items)
 
 
 def load_taxonomy(path: Optional[str] = None) -> dict[str, SubTask]:

@@ -198,7 +198,8 @@ def test_taxonomy_is_data_and_bad_files_are_refused(tmp_path):
     tax = load_taxonomy()
     assert list(tax) == ["body_part_pose", "full_body_posture", "relative_position",
                          "human_object_interaction", "movement_direction", "action_sequence",
-                         "repetition_count", "spatial_difference"]
+                         "repetition_count", "spatial_difference", "interaction_contact",
+                         "interaction_facing", "interaction_height", "interaction_approach"]
     assert tax["action_sequence"].derivable_from_pose == "partly"
     assert set(task_ids("pose")) == set(SynthSettings().tasks)
     bad = tmp_path / "tax.json"
