@@ -328,8 +328,6 @@ class PersonLabel(QGraphicsItem):
             return
         painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
         fill = person_color(self.person)
-        if not self.followed:
-            fill.setAlpha(OTHER_ALPHA)
         rim = QPen(QColor(255, 255, 255) if self.followed else QColor(20, 20, 20, 200),
                    2.0 if self.followed else 1.0)
         painter.setPen(rim)
