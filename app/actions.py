@@ -2,7 +2,9 @@
 
 ``handler`` is "target.method" or "target.method:arg" where target is one of the objects
 the window exposes (window, player, marks, poses) and ``arg`` is a JSON literal passed as
-the single argument. Keyboard shortcuts follow video tools: Space, Left/Right (frame),
+the single argument. Actions sharing a ``group`` are exclusive choices (radio items): each
+runs its handler when chosen, and the window keeps the checked one in step with the
+state it stands for. Keyboard shortcuts follow video tools: Space, Left/Right (frame),
 Shift+Left/Right (1 s), Home/End, A/B (mark frames), L (A-B loop), [ ] = (speed), Ctrl+G
 (go to a frame or a time).
 """
@@ -23,6 +25,7 @@ class ActionSpec:
     tip: str = ""
     checkable: bool = False
     separator_before: bool = False
+    group: str = ""          # exclusive choice among the actions of the same group
 
 
 ACTIONS: tuple[ActionSpec, ...] = (
@@ -65,6 +68,14 @@ ACTIONS: tuple[ActionSpec, ...] = (
                "", "Extract every clip of the open folder (resumable)"),
     ActionSpec("poses.cancel", "&Cancel Extraction", "P&oses", "poses.cancel", "",
                "Stop the running extraction; it resumes next time"),
+    ActionSpec("poses.single_person", "&Single Person", "P&oses",
+               "poses.set_every_person:false", "",
+               "Pose one person per clip (the tracked single-person landmarker)",
+               checkable=True, separator_before=True, group="poses.people"),
+    ActionSpec("poses.every_person", "E&very Person", "P&oses", "poses.set_every_person:true",
+               "", "Pose every person of a clip, each with their own colour and number; "
+               "click one on the video (or in the People panel) to follow them",
+               checkable=True, group="poses.people"),
     ActionSpec("view.fit", "&Fit Video", "&View", "window.fit_video", "F"),
     ActionSpec("view.overlay", "Skeleton &Overlay", "&View", "window.set_overlay", "O",
                checkable=True),

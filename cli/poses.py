@@ -27,6 +27,11 @@ def register(sub) -> None:
     ext.add_argument("--workers", type=int, default=None, help="parallel workers (default: usable CPU cores)")
     ext.add_argument("--project", default=argparse.SUPPRESS, help="project file")
     ext.add_argument("--quiet", action="store_true", help="no progress bar")
+    ext.add_argument("--people", action="store_true",
+                     help="every person of each clip (multi-person landmarker and tracker), "
+                          "kept in the project; prints the persons found and their frames")
+    ext.add_argument("--max-persons", type=int, default=4,
+                     help="with --people: most people looked for on a frame (default 4)")
     ext.set_defaults(func=run_extract)
 
 
@@ -261,6 +266,8 @@ def run_extract(args) -> int:
 
     if args.workers is not None and args.workers < 1:
         raise StudioError(f"--workers must be at least 1 (got {args.workers})")
+    if args.people:
+        return run_extract_people(args)
     backend = _backend(args)
     paths = expand_paths(args.paths)
     _check_out(args.out, len(paths))
@@ -278,6 +285,59 @@ def run_extract(args) -> int:
     finally:
         repo.close()
     return code
+
+
+def run_extract_people(args) -> int:
+    """``extract-poses --people``: every person of each clip into the project, one clip
+    after another; prints each clip's persons and the frames each is seen on."""
+    from models.engine.desktop import cached_people, extract_people  # noqa: PLC0415
+    from models.engine.stages.people import MAX_PERSONS  # noqa: PLC0415
+    from models.errors import Cancelled, StudioError  # noqa: PLC0415
+    from models.jobs import JobContext  # noqa: PLC0415
+
+    for option, value in (("--out", args.out), ("--backend", args.backend),
+                          ("--workers", args.workers)):
+        if value is not None:
+            raise StudioError(f"{option} does not go with --people (every person is kept in "
+                              "the project, under the multi-person landmarker)")
+    if not 1 <= args.max_persons <= MAX_PERSONS:
+        raise StudioError(f"--max-persons must be 1 to {MAX_PERSONS} (got {args.max_persons})")
+    paths = expand_paths(args.paths)
+    repo = _repository(args)
+    failed = 0
+    try:
+        for path in paths:
+            try:
+                with _NativeLogsMuted():
+                    cached = bool(cached_people(repo, path, args.max_persons))
+                    bar = ProgressBar(enabled=not args.quiet)
+                    tracks = extract_people(path, repo, JobContext(on_progress=bar),
+                                            max_persons=args.max_persons)
+                    bar.finish()
+            except Cancelled:
+                raise
+            except StudioError as exc:
+                failed += 1
+                print(f"error: {Path(path).name}: {exc}", file=sys.stderr)
+                continue
+            print("\n".join(people_lines(path, tracks, "cached" if cached else "extracted")))
+    finally:
+        repo.close()
+    return 1 if failed else 0
+
+
+def people_lines(path, tracks: dict, status: str) -> list[str]:
+    """The report of one clip: status, path and number of persons, then one line per
+    person with the frames they are seen on (person 0 is the main person)."""
+    n = len(tracks)
+    head = f"{status:<10} {path}: {n} person{'s' if n != 1 else ''} found"
+    lines = [head]
+    for person, track in sorted(tracks.items()):
+        seen = int(track.has_pose.sum())
+        label = f"person {person}" + (" (main)" if person == 0 else "")
+        lines.append(f"  {label:<16} on {seen}/{len(track)} frames "
+                     f"({100 * seen / max(len(track), 1):.0f}%)")
+    return lines
 
 
 def _drop_damaged(repo, paths, backend: str) -> None:

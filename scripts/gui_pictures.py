@@ -18,13 +18,17 @@ checkpoints built by ``models/vlm/tiny.py`` and the rule-based describer answeri
 multiple-choice question of the project's QA items on the clip); dataset-runs (the window
 at its default 1440x900 with the Dataset runs panel in front on a real finished run: the
 clip, a copy of it and a text file through probe, poses, rule QA and P1 with the rule-based
-describer, in ``<out>/runs``). With ``--root`` each
+describer, in ``<out>/runs``); people (the window at 1560x940 in Poses > Every Person
+mode, every person of the clip drawn with their number, the People panel in front, on a
+frame where the two people seen most are both posed). With ``--root`` each
 view is also grabbed from the X server (``import -window root``) as ``<name>-root.png``.
 
 The README's compare pictures: a project with the clip's QA items
 (``main.py synth-qa tests/data/clips/tai_chi.mp4 --extract-poses --per-clip 20 --seed 0
 --project P.aastudio``), then ``--views compare-frames,compare-models --pair 180,262``
-on tests/data/clips/tai_chi.mp4.
+on tests/data/clips/tai_chi.mp4. The README's people picture (docs/people_example.png):
+``--views people`` on tests/data/clips/two_people_room.mp4 (the people are extracted into
+the project when it has none).
 """
 from __future__ import annotations
 
@@ -37,7 +41,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 VIEWS = ("window", "evaluation-docked", "evaluation", "curation", "motion", "compare-frames",
-         "compare-models", "dataset-runs")
+         "compare-models", "dataset-runs", "people")
 TINY_FAMILIES = ("smolvlm", "qwen2_5_vl")
 
 
@@ -249,6 +253,8 @@ def main(argv=None) -> int:
             save(win, out, "compare-models", args.root)
             win.docks["compare_models"].hide()
             win.resize(size)
+        elif name == "people":
+            show_people(win, out, args.root)
         elif name == "dataset-runs":
             size = win.size()
             win.resize(1440, 900)
@@ -265,6 +271,34 @@ def main(argv=None) -> int:
             win.resize(size)
     ctx.shutdown()
     return 0
+
+
+def show_people(win, out: Path, root: bool) -> None:
+    """The window with every person of the clip (extracted first when the project has
+    none) and the People panel in front, on a frame where the two people seen most are
+    both posed; back to single-person poses afterwards."""
+    import numpy as np  # noqa: PLC0415
+
+    ctx, player = win.ctx, win.ctx.player
+    size = win.size()
+    win.resize(1560, 940)
+    ctx.poses.set_every_person(True)
+    wait([player.trackChanged, ctx.poses.failed], 600000,
+         condition=lambda: bool(player.people) or not ctx.poses.busy)
+    if not player.people:
+        raise SystemExit("error: nobody found in the clip")
+    most = sorted(player.people, key=lambda p: -int(player.people[p].has_pose.sum()))[:2]
+    seen = np.logical_and.reduce([player.people[p].has_pose for p in most])
+    frames = np.flatnonzero(seen)
+    frame = int(frames[len(frames) // 2]) if len(frames) else 0
+    player.seek(frame)
+    wait(player.frameChanged, condition=lambda: player.current_frame == frame)
+    win.show_panel("people")
+    win.show_panel("describe")
+    settle(1000)
+    save(win, out, "people", root)
+    ctx.poses.set_every_person(False)
+    win.resize(size)
 
 
 def make_demo_run(clip: Path, out: Path, root: Path) -> Path:

@@ -8,7 +8,7 @@ import logging
 import os
 
 from PySide6.QtCore import QByteArray, QEvent, Qt, QTimer
-from PySide6.QtGui import QAction, QGuiApplication, QKeySequence
+from PySide6.QtGui import QAction, QActionGroup, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import QDockWidget, QFrame, QMainWindow, QScrollArea, QStyle, QWidget
 
 from app import actions
@@ -219,6 +219,7 @@ class MainWindow(QMainWindow):
     def _build_menus(self) -> None:
         menus = {title: self.menuBar().addMenu(title) for title in actions.menus()}
         targets = self._targets()
+        groups: dict[str, QActionGroup] = {}
         for spec in actions.ACTIONS:
             act = QAction(spec.text, self)
             act.setObjectName(spec.id)
@@ -228,7 +229,10 @@ class MainWindow(QMainWindow):
             act.setToolTip(spec.tip or spec.text)
             act.setCheckable(spec.checkable)
             handler = actions.resolve(spec.handler, targets)
-            if spec.checkable:
+            if spec.group:       # a radio item: runs when chosen (never when unchecked)
+                groups.setdefault(spec.group, QActionGroup(self)).addAction(act)
+                act.triggered.connect(lambda _c=False, h=handler: h())
+            elif spec.checkable:
                 act.toggled.connect(handler)
             else:
                 act.triggered.connect(lambda _c=False, h=handler: h())
@@ -238,6 +242,8 @@ class MainWindow(QMainWindow):
             self.addAction(act)
             self.actions_by_id[spec.id] = act
         self.actions_by_id["view.overlay"].setChecked(True)
+        self._show_people_mode(self.ctx.poses.every_person)
+        self.ctx.poses.modeChanged.connect(self._show_people_mode)
         from PySide6.QtWidgets import QMenu  # noqa: PLC0415
 
         # Open Recent sits with the Open entries (above Quit)
@@ -251,6 +257,11 @@ class MainWindow(QMainWindow):
         self._recent_menu.aboutToShow.connect(self._fill_recent)
         self._view_menu = menus["&View"]
         self._view_menu.addSeparator()
+
+    def _show_people_mode(self, every: bool) -> None:
+        """Poses > Single Person / Every Person: the checked one is the controller's mode."""
+        self.actions_by_id["poses.every_person" if every else "poses.single_person"] \
+            .setChecked(True)
 
     # -- wiring ---------------------------------------------------------------------------------
     def _wire(self) -> None:

@@ -22,6 +22,8 @@ class PanelSpec:
 PANELS: list[PanelSpec] = [
     PanelSpec(id="clips", title="Clips", factory="widgets.dataset.clip_list:ClipListPanel",
               area="left"),
+    PanelSpec(id="people", title="People", factory="widgets.people.panel:PeoplePanel",
+              area="left"),
     PanelSpec(id="angles", title="Joint angles", factory="widgets.plots.angles:AnglePlotPanel",
               area="bottom"),
     PanelSpec(id="curation", title="QA curation", factory="widgets.curation.panel:CurationPanel", area="right"),  # noqa: E501

@@ -13,6 +13,12 @@ frame at, set by the view; None: full resolution), so ``current_image`` may then
 scaled-down copy of the frame, (h, w, 4) in B, G, R, X byte order (``current_size`` is the
 full frame's (w, h)); otherwise it is the full RGB frame, and a paused player always ends
 up showing that.
+
+Every person of a clip (``set_people``: {person number: PoseTrack}, 0 = the main person)
+may be attached instead of one track: ``track`` is then the track of the person followed
+(``person``), so everything that reads ``track`` (angle plot, descriptions, motion) follows
+that person, and ``people_at(frame)`` gives every person's pose for the overlay. A single
+track (``set_track``) is person 0 alone.
 """
 from __future__ import annotations
 
@@ -29,6 +35,14 @@ from models.video import VideoInfo
 from ..frame_pump import FramePump
 
 SPEEDS = (0.25, 0.5, 0.75, 1.0, 1.25, 1.5, 2.0)
+
+
+def _pose_of(t: Optional[PoseTrack], frame: int) -> Optional[np.ndarray]:
+    """(joints, 3) pixel x, y, visibility of ``frame`` of track ``t``, None when not posed."""
+    if t is None or frame < 0 or frame >= min(len(t), max(t.frames_done, 0)):
+        return None
+    px = t.pixels(frame)
+    return None if np.isnan(px[:, 0]).all() else px
 
 
 class PlayerController(QObject):
@@ -57,6 +71,8 @@ class PlayerController(QObject):
         self.display_size: Optional[tuple[int, int]] = None  # playing frames fit in this
         self._reduced = False  # a scaled-down frame was asked for since the last full one
         self.track: Optional[PoseTrack] = None
+        self.people: dict[int, PoseTrack] = {}   # every person ({}: one track, person 0)
+        self.person = 0                           # the person ``track`` belongs to
         self.speed = 1.0
         self._requested = -1   # newest frame index asked for
         self._shown_req = 0    # request id of the frame on display
@@ -79,7 +95,7 @@ class PlayerController(QObject):
         self.path, self.video_info = info.path, info
         self.current_frame, self.current_image, self._requested = -1, None, -1
         self.current_size, self._reduced = None, False
-        self.track = None
+        self.track, self.people, self.person = None, {}, 0
         self.set_loop(None)
         self.seek(0)  # before clipChanged, so a listener's own seek wins (latest request)
         self.clipChanged.emit(info.path)
@@ -92,6 +108,7 @@ class PlayerController(QObject):
         had_clip = self.video_info is not None
         self.set_loop(None)
         self.path = self.video_info = self.current_image = self.track = None
+        self.people, self.person = {}, 0
         self.current_size, self._reduced = None, False
         self.current_frame = self._requested = -1  # the old clip's reader is closed
         self.openFailed.emit(path, message)
@@ -99,9 +116,34 @@ class PlayerController(QObject):
             self.trackChanged.emit()
 
     def set_track(self, track: Optional[PoseTrack]) -> None:
-        """Attach the pose track of the current clip (None to clear)."""
-        self.track = track
+        """Attach the pose track of the current clip (None to clear): one person, 0."""
+        self.track, self.people, self.person = track, {}, 0
         self.trackChanged.emit()
+
+    def set_people(self, people: dict, person: int = 0) -> None:
+        """Attach every person of the current clip ({person: PoseTrack}) and follow
+        ``person`` (the main person, 0, when there is no such person): ``track`` becomes
+        that person's track. An empty dict clears the poses."""
+        self.people = {int(p): t for p, t in sorted((people or {}).items())}
+        if person not in self.people:
+            person = 0 if 0 in self.people or not self.people else next(iter(self.people))
+        self.person = int(person)
+        self.track = self.people.get(self.person)
+        self.trackChanged.emit()
+
+    def people_at(self, frame: Optional[int] = None) -> dict[int, np.ndarray]:
+        """{person: (joints, 3) pixel x, y, visibility} of everyone posed on ``frame``
+        (default: the displayed one); with one track, person 0 (or the followed one)."""
+        frame = self.current_frame if frame is None else frame
+        if not self.people:
+            pose = self.pose(frame)
+            return {} if pose is None else {self.person: pose}
+        out = {}
+        for p, t in self.people.items():
+            pose = _pose_of(t, frame)
+            if pose is not None:
+                out[p] = pose
+        return out
 
     # -- frames -------------------------------------------------------------------------------
     @property
@@ -176,11 +218,7 @@ class PlayerController(QObject):
         """(33, 3) pixel x, y, visibility of ``frame`` (default: the displayed one), or None
         when there is no track, the frame is not extracted yet, or no pose was found."""
         frame = self.current_frame if frame is None else frame
-        t = self.track
-        if t is None or frame < 0 or frame >= min(len(t), max(t.frames_done, 0)):
-            return None
-        px = t.pixels(frame)
-        return None if np.isnan(px[:, 0]).all() else px
+        return _pose_of(self.track, frame)
 
     def time_of(self, frame: Optional[int] = None) -> float:
         frame = self.current_frame if frame is None else frame

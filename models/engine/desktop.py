@@ -11,6 +11,12 @@ partial tracks reach the calling thread; the sink writes every partial track (ev
 ``CHECKPOINT_FRAMES`` frames and when a clip is cancelled or fails) and every finished
 track in its own transaction, all from the calling thread on one connection. A clip whose
 worker process dies fails with the error that worker printed last; the others go on.
+
+``extract_people`` runs the ``people`` stage on one clip inline on the calling thread (the
+clip is decoded once, every frame goes through the multi-person landmarker, the detections
+are tracked) and keeps every person in the project: person 0 is the main person, 1..N the
+others (``stages.people.person_tracks``), stored under backend ``mediapipe-multi`` and
+``people_settings(max_persons, tracker defaults)``. A second call reads them back.
 """
 from __future__ import annotations
 
@@ -26,7 +32,8 @@ from .runner import LocalRunner
 from .stage import Item, Task, get_stage, result_key
 from .workers import settle_imports, usable_cores
 
-__all__ = ["LOCAL_RUNNERS", "extract_many"]
+__all__ = ["LOCAL_RUNNERS", "PEOPLE_BACKEND", "extract_many", "extract_people",
+           "people_key"]
 
 # Runner threads in the caller's process; the other runners are worker processes. Two
 # threads were not clearly faster than thread + process on the loaded 2-core machine (see
@@ -188,3 +195,59 @@ def _extract(todo, repo, backend_id: str, settings, workers, threads, ctx: JobCo
     for path in path_of.values():
         out.setdefault(path, "cancelled")
     return out
+
+
+PEOPLE_BACKEND = "mediapipe-multi"
+
+
+def people_key(max_persons: int = 4) -> tuple[str, dict]:
+    """(backend, settings) under which a project keeps the people of a clip extracted with
+    ``max_persons`` and the tracker's default parameters."""
+    from ..pose.tracking import TrackerParams  # noqa: PLC0415
+    from .stages.people import BACKEND, people_settings  # noqa: PLC0415
+
+    return BACKEND, people_settings(int(max_persons), TrackerParams())
+
+
+def cached_people(repo, path, max_persons: int = 4) -> dict:
+    """{person: PoseTrack} of the clip's stored people (empty when not extracted yet); never
+    decodes beyond hashing the file once."""
+    from ..pose.extract import _timed  # noqa: PLC0415
+    from ..video import _check_path  # noqa: PLC0415
+
+    p = _check_path(path)
+    backend, settings = people_key(max_persons)
+    tracks = repo.load_person_tracks(repo.clip_hash(p), backend, settings, complete_only=True)
+    return {n: _timed(repo, p, t) for n, t in tracks.items()}
+
+
+def extract_people(path, repo, ctx: JobContext = NULL_CONTEXT,
+                   max_persons: int = 4) -> dict:
+    """Every person of one clip, {person: PoseTrack} (0 = the main person; empty when nobody
+    is seen), kept in ``repo``; cached tracks are returned without decoding.
+
+    Progress (frames posed, total, clip name) and cancel (``Cancelled``) go through ``ctx``;
+    frames after a decoding failure are dropped (the frames before are kept). Nothing is
+    written until the whole clip is tracked: a cancelled run stores nothing.
+    """
+    from ..video import _check_path  # noqa: PLC0415
+    from .stages.people import people_from_result, person_tracks  # noqa: PLC0415
+
+    ctx = ctx or NULL_CONTEXT
+    cached = cached_people(repo, path, max_persons)
+    if cached:
+        return cached
+    p = _check_path(path)
+    digest = repo.clip_hash(p)
+    stage = get_stage("people")
+    params = stage.params({"max_persons": int(max_persons), "allow_truncated": True})
+    item = Item(id=digest, video=os.path.abspath(str(p)), name=os.path.basename(str(p)))
+    task = Task(key=result_key(digest, stage, params), stage="people", item=item, params=params)
+    ctx.check()
+    assert stage.fn is not None
+    result = stage.fn(task, ctx)
+    tracks = person_tracks(people_from_result(result))
+    ctx.check()          # cancelled at the very end: nothing stored either
+    if tracks:
+        repo.save_person_tracks(digest, tracks)
+    return tracks

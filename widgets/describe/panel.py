@@ -9,7 +9,9 @@ update describes the frame on screen at that moment, and pausing describes the f
 stops on. Rows are updated in place, unchanged text is not set again and the columns keep
 their widths while the values change. "Copy" puts the text on the clipboard, "Copy JSON"
 the facts. Clicking a fact asks the controller to highlight its joints, which the
-ring item on the main video view (``widgets.describe.highlight``) draws.
+ring item on the main video view (``widgets.describe.highlight``) draws. With every person
+of the clip attached it describes the person followed (the player's track) and names them
+in the header.
 """
 from __future__ import annotations
 
@@ -132,7 +134,13 @@ class DescribePanel(QWidget):
             self.header.setText("No frame")
             self._show([], "")
             return
-        set_steady_text(self.header, f"Frame {frame} · {player.time_of(frame):.2f} s")
+        head = f"Frame {frame} · {player.time_of(frame):.2f} s"
+        # The one place the followed person's phrase is taken: the description is to
+        # name them with it (describe(..., subject=subject)) once the text takes one.
+        subject = self.ctx.poses.subject_phrase() if player.people else None
+        if player.people:
+            head += f" · person {player.person}" + (f" ({subject})" if subject else "")
+        set_steady_text(self.header, head)
         if player.track is None:
             self._show([], "No pose track yet: extract poses for this clip.")
             return

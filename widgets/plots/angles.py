@@ -6,7 +6,9 @@ drawn as gaps (``connect='finite'``). A vertical cursor follows the displayed
 frame: a thin widget over the plot rather than an item of its scene, so moving it repaints
 two narrow strips of the plot in the window's own repaint, never the whole plot in a
 repaint of its own; clicking or dragging on the plot seeks the video; the context menu (or the A/B
-keys of the window) marks frame A/B, shown as labelled lines.
+keys of the window) marks frame A/B, shown as labelled lines. With every person of the clip
+attached, the curves are those of the person followed (the player's track; the legend
+names them) and change when another person is chosen.
 """
 from __future__ import annotations
 
@@ -175,7 +177,8 @@ class AnglePlotPanel(QWidget):
         bar = QWidget()
         lay = QHBoxLayout(bar)
         lay.setContentsMargins(8, 2, 8, 0)
-        lay.addWidget(QLabel("world-landmark angles:"))
+        self.title = QLabel("world-landmark angles:")
+        lay.addWidget(self.title)
         self.toggles = {}
         for name in ANGLE_ORDER:
             side, joint = name.split("_", 1)
@@ -203,6 +206,8 @@ class AnglePlotPanel(QWidget):
         """Recompute the curves from the player's track (partial tracks included)."""
         track = self.player.track
         n = self.player.frame_count
+        self.title.setText(f"world-landmark angles of person {self.player.person}:"
+                           if self.player.people else "world-landmark angles:")
         self.angles = ({} if track is None else
                        joint_angles(track.world, min_visibility=self.min_visibility))
         x = np.arange(len(track)) if track is not None else np.arange(0)

@@ -7,6 +7,13 @@ coordinates and visibility as a tooltip. A pose judged unreliable
 (``models.pose.reliability``) is drawn as a dashed grey skeleton with faint joints, and
 its tooltip starts with the reason. The item knows nothing about frames: whoever
 shows a frame hands it that frame's pose in the same call.
+
+Every person of a clip: each person is drawn in their own hue (``person_colors``: a
+palette of well separated hues, by person number), and the body sides stay apart inside
+that hue: the person's LEFT limbs in a light tint, the RIGHT limbs in a deep shade, the
+centre line (face, torso) in between. ``PersonLabel`` puts the person's number in a badge
+of their colour above the head. The person followed is drawn at full width on top; the
+others thinner and a little transparent.
 """
 from __future__ import annotations
 
@@ -14,8 +21,8 @@ from typing import Optional
 
 import numpy as np
 from PySide6.QtCore import QLineF, QPointF, QRectF, Qt
-from PySide6.QtGui import QBrush, QColor, QPainter, QPen
-from PySide6.QtWidgets import QGraphicsRectItem
+from PySide6.QtGui import QBrush, QColor, QFont, QFontMetricsF, QPainter, QPen
+from PySide6.QtWidgets import QGraphicsItem, QGraphicsRectItem
 
 from models.pose.skeleton import Skeleton, blazepose
 
@@ -26,6 +33,24 @@ ALPHA_LEVELS = 16
 JOINT_OUTLINE = QPen(QColor(20, 20, 20, 220), 1.0)
 JOINT_OUTLINE.setCosmetic(True)
 UNRELIABLE_COLOR = QColor(150, 150, 150)
+# person hues (degrees), far apart in order: person n gets PERSON_HUES[n % len]
+PERSON_HUES = (32, 195, 120, 305, 0, 265, 55, 165)
+SIDE_LIGHTNESS = {"left": 0.80, "centre": 0.58, "right": 0.38}   # left light, right deep
+OTHER_WIDTH = 0.55     # bone width of a person not followed, as a share of the full width
+OTHER_ALPHA = 190      # their opacity (0-255)
+HEAD_JOINTS = range(11)  # BlazePose nose .. mouth: where the person's label goes
+
+
+def person_color(person: int) -> QColor:
+    """The colour of ``person`` (its swatch in the People panel, its label's badge)."""
+    return QColor.fromHslF(PERSON_HUES[int(person) % len(PERSON_HUES)] / 360.0, 0.85, 0.55)
+
+
+def person_colors(person: int) -> dict[str, QColor]:
+    """{side: colour} of the bones of ``person``: the person's hue, a light tint on the
+    left, a deep shade on the right, the middle in between."""
+    hue = PERSON_HUES[int(person) % len(PERSON_HUES)] / 360.0
+    return {side: QColor.fromHslF(hue, 0.9, light) for side, light in SIDE_LIGHTNESS.items()}
 
 
 def line_width(width: int, height: int) -> float:
@@ -53,6 +78,9 @@ class SkeletonItem(QGraphicsRectItem):
         self._pens: dict = {}     # (side, width) -> QPen of the bones
         self._pose: Optional[np.ndarray] = None   # (joints, 3): x px, y px, visibility
         self.unreliable = ""      # why the pose is not reliable ("" = reliable)
+        self.person: Optional[int] = None   # the person drawn (None: the one track's)
+        self._colors = SIDE_COLORS          # side -> colour of the bones and joints
+        self._scale, self._alpha = 1.0, 255  # width share and opacity (others: thinner)
         self._bounds = QRectF(0, 0, 1, 1)
         self._line_width = None
         self._set_bounds(self._bounds)
@@ -73,6 +101,55 @@ class SkeletonItem(QGraphicsRectItem):
     @property
     def pose(self) -> Optional[np.ndarray]:
         return self._pose
+
+    def set_person(self, person: Optional[int], followed: bool = True) -> None:
+        """Draw the pose as ``person``'s (their colours; thinner and a little transparent
+        unless ``followed``), or with the side colours of one track (None)."""
+        colors = SIDE_COLORS if person is None else person_colors(person)
+        scale, alpha = (1.0, 255) if followed or person is None else (OTHER_WIDTH, OTHER_ALPHA)
+        if (person, scale, alpha) != (self.person, self._scale, self._alpha):
+            self.person, self._colors, self._scale, self._alpha = person, colors, scale, alpha
+            self._pens.clear()
+            self._brushes.clear()
+            self.setZValue(2 if followed else 1)
+            self.update()
+
+    def shown_box(self) -> Optional[QRectF]:
+        """The rectangle around the drawn joints (None when none is drawn)."""
+        shown = self.shown_joints()
+        if not shown.any():
+            return None
+        xy = self._pose[shown, :2]
+        (x0, y0), (x1, y1) = xy.min(axis=0), xy.max(axis=0)
+        return QRectF(float(x0), float(y0), float(x1 - x0), float(y1 - y0))
+
+    def head_point(self) -> Optional[QPointF]:
+        """Above the head: the middle of the drawn face joints (else of every drawn joint),
+        at the top of them. None when nothing is drawn."""
+        shown = self.shown_joints()
+        if not shown.any():
+            return None
+        head = np.zeros_like(shown)
+        head[[j for j in HEAD_JOINTS if j < len(head)]] = True
+        use = shown & head if (shown & head).any() else shown
+        xy = self._pose[use, :2]
+        return QPointF(float(xy[:, 0].mean()), float(xy[:, 1].min()))
+
+    def distance_to(self, pos: QPointF) -> float:
+        """Image pixels from ``pos`` to the nearest drawn joint or bone (inf: none drawn)."""
+        shown = self.shown_joints()
+        if not shown.any():
+            return float("inf")
+        q = np.array([pos.x(), pos.y()])
+        best = float(np.hypot(*(self._pose[shown, :2] - q).T).min())
+        ok = self._bones[shown[self._bones[:, 0]] & shown[self._bones[:, 1]]]
+        if len(ok):
+            a, b = self._pose[ok[:, 0], :2], self._pose[ok[:, 1], :2]
+            ab = b - a
+            t = np.clip(((q - a) * ab).sum(axis=1) / np.maximum((ab * ab).sum(axis=1), 1e-9),
+                        0, 1)
+            best = min(best, float(np.hypot(*(a + t[:, None] * ab - q).T).min()))
+        return best
 
     def set_threshold(self, value: float) -> None:
         self.threshold = float(value)
@@ -95,7 +172,7 @@ class SkeletonItem(QGraphicsRectItem):
         self.setRect(self._bounds.adjusted(-pad, -pad, pad, pad))   # the item's area
 
     def _width(self) -> float:
-        return self._line_width
+        return self._line_width * self._scale
 
     # -- drawing -------------------------------------------------------------------------------
     def paint(self, painter: QPainter, option, widget=None) -> None:
@@ -131,15 +208,18 @@ class SkeletonItem(QGraphicsRectItem):
                 self._pens[key] = QPen(UNRELIABLE_COLOR, width, Qt.PenStyle.DashLine,
                                        Qt.PenCapStyle.FlatCap)
             else:
-                self._pens[key] = QPen(SIDE_COLORS[side], width, Qt.PenStyle.SolidLine,
+                color = QColor(self._colors[side])
+                color.setAlpha(self._alpha)
+                self._pens[key] = QPen(color, width, Qt.PenStyle.SolidLine,
                                        Qt.PenCapStyle.FlatCap)
         return self._pens[key]
 
     def _brush(self, side: str, level: int) -> QBrush:
         key = (side, level)
         if key not in self._brushes:
-            color = QColor(UNRELIABLE_COLOR if side == "unreliable" else SIDE_COLORS[side])
-            color.setAlpha(int(70 + 185 * level / ALPHA_LEVELS) if side != "unreliable" else 90)
+            color = QColor(UNRELIABLE_COLOR if side == "unreliable" else self._colors[side])
+            alpha = int(70 + 185 * level / ALPHA_LEVELS) if side != "unreliable" else 90
+            color.setAlpha(alpha * self._alpha // 255)
             self._brushes[key] = QBrush(color)
         return self._brushes[key]
 
@@ -179,6 +259,8 @@ class SkeletonItem(QGraphicsRectItem):
         x, y, vis = self._pose[joint]
         vis_text = "n/a" if np.isnan(vis) else f"{vis:.2f}"
         head = f"Pose not reliable: {self.unreliable}\n" if self.unreliable else ""
+        if self.person is not None:
+            head = f"Person {self.person}\n{head}"
         return (f"{head}{self.skeleton.joints[joint]}\nx {x:.1f} px, y {y:.1f} px\n"
                 f"visibility {vis_text}")
 
@@ -206,3 +288,51 @@ class SkeletonItem(QGraphicsRectItem):
     def hoverLeaveEvent(self, event) -> None:
         self.setToolTip("")
         super().hoverLeaveEvent(event)
+
+
+class PersonLabel(QGraphicsItem):
+    """A person's number in a rounded badge of their colour, at a fixed size on screen,
+    its bottom centre at the position set (above the person's head). The person
+    followed gets a white rim and bold text."""
+
+    PAD = 3.0
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIgnoresTransformations, True)
+        self.setZValue(4)
+        self.person: Optional[int] = None
+        self.followed = False
+        self.text = ""
+        self._font = QFont()
+        self._font.setPointSize(11)
+        self._font.setBold(True)
+        self._rect = QRectF()
+
+    def set_person(self, person: int, followed: bool) -> None:
+        if (person, followed) == (self.person, self.followed):
+            return
+        self.prepareGeometryChange()
+        self.person, self.followed, self.text = int(person), bool(followed), str(int(person))
+        m = QFontMetricsF(self._font)
+        w = max(m.horizontalAdvance(self.text) + 2 * self.PAD + 4, m.height() + 2 * self.PAD)
+        h = m.height() + 2 * self.PAD
+        self._rect = QRectF(-w / 2, -h - 4, w, h)    # above the point it is placed at
+        self.update()
+
+    def boundingRect(self) -> QRectF:  # noqa: N802 (Qt's name)
+        return self._rect.adjusted(-2, -2, 2, 2)
+
+    def paint(self, painter: QPainter, option, widget=None) -> None:
+        if self.person is None:
+            return
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
+        fill = person_color(self.person)
+        rim = QPen(QColor(255, 255, 255) if self.followed else QColor(20, 20, 20, 200),
+                   2.0 if self.followed else 1.0)
+        painter.setPen(rim)
+        painter.setBrush(QBrush(fill))
+        painter.drawRoundedRect(self._rect, 4, 4)
+        painter.setFont(self._font)
+        painter.setPen(QColor(10, 10, 10))
+        painter.drawText(self._rect, Qt.AlignmentFlag.AlignCenter, self.text)

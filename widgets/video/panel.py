@@ -1,13 +1,17 @@
 """The central video panel: view toolbar (overlay, threshold, zoom, legend), the video
 view with its skeleton overlay, and the transport bar. It observes the player and draws
 ``current_image`` with ``pose(current_frame)`` in one update, and tells the player the size
-the view shows the whole frame at (playing frames need no more pixels than that)."""
+the view shows the whole frame at (playing frames need no more pixels than that).
+
+With every person of the clip attached (Poses > Every Person) it draws everyone on the
+frame, each in their colours with their number, the person followed emphasised; a click on
+a person makes them the one followed (``ctx.poses.set_person``)."""
 from __future__ import annotations
 
 from PySide6.QtWidgets import (QCheckBox, QDoubleSpinBox, QHBoxLayout, QLabel, QToolButton,
                                QVBoxLayout, QWidget)
 
-from .overlay import SIDE_COLORS
+from .overlay import SIDE_COLORS, person_colors
 from .transport import TransportBar
 from .view import VideoView
 
@@ -16,6 +20,15 @@ def legend_html() -> str:
     parts = [f"<span style='color:{SIDE_COLORS[s].name()}'>&#9632;</span>&nbsp;{s}"
              for s in ("left", "right", "centre")]
     return "&nbsp;&nbsp;".join(parts)
+
+
+def people_legend_html(person: int = 0) -> str:
+    """The legend with every person drawn: a colour per person; inside it the left side
+    light, the right side deep (shown in ``person``'s colours)."""
+    c = person_colors(person)
+    return (f"colour = person (click one to follow) &nbsp; "
+            f"<span style='color:{c['left'].name()}'>&#9632;</span>&nbsp;left (light) &nbsp;"
+            f"<span style='color:{c['right'].name()}'>&#9632;</span>&nbsp;right (deep)")
 
 
 class VideoPanel(QWidget):
@@ -37,6 +50,7 @@ class VideoPanel(QWidget):
         self.player.trackChanged.connect(self._redraw_overlay)
         self.player.playingChanged.connect(lambda playing: self.view.set_smooth(not playing))
         self.player.clipChanged.connect(lambda _p: self.view.clear("loading…"))
+        self.view.personClicked.connect(self._on_person_clicked)
         self.view.clear("Open a video (Ctrl+O) or a folder (Ctrl+Shift+O)")
 
     def _toolbar(self) -> QWidget:
@@ -73,7 +87,8 @@ class VideoPanel(QWidget):
                   self.zoom_label):
             lay.addWidget(w)
         lay.addStretch(1)
-        lay.addWidget(QLabel(legend_html()))
+        self.legend = QLabel(legend_html())
+        lay.addWidget(self.legend)
         return bar
 
     def _show_threshold(self, value: float) -> None:
@@ -86,8 +101,14 @@ class VideoPanel(QWidget):
             box.setValue(value)
             box.blockSignals(False)
 
+    def _on_person_clicked(self, person: int) -> None:
+        if self.ctx.poses.set_person(person):
+            self.ctx.message(f"Following person {person}", 3000)
+
     def _message(self, frame: int, pose) -> str:
         track = self.player.track
+        if self.player.people and (track is None or frame < track.frames_done) and pose is None:
+            return f"person {self.player.person} not seen on this frame"
         if track is None:
             return ""
         if frame >= track.frames_done:
@@ -121,13 +142,25 @@ class VideoPanel(QWidget):
         message = self._message(frame, pose)
         if why:
             message = f"pose not reliable: {why}"
-        self.view.show_frame(image, [pose] if pose is not None else [], message, [why],
-                             source=self.player.current_size if new_image else None)
+        source = self.player.current_size if new_image else None
+        if not self.player.people:
+            self.view.show_frame(image, [pose] if pose is not None else [], message, [why],
+                                 source=source)
+            return
+        followed = self.player.person
+        everyone = self.player.people_at(frame)
+        # the person followed first: the reliability verdict is theirs
+        order = sorted(everyone, key=lambda p: (p != followed, p))
+        self.view.show_frame(image, [everyone[p] for p in order], message,
+                             [why if p == followed else "" for p in order], source=source,
+                             people=order, followed=followed)
 
     def _on_zoom(self, _zoom: float) -> None:
         self.player.set_display_size(self.view.display_size())
 
     def _redraw_overlay(self) -> None:
         self._judged = (None, -1, None)       # a new or changed track: judged again
+        self.legend.setText(people_legend_html(self.player.person) if self.player.people
+                            else legend_html())
         if self.player.current_frame >= 0 and self.player.current_image is not None:
             self._on_frame(self.player.current_frame, new_image=False)

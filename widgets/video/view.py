@@ -6,6 +6,11 @@ pans, ``fit()`` (or double-click) fits the image to the window again. The image 
 scaled-down copy of the frame (``source`` gives the full frame's size): the scene stays in
 full-frame pixels, so overlays and zoom never depend on the copy's size, and
 ``display_size()`` says how large a copy the view needs while playing.
+
+With every person of a clip, ``show_frame(..., people=[person numbers], followed=N)``
+draws each pose in its person's colours with a numbered badge above the head (the person
+followed at full width, the others thinner); a click (press and release without a drag)
+on a person's skeleton or inside the box around their joints emits ``personClicked``.
 """
 from __future__ import annotations
 
@@ -19,9 +24,12 @@ from PySide6.QtGui import QBrush, QColor, QFont, QImage, QPainter, QPen, QTransf
 from PySide6.QtWidgets import (QGraphicsItem, QGraphicsRectItem, QGraphicsScene,
                                QGraphicsSimpleTextItem, QGraphicsView)
 
-from .overlay import DEFAULT_THRESHOLD, SkeletonItem
+from .overlay import DEFAULT_THRESHOLD, PersonLabel, SkeletonItem
 
 ZOOM_STEP = 1.15
+CLICK_SLOP_PX = 5        # a press and release closer than this (screen px) is a click
+HIT_PX = 14              # a click this close (screen px) to a skeleton picks its person
+BOX_PAD = 0.08           # ... or inside the box around the joints grown by this share
 _IDENTITY = QTransform()
 
 
@@ -123,6 +131,7 @@ class FrameItem(QGraphicsRectItem):
 
 class VideoView(QGraphicsView):
     zoomChanged = Signal(float)
+    personClicked = Signal(int)   # a click on a person's skeleton (their person number)
 
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
@@ -133,8 +142,10 @@ class VideoView(QGraphicsView):
         self.frame_item = FrameItem()
         self.scene().addItem(self.frame_item)
         self.skeletons: list[SkeletonItem] = []
+        self.labels: list[PersonLabel] = []     # one per skeleton item, shown with people
         self.threshold = DEFAULT_THRESHOLD
         self.overlay_visible = True
+        self._press = None       # where the left button went down (a click, not a drag?)
         self.message_item = self._make_message()
         self._message, self._message_at = "", QRectF()   # what message_item shows, where
         self._image: Optional[np.ndarray] = None
@@ -193,26 +204,88 @@ class VideoView(QGraphicsView):
             item.set_threshold(self.threshold)
             self.scene().addItem(item)
             self.skeletons.append(item)
+            label = PersonLabel()
+            label.setVisible(False)
+            self.scene().addItem(label)
+            self.labels.append(label)
         return self.skeletons
 
     def show_frame(self, image: Optional[np.ndarray], poses: Sequence[Optional[np.ndarray]] = (),
                    message: str = "", unreliable: Sequence[str] = (),
-                   source: Optional[tuple[int, int]] = None) -> None:
+                   source: Optional[tuple[int, int]] = None, people: Sequence[int] = (),
+                   followed: Optional[int] = None) -> None:
         """Show ``image`` with ``poses`` ((joints, 3) pixel arrays, in full-frame pixels)
         and ``message``; ``unreliable[i]``: why pose i is not reliable ("" or missing: it
-        is); ``source``: (w, h) of the full frame when ``image`` is a scaled-down copy."""
+        is); ``source``: (w, h) of the full frame when ``image`` is a scaled-down copy;
+        ``people[i]``: the person number of pose i (given: each in their colours with a
+        numbered badge, ``followed`` emphasised; empty: one track's side colours)."""
         if image is not None:
             self._set_image(image, source)
         bounds = self.frame_item.boundingRect()
         items = self._skeleton_items(max(1, len(poses)))
         for i, item in enumerate(items):
+            person = people[i] if i < len(people) else None
+            item.set_person(person, person is None or person == followed)
             item.set_pose(poses[i] if i < len(poses) else None, bounds,
                           unreliable[i] if i < len(unreliable) else "")
             item.setVisible(self.overlay_visible)
+            self._place_label(self.labels[i], item, person, followed)
         if message != self._message or bounds != self._message_at:
             self._message, self._message_at = message, bounds
             self.message_item.setText(message)
             self.message_item.setPos(bounds.topLeft())
+
+    def _place_label(self, label: PersonLabel, item: SkeletonItem, person: Optional[int],
+                     followed: Optional[int]) -> None:
+        head = item.head_point() if person is not None and item.pose is not None else None
+        if head is None:
+            label.setVisible(False)
+            return
+        label.set_person(person, person == followed)
+        label.setPos(head)
+        label.setVisible(self.overlay_visible)
+
+    def person_at(self, pos: QPointF) -> Optional[int]:
+        """The person drawn at ``pos`` (scene = full-frame pixels): the one whose skeleton
+        passes nearest within ``HIT_PX`` screen pixels, else the one whose (slightly
+        grown) joint box holds it, the smallest such box first. None: nobody there."""
+        if not self.overlay_visible:
+            return None
+        near = HIT_PX / max(abs(self.zoom), 1e-6)
+        best, best_d = None, float("inf")
+        boxes = []
+        for item in self.skeletons:
+            if item.person is None or item.pose is None or not item.isVisible():
+                continue
+            d = item.distance_to(pos)
+            if d <= near and d < best_d:
+                best, best_d = item.person, d
+            box = item.shown_box()
+            if box is not None:
+                grow = BOX_PAD * max(box.width(), box.height())
+                box = box.adjusted(-grow, -grow, grow, grow)
+                if box.contains(pos):
+                    boxes.append((box.width() * box.height(), item.person))
+        if best is not None:
+            return best
+        return min(boxes)[1] if boxes else None
+
+    def mousePressEvent(self, event) -> None:
+        if event.button() == Qt.MouseButton.LeftButton:
+            self._press = event.position()
+        super().mousePressEvent(event)
+
+    def mouseReleaseEvent(self, event) -> None:
+        press, self._press = self._press, None
+        super().mouseReleaseEvent(event)
+        if press is None or event.button() != Qt.MouseButton.LeftButton:
+            return
+        moved = event.position() - press
+        if abs(moved.x()) + abs(moved.y()) > CLICK_SLOP_PX:
+            return                                    # a drag that panned the view
+        person = self.person_at(self.mapToScene(event.position().toPoint()))
+        if person is not None:
+            self.personClicked.emit(person)
 
     def _set_image(self, image: np.ndarray, source: Optional[tuple[int, int]] = None) -> None:
         size = (image.shape[1], image.shape[0]) if source is None else tuple(source)
@@ -258,6 +331,9 @@ class VideoView(QGraphicsView):
         self.overlay_visible = bool(on)
         for item in self.skeletons:
             item.setVisible(self.overlay_visible)
+        for label, item in zip(self.labels, self.skeletons):
+            label.setVisible(self.overlay_visible and item.person is not None
+                             and item.head_point() is not None)
 
     # -- zoom and pan ----------------------------------------------------------------------------
     @property
