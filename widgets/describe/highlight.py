@@ -68,19 +68,27 @@ def attach_highlight(view, ctx) -> HighlightItem:
     view.scene().addItem(item)
     view._describe_highlight = item
     ctrl, player = describe_controller(ctx), ctx.player
-    state = {"joints": ()}
+    state = {"joints": (), "listening": False}
 
     def refresh(*_args) -> None:
         if not state["joints"] and not item.joints:
-            return  # nothing ringed, nothing to clear: no per-frame work during playback
+            return  # nothing ringed, nothing to clear
         bounds = view.frame_item.boundingRect()
         item.set_state(player.pose(), state["joints"], bounds)
 
     def on_highlight(joints) -> None:
         state["joints"] = tuple(joints)
         refresh()
+        # frames are followed only while a ring is shown: no slot call per played frame
+        # otherwise (hundreds a second when decoding is fast)
+        listen = bool(state["joints"])
+        if listen != state["listening"]:
+            if listen:
+                player.frameChanged.connect(refresh)
+            else:
+                player.frameChanged.disconnect(refresh)
+            state["listening"] = listen
 
     ctrl.highlightJoints.connect(on_highlight)
-    player.frameChanged.connect(refresh)
     player.clipChanged.connect(lambda _p: on_highlight(()))
     return item

@@ -3,10 +3,10 @@
 Observes the player (``frameChanged``, ``trackChanged``, ``playingChanged``) and the
 describe controller (``trackFactsReady``; its facts follow the app's visibility threshold).
 A paused, stepped or seeked player is described at once, frame for frame. While playing,
-the panel is brought up to date at most ``PLAYING_INTERVAL_MS`` apart (a reader cannot
-follow a new text per video frame, and the GUI thread's time goes to the video): each
-update describes the frame on screen at that moment, and pausing describes the frame it
-stops on. Rows are updated in place, unchanged text is not set again and the columns keep
+the panel is brought up to date every ``PLAYING_INTERVAL_MS`` (``widgets.rate.FrameRate``:
+a reader cannot follow a new text per video frame, and the GUI thread's time goes to the
+video): each update describes the frame on screen at that moment, and pausing describes
+the frame it stops on. Rows are updated in place, unchanged text is not set again and the columns keep
 their widths while the values change. "Copy" puts the text on the clipboard, "Copy JSON"
 the facts. Clicking a fact asks the controller to highlight its joints, which the
 ring item on the main video view (``widgets.describe.highlight``) draws. With every person
@@ -17,8 +17,6 @@ from __future__ import annotations
 
 import json
 
-import time
-
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import (QHBoxLayout, QHeaderView, QLabel, QPlainTextEdit, QPushButton,
@@ -26,6 +24,7 @@ from PySide6.QtWidgets import (QHBoxLayout, QHeaderView, QLabel, QPlainTextEdit,
 
 from app.controllers.describe import describe_controller
 
+from ..rate import FrameRate
 from ..steady import set_steady_text
 from .highlight import attach_highlight
 
@@ -44,11 +43,6 @@ class DescribePanel(QWidget):
         self.ctx = ctx
         self.ctrl = describe_controller(ctx)
         self.facts: list = []
-        self.interval_ms = PLAYING_INTERVAL_MS
-        self._last = float("-inf")       # monotonic time of the last update while playing
-        self._pending = QTimer(self)     # the one update owed while playing
-        self._pending.setSingleShot(True)
-        self._pending.timeout.connect(self.refresh)
         self._text = ""                  # what the text box holds
         self.header = QLabel("No frame")
         self.text = QPlainTextEdit()
@@ -74,8 +68,8 @@ class DescribePanel(QWidget):
         lay.addWidget(self.text)
         lay.addLayout(self._buttons())
         lay.addWidget(self.tree, 1)
-        ctx.player.frameChanged.connect(self._on_frame)
-        ctx.player.playingChanged.connect(self._on_playing)
+        # every frame when paused; while playing, the frame on screen every interval
+        self.rate = FrameRate(ctx.player, self._on_frame, PLAYING_INTERVAL_MS, parent=self)
         ctx.player.trackChanged.connect(self.refresh)
         ctx.player.openFailed.connect(self.refresh)
         self.ctrl.trackFactsReady.connect(self.refresh)
@@ -106,28 +100,22 @@ class DescribePanel(QWidget):
         self._attach()
         self.refresh()
 
-    def _on_frame(self, _frame: int) -> None:
-        if not self.ctx.player.playing:
-            self.refresh()                       # paused, stepped, seeked: this very frame
-            return
-        if self._pending.isActive() or not self.isVisible():
-            return                               # the owed update will show the newest frame
-        wait = self._last + self.interval_ms / 1000 - time.monotonic()
-        if wait <= 0:
-            self.refresh()
-        else:
-            self._pending.start(max(1, int(wait * 1000)))
+    @property
+    def interval_ms(self) -> int:
+        """Least time between two updates while playing."""
+        return self.rate.interval_ms
 
-    def _on_playing(self, playing: bool) -> None:
-        if not playing:
-            self.refresh()                       # the frame playback stopped on, at once
+    @interval_ms.setter
+    def interval_ms(self, value: int) -> None:
+        self.rate.interval_ms = value
+
+    def _on_frame(self, _frame: int) -> None:
+        self.refresh()
 
     def refresh(self, *_args) -> None:
         """Describe the frame on screen now."""
-        self._pending.stop()
         if not self.isVisible():  # a hidden tab costs nothing; showEvent refreshes it
             return
-        self._last = time.monotonic()
         player = self.ctx.player
         frame = player.current_frame
         if frame < 0:
