@@ -146,9 +146,9 @@ def readme_section(written: dict, counts: dict, name: str) -> str:
                      "to this folder.")
     if "sharegpt" in written:
         names = ", ".join(f"`{prefix}_{t}`" for t in written["sharegpt"]) or "none"
-        parts.append("- `sharegpt/`: LLaMA-Factory sharegpt files and their `dataset_info.json` "
-                     f"(datasets {names});\n  train with `dataset_dir: <this folder>/sharegpt` "
-                     "(media paths are relative to it).")
+        parts.append("- `sharegpt/`: LLaMA-Factory sharegpt files and the `dataset_info.json` that "
+                     f"registers them\n  ({names}); train with `dataset_dir: <this folder>/sharegpt` "
+                     "(media paths are\n  relative to it).")
     if "swift" in written:
         parts.append("- `swift/<task>.jsonl`: ms-swift `messages` + `images` | `videos` lines; "
                      "media paths are\n  relative to this folder: run `swift sft --dataset "
@@ -166,17 +166,17 @@ def present_texts(descriptions, diffs, media) -> tuple[list, list]:
     listed in ``media.skipped`` (the export report's skipped items)."""
     options = media.options
     videos = sorted({str(d["video"]) for d in list(descriptions) + list(diffs)})
-    gone = {v: str(p) for v in videos
-            if not (p := contained_path(v, options.video_root)).is_file()}
+    where = {v: contained_path(v, options.video_root) for v in videos}
+    gone = {v: str(path) for v, path in where.items() if not path.is_file()}
     if not gone:
         return list(descriptions), list(diffs)
     labels = {v: f"proxy texts of {v}" for v in gone}
     if not options.skip_missing:
-        raise MissingVideosError([(labels[v], p) for v, p in gone.items()])
-    for v, p in gone.items():
+        raise MissingVideosError([(labels[v], path) for v, path in gone.items()])
+    for v, path in gone.items():
         n_pose = sum(str(d["video"]) == v for d in descriptions)
         n_diff = sum(str(d["video"]) == v for d in diffs)
-        media.skipped.append((labels[v], f"video not found: {p} ({n_pose} pose description(s), "
+        media.skipped.append((labels[v], f"video not found: {path} ({n_pose} pose description(s), "
                                          f"{n_diff} spatial difference(s) left out)"))
     return ([d for d in descriptions if str(d["video"]) not in gone],
             [d for d in diffs if str(d["video"]) not in gone])
