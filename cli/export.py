@@ -28,6 +28,9 @@ def register(sub) -> None:
                     help="replace an earlier export in the output folder (never other files)")
     ex.add_argument("--skip-missing", action="store_true",
                     help="export without the items whose video is missing")
+    ex.add_argument("--layout", default=None, type=_layouts, metavar="LIST",
+                    help="proxy-training only: comma-separated layouts to write, of llava, "
+                         "messages, sharegpt (LLaMA-Factory), swift (ms-swift) (default: all)")
     ex.set_defaults(func=run_export)
     im = sub.add_parser("import", help="import QA items or poses from a file into a project")
     im.add_argument("file", help="a .jsonl/.json file")
@@ -35,6 +38,16 @@ def register(sub) -> None:
                     help="file format (default: detected)")
     im.add_argument("--project", default=argparse.SUPPRESS, help="project file")
     im.set_defaults(func=run_import)
+
+
+def _layouts(text: str) -> tuple:
+    from models.export import ExportError  # noqa: PLC0415
+    from models.export.proxy_trainers import parse_layouts  # noqa: PLC0415
+
+    try:
+        return parse_layouts(text)
+    except ExportError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _records(repo, args) -> list:
@@ -59,10 +72,12 @@ def _video_root(repo, args, records):
 
 
 def run_export(args) -> int:
-    from models.export import ExportOptions, MissingVideosError, export  # noqa: PLC0415
+    from models.export import ExportError, ExportOptions, MissingVideosError, export  # noqa: PLC0415
     from models.export.project import prepare_options  # noqa: PLC0415
     from models.store import Repository  # noqa: PLC0415
 
+    if args.layout is not None and args.format != "proxy-training":
+        raise ExportError("--layout applies to the proxy-training format only")
     repo = Repository(args.project_file, allow_read_only=True)
     try:
         records = _records(repo, args)
@@ -71,6 +86,8 @@ def run_export(args) -> int:
                                 skip_missing=args.skip_missing, frames_per_item=args.frames)
         damaged: list = []
         prepare_options(args.format, repo, records, options, damaged)
+        if args.layout is not None:
+            options.extra = dict(options.extra, layouts=list(args.layout))
         for _video, why in damaged:
             print(f"warning: {why}; its poses are left out of the export", file=sys.stderr)
         try:

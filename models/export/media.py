@@ -95,6 +95,7 @@ class Media:
         self.sink = sink
         self.options = options
         self._videos: dict = {}
+        self.skipped: list = []   # (id, reason) a format left out; the runner reports them
 
     # -- videos -----------------------------------------------------------------------
     def window(self, rec: QARecord):

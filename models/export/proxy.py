@@ -4,9 +4,11 @@
 - ``spatial_difference``: frame A + frame B -> what changed in the body;
 - ``synth_qa``: the item's clip + the MCQ prompt -> the answer ("B. <option text>").
 
-Two layouts of each: LLaVA-style ``llava/<task>.json`` (a list of ``{id, image|video,
-conversations: [{from: human|gpt, value}]}``) and ``messages/<task>.jsonl`` (``{messages:
-[{role, content}], images|videos: [...]}``). Frames (JPEG) and clips are written beside.
+Four layouts of each (``options.extra["layouts"]`` picks some; default all): LLaVA-style
+``llava/<task>.json`` (a list of ``{id, image|video, conversations: [{from: human|gpt,
+value}]}``), ``messages/<task>.jsonl`` (``{messages: [{role, content}], images|videos:
+[...]}``), LLaMA-Factory's ``sharegpt/`` and ms-swift's ``swift/`` (proxy_trainers.py).
+Frames (JPEG) and clips are written beside.
 Descriptions come from ``options.extra["pose_descriptions"]`` / ``["spatial_differences"]``
 (lists of dicts: video, frame | frame_a + frame_b, text, optionally ``person_referent``)
 and, failing that, from the facts in the records' provenance that carry a ``text``. A
@@ -20,14 +22,16 @@ import sys
 from ..answer_parse import build_mcq_prompt
 from ..jobs import NULL_CONTEXT
 from ..qa.record import LETTERS
-from .base import dumps_pretty, safe_name
+from .base import safe_name
+from .proxy_trainers import present_texts, readme_section, write_layouts
 from .rows import canonical_row
 from .runner import run_export
 
 ID = "proxy-training"
 LABEL = "Proxy-task training data"
 DESCRIPTION = ("Chat conversations for pose description, spatial differences and "
-               "synthesized QA, in LLaVA `conversations` JSON and `messages` JSONL.")
+               "synthesized QA, in LLaVA `conversations` JSON, `messages` JSONL, "
+               "LLaMA-Factory sharegpt and ms-swift JSONL.")
 NEEDS_VIDEO = True
 NEEDS_FRAMES = True
 POSE_PROMPT = "Describe the body pose of the person in this frame."
@@ -118,28 +122,24 @@ def write(records, sink, media, options, ctx=NULL_CONTEXT) -> int:
     extra = options.extra or {}
     descriptions = extra.get("pose_descriptions") or facts_descriptions(records)
     diffs = extra.get("spatial_differences") or []
+    descriptions, diffs = present_texts(descriptions, diffs, media)
     paths = frame_paths(media, descriptions, diffs)
     sets = {"pose_description": pose_items(paths, descriptions),
             "spatial_difference": diff_items(paths, diffs),
             "synth_qa": qa_items(media, records, ctx)}
-    for task, items in sets.items():
-        sink.write_text(f"llava/{task}.json", dumps_pretty([a for a, _ in items]))
-        sink.write_lines(f"messages/{task}.jsonl", [b for _, b in items])
-    sink.write_text("README.md", readme({k: len(v) for k, v in sets.items()}))
-    return sum(len(v) for v in sets.values())
+    written = write_layouts(sink, sets, records, options)
+    counts = {k: len(v) for k, v in sets.items()}
+    sink.write_text("README.md", readme(counts, readme_section(written, counts, options.name)))
+    return sum(counts.values())
 
 
-def readme(counts: dict) -> str:
+def readme(counts: dict, layouts: str) -> str:
     lines = "\n".join(f"- `{t}`: {n} conversations" for t, n in counts.items())
     return f"""# Proxy-task training data (ActionArt Studio export)
 
 {lines}
 
-- `llava/<task>.json`: LLaVA-style list of `{{id, image: [...] | video, conversations}}`
-  (`<image>` / `<video>` placeholders in the human turn); set the image/video folder of
-  your trainer to this folder (paths are relative to it: `frames/`, `videos/`).
-- `messages/<task>.jsonl`: one `{{id, messages: [{{role, content}}], images | videos}}` per
-  line (the `messages` layout of common fine-tuning stacks, e.g. LLaMA-Factory sharegpt).
+{layouts}
 """
 
 

@@ -55,7 +55,9 @@ def run_export(module: ModuleType, records, out_dir, options: Optional[ExportOpt
     tmp = temp_dir_for(out_dir)
     try:
         sink = ExportSink(tmp)
-        report.items = module.write(records, sink, Media(sink, options), options, ctx)
+        media = Media(sink, options)
+        report.items = module.write(records, sink, media, options, ctx)
+        report.skipped.extend(media.skipped)
         report.files = sorted(sink.written)
         sink.write_text(MANIFEST, manifest_text(module.ID, report.files, report.items))
         commit_dir(tmp, out_dir)

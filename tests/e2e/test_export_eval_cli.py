@@ -226,3 +226,22 @@ def test_eval_cli_with_a_model_that_cannot_load(project_file, tmp_path):
     repo = Repository(project_file)
     assert repo.eval_runs() == []
     repo.close()
+
+
+def test_proxy_training_layouts_chosen_on_the_command_line(project_file, tmp_path):
+    from tests.models.trainer_layouts import check_sharegpt, check_swift
+
+    out = tmp_path / "proxy"
+    r = cli("export", project_file, "--format", "proxy-training", "--out", out,
+            "--layout", "swift,sharegpt")
+    assert r.returncode == 0, r.stderr
+    dirs = {p.name for p in out.iterdir() if p.is_dir()}
+    assert {"sharegpt", "swift"} <= dirs and not dirs & {"llava", "messages"}
+    assert len(check_sharegpt(out)["actionart_synth_qa"]) == len(check_swift(out)["synth_qa"]) == 4
+    bad = one_error_line(cli("export", project_file, "--format", "proxy-training", "--out",
+                             tmp_path / "b", "--layout", "sharegpt,axolotl"))
+    assert "'axolotl'" in bad and "known: llava, messages, sharegpt, swift" in bad
+    other = one_error_line(cli("export", project_file, "--format", "jsonl", "--out",
+                               tmp_path / "j", "--layout", "swift"))
+    assert "--layout applies to the proxy-training format only" in other
+    assert not (tmp_path / "b").exists() and not (tmp_path / "j").exists()
