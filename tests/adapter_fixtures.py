@@ -26,6 +26,29 @@ def make_adapter(base: Path, dest: Path, seed: int = 0, std: float = 0.5,
     return Path(dest)
 
 
+def always_letter_adapter(base: Path, dest: Path, letter: str = "A") -> Path:
+    """An adapter whose LoRA bias on ``lm_head`` makes the model answer ``letter`` to
+    everything (the base answers noise): the items whose right option is that letter are
+    exactly the ones it gets right. LoRA biases stay unmerged by default."""
+    import torch
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForImageTextToText, AutoTokenizer
+
+    token = AutoTokenizer.from_pretrained(base, local_files_only=True).convert_tokens_to_ids(letter)
+    model = AutoModelForImageTextToText.from_pretrained(base, dtype=torch.float32,
+                                                        local_files_only=True)
+    wrapped = get_peft_model(model, LoraConfig(r=1, lora_alpha=1, target_modules=["lm_head"],
+                                               lora_bias=True))
+    with torch.no_grad():
+        for name, p in wrapped.named_parameters():
+            if "lora_B" in name:
+                p.zero_()
+                if name.endswith("bias"):
+                    p[token] = 100.0
+    wrapped.save_pretrained(dest)
+    return Path(dest)
+
+
 def resized_base(base: Path, dest: Path, hidden: int = 48) -> Path:
     """A checkpoint of the same family as ``base`` with another text hidden size."""
     import torch

@@ -13,8 +13,9 @@ Nothing here imports torch or peft; ``local.TransformersBackend`` loads the base
 any checkpoint, then ``peft.PeftModel.from_pretrained(base, adapter)``. By default the
 adapter is merged into the base weights after loading (``merge_and_unload``): answers are
 the same (within float rounding) and generation runs at the base model's speed; pass
-``merge_adapter=False`` to keep the LoRA layers separate (quantised bases always do, since
-merging into 8/4-bit weights would round them). Adapter weights are read from
+``merge_adapter=False`` to keep the LoRA layers separate (quantised bases and adapters
+with LoRA biases stay unmerged by default: merging would round 8/4-bit weights, and PEFT
+cannot merge a bias into a layer that has none). Adapter weights are read from
 safetensors only: a folder holding ``adapter_model.bin`` (a pickle) is refused.
 """
 from __future__ import annotations

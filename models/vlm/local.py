@@ -133,6 +133,10 @@ class TransformersBackend:
         # a PEFT adapter on its base (``adapter``); merged into the base after loading
         # unless ``merge_adapter`` is False or the base is quantised
         self.adapter_spec = split_spec(model)
+        if self.adapter_spec is not None:   # a missing or other base: refused before any load
+            from .adapter import resolve_adapter  # noqa: PLC0415
+
+            resolve_adapter(self.adapter_spec.adapter, self.adapter_spec.base)
         self.merge_adapter = merge_adapter
         self.adapter = None
         self.adapter_merged = False
@@ -265,7 +269,10 @@ class TransformersBackend:
 
         from .adapter import AdapterError  # noqa: PLC0415
 
-        merge = (not self.quantization) if self.merge_adapter is None else bool(self.merge_adapter)
+        # merged by default, except into a quantised base (it would round the weights) or
+        # with LoRA biases (PEFT cannot merge those into a layer without a bias)
+        merge = (not self.quantization and not adapter.config.get("lora_bias")
+                 if self.merge_adapter is None else bool(self.merge_adapter))
         if merge and self.quantization:
             RESIDENT.release(self)
             self.model = self.processor = None

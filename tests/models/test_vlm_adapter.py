@@ -88,10 +88,13 @@ def test_spec_forms(base, adapter, tmp_path):
 
 
 def _refusal(spec) -> str:
-    b = backend_for(str(spec), device="cpu")
+    """Refused when the backend is made (before any model loads), and again at load when
+    the files changed after that."""
+    from models.vlm.local import RESIDENT
+
     with pytest.raises(AdapterError) as err:
-        b.load()
-    assert not b.loaded
+        backend_for(str(spec), device="cpu")
+    assert RESIDENT.resident("cpu") is None
     return str(err.value)
 
 
@@ -122,6 +125,15 @@ def test_other_base_is_refused_naming_both(base, adapter, tmp_path):
     # a copy of the very base elsewhere is the same base
     same = shutil.copytree(base, tmp_path / "copy-of-base")
     assert resolve_adapter(str(adapter), str(same)).base_folder == same
+
+
+def test_files_changed_after_choosing_are_refused_at_load(adapter, tmp_path):
+    moved = copy_adapter(adapter, tmp_path / "moved")
+    b = backend_for(str(moved), device="cpu")
+    set_base(moved, str(tmp_path / "gone"))
+    with pytest.raises(AdapterError, match="gone"):
+        b.load()
+    assert not b.loaded
 
 
 def test_bad_adapter_folders_are_refused(base, adapter, tmp_path):
