@@ -1,13 +1,15 @@
 """Evaluation reports: one row per (run, sub-task) plus mean-over-tasks and overall rows,
-as CSV or Markdown; the unparseable answers listed per run."""
+as CSV or Markdown; the unparseable answers listed per run. Two runs on the same items
+(base vs tuned): per sub-task the difference with its bootstrap interval and the flipped
+items, as JSON-ready data (``comparison_dict``) or Markdown (``comparison_markdown``)."""
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Optional
 
 import csv
 import io
 
-from .evaluate import Score, run_score
+from .evaluate import Comparison, Score, TaskDelta, run_score
 
 if TYPE_CHECKING:
     from .qa.storage import EvalStore
@@ -83,3 +85,72 @@ def to_markdown(rows: list[dict], unparseable: dict | None = None) -> str:
 
 def unparseable_by_run(repo: EvalStore, run_ids) -> dict:
     return report(repo, run_ids)[1]
+
+
+# -- base vs tuned: two runs on the same items ----------------------------------------------
+COMPARE_COLUMNS = ("sub_task", "n", "accuracy_a", "accuracy_b", "difference", "ci_low",
+                   "ci_high", "became_correct", "became_wrong")
+
+
+def _pts(x) -> Optional[float]:
+    return None if x is None else round(100.0 * x, 2)
+
+
+def delta_row(d: TaskDelta) -> dict:
+    """One sub-task (or the overall row) in percentage points."""
+    return {"sub_task": d.task, "n": d.n, "accuracy_a": _pts(d.accuracy_a),
+            "accuracy_b": _pts(d.accuracy_b), "difference": _pts(d.diff),
+            "ci_low": _pts(d.low), "ci_high": _pts(d.high),
+            "became_correct": len(d.to_correct), "became_wrong": len(d.to_wrong)}
+
+
+def comparison_dict(c: Comparison, label_a: str = "", label_b: str = "") -> dict:
+    """Machine-readable comparison: per sub-task rows, the overall row, the flipped items
+    with their sub-task and question (accuracies and differences in percentage points)."""
+    def items(ids) -> list[dict]:
+        return [{"qa_id": q, "task": c.questions.get(q, ("?", ""))[0],
+                 "question": c.questions.get(q, ("?", ""))[1]} for q in ids]
+    return {"run_a": c.run_a, "run_b": c.run_b, "model_a": label_a, "model_b": label_b,
+            "items": c.common, "bootstrap": {"resamples": c.resamples, "seed": c.seed,
+                                             "level": c.level, "paired": True},
+            "tasks": [delta_row(d) for d in c.tasks.values()],
+            "overall": delta_row(c.overall),
+            "became_correct": items(c.to_correct), "became_wrong": items(c.to_wrong),
+            "changed_same_result": list(c.changed)}
+
+
+def _signed(x) -> str:
+    return "" if x is None else f"{x:+.1f}"
+
+
+def _num(x) -> str:
+    return "" if x is None else f"{x:.1f}"
+
+
+def comparison_markdown(data: dict, title: str = "") -> str:
+    """A ``comparison_dict`` as Markdown: the table (A, B, B - A and its interval, flips)
+    and the flipped items listed with their questions."""
+    a, b = data["model_a"] or f"run #{data['run_a']}", data["model_b"] or f"run #{data['run_b']}"
+    level = round(100 * data["bootstrap"]["level"])
+    lines = [f"## {title}", ""] if title else []
+    lines += [f"A = {a}, B = {b}: {data['items']} items answered by both; B - A in "
+              f"percentage points with its {level} % paired bootstrap interval "
+              f"({data['bootstrap']['resamples']} resamples, seed {data['bootstrap']['seed']})",
+              "", "| sub-task | n | A % | B % | B - A | " + f"{level} % CI | right→wrong | "
+              "wrong→right |", "|---|---|---|---|---|---|---|---|"]
+    for r in data["tasks"] + [data["overall"]]:
+        ci = f"[{_signed(r['ci_low'])}, {_signed(r['ci_high'])}]" if r["ci_low"] is not None else ""
+        lines.append(f"| {str(r['sub_task']).replace('|', '/')} | {r['n']} | "
+                     f"{_num(r['accuracy_a'])} | {_num(r['accuracy_b'])} | "
+                     f"{_signed(r['difference'])} | {ci} | {r['became_wrong']} | "
+                     f"{r['became_correct']} |")
+    for key, name in (("became_wrong", "right → wrong"), ("became_correct", "wrong → right")):
+        lines += ["", f"{name} ({len(data[key])}):"]
+        lines += [f"- {it['qa_id']} [{it['task']}] {one_line(it['question'])}"
+                  for it in data[key]]
+    return "\n".join(lines) + "\n"
+
+
+def one_line(text: str, limit: int = 200) -> str:
+    flat = " ".join(str(text or "").split())
+    return flat if len(flat) <= limit else flat[:limit - 1] + "…"

@@ -10,7 +10,8 @@
   storing each answer as it comes; a failed request is that item's error only;
   progress/cancel through the JobContext. ``evaluate_models`` does that for several
   backends with identical settings. ``RuleReference`` answers from the stored facts.
-- ``compare_runs`` lists the items whose correctness flipped between two runs.
+- ``compare_runs`` lists the items whose correctness flipped between two runs and, per
+  sub-task, the accuracy difference with a paired bootstrap interval (``eval_stats``).
 Reports (CSV / Markdown) live in ``models/eval_report.py``.
 """
 from __future__ import annotations
@@ -438,6 +439,32 @@ def evaluate_models(repo: EvalStore, backends, records, settings: EvalSettings =
 
 
 # -- comparison ---------------------------------------------------------------------------------
+OVERALL_TASK = "overall (micro)"
+
+
+@dataclass
+class TaskDelta:
+    """Two runs on the items of one sub-task both answered (abstentions left out): each
+    run's correct count, B - A with its paired-bootstrap interval, the flipped items."""
+    task: str
+    n: int = 0
+    correct_a: int = 0
+    correct_b: int = 0
+    diff: Optional[float] = None
+    low: Optional[float] = None
+    high: Optional[float] = None
+    to_correct: list = field(default_factory=list)   # wrong in A, right in B
+    to_wrong: list = field(default_factory=list)     # right in A, wrong in B
+
+    @property
+    def accuracy_a(self) -> Optional[float]:
+        return self.correct_a / self.n if self.n else None
+
+    @property
+    def accuracy_b(self) -> Optional[float]:
+        return self.correct_b / self.n if self.n else None
+
+
 @dataclass
 class Comparison:
     run_a: int
@@ -446,11 +473,34 @@ class Comparison:
     to_correct: list = field(default_factory=list)   # wrong in A, right in B
     to_wrong: list = field(default_factory=list)     # right in A, wrong in B
     changed: list = field(default_factory=list)      # other answer, same correctness
+    tasks: dict = field(default_factory=dict)        # sub-task -> TaskDelta, sorted
+    overall: TaskDelta = field(default_factory=lambda: TaskDelta(OVERALL_TASK))
+    questions: dict = field(default_factory=dict)    # qa_id -> (sub-task, question)
+    resamples: int = 0
+    seed: int = 0
+    level: float = 0.95
 
 
-def compare_runs(repo: EvalStore, run_a: int, run_b: int) -> Comparison:
+def _delta(task: str, pairs: list, resamples: int, seed: int, level: float) -> TaskDelta:
+    """``pairs``: (qa_id, right in A, right in B) of one sub-task (or all of them)."""
+    from .eval_stats import paired_bootstrap  # noqa: PLC0415
+
+    a = [int(x) for _, x, _ in pairs]
+    b = [int(y) for _, _, y in pairs]
+    ci = paired_bootstrap(a, b, resamples, seed, level)
+    return TaskDelta(task, len(pairs), sum(a), sum(b), ci.diff, ci.low, ci.high,
+                     [q for q, x, y in pairs if y and not x], [q for q, x, y in pairs if x and not y])
+
+
+def compare_runs(repo: EvalStore, run_a: int, run_b: int, resamples: int = 2000,
+                 seed: int = 0, level: float = 0.95) -> Comparison:
+    """Item by item, the items both runs answered (neither abstained): which flipped, and
+    per sub-task (and over all items) the accuracy of each, B - A and its paired
+    bootstrap interval (``resamples`` resamples of the items, seeded: reproducible)."""
     a, b = repo.eval_answers(run_a), repo.eval_answers(run_b)
-    out = Comparison(run_a, run_b)
+    records = {r.qa_id: r for run in (run_b, run_a) for r in repo.eval_run_records(run)}
+    out = Comparison(run_a, run_b, resamples=resamples, seed=seed, level=level)
+    by_task: dict[str, list] = {}
     for qa_id in sorted(set(a) & set(b)):
         x, y = a[qa_id], b[qa_id]
         if x["abstained"] or y["abstained"]:
@@ -460,4 +510,11 @@ def compare_runs(repo: EvalStore, run_a: int, run_b: int) -> Comparison:
             (out.to_correct if y["correct"] else out.to_wrong).append(qa_id)
         elif x["parsed"] != y["parsed"]:
             out.changed.append(qa_id)
+        rec = records.get(qa_id)
+        task = rec.task if rec is not None else "?"
+        out.questions[qa_id] = (task, rec.question if rec is not None else "")
+        by_task.setdefault(task, []).append((qa_id, bool(x["correct"]), bool(y["correct"])))
+    out.tasks = {t: _delta(t, by_task[t], resamples, seed, level) for t in sorted(by_task)}
+    out.overall = _delta(OVERALL_TASK, [p for t in sorted(by_task) for p in by_task[t]],
+                         resamples, seed, level)
     return out

@@ -187,6 +187,14 @@ class EvaluationController(QObject):
     def compare(self, run_a: int, run_b: int):
         return compare_runs(self.repo, run_a, run_b)
 
+    def comparison(self, run_a: int, run_b: int, resamples: int = 2000, seed: int = 0) -> dict:
+        """Run A (e.g. the base) against run B (the tuned model): per sub-task accuracy of
+        each, B - A with its paired bootstrap interval, the flipped items with questions
+        (``eval_report.comparison_dict``)."""
+        c = compare_runs(self.repo, run_a, run_b, resamples, seed)
+        labels = [eval_report.run_label(self.repo.eval_run(r)) for r in (run_a, run_b)]
+        return eval_report.comparison_dict(c, *labels)
+
     def report(self, run_ids, path: str) -> None:
         rows, unparseable = eval_report.report(self.repo, run_ids)
         text = eval_report.to_csv(rows) if path.lower().endswith(".csv") else \

@@ -65,8 +65,9 @@ def _discover_job(folders, endpoints, ctx=None) -> list[BackendChoice]:
     out = []
     for e in discover(folders):
         if e["runnable"]:
+            name = e.get("label") or e["spec"].split("/")[-1]
             out.append(BackendChoice("transformers", {"model": e["spec"], "label":
-                                     f"{e['spec'].split('/')[-1]} ({e['family_label']})"}))
+                                     f"{name} ({e['family_label']})"}))
     for ep in endpoints:
         out.append(BackendChoice("openai", {"base_url": ep["base_url"], "model": ep["model"],
                                             "api_key_env": ep["api_key_env"],

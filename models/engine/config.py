@@ -193,6 +193,19 @@ def _check_model(stage: Stage, spec: Any, endpoints: list, base: Path) -> Any:
             raise ConfigError(f"config: {where} names endpoint '{name}', which is not among "
                               f"[[endpoints]] ({', '.join(names) or 'none'})")
         return spec
+    from ..vlm.adapter import SEPARATOR, strip_local  # noqa: PLC0415
+
+    spec = strip_local(spec)
+    if SEPARATOR in spec:   # BASE + ADAPTER: the adapter folder relative to the config
+        base_model, adapter = (p.strip() for p in spec.split(SEPARATOR, 1))
+        local_base = (base / base_model).resolve() if not os.path.isabs(base_model) else None
+        if local_base is not None and local_base.is_dir():
+            base_model = str(local_base)
+        folder = (base / adapter).resolve() if not os.path.isabs(adapter) else Path(adapter)
+        if not folder.is_dir():
+            raise ConfigError(f"config: {where} = {spec!r}: the adapter folder {adapter!r} "
+                              "does not exist")
+        return f"{base_model}{SEPARATOR}{folder}"
     folder = (base / spec).resolve() if not os.path.isabs(spec) else Path(spec)
     if not folder.is_dir():
         raise ConfigError(f"config: {where} = {spec!r} is neither \"rule\", \"endpoints\", "

@@ -1,13 +1,16 @@
 """Find checkpoints in the Hugging Face cache and in folders the user added.
 
 Each found checkpoint is a ``CheckpointInfo`` (family, parameters, runnable + reason);
-nothing is loaded. User folders are a project setting (``vlm.model_folders``).
+a PEFT adapter folder is listed as ``BASE + ADAPTER`` (``adapter.adapter_entry``: runnable
+when the base it records is found and fits); nothing is loaded. User folders are a
+project setting (``vlm.model_folders``).
 """
 from __future__ import annotations
 
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterable, Optional
 
+from .adapter import ADAPTER_CONFIG, adapter_entry, looks_like_adapter
 from .checkpoint import CheckpointInfo, estimate_bytes, inspect_checkpoint
 from .local import hub_cache_dir
 
@@ -30,17 +33,22 @@ def _hub_snapshots(cache: Path) -> Iterable[tuple[str, Path]]:
             found = sorted((d for d in snaps.iterdir() if d.is_dir()),
                            key=lambda d: d.stat().st_mtime)
             snap = found[-1] if found else None
-        if snap is not None and (snap / "config.json").is_file():
+        if snap is not None and ((snap / "config.json").is_file()
+                                 or (snap / ADAPTER_CONFIG).is_file()):
             yield repo.name[len("models--"):].replace("--", "/"), snap
 
 
+def _is_candidate(folder: Path) -> bool:
+    return (folder / "config.json").is_file() or (folder / ADAPTER_CONFIG).is_file()
+
+
 def _folder_candidates(folder: Path) -> Iterable[Path]:
-    if (folder / "config.json").is_file():
+    if _is_candidate(folder):
         yield folder
         return
     if folder.is_dir():
         for sub in sorted(folder.iterdir()):
-            if sub.is_dir() and (sub / "config.json").is_file():
+            if sub.is_dir() and _is_candidate(sub):
                 yield sub
 
 
@@ -49,10 +57,14 @@ def discover(folders: Iterable = (), cache: Optional[Path] = None) -> list[dict]
     ``spec`` is what to pass as ``--model`` (a cache id or a folder path)."""
     out = []
     for repo_id, snap in _hub_snapshots(cache or hub_cache_dir()):
-        out.append(_entry(repo_id, "hf-cache", inspect_checkpoint(snap)))
+        if looks_like_adapter(snap):
+            out.append(adapter_entry(snap, "hf-cache"))
+        else:
+            out.append(_entry(repo_id, "hf-cache", inspect_checkpoint(snap)))
     for folder in folders:
         for ckpt in _folder_candidates(Path(folder).expanduser()):
-            out.append(_entry(str(ckpt), "folder", inspect_checkpoint(ckpt)))
+            out.append(adapter_entry(ckpt) if looks_like_adapter(ckpt)
+                       else _entry(str(ckpt), "folder", inspect_checkpoint(ckpt)))
     return sorted(out, key=lambda e: (e["source"], e["spec"]))
 
 

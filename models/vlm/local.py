@@ -123,10 +123,23 @@ class TransformersBackend:
     def __init__(self, model: str, device: str = "auto", dtype: str = "auto",
                  quantization: Optional[str] = None, trust_remote_code: bool = False,
                  memory_limit_bytes: Optional[int] = None, label: str = "",
-                 threads: Optional[int] = None, stream_interval_s: float = 0.03) -> None:
+                 threads: Optional[int] = None, stream_interval_s: float = 0.03,
+                 merge_adapter: Optional[bool] = None) -> None:
         if quantization not in (None, "8bit", "4bit"):
             raise VLMError(f"Unknown quantisation '{quantization}'; choose 8bit or 4bit")
+        from .adapter import split_spec, strip_local  # noqa: PLC0415
+
         self.spec, self.device_pref, self.dtype_pref = model, device, dtype
+        # a PEFT adapter on its base (``adapter``); merged into the base after loading
+        # unless ``merge_adapter`` is False or the base is quantised
+        self.adapter_spec = split_spec(model)
+        if self.adapter_spec is not None:   # a missing or other base: refused before any load
+            from .adapter import resolve_adapter  # noqa: PLC0415
+
+            resolve_adapter(self.adapter_spec.adapter, self.adapter_spec.base)
+        self.merge_adapter = merge_adapter
+        self.adapter = None
+        self.adapter_merged = False
         self.quantization, self.trust_remote_code = quantization, trust_remote_code
         self.memory_limit_bytes = memory_limit_bytes
         # torch intra-op threads of the generating thread (None: ACTIONART_TORCH_THREADS or
@@ -140,7 +153,8 @@ class TransformersBackend:
         self.processor: Any = None
         self.family: Optional[Family] = None
         self.device = ""
-        self.info = BackendInfo("transformers", model, label=label or Path(model).name)
+        self.info = BackendInfo("transformers", model,
+                                label=label or self._default_label(strip_local(model)))
         self.load_s = 0.0
         self.params: Optional[int] = None
         self._worker = None                    # GenerationWorker while loaded
@@ -150,26 +164,58 @@ class TransformersBackend:
     def loaded(self) -> bool:
         return self.model is not None
 
+    def _default_label(self, spec: str) -> str:
+        a = self.adapter_spec
+        if a is None:
+            return Path(spec).name
+        from .adapter import SEPARATOR, read_adapter_config  # noqa: PLC0415
+
+        base = a.base
+        if base is None:
+            try:
+                base = read_adapter_config(a.adapter).get("base_model_name_or_path")
+            except VLMError:
+                base = None      # loading says why
+        name = Path(base.rstrip("/")).name if base else "base"
+        return f"{name}{SEPARATOR}{Path(a.adapter).name}"
+
     # -- loading ------------------------------------------------------------------------
     def load(self, ctx=NULL_CONTEXT) -> None:
         if self.loaded:
             return
         t0 = time.perf_counter()
-        folder = resolve_model(self.spec)
+        adapter = None
+        if self.adapter_spec is not None:
+            from .adapter import resolve_adapter  # noqa: PLC0415
+
+            adapter = resolve_adapter(self.adapter_spec.adapter, self.adapter_spec.base)
+            if importlib.util.find_spec("peft") is None:
+                raise VLMError(f"Adapter {adapter.folder.name} needs peft (pip install peft)")
+            folder = adapter.base_folder
+        else:
+            from .adapter import strip_local  # noqa: PLC0415
+
+            folder = resolve_model(strip_local(self.spec))
         ckpt = require_runnable(folder, self.trust_remote_code)
         self.device = pick_device(self.device_pref)
         dtype = pick_dtype(self.dtype_pref, self.device)
         self._check_quantization()
         self.params = ckpt.params or self._params_from_config(folder)
+        if adapter is not None:
+            self.params += adapter.params
         need = estimate_bytes(self.params, dtype, self.quantization)
-        ctx.progress(0, 2, f"loading {Path(self.spec).name}: {fmt_params(self.params)} parameters, "
+        ctx.progress(0, 2, f"loading {self.info.label}: {fmt_params(self.params)} parameters, "
                            f"needs about {fmt_bytes(need)} on {self.device}")
         check_fits(self.params, dtype, self.device, self.quantization, self.memory_limit_bytes)
         RESIDENT.make_resident(self)
         ctx.check()
         self._load_weights(folder, dtype)
+        revision = ckpt.revision
+        if adapter is not None:
+            self._apply_adapter(adapter)
+            revision = f"{ckpt.revision}+{adapter.digest}"
         self.family = ckpt.family or GENERIC
-        self.info = BackendInfo("transformers", self.spec, ckpt.revision, self.family.id,
+        self.info = BackendInfo("transformers", self.spec, revision, self.family.id,
                                 self.device, dtype, self.info.label)
         self.load_s = time.perf_counter() - t0
         ctx.progress(2, 2, "model loaded")
@@ -215,6 +261,40 @@ class TransformersBackend:
         # transformers' stubs type ``to`` for a model class, not an instance
         self.model = model if "device_map" in kwargs else model.to(self.device)  # type: ignore[arg-type]
         self.model.eval()
+
+    def _apply_adapter(self, adapter) -> None:
+        """Wrap the loaded base in the PEFT adapter (safetensors weights only, checked
+        before), then merge it into the base weights unless asked not to or quantised."""
+        from peft import PeftModel  # noqa: PLC0415
+
+        from .adapter import AdapterError  # noqa: PLC0415
+
+        # merged by default, except into a quantised base (it would round the weights) or
+        # with LoRA biases (PEFT cannot merge those into a layer without a bias)
+        merge = (not self.quantization and not adapter.config.get("lora_bias")
+                 if self.merge_adapter is None else bool(self.merge_adapter))
+        if merge and self.quantization:
+            RESIDENT.release(self)
+            self.model = self.processor = None
+            raise AdapterError(f"Adapter {adapter.folder.name}: merging into a {self.quantization} "
+                               "base would round its weights; load it unmerged")
+        try:
+            # the folder's adapter_model.safetensors was checked to exist: PEFT reads it
+            # before (and instead of) any pickled adapter_model.bin
+            model = PeftModel.from_pretrained(self.model, str(adapter.folder),
+                                              is_trainable=False)
+            if merge:
+                model = model.merge_and_unload()
+        except Exception as exc:  # noqa: BLE001 (peft, torch and safetensors errors)
+            RESIDENT.release(self)
+            self.model = self.processor = None
+            base = adapter.base_chosen or adapter.base_name or adapter.base_folder.name
+            raise AdapterError(f"Cannot apply adapter {adapter.folder.name} to base "
+                               f"'{base}': {first_line(exc)}") from None
+        model.eval()
+        self.model = model
+        self.adapter = adapter
+        self.adapter_merged = merge
 
     def worker(self):
         if self._worker is None:

@@ -3,7 +3,9 @@
 ``http(s)://host:port/v1[#model]`` -> OpenAI-compatible server (model after ``#``);
 ``endpoint:NAME`` -> an endpoint saved in the project; ``rule`` -> the rule-based
 describer; ``vllm:<folder or id>`` -> the checkpoint in the optional local vLLM engine;
-anything else -> a local checkpoint folder or a Hugging Face cache id.
+anything else -> a local checkpoint folder or a Hugging Face cache id (``local:`` in front
+is allowed); a PEFT adapter folder (``adapter.py``) or ``BASE + ADAPTER_FOLDER`` -> the
+base checkpoint with the adapter applied.
 """
 from __future__ import annotations
 
@@ -49,6 +51,11 @@ def parse_model(spec: str, repo: Optional[EndpointStore] = None, **local_opts) -
         model = spec.split(":", 1)[1].strip()
         if not model:
             raise VLMError("vllm: needs a checkpoint folder or cached model id after it")
+        from .adapter import split_spec  # noqa: PLC0415
+
+        if split_spec(model) is not None:
+            raise VLMError(f"vllm: '{model}' is an adapter; run it with the local transformers "
+                           "backend (without vllm:) or merge it into a full checkpoint first")
         opts = {k: v for k, v in local_opts.items()
                 if v is not None and k in ("dtype", "trust_remote_code")}
         return BackendChoice("vllm", dict(opts, model=model))
@@ -77,5 +84,5 @@ def make_backend(choice: BackendChoice, track=None, **extra):
 
 def backend_for(spec: str, repo: Optional[EndpointStore] = None, track=None, **opts) -> object:
     local = {k: opts.pop(k) for k in ("device", "dtype", "quantization", "trust_remote_code",
-                                      "memory_limit_bytes") if k in opts}
+                                      "memory_limit_bytes", "merge_adapter") if k in opts}
     return make_backend(parse_model(spec, repo, **local), track=track, **opts)

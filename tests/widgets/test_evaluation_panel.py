@@ -60,8 +60,45 @@ def test_reference_run_fills_table_and_chart_and_reopens(panel, qtbot):
         panel.controller.start(["rule"], EvalSettings(frames=2))
     panel.select_runs([1, 2])
     panel.compare_selected()
-    assert "Run #2 vs run #1: 6 items answered by both" in panel.compare_text.toPlainText() \
-        or "Run #1 vs run #2: 6 items answered by both" in panel.compare_text.toPlainText()
+    assert panel.compare_text.toPlainText().startswith("A = #1 ")
+    assert ": 6 items answered by both" in panel.compare_text.toPlainText()
+
+
+def test_two_runs_chosen_show_difference_interval_and_flips(panel, ctx):
+    """Two stored runs (base, tuned) on the project's items: choosing both shows per
+    sub-task A, B, B - A with its bootstrap interval and the flip counts, and lists the
+    flipped items with their questions."""
+    repo = ctx.repo
+    recs = repo.qa_records({"status": ["accepted"]})
+    ids = []
+    for name, right in (("base", lambda k: k % 2 == 0), ("tuned", lambda k: True)):
+        run = repo.create_eval_run(name, "transformers", name, {"frames": 4}, recs)
+        for k, r in enumerate(recs):
+            ok = right(k)
+            repo.save_eval_answer(run, r.qa_id, "A", r.answer_index if ok else
+                                  (r.answer_index + 1) % len(r.options), ok)
+        ids.append(run)
+    panel.refresh_runs()
+    panel.select_runs(ids)                  # choosing two runs compares them
+    t = panel.compare_table
+    rows = {t.verticalHeaderItem(i).text(): [t.item(i, j).text() for j in range(t.columnCount())]
+            for i in range(t.rowCount())}
+    n = len(recs)
+    flipped = [r for k, r in enumerate(recs) if k % 2]
+    overall = rows["overall (micro)"]
+    assert overall[0] == str(n) and overall[2] == "100.0"
+    assert overall[3] == f"{100 * len(flipped) / n:+.1f}"
+    low, high = (float(x) for x in overall[4].strip("[]").split(","))
+    assert 0 < low <= float(overall[3]) <= high           # better, the interval above 0
+    assert overall[5:] == ["0", str(len(flipped))]
+    assert set(rows) == {r.task for r in recs} | {"overall (micro)"}
+    text = panel.compare_text.toPlainText()
+    assert f"wrong → right ({len(flipped)}):" in text and "right → wrong (0):" in text
+    for r in flipped:
+        assert f"  {r.qa_id} [{r.task}] " in text
+    panel.select_runs(ids[:1])
+    panel.compare_selected()
+    assert t.rowCount() == 0 and "exactly two" in panel.compare_text.toPlainText()
 
 
 def test_export_dialog_exports_and_asks_before_overwrite(panel, qtbot, tmp_path):

@@ -1,6 +1,7 @@
 """Evaluation panel: start (or resume) runs of one or several models + the rule-based
 reference with the same settings, watch progress, cancel; reopen past runs as a table
-(model x sub-task, mean, overall) and a bar chart; compare two runs item by item."""
+(model x sub-task, mean, overall) and a bar chart; two runs chosen (base and tuned) are
+compared: per sub-task B - A with its 95 % bootstrap interval and the flipped items."""
 from __future__ import annotations
 
 import html
@@ -14,15 +15,20 @@ from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QHBoxLay
 from app.controllers.evaluation import EvaluationController
 from models.answer_parse import PROMPT_TEMPLATES
 from models.errors import StudioError
-from models.eval_report import MEAN, OVERALL
+from models.eval_report import MEAN, OVERALL, one_line
 from models.evaluate import EvalSettings
 from widgets import dialogs
 from widgets.evaluation.choosers import STATUS_CHOICES, CheckList, TaskList
 
 RUN_COLUMNS = ("id", "name", "status", "items", "answered", "correct")
+COMPARE_HEADERS = ("n", "A %", "B %", "B − A", "95 % CI", "right→wrong", "wrong→right")
 COLORS = ("#4C72B0", "#DD8452", "#55A868", "#C44E52", "#8172B3", "#937860")
 CHART_BG = (30, 31, 34)          # the app's dark plots (as the joint angle plot)
 SPLITTER_KEY = "evaluation_splitters"
+
+
+def _num(x) -> str:
+    return "" if x is None else f"{x:.1f}"
 
 
 class EvaluationPanel(QWidget):
@@ -181,12 +187,22 @@ class EvaluationPanel(QWidget):
         chart_lay.addWidget(self.legend)
         chart_lay.addWidget(self.chart, 1)
         self.compare_text = QPlainTextEdit(readOnly=True)
-        self.compare_text.setPlaceholderText("Select two runs and press “Compare two”: the "
-                                             "items whose result changed are listed here.")
+        self.compare_text.setPlaceholderText("Select two runs (the earlier one is A, e.g. the "
+                                             "base): the difference per sub-task and the "
+                                             "items whose result changed are shown here.")
+        self.compare_table = self._table(QTableWidget(0, len(COMPARE_HEADERS)), 2)
+        self.compare_table.setHorizontalHeaderLabels(COMPARE_HEADERS)
+        self.compare_table.setToolTip("B − A in percentage points, with its 95 % paired "
+                                      "bootstrap interval over the items (2000 resamples)")
+        comparison = QWidget()
+        comp_lay = QVBoxLayout(comparison)
+        comp_lay.setContentsMargins(0, 0, 0, 0)
+        comp_lay.addWidget(self.compare_table, 1)
+        comp_lay.addWidget(self.compare_text, 1)
         self.right = QSplitter(Qt.Orientation.Vertical)
         self.right.setChildrenCollapsible(False)
         self.right.addWidget(chart)
-        self.right.addWidget(self.compare_text)
+        self.right.addWidget(comparison)
         self.right.setStretchFactor(0, 3)
         self.right.setStretchFactor(1, 1)
         columns.addWidget(self.tables)
@@ -258,18 +274,38 @@ class EvaluationPanel(QWidget):
         self.runs_table.setSelectionMode(mode)
 
     def show_selected(self) -> None:
-        self.show_runs(self.selected_runs())
+        runs = self.selected_runs()
+        self.show_runs(runs)
+        if len(runs) == 2:
+            self.compare_selected()
 
     def compare_selected(self) -> None:
-        runs = self.selected_runs()
+        runs = sorted(self.selected_runs())        # the earlier run is A (e.g. the base)
         if len(runs) != 2:
             self.compare_text.setPlainText("Select exactly two runs to compare.")
+            self.compare_table.setRowCount(0)
             return
-        c = self.controller.compare(*runs)
-        lines = [f"Run #{c.run_a} vs run #{c.run_b}: {c.common} items answered by both",
-                 f"became correct ({len(c.to_correct)}): " + ", ".join(c.to_correct),
-                 f"became wrong ({len(c.to_wrong)}): " + ", ".join(c.to_wrong),
-                 f"other answer, same result ({len(c.changed)}): " + ", ".join(c.changed)]
+        data = self.controller.comparison(*runs)
+        rows = data["tasks"] + [data["overall"]]
+        self.compare_table.setRowCount(len(rows))
+        self.compare_table.setVerticalHeaderLabels([str(r["sub_task"]) for r in rows])
+        for i, r in enumerate(rows):
+            ci = (f"[{r['ci_low']:+.1f}, {r['ci_high']:+.1f}]"
+                  if r["ci_low"] is not None else "")
+            cells = (str(r["n"]), _num(r["accuracy_a"]), _num(r["accuracy_b"]),
+                     "" if r["difference"] is None else f"{r['difference']:+.1f}", ci,
+                     str(r["became_wrong"]), str(r["became_correct"]))
+            for j, text in enumerate(cells):
+                self.compare_table.setItem(i, j, QTableWidgetItem(text))
+        self.compare_table.resizeColumnsToContents()
+        lines = [f"A = {data['model_a']}, B = {data['model_b']}: {data['items']} items "
+                 "answered by both"]
+        for key, name in (("became_wrong", "right → wrong"), ("became_correct", "wrong → right")):
+            lines.append(f"{name} ({len(data[key])}):")
+            lines += [f"  {it['qa_id']} [{it['task']}] {one_line(it['question'])}"
+                      for it in data[key]]
+        lines.append(f"other answer, same result ({len(data['changed_same_result'])}): "
+                     + ", ".join(data["changed_same_result"]))
         self.compare_text.setPlainText("\n".join(lines))
 
     def delete_selected(self) -> None:
