@@ -15,6 +15,7 @@ COMMANDS: dict[str, str] = {
     "describe": "cli.describe", "diff": "cli.describe", "motion": "cli.describe",
     "ask": "cli.vlm", "compare": "cli.vlm", "models": "cli.vlm",
     "dataset": "cli.dataset",
+    "finetune": "cli.finetune",
 }
 
 
