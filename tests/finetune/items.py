@@ -61,7 +61,6 @@ def sharp_tiny_checkpoint(family: str, out_dir, scale: float = 20.0):
     output layer lets a fine-tune reach confident answers. The base stays random."""
     import shutil
 
-    import torch
     from safetensors.torch import load_file, save_file
 
     from tests.vlm_fixtures import tiny_checkpoint
