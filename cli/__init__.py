@@ -16,6 +16,7 @@ COMMANDS: dict[str, str] = {
     "interact": "cli.interact",
     "ask": "cli.vlm", "compare": "cli.vlm", "models": "cli.vlm",
     "dataset": "cli.dataset",
+    "finetune": "cli.finetune",
 }
 
 
