@@ -21,6 +21,7 @@ import numpy as np
 from PySide6.QtCore import QObject, Signal
 
 from models.describe import describe, pose_facts, track_facts
+from models.describe.referents import SINGLE
 from models.errors import StudioError
 
 if TYPE_CHECKING:
@@ -62,8 +63,10 @@ def _read(path: str, frame: int) -> np.ndarray:
         return reader.read(frame)
 
 
-def load_pair(repo: PoseStore, player, mark_a, mark_b, ctx=None) -> FramePair:
-    """Blocking job: decode both marked frames, take their poses, diff them."""
+def load_pair(repo: PoseStore, player, mark_a, mark_b, ctx=None,
+              subject: str = SINGLE) -> FramePair:
+    """Blocking job: decode both marked frames, take their poses, diff them; the text
+    names the person ``subject``."""
     from models.diff import (check_compatible, describe_diff, diff_facts,  # noqa: PLC0415
                              displacements, frame_world)
 
@@ -75,7 +78,7 @@ def load_pair(repo: PoseStore, player, mark_a, mark_b, ctx=None) -> FramePair:
     wa, wb = frame_world(ta, fa, "A=", name_a), frame_world(tb, fb, "B=", name_b)
     facts = diff_facts(wa, wb, fa, fb)
     return FramePair(pa, fa, pb, fb, _read(pa, fa), _read(pb, fb), ta.pixels(fa), tb.pixels(fb),
-                     np.asarray(wa), np.asarray(wb), facts, describe_diff(facts),
+                     np.asarray(wa), np.asarray(wb), facts, describe_diff(facts, subject),
                      displacements(wa, wb))
 
 
@@ -136,8 +139,49 @@ class DescribeController(QObject):
             return self._tf.facts_at(frame)
         return pose_facts(track, frame, self.min_visibility)
 
-    def text(self, facts) -> str:
-        return describe(facts) if facts else ""
+    def text(self, facts, subject: str = SINGLE) -> str:
+        return describe(facts, subject) if facts else ""
+
+    def subject(self, start: Optional[int] = None, end: Optional[int] = None) -> str:
+        """How the texts name the person followed over frames [start, end) (default: the
+        displayed frame): see ``PoseController.subject_name``."""
+        poses = getattr(self.ctx, "poses", None)
+        return poses.subject_name(start, end) if poses is not None else SINGLE
+
+    # -- the person followed and the nearest other one ----------------------------------------
+    def nearest_other(self, frame: Optional[int] = None) -> Optional[int]:
+        """The person nearest (in the picture) to the person followed on ``frame``
+        (default: displayed), among those with a pose there; None when the person
+        followed is not there or nobody else is."""
+        from models.describe.referents import centres  # noqa: PLC0415
+
+        player = self.player
+        frame = player.current_frame if frame is None else int(frame)
+        people = player.people
+        if len(people) < 2 or frame < 0:
+            return None
+        on = {p: t for p, t in people.items() if frame < len(t) and bool(t.has_pose[frame])}
+        if player.person not in on or len(on) < 2:
+            return None
+        xs = {p: float(x[0]) for p, x in centres(on, frame, frame + 1).items()}
+        here = xs[player.person]
+        others = [p for p in on if p != player.person]
+        if not np.isfinite(here):
+            return min(others)
+        return min(others, key=lambda p: (abs(xs[p] - here) if np.isfinite(xs[p]) else np.inf, p))
+
+    def pair_text(self, frame: Optional[int] = None) -> Optional[tuple[int, str]]:
+        """(the nearest other person, what can be told about them and the person followed
+        on ``frame``: ``models.describe.interaction.describe_pair``), or None when fewer
+        than two people (the person followed among them) are on that frame."""
+        from models.describe.interaction import describe_pair  # noqa: PLC0415
+
+        frame = self.player.current_frame if frame is None else int(frame)
+        other = self.nearest_other(frame)
+        if other is None:
+            return None
+        return other, describe_pair(self.player.people, self.player.person, other, frame,
+                                    self.min_visibility)
 
     def highlight(self, joints) -> None:
         self.highlightJoints.emit(tuple(int(j) for j in joints))
@@ -150,9 +194,26 @@ class DescribeController(QObject):
             return
         self._pair_gen += 1
         gen = self._pair_gen
-        self.ctx.jobs.submit(lambda ctx=None: load_pair(self.ctx.repo, self.player, marks.a, marks.b),
+        subject = self._pair_subject(marks.a, marks.b)
+        self.ctx.jobs.submit(lambda ctx=None: load_pair(self.ctx.repo, self.player, marks.a, marks.b,
+                                                        subject=subject),
                              kind="cpu", on_result=lambda pair: self._on_pair(gen, pair),
                              on_error=lambda exc: self._on_pair_error(gen, exc))
+
+    def _pair_subject(self, mark_a, mark_b) -> str:
+        """The name of the person compared: with every person of the open clip attached and
+        both marks on it, the person followed, named alike on both frames ("person N" when
+        their place differs or is ambiguous on either); otherwise "the person"."""
+        player = self.player
+        if not player.people or mark_a[0] != player.path or mark_b[0] != player.path:
+            return SINGLE
+        fa, fb = int(mark_a[1]), int(mark_b[1])
+        a, b = self.subject(fa, fa + 1), self.subject(fb, fb + 1)
+        if a == b:
+            return a
+        from app.controllers.poses import badge_name  # noqa: PLC0415
+
+        return badge_name(player.person)
 
     def _on_pair(self, gen: int, pair) -> None:
         if gen == self._pair_gen:
@@ -172,6 +233,16 @@ class DescribeController(QObject):
         if track is None or not track.complete:
             raise StudioError("The pose track of this clip is not ready yet.")
         return motion_facts(track, track.fps, start_s, end_s, signal=signal)
+
+    def motion_subject(self, start_s: float, end_s: float) -> str:
+        """How the motion text over [start_s, end_s] names the person followed."""
+        player, track = self.player, self.player.track
+        if not player.people or track is None:
+            return SINGLE
+        n = len(track)
+        a = track.timeline.frame_at(float(start_s), n)
+        b = track.timeline.frame_at(float(end_s), n)
+        return self.subject(max(0, a), max(a, b) + 1)
 
     def signal_series(self, name: str):
         """(times s, smoothed values) of one motion signal over the whole current track,

@@ -11,7 +11,9 @@ Two ways to pose a clip (Poses menu, remembered in the user settings under ``MOD
 person is kept in the project, 0 = the main person). With every person attached the
 player shows them all and follows one of them, ``person`` (``set_person``; 0 at each new
 clip): the angle plot, descriptions and motion then read that person's track.
-``subject_phrase`` is the one place that names the followed person in text.
+``subject_phrase`` is the one place that names the followed person in text;
+``subject_name`` is what the GUI's texts use: that phrase, or "person N" (the number on
+the person's badge on the video) where the phrase would be ambiguous.
 """
 from __future__ import annotations
 
@@ -100,6 +102,11 @@ def _extract_all_people(repo: PoseStore, paths, ctx=None):
     return out
 
 
+def badge_name(person: int) -> str:
+    """How the GUI names ``person`` by the number on their badge (``PersonLabel``)."""
+    return f"person {int(person)}"
+
+
 class PoseController(QObject):
     started = Signal(str)              # path: extraction started
     progress = Signal(int, int)        # frames done, total
@@ -179,6 +186,18 @@ class PoseController(QObject):
         start = frame if start is None else int(start)
         end = start + 1 if end is None else int(end)
         return referents(player.people, start, end).get(player.person)
+
+    def subject_name(self, start: Optional[int] = None, end: Optional[int] = None) -> str:
+        """The name the GUI's texts give the followed person over [start, end) (default:
+        the displayed frame): ``subject_phrase`` where a viewer can tell who is meant, else
+        "person N", the number on their badge on the video (the viewer sees it, so the
+        GUI never has to leave a text out the way generated QA does). "the person" with
+        one track."""
+        from models.describe.referents import SINGLE  # noqa: PLC0415
+
+        if not self.ctx.player.people:
+            return SINGLE
+        return self.subject_phrase(start, end) or badge_name(self.person)
 
     @property
     def busy(self) -> bool:

@@ -304,3 +304,81 @@ def test_a_clip_with_nobody_in_every_person_mode(qtbot, tmp_path, dialogs_seen):
     finally:
         w.close()
         c.shutdown()
+
+
+def test_describe_names_the_person_followed_as_the_overlay_shows_them(qtbot, win, people_project):
+    """Text names the person followed by their place in the picture where that is clear,
+    else by the number on their badge ("person 1"); the pair box appears with two people
+    on the frame and says what can be told about them."""
+    from models.describe import describe
+    from models.describe.interaction import describe_pair
+
+    _, tracks = people_project
+    open_room(qtbot, win)
+    frame = both_frame(tracks)
+    seek(qtbot, win, frame)
+    describe_panel = win.panels["describe"]
+    win.show_panel("describe")
+    qtbot.waitUntil(lambda: describe_panel.facts != [], timeout=T)
+    # person 0 stands right of person 1 on this frame (as the badges show)
+    assert win.ctx.poses.subject_phrase() == "the person on the right"
+    text = describe_panel.text.toPlainText()
+    assert text == describe(describe_panel.facts, "the person on the right")
+    assert "the person on the right" in text.lower() and text != describe(describe_panel.facts)
+    # the pair box: the other person (1) and the interaction text of the two
+    assert describe_panel.pair_text.isVisible() and describe_panel.pair_header.isVisible()
+    assert "person 1" in describe_panel.pair_header.text()
+    mv = win.ctx.visibility_threshold
+    assert describe_panel.pair_text.toPlainText() == describe_pair(tracks, 0, 1, frame, mv)
+    assert describe_panel.pair_text.toPlainText() not in text     # its own box, not mixed in
+    # following person 1 (on the left): both texts change with them
+    win.ctx.poses.set_person(1)
+    qtbot.waitUntil(lambda: "the person on the left" in describe_panel.text.toPlainText().lower(),
+                    timeout=T)
+    assert "person 0" in describe_panel.pair_header.text()
+    assert describe_panel.pair_text.toPlainText() == describe_pair(tracks, 1, 0, frame, mv)
+    # a frame where person 1 is not seen: no place to name them by, so their badge number;
+    # nobody else to pair with, so no pair box
+    away = int(np.flatnonzero(~tracks[1].has_pose)[-1])
+    seek(qtbot, win, away)
+    qtbot.waitUntil(lambda: describe_panel.text.toPlainText().startswith("Person 1"),
+                    timeout=T)
+    assert win.ctx.poses.subject_phrase() is None
+    assert win.ctx.poses.subject_name() == "person 1"
+    assert describe_panel.text.toPlainText() == describe(describe_panel.facts, "person 1")
+    assert not describe_panel.pair_text.isVisible() and not describe_panel.pair_header.isVisible()
+    # person 0 alone on that frame: "the person", and no pair box either
+    win.ctx.poses.set_person(0)
+    qtbot.waitUntil(lambda: describe_panel.text.toPlainText().startswith("The person"),
+                    timeout=T)
+    assert win.ctx.poses.subject_name() == "the person"
+    assert not describe_panel.pair_text.isVisible()
+    # nobody else on that frame: no nearest other person
+    assert win.ctx.describe.nearest_other(away) is None
+
+
+def test_compare_and_motion_texts_name_the_person_followed(qtbot, win, people_project):
+    from models.diff import describe_diff
+
+    _, tracks = people_project
+    open_room(qtbot, win)
+    ctrl = win.ctx.describe
+    path = win.ctx.player.path
+    frame = both_frame(tracks)
+    away = int(np.flatnonzero(~tracks[1].has_pose)[-1])
+    # both marks where person 0 stands on the right: named so in the difference text
+    assert ctrl._pair_subject((path, frame - 2), (path, frame + 2)) == "the person on the right"
+    # "on the right" on one mark, alone ("the person") on the other: their badge number
+    assert ctrl._pair_subject((path, frame), (path, away)) == "person 0"
+    win.ctx.marks.mark_a(path, frame - 2)
+    win.ctx.marks.mark_b(path, frame + 2)
+    with qtbot.waitSignal(ctrl.pairReady, timeout=T) as sig:
+        ctrl.compare()
+    pair = sig.args[0]
+    assert pair.text == describe_diff(pair.facts, "the person on the right")
+    # the motion text over an interval: the same rule over the interval's frames
+    fps = tracks[0].fps
+    assert ctrl.motion_subject(2 / fps, (frame + 2) / fps) == "the person on the right"
+    assert ctrl.motion_subject(0.0, (len(tracks[0]) - 1) / fps) == "the person"
+    win.ctx.poses.set_person(1)
+    assert ctrl.motion_subject(0.0, (len(tracks[0]) - 1) / fps) == "person 1"

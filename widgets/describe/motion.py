@@ -207,7 +207,7 @@ class MotionPanel(QWidget):
             self.facts = []
             self.text.setPlainText(str(exc))
             return
-        self.text.setPlainText(describe_motion(self.facts))
+        self.text.setPlainText(describe_motion(self.facts, self.ctrl.motion_subject(start, end)))
         self._plot()
 
     def _plot(self) -> None:

@@ -10,8 +10,11 @@ the frame it stops on. Rows are updated in place, unchanged text is not set agai
 their widths while the values change. "Copy" puts the text on the clipboard, "Copy JSON"
 the facts. Clicking a fact asks the controller to highlight its joints, which the
 ring item on the main video view (``widgets.describe.highlight``) draws. With every person
-of the clip attached it describes the person followed (the player's track) and names them
-in the header.
+of the clip attached it describes the person followed (the player's track), naming them by
+their place in the picture ("the person on the left") or, where that is ambiguous, by the
+number on their badge ("person 1"); when another person is on the frame too, a separate
+box below says what can be told about the two of them (``describe_pair``, with the nearest
+other person).
 """
 from __future__ import annotations
 
@@ -48,6 +51,19 @@ class DescribePanel(QWidget):
         self.text = QPlainTextEdit()
         self.text.setReadOnly(True)
         self.text.setMaximumHeight(140)
+        # with two people or more on the frame: the person followed and the nearest other
+        self.pair_header = QLabel()
+        self.pair_header.setObjectName("pairHeader")
+        self.pair_header.setStyleSheet("font-weight: bold;")
+        self.pair_text = QPlainTextEdit()
+        self.pair_text.setObjectName("pairText")
+        self.pair_text.setReadOnly(True)
+        self.pair_text.setMaximumHeight(80)
+        self.pair_text.setToolTip("Facts between two people (hands, facing, height): said only "
+                                  "where the poses tell; otherwise 'cannot tell' and why")
+        self._pair = None                # (other person, text) shown, None: hidden
+        self.pair_header.hide()
+        self.pair_text.hide()
         self.tree = QTreeWidget()
         self.tree.setMinimumHeight(84)        # room for ~4 facts even in a crowded dock area
         self.tree.setHeaderLabels(list(COLUMNS))
@@ -66,6 +82,8 @@ class DescribePanel(QWidget):
         lay.setContentsMargins(4, 4, 4, 4)
         lay.addWidget(self.header, 0, Qt.AlignmentFlag.AlignLeft)   # its width only grows
         lay.addWidget(self.text)
+        lay.addWidget(self.pair_header)
+        lay.addWidget(self.pair_text)
         lay.addLayout(self._buttons())
         lay.addWidget(self.tree, 1)
         # every frame when paused; while playing, the frame on screen every interval
@@ -121,20 +139,40 @@ class DescribePanel(QWidget):
         if frame < 0:
             self.header.setText("No frame")
             self._show([], "")
+            self._show_pair(None)
             return
         head = f"Frame {frame} · {player.time_of(frame):.2f} s"
-        # The one place the followed person's phrase is taken: the description is to
-        # name them with it (describe(..., subject=subject)) once the text takes one.
-        subject = self.ctx.poses.subject_phrase() if player.people else None
+        # The person followed is named by their place in the picture, or by the number on
+        # their badge where the place is ambiguous ("person 1"): the header and the text agree.
+        subject = self.ctrl.subject()
         if player.people:
-            head += f" · person {player.person}" + (f" ({subject})" if subject else "")
+            phrase = self.ctx.poses.subject_phrase()
+            head += f" · person {player.person}" + (f" ({phrase})" if phrase else "")
         set_steady_text(self.header, head)
         if player.track is None:
             self._show([], "No pose track yet: extract poses for this clip.")
+            self._show_pair(None)
             return
         facts = self.ctrl.facts(frame)
-        text = self.ctrl.text(facts) if facts else "Poses for this frame are not extracted yet."
+        text = self.ctrl.text(facts, subject) if facts else \
+            "Poses for this frame are not extracted yet."
         self._show(facts, text)
+        self._show_pair(self.ctrl.pair_text(frame) if facts else None)
+
+    def _show_pair(self, pair) -> None:
+        """The interaction text with the nearest other person, or nothing (hidden)."""
+        if pair == self._pair:
+            return
+        self._pair = pair
+        if pair is None:
+            self.pair_header.hide()
+            self.pair_text.hide()
+            return
+        other, text = pair
+        self.pair_header.setText(f"With person {other} (the nearest other person):")
+        self.pair_text.setPlainText(text)
+        self.pair_header.show()
+        self.pair_text.show()
 
     def _show(self, facts, text: str) -> None:
         self.facts = facts
