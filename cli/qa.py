@@ -13,7 +13,8 @@ def register(sub) -> None:
     syn = sub.add_parser("synth-qa", help="generate multiple-choice QA from pose facts")
     syn.add_argument("target", help="a video file or a dataset folder")
     syn.add_argument("--tasks", default=None,
-                     help="comma-separated sub-task ids (default: every pose-derivable one)")
+                     help="comma-separated sub-task ids (default: every pose-derivable one; "
+                          "with --people also the interaction_* ones about pairs of people)")
     syn.add_argument("--per-clip", type=int, default=12, help="items per clip (default 12)")
     syn.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     syn.add_argument("--options", type=int, default=4, help="options per question (2-5)")
@@ -21,7 +22,8 @@ def register(sub) -> None:
                      help="extract poses of clips that have none (default: report them)")
     syn.add_argument("--people", action="store_true",
                      help="items about every person of a clip whose people are stored in the "
-                          "project (the people stage), each named by their place in the picture")
+                          "project (the people stage), each named by their place in the picture, "
+                          "and items about pairs of them (interaction_*)")
     syn.add_argument("--from-text", action="store_true",
                      help="generate from the project's captions and saved model answers "
                           "through --model (human_object_interaction, action_sequence)")
@@ -59,8 +61,10 @@ def _settings(args):
     from models.qa.synth import SynthSettings  # noqa: PLC0415
     from models.qa.taxonomy import task_ids  # noqa: PLC0415
 
+    # the interaction ("pairs") sub-tasks ask about two people: on by default with --people
+    default = task_ids("pose") + (task_ids("pairs") if getattr(args, "people", False) else [])
     tasks = tuple(t.strip() for t in args.tasks.split(",") if t.strip()) if args.tasks \
-        else tuple(task_ids("pose"))
+        else tuple(default)
     return SynthSettings(tasks=tasks, per_clip=args.per_clip, seed=args.seed,
                          n_options=args.options)
 

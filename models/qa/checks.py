@@ -231,12 +231,18 @@ def answerability_flags(records: list[QARecord], load_track,
     from .answerable import REASONS, TrackContext, judge_record  # noqa: PLC0415
     from .tasks import GENERATORS  # noqa: PLC0415
 
+    from .tasks.interaction import TASKS as PAIR_TASKS  # noqa: PLC0415
+
     by_track: dict[tuple, list] = defaultdict(list)
+    pairs: list = []
     for r in records:
         if r.source == "rule" and r.task in GENERATORS and r.provenance.generation_params:
             by_track[(r.video, r.person)].append(r)
+        elif r.source == "rule" and r.task in PAIR_TASKS and r.provenance.generation_params:
+            pairs.append(r)
     flags: dict[str, list] = {}
     unchecked: list = []
+    _pair_flags(pairs, load_person, flags, unchecked)
     for (video, person), items in by_track.items():
         if person is None:
             track = load_track(video)
@@ -252,3 +258,26 @@ def answerability_flags(records: list[QARecord], load_track,
             if v.reasons:
                 flags[r.qa_id] = [f"not answerable: {REASONS[c]} ({d})" for c, d in v.reasons]
     return flags, unchecked
+
+
+def _pair_flags(items: list, load_person, flags: dict, unchecked: list) -> None:
+    """Items about two people (``tasks.interaction``), re-derived from both people's stored
+    tracks (``load_person``); an answer the tracks no longer give is flagged "changed"."""
+    from .answerable import REASONS  # noqa: PLC0415
+    from .tasks.interaction import recheck  # noqa: PLC0415
+
+    for r in items:
+        persons = (r.provenance.generation_params.get("params") or {}).get("persons") or []
+        tracks = {int(p): load_person(r.video, int(p)) for p in persons} \
+            if load_person is not None else {}
+        tracks = {p: t for p, t in tracks.items() if t is not None and len(t)}
+        if len(tracks) < 2:
+            unchecked.append(r.qa_id)
+            continue
+        try:
+            now, why = recheck(r, tracks)
+        except (KeyError, TypeError, ValueError, IndexError) as exc:
+            now, why = None, f"cannot be re-derived ({type(exc).__name__})"
+        if now != r.answer_text:
+            detail = why or f"the tracks now give {now!r}"
+            flags[r.qa_id] = [f"not answerable: {REASONS['changed']} ({detail})"]

@@ -23,6 +23,7 @@ from . import measure
 from .errors import QAError
 from .record import Provenance, QARecord, stable_qa_id
 from .tasks import GENERATORS
+from .tasks.interaction import TASKS as PAIR_TASKS
 from .tasks.common import Candidate, ClipFacts
 
 if TYPE_CHECKING:
@@ -44,10 +45,10 @@ class SynthSettings:
     pair_gap_s: float = 0.5   # minimum gap between frame A and frame B
 
     def __post_init__(self) -> None:
-        unknown = [t for t in self.tasks if t not in GENERATORS]
+        unknown = [t for t in self.tasks if t not in GENERATORS and t not in PAIR_TASKS]
         if unknown:
             raise QAError(f"No pose-fact generator for sub-task '{unknown[0]}' "
-                          f"(known: {', '.join(GENERATORS)})")
+                          f"(known: {', '.join([*GENERATORS, *PAIR_TASKS])})")
         if self.per_clip < 1 or not 2 <= self.n_options <= 5:
             raise QAError("per-clip must be >= 1 and options between 2 and 5")
 
@@ -256,7 +257,7 @@ def synthesize_clip(facts: ClipFacts, s: SynthSettings, balancer: Optional[Balan
     ``to_record``."""
     rng = _rng(s.seed, facts.video if not person else f"{facts.video}#person{person}")
     balancer = balancer or Balancer()
-    cands = [c for t in s.tasks for c in GENERATORS[t].generate(facts)]
+    cands = [c for t in s.tasks if t in GENERATORS for c in GENERATORS[t].generate(facts)]
     cands = [c for c in cands if len(c.distractors) >= 1 and _answerable(c, facts)]
     if namer is not None:
         cands = [n for n in (namer(c) for c in cands) if n is not None]
@@ -320,7 +321,9 @@ def synthesize_people(tracks: Mapping[int, PoseTrack], video: str, s: Optional[S
                       balancer: Optional[Balancer] = None,
                       seen_questions: Collection = frozenset()) -> list[QARecord]:
     """QA records about every person of ``tracks`` ({person number: PoseTrack}, 0 = the
-    main person), up to ``s.per_clip`` per person.
+    main person), up to ``s.per_clip`` per person, and with several people up to
+    ``s.per_clip`` items about pairs of them (``tasks.interaction``: the interaction
+    sub-tasks among ``s.tasks``).
 
     With one person stored the items are ``synthesize_track``'s (same questions and ids),
     marked person 0 / "the person". With several, each person's items are kept only where
@@ -341,6 +344,13 @@ def synthesize_people(tracks: Mapping[int, PoseTrack], video: str, s: Optional[S
             (lambda c: replace(c, referent=SINGLE))
         out += synthesize_clip(facts, s, balancer, seen_questions, track.backend,
                                track.backend_version, namer, person, several)
+    pair_tasks = [t for t in s.tasks if t in PAIR_TASKS]
+    live = {p: t for p, t in tracks.items() if t is not None and t.has_pose.any()}
+    if several and pair_tasks and len(live) > 1:
+        from .tasks.interaction import interaction_items  # noqa: PLC0415
+
+        out += interaction_items(live, video, s, balancer=balancer, tasks=tuple(pair_tasks),
+                                 seen_questions=seen_questions)
     return out
 
 
@@ -349,8 +359,15 @@ def rederive(record: QARecord) -> Optional[int]:
     item about one of several people looks its answer up in the person's wording."""
     from .person_text import option_for  # noqa: PLC0415
 
-    gen = GENERATORS.get(record.task)
     prov = record.provenance
+    if record.task in PAIR_TASKS:      # about two people: the options already name them
+        from .tasks.interaction import derive  # noqa: PLC0415
+
+        if not prov.facts or not prov.generation_params:
+            return None
+        text = derive(record.task, prov.facts, prov.generation_params["params"])
+        return record.options.index(text) if text in record.options else None
+    gen = GENERATORS.get(record.task)
     if gen is None or not prov.facts or not prov.generation_params:
         return None
     text = gen.derive(prov.facts, prov.generation_params["params"])

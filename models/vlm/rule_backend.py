@@ -4,7 +4,9 @@ It answers from the pose track of the clip, not from pixels: one frame -> the ru
 pose description; two frames -> the rule-based difference A -> B; more frames -> the
 description of each sampled frame; a free question is not read, and the answer says so
 first. A multiple-choice question is answered with a letter where it is one of the clip's
-pose-derivable QA items (``rule_mcq``); otherwise the baseline abstains explicitly.
+pose-derivable QA items (``rule_mcq``; with ``people``, every person of the clip, also
+the items about one of several people or about two of them); otherwise the baseline
+abstains explicitly.
 Needs ``models.describe`` (and ``models.diff`` for pairs) and a pose track of the clip.
 """
 from __future__ import annotations
@@ -27,8 +29,9 @@ QUESTION_NOTE = ("The rule-based describer does not read questions; it can only 
 class RuleBackend:
     kind = "rule"
 
-    def __init__(self, track=None, label: str = "Rule-based describer") -> None:
+    def __init__(self, track=None, label: str = "Rule-based describer", people=None) -> None:
         self.track = track
+        self.people = people      # {person number: PoseTrack}: every person of the clip
         self.info = BackendInfo("rule", "rule-based-describer", _version(), "rule", "cpu", "",
                                 label)
         self.load_s = 0.0
@@ -71,7 +74,7 @@ class RuleBackend:
         from ..answer_parse import PARSE_LETTERS  # noqa: PLC0415
         from .rule_mcq import ABSTAIN, mcq_index  # noqa: PLC0415
 
-        i = mcq_index(self.track, question, options, idx)
+        i = mcq_index(self.track, question, options, idx, people=self.people)
         if i is None:
             return ABSTAIN, True
         return PARSE_LETTERS[i], False

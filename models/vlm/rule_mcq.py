@@ -6,6 +6,13 @@ phrase questions from them, and the asked question matches one of those phrasing
 right option text is then re-derived from the candidate's facts (``generator.derive``, as
 ``qa.synth.rederive`` does for stored items) and looked up among the asked options. Any
 other question gets ``None``: the baseline abstains instead of guessing.
+
+With every person of the clip at hand (``people``: {person number: PoseTrack}), a question
+about one of several people is matched the way per-person QA words it: each person's
+candidates are named by their place in the picture over the candidate's frames
+(``qa.synth.person_namer``) and the options compared in that person's wording
+(``qa.person_text``); a question about two people is matched against the interaction
+candidates of every pair (``qa.tasks.interaction``).
 """
 from __future__ import annotations
 
@@ -61,15 +68,74 @@ def _matching(facts, question: str):
     return None, None
 
 
-def mcq_index(track, question: str, options: Sequence[str],
-              frame_indices: Sequence[int] = ()) -> Optional[int]:
-    """Index of the option the pose facts support, or None (not pose-derivable here)."""
-    if track is None or not options or not (question or "").strip():
-        return None
-    facts = _facts(track, question, frame_indices)
-    gen, cand = _matching(facts, question)
-    if cand is None:
-        return None
-    right = gen.derive(cand.facts, cand.params)
+def _index(right: Optional[str], options: Sequence[str]) -> Optional[int]:
     wanted = [_norm(o) for o in options]
     return wanted.index(_norm(right)) if right is not None and _norm(right) in wanted else None
+
+
+def _person_answer(people, question: str, frame_indices: Sequence[int]) -> Optional[str]:
+    """The right option text (in the person's wording) of a question about one of
+    ``people``, or None when no person's candidate is worded so."""
+    from ..qa.person_text import option_for  # noqa: PLC0415
+    from ..qa.synth import person_namer  # noqa: PLC0415
+    from ..qa.tasks import GENERATORS  # noqa: PLC0415
+
+    want = _norm(question)
+    for person in sorted(people):
+        track = people[person]
+        if track is None or not track.has_pose.any():
+            continue
+        facts = _facts(track, question, frame_indices)
+        namer = person_namer(people, person)
+        for gen in GENERATORS.values():
+            for cand in gen.generate(facts):
+                named = namer(cand)
+                if named is not None and _norm(named.question) == want:
+                    right = gen.derive(cand.facts, cand.params)
+                    return None if right is None else option_for(right, named.referent)
+    return None
+
+
+def _pair_answer(people, question: str) -> Optional[str]:
+    """The right option text of a question about two of ``people`` (interaction items)."""
+    from itertools import combinations  # noqa: PLC0415
+
+    from ..qa.synth import SynthSettings  # noqa: PLC0415
+    from ..qa.tasks import interaction  # noqa: PLC0415
+
+    s = SynthSettings()
+    want = _norm(question)
+    live = {p: t for p, t in people.items() if t is not None and t.has_pose.any()}
+    if len(live) < 2:
+        return None
+    first = live[min(live)]
+    n = min(len(t) for t in live.values())
+    named = _asked_frames(question, first.timeline, n)
+    cands = [c for a, b in combinations(sorted(live), 2) for f in named
+             for c in interaction._frame_candidates(live, a, b, f, s.min_visibility)]
+    if not cands:
+        cands = interaction.candidates(live, s)
+    for c in cands:
+        if _norm(c.question) == want:
+            return interaction.derive(c.task, c.facts, c.params)
+    return None
+
+
+def mcq_index(track, question: str, options: Sequence[str],
+              frame_indices: Sequence[int] = (), people=None) -> Optional[int]:
+    """Index of the option the pose facts support, or None (not pose-derivable here).
+    ``people`` ({person number: PoseTrack}, optional): every person of the clip, for
+    questions about one of several people or about two of them."""
+    if (track is None and not people) or not options or not (question or "").strip():
+        return None
+    if track is not None:
+        facts = _facts(track, question, frame_indices)
+        gen, cand = _matching(facts, question)
+        if cand is not None:
+            return _index(gen.derive(cand.facts, cand.params), options)
+    if people and len(people) > 1:
+        right = _person_answer(people, question, frame_indices)
+        if right is None:
+            right = _pair_answer(people, question)
+        return _index(right, options)
+    return None

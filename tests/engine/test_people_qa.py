@@ -139,6 +139,12 @@ def test_cli_synth_qa_people_and_describe_person(people_project, people_tracks, 
         repo.close()
     assert {r.person for r in stored} >= {0, 1}
     assert all(r.person_referent and r.person_referent in r.question for r in stored)
+    # with --people the items about the pair are on by default, both people named
+    pair_items = [r for r in stored if r.task.startswith("interaction_")]
+    assert pair_items and set(out["per_task"]) >= {r.task for r in pair_items}
+    for r in pair_items:
+        a, b = r.provenance.generation_params["params"]["referents"]
+        assert a in r.question and b in r.question and rederive(r) == r.answer_index
     # the run is done: a second one adds nothing
     assert main(["synth-qa", video, "--project", proj, "--people", "--per-clip", "4"]) == 0
     assert "1 already done" in capsys.readouterr().out
@@ -146,6 +152,34 @@ def test_cli_synth_qa_people_and_describe_person(people_project, people_tracks, 
     assert main(["qa-check", "--project", proj, "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["unchecked_no_poses"] == 0
+    # the pair items are re-derived from both people's stored tracks: they still hold
+    assert not [q for q in report["flags"] if q in {r.qa_id for r in pair_items}
+                and any("differs" in w for w in report["flags"][q])]
+    # a pair item whose stored answer no longer matches the tracks is flagged
+    import sqlite3
+
+    bad = pair_items[0]
+    wrong = next(o for o in bad.options if o != bad.answer_text)
+    con = sqlite3.connect(proj)
+    try:
+        con.execute("UPDATE qa_items SET answer_index = ? WHERE qa_id = ?",
+                    (bad.options.index(wrong), bad.qa_id))
+        con.commit()
+    finally:
+        con.close()
+    assert main(["qa-check", "--project", proj, "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert any("answer differs" in w for w in report["flags"].get(bad.qa_id, []))
+    # without --people: no pair items by default
+    import argparse
+
+    from cli.qa import _settings
+    args = dict(tasks=None, per_clip=4, seed=0, options=4)
+    assert not [t for t in _settings(argparse.Namespace(**args, people=False)).tasks
+                if t.startswith("interaction_")]
+    assert "interaction_contact" in _settings(argparse.Namespace(**args, people=True)).tasks
+    assert _settings(argparse.Namespace(**dict(args, tasks="interaction_facing"),
+                                        people=True)).tasks == ("interaction_facing",)
 
     tracks = people_tracks[NAMES[0]]
     frame = next(f for f in range(len(tracks[1]))
@@ -164,3 +198,46 @@ def test_cli_synth_qa_people_and_describe_person(people_project, people_tracks, 
                  "--project", proj]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("error:") and "Person 7 is not stored" in err[0]
+
+
+def _rule_scores(records, track_of, people=None):
+    """(right, answered) of the rule baseline over ``records`` (frames as the item asks)."""
+    from models.vlm.rule_mcq import mcq_index
+
+    right = answered = 0
+    for r in records:
+        i = mcq_index(track_of(r), r.question, r.options, r.provenance.frame_indices,
+                      people=people)
+        answered += i is not None
+        right += i == r.answer_index
+    return right, answered
+
+
+def test_rule_baseline_answers_per_person_items_as_single_person_ones(people_tracks):
+    from models.qa.synth import synthesize_track
+    from models.qa.taxonomy import task_ids
+    from models.vlm.rule_backend import RuleBackend
+
+    tracks = people_tracks[NAMES[0]]
+    single = synthesize_track(tracks[0], NAMES[0], SETTINGS)
+    right, answered = _rule_scores(single, lambda r: tracks[0])
+    assert single and right == answered == len(single)
+    s = SynthSettings(tasks=tuple(task_ids("pose") + task_ids("pairs")), per_clip=8)
+    records = clip_qa_people(tracks, NAMES[0], s).records
+    personal = [r for r in records if r.person_referent != "the person"
+                and not r.task.startswith("interaction_")]
+    pairs = [r for r in records if r.task.startswith("interaction_")]
+    assert personal and pairs
+    # the person's own track alone does not know the wording: it abstains, never guesses
+    right, answered = _rule_scores(personal, lambda r: tracks[r.person])
+    assert right == answered
+    # with every person of the clip: every per-person item answered right, as single ones
+    right, answered = _rule_scores(personal, lambda r: tracks[r.person], people=tracks)
+    assert right == answered == len(personal)
+    right, answered = _rule_scores(pairs, lambda r: None, people=tracks)
+    assert right == answered == len(pairs)
+    # through the backend: letters, no abstention
+    r = personal[0]
+    ask = (r.question, list(r.options), list(r.provenance.frame_indices))
+    assert RuleBackend(tracks[0], people=tracks)._mcq(*ask) == ("ABCDE"[r.answer_index], False)
+    assert RuleBackend(tracks[0])._mcq(*ask)[1] is True          # abstains without them

@@ -381,3 +381,66 @@ def test_interact_command(project, capsys):
                     "--a", "7"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("error: There is no person 7")
+
+
+# -- joined to per-person generation, rederive and qa-check ----------------------------------
+def _facing_pair():
+    return {0: person(0.4 + GAP, pose=reaching_forward("right"), yaw=-90, frames=20),
+            3: person(0.4, pose=reaching_forward("left"), yaw=90, frames=20)}
+
+
+def test_per_person_generation_adds_pair_items_only_when_selected():
+    from models.qa.generate import clip_qa_people
+    from models.qa.synth import rederive
+    from models.qa.taxonomy import task_ids
+
+    tracks = _facing_pair()
+    pose_only = SynthSettings(tasks=tuple(task_ids("pose")), per_clip=6, max_frames=6,
+                              window_s=1.9)
+    with_pairs = SynthSettings(tasks=tuple(task_ids("pose") + task_ids("pairs")), per_clip=6,
+                               max_frames=6, window_s=1.9)
+    assert set(task_ids("pairs")) == {CONTACT, FACING, HEIGHT, APPROACH}
+    plain = clip_qa_people(tracks, "clip.mp4", pose_only).records
+    assert plain and not [r for r in plain if r.task.startswith("interaction_")]
+    qa = clip_qa_people(tracks, "clip.mp4", with_pairs)
+    pairs = [r for r in qa.records if r.task.startswith("interaction_")]
+    assert {r.task for r in pairs} == {CONTACT, FACING, HEIGHT, APPROACH}
+    assert qa.key != clip_qa_people(tracks, "clip.mp4", pose_only).key
+    assert [r.qa_id for r in pairs] == [r.qa_id for r in interaction_items(
+        tracks, "clip.mp4", with_pairs, tasks=(CONTACT, FACING, HEIGHT, APPROACH))]
+    # the settings' selection is respected: only contact asked
+    only = SynthSettings(tasks=(CONTACT,), per_clip=6, max_frames=6, window_s=1.9)
+    assert {r.task for r in clip_qa_people(tracks, "clip.mp4", only).records} == {CONTACT}
+    # one person: no pair items even when selected
+    assert not [r for r in clip_qa_people({0: tracks[0]}, "clip.mp4", with_pairs).records
+                if r.task.startswith("interaction_")]
+    # the stored facts give the answer back (rule reference, evaluate)
+    for r in pairs:
+        assert rederive(r) == r.answer_index
+
+
+def test_qa_check_rederives_pair_items_from_the_people_tracks():
+    from models.qa.checks import answerability_flags
+
+    tracks = _facing_pair()
+    recs = interaction_items(tracks, "clip.mp4", _settings(), seed=1)
+    assert recs
+
+    def load(video, person):
+        return tracks.get(person)
+
+    flags, unchecked = answerability_flags(recs, lambda v: None, load)
+    assert flags == {} and unchecked == []
+    # without the people's tracks: not checked (never silently passed)
+    flags, unchecked = answerability_flags(recs, lambda v: None, None)
+    assert flags == {} and sorted(unchecked) == sorted(r.qa_id for r in recs)
+    # the tracks now say otherwise: hands far apart, turned away -> flagged as changed
+    moved = {0: person(0.75, pose=reaching_forward("right"), yaw=90, frames=20),
+             3: person(0.2, pose=reaching_forward("left"), yaw=-90, frames=20)}
+    flags, unchecked = answerability_flags(recs, lambda v: None,
+                                           lambda v, p: moved.get(p))
+    contact = [r.qa_id for r in recs if r.task == CONTACT]
+    facing = [r.qa_id for r in recs if r.task == FACING]
+    assert contact and all(q in flags for q in contact + facing)
+    assert all(f[0].startswith("not answerable: answer differs from the track")
+               for f in flags.values())

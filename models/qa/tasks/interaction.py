@@ -17,7 +17,7 @@ An item is only made when its fact is determinate (no "cannot be told" option ex
 both people can be named (``models.describe.referents``) over the item's frames. The record
 keeps ``person`` / ``person_referent`` for A (the one named first); B's number and phrase
 are in ``provenance.generation_params["params"]``. The answer is recomputed from the stored
-fact by ``derive``.
+fact by ``derive``; ``recheck`` re-derives it from the people's tracks (``qa-check``).
 """
 from __future__ import annotations
 
@@ -148,6 +148,37 @@ def derive(task: str, facts: list, params: dict) -> Optional[str]:
     return None
 
 
+def recheck(record, tracks: Mapping[int, object]) -> tuple[Optional[str], str]:
+    """Re-derive a stored item's answer from the people's tracks now (``tracks``: {person
+    number: PoseTrack} of its clip): (the option text the tracks give, None when they no
+    longer tell; "" or why not). Missing people give (None, reason)."""
+    gp = record.provenance.generation_params or {}
+    params = gp.get("params") or {}
+    persons = [int(p) for p in params.get("persons", [])]
+    if len(persons) != 2 or any(p not in tracks for p in persons):
+        return None, f"person {persons} not stored" if persons else "no persons in the item"
+    a, b = persons
+    mv = gp.get("min_visibility", 0.5)
+    mv = float(mv) if isinstance(mv, (int, float)) else 0.5
+    if record.task == APPROACH:
+        start, end = int(params["start"]), int(params["end"])
+        names = referents(tracks, start, end)
+        fact = ix.approach_fact(tracks[a], tracks[b], start, end, (a, b), mv)
+    else:
+        frame = int(params["frame"])
+        names = referents(tracks, frame, frame + 1)
+        kind = {CONTACT: "hands_touch", FACING: "facing", HEIGHT: "higher"}.get(record.task)
+        found = ix.find(ix.pair_facts(tracks[a], tracks[b], frame, (a, b), mv), kind or "")
+        if found is None:
+            return None, "the fact is not measured any more"
+        fact = found
+    if [names.get(a), names.get(b)] != list(params.get("referents", [])):
+        return None, "the people are not named the same way any more"
+    if not fact.known:
+        return None, f"cannot tell any more ({fact.reason})"
+    return derive(record.task, [fact.to_dict()], params), ""
+
+
 # -- records -----------------------------------------------------------------------------
 def candidates(tracks: Mapping[int, object], settings=None) -> list[Candidate]:
     """Every determinate, nameable candidate over every pair of people."""
@@ -167,10 +198,11 @@ def candidates(tracks: Mapping[int, object], settings=None) -> list[Candidate]:
 
 def interaction_items(tracks: Mapping[int, object], video: str, settings=None,
                       seed: Optional[int] = None, balancer=None,
-                      tasks=TASKS) -> list[QARecord]:
+                      tasks=TASKS, seen_questions=()) -> list[QARecord]:
     """Multiple-choice records about pairs of people of one clip (``settings``: a
     ``SynthSettings`` for per_clip, n_options, max_frames, window_s, min_visibility and
-    seed; ``seed`` overrides its seed). Deterministic for a given seed and clip."""
+    seed; ``seed`` overrides its seed; ``seen_questions``: items already stored for the
+    clip, not asked again). Deterministic for a given seed and clip."""
     from ..synth import Balancer, SynthSettings, select  # noqa: PLC0415
 
     s = settings or SynthSettings()
@@ -179,7 +211,7 @@ def interaction_items(tracks: Mapping[int, object], video: str, settings=None,
     balancer = balancer or Balancer()
     cands = [c for c in candidates(tracks, s) if c.task in tasks]
     out = []
-    for c in select(cands, s.per_clip, tasks, rng):
+    for c in select(cands, s.per_clip, tasks, rng, seen_questions):
         options, answer = balancer.arrange(c, s.n_options, rng)
         out.append(_record(c, tracks, video, options, answer, s, seed))
     return out
