@@ -39,6 +39,9 @@ class StatusBarPanel(QObject):
         poses.busyChanged.connect(self._on_busy)
         poses.finished.connect(self._on_done)
         poses.cancelled.connect(self._on_cancelled)
+        person_changed = getattr(poses, "person_changed", None)
+        if person_changed is not None:
+            person_changed.connect(self._on_person)
         poses.batchFinished.connect(lambda ok, bad: self.bar.showMessage(
             f"Poses extracted for {ok} clip(s)" + (f", {bad} failed" if bad else ""), 0))
 
@@ -103,11 +106,25 @@ class StatusBarPanel(QObject):
             self.progress.setRange(0, 0)  # indeterminate until the first progress report
 
     def _on_done(self, path: str) -> None:
-        track = self.ctx.player.track
+        self.bar.showMessage(self.found_text(path), 8000)  # the clip list follows by itself
+
+    def found_text(self, path: str) -> str:
+        """On how many frames the person followed has a pose: the only track, or with
+        every person of the clip attached, the person chosen (the others are counted in
+        the People panel)."""
+        player = self.ctx.player
+        track = player.track
         found = int(track.has_pose.sum()) if track is not None else 0
         total = len(track) if track is not None else 0
-        self.bar.showMessage(f"Poses of {os.path.basename(path)}: found on {found} of "
-                             f"{total} frames", 8000)  # the clip list follows by itself
+        who = ""
+        if len(player.people) > 1:
+            who = f"{len(player.people)} people; person {player.person} "
+        return f"Poses of {os.path.basename(path)}: {who}found on {found} of {total} frames"
+
+    def _on_person(self, _person: int) -> None:
+        path = self.ctx.player.path
+        if path and len(self.ctx.player.people) > 1:
+            self.bar.showMessage(self.found_text(path), 8000)
 
     def _on_cancelled(self, path: str, message: str) -> None:
         self.bar.showMessage(message, 0)

@@ -382,3 +382,17 @@ def test_compare_and_motion_texts_name_the_person_followed(qtbot, win, people_pr
     assert ctrl.motion_subject(0.0, (len(tracks[0]) - 1) / fps) == "the person"
     win.ctx.poses.set_person(1)
     assert ctrl.motion_subject(0.0, (len(tracks[0]) - 1) / fps) == "person 1"
+
+
+def test_status_bar_counts_the_person_chosen(qtbot, win, people_project):
+    _, tracks = people_project
+    bar = win.statusBar()
+    with qtbot.waitSignal(win.ctx.poses.finished, timeout=T):
+        assert win.open_path(ROOM)
+    n0, n1 = int(tracks[0].has_pose.sum()), int(tracks[1].has_pose.sum())
+    assert n0 != n1
+    assert bar.currentMessage() == (f"Poses of {ROOM.name}: 2 people; person 0 found on {n0} "
+                                    "of 72 frames")
+    win.ctx.poses.set_person(1)
+    assert bar.currentMessage() == (f"Poses of {ROOM.name}: 2 people; person 1 found on {n1} "
+                                    "of 72 frames")
