@@ -85,15 +85,19 @@ def load_person(path, person: int, project=None):
 
 def person_subject(tracks: dict, person: int, first: int, last: int, where: str) -> str:
     """The referent naming ``person`` over frames ``first``..``last`` (inclusive); an error
-    when it is ambiguous there."""
+    when it is ambiguous there. With several people stored, a span where only this person
+    is found names them "person N" (the others may be in the picture, lost by the
+    landmarker), never "the person"."""
     from models.describe import DescribeError  # noqa: PLC0415
-    from models.describe.referents import referents  # noqa: PLC0415
+    from models.describe.referents import SINGLE, referents  # noqa: PLC0415
 
     first, last = min(first, last), max(first, last)
     subject = referents(tracks, first, last + 1).get(person)
     if subject is None:
         raise DescribeError(f"Person {person} cannot be told apart from the others {where} "
                             "(too close to another person, crossing, or barely seen).")
+    if subject == SINGLE and len(tracks) > 1:
+        return f"person {person}"
     return subject
 
 

@@ -192,12 +192,18 @@ class PoseController(QObject):
         the displayed frame): ``subject_phrase`` where a viewer can tell who is meant, else
         "person N", the number on their badge on the video (the viewer sees it, so the
         GUI never has to leave a text out the way generated QA does). "the person" with
-        one track."""
+        one track. With several people stored, "the person" is never used: where only the
+        followed person is found the others were lost by the landmarker, not necessarily
+        gone from the picture, so the badge names them."""
         from models.describe.referents import SINGLE  # noqa: PLC0415
 
-        if not self.ctx.player.people:
+        people = self.ctx.player.people
+        if not people:
             return SINGLE
-        return self.subject_phrase(start, end) or badge_name(self.person)
+        phrase = self.subject_phrase(start, end)
+        if phrase is None or (phrase == SINGLE and len(people) > 1):
+            return badge_name(self.person)
+        return phrase
 
     @property
     def busy(self) -> bool:

@@ -298,8 +298,11 @@ def _span(c: Candidate) -> tuple[int, int]:
 def person_namer(tracks: Mapping[int, PoseTrack], person: int) -> Namer:
     """Rewrites a candidate about ``person`` of ``tracks`` so that it names them by their
     referent over the candidate's frames (first to last, inclusive), or drops it (None)
-    when that referent is ambiguous there."""
-    from ..describe.referents import referents  # noqa: PLC0415
+    when that referent is ambiguous there. In a clip with several people, a span where
+    only this person is seen is dropped too: the others were lost by the landmarker, not
+    gone from the picture (two people hugging: one is found), so "the person" could mean
+    either of them."""
+    from ..describe.referents import SINGLE, referents  # noqa: PLC0415
     from .person_text import option_for, question_for  # noqa: PLC0415
 
     cache: dict = {}
@@ -309,7 +312,7 @@ def person_namer(tracks: Mapping[int, PoseTrack], person: int) -> Namer:
         if span not in cache:
             cache[span] = referents(tracks, *span).get(person)
         ref = cache[span]
-        if ref is None:
+        if ref is None or ref == SINGLE:
             return None
         return replace(c, question=question_for(c.question, ref), referent=ref,
                        answer=option_for(c.answer, ref),

@@ -347,11 +347,13 @@ def test_describe_names_the_person_followed_as_the_overlay_shows_them(qtbot, win
     assert win.ctx.poses.subject_name() == "person 1"
     assert describe_panel.text.toPlainText() == describe(describe_panel.facts, "person 1")
     assert not describe_panel.pair_text.isVisible() and not describe_panel.pair_header.isVisible()
-    # person 0 alone on that frame: "the person", and no pair box either
+    # person 0 found alone on that frame: still "person 0", never "the person" (the
+    # other man is in the picture there, only lost by the landmarker); no pair box either
     win.ctx.poses.set_person(0)
-    qtbot.waitUntil(lambda: describe_panel.text.toPlainText().startswith("The person"),
+    qtbot.waitUntil(lambda: describe_panel.text.toPlainText().startswith("Person 0"),
                     timeout=T)
-    assert win.ctx.poses.subject_name() == "the person"
+    assert win.ctx.poses.subject_phrase() == "the person"
+    assert win.ctx.poses.subject_name() == "person 0"
     assert not describe_panel.pair_text.isVisible()
     # nobody else on that frame: no nearest other person
     assert win.ctx.describe.nearest_other(away) is None
@@ -368,7 +370,7 @@ def test_compare_and_motion_texts_name_the_person_followed(qtbot, win, people_pr
     away = int(np.flatnonzero(~tracks[1].has_pose)[-1])
     # both marks where person 0 stands on the right: named so in the difference text
     assert ctrl._pair_subject((path, frame - 2), (path, frame + 2)) == "the person on the right"
-    # "on the right" on one mark, alone ("the person") on the other: their badge number
+    # "on the right" on one mark, found alone on the other: their badge number
     assert ctrl._pair_subject((path, frame), (path, away)) == "person 0"
     win.ctx.marks.mark_a(path, frame - 2)
     win.ctx.marks.mark_b(path, frame + 2)
@@ -379,7 +381,7 @@ def test_compare_and_motion_texts_name_the_person_followed(qtbot, win, people_pr
     # the motion text over an interval: the same rule over the interval's frames
     fps = tracks[0].fps
     assert ctrl.motion_subject(2 / fps, (frame + 2) / fps) == "the person on the right"
-    assert ctrl.motion_subject(0.0, (len(tracks[0]) - 1) / fps) == "the person"
+    assert ctrl.motion_subject(0.0, (len(tracks[0]) - 1) / fps) == "person 0"
     win.ctx.poses.set_person(1)
     assert ctrl.motion_subject(0.0, (len(tracks[0]) - 1) / fps) == "person 1"
 

@@ -156,3 +156,21 @@ def test_rederive_reads_the_persons_wording(task):
         assert rederive(r) == r.answer_index
         generic = r.options[r.answer_index]
         assert option_for(generic_option(generic), r.person_referent) == generic
+
+
+def test_no_item_where_the_other_people_are_lost():
+    """Two people stored, person 1 unseen on frames 50.. (the landmarker lost them, as when
+    two people hug): items about person 0 over those frames would say "the person", which
+    could mean either one in the picture, so none are made there."""
+    tracks = apart()
+    tracks[1].image[50:] = np.nan
+    tracks[1].world[50:] = np.nan
+    records = synthesize_people(tracks, "clip.mp4", S)
+    assert any(r.person == 0 and _span(r)[1] <= 50 for r in records)
+    for r in records:
+        assert r.person_referent in (LEFT, RIGHT), r.question
+        a, b = _span(r)
+        assert referents(tracks, a, b)[r.person] == r.person_referent
+    # the same track alone is still "the person" (a clip with one person stored)
+    alone = synthesize_people({0: tracks[0]}, "clip.mp4", S)
+    assert alone and {r.person_referent for r in alone} == {"the person"}
