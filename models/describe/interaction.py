@@ -41,7 +41,9 @@ API
 """
 from __future__ import annotations
 
+import functools
 import math
+import threading
 from dataclasses import dataclass, field
 from typing import Mapping, Optional
 
@@ -106,13 +108,41 @@ def _idx(track, name: str) -> int:
 
 
 # -- one person on one frame -------------------------------------------------------------
-def usable(track, frame: int) -> str:
-    """"" when ``track``'s pose on ``frame`` can be used, else why not."""
+_scope = threading.local()
+
+
+def judged_once(fn):
+    """Runs ``fn`` with every track's reliability judged at most once: the facts look at
+    many frames of the same tracks, and judging checks the whole track each time."""
+    @functools.wraps(fn)
+    def run(*args, **kwargs):
+        if getattr(_scope, "judged", None) is not None:
+            return fn(*args, **kwargs)
+        _scope.judged = {}
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            _scope.judged = None
+    return run
+
+
+def _reliability(track):
     from ..pose.reliability import judge  # noqa: PLC0415
 
+    judged = getattr(_scope, "judged", None)
+    if judged is None:
+        return judge(track)
+    got = judged.get(id(track))
+    if got is None or got[0] is not track:
+        got = judged[id(track)] = (track, judge(track))
+    return got[1]
+
+
+def usable(track, frame: int) -> str:
+    """"" when ``track``'s pose on ``frame`` can be used, else why not."""
     if not 0 <= frame < len(track.image) or np.isnan(track.image[frame, :, 0]).all():
         return "absent"
-    r = judge(track)
+    r = _reliability(track)
     if not r.ok[frame]:
         return f"unreliable pose ({r.reason(frame)})"
     return ""
@@ -401,6 +431,7 @@ def _higher(ta, tb, frame, persons, unit, mv) -> PairFact:
 KINDS = ("hands_distance", "hands_touch", "hand_on_body", "facing", "higher")
 
 
+@judged_once
 def pair_facts(ta, tb, frame: int, persons=(0, 1), min_visibility=None,
                steady: bool = True) -> list[PairFact]:
     """Every one-frame fact between A (``ta``) and B (``tb``) on ``frame``: hands distance
@@ -457,6 +488,7 @@ def find(facts, kind: str, persons=None) -> Optional[PairFact]:
 
 
 # -- a window ----------------------------------------------------------------------------
+@judged_once
 def centre_distances(ta, tb, start: int, end: int, min_visibility=None) -> np.ndarray:
     """Per frame of [start, end): torso-centre distance in torso lengths (NaN unusable)."""
     mv = _min_vis(min_visibility)
@@ -472,6 +504,7 @@ def centre_distances(ta, tb, start: int, end: int, min_visibility=None) -> np.nd
     return out
 
 
+@judged_once
 def approach_fact(ta, tb, start: int, end: int, persons=(0, 1),
                   min_visibility=None) -> PairFact:
     """Do A and B move closer together over [start, end)?  True: closer; False: further
@@ -520,6 +553,7 @@ def _hand_phrase(hand: str) -> str:
     return hand.replace("_", " ")
 
 
+@judged_once
 def describe_pair(tracks: Mapping[int, object], a: int, b: int, frame: int,
                   min_visibility=None) -> str:
     """What can be told about persons ``a`` and ``b`` on ``frame``, naming them by their

@@ -444,3 +444,23 @@ def test_qa_check_rederives_pair_items_from_the_people_tracks():
     assert contact and all(q in flags for q in contact + facing)
     assert all(f[0].startswith("not answerable: answer differs from the track")
                for f in flags.values())
+
+
+def test_each_track_is_judged_once_per_call(monkeypatch):
+    """Facts over many frames judge each track's reliability once, not once per frame
+    (judging checks the whole track: per frame it made long clips quadratic)."""
+    from models.pose import reliability
+    from models.qa.tasks import interaction as qi
+    from tests.models.qa_poses import elbow_pumping, raising_hand
+
+    a, b = elbow_pumping(120), raising_hand(120)
+    a.image[..., 0] -= 0.25
+    b.image[..., 0] += 0.25
+    calls = []
+    real = reliability.judge
+    monkeypatch.setattr(reliability, "judge", lambda t: calls.append(id(t)) or real(t))
+    frames = qi._frames({0: a, 1: b}, 0, 1, 8)
+    assert len(frames) == 8 and sorted(set(calls)) == sorted({id(a), id(b)}) and len(calls) == 2
+    calls.clear()
+    ix.approach_fact(a, b, 0, 120)
+    assert len(calls) == 2

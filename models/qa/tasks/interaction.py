@@ -49,6 +49,7 @@ def _t(track, frame: int) -> float:
     return round(float(track.time_of(frame)), 2)
 
 
+@ix.judged_once
 def _frames(tracks: Mapping[int, object], a: int, b: int, k: int) -> list[int]:
     """Up to ``k`` frames, evenly spread, on which both people have a usable pose."""
     ta, tb = tracks[a], tracks[b]
@@ -148,6 +149,7 @@ def derive(task: str, facts: list, params: dict) -> Optional[str]:
     return None
 
 
+@ix.judged_once
 def recheck(record, tracks: Mapping[int, object]) -> tuple[Optional[str], str]:
     """Re-derive a stored item's answer from the people's tracks now (``tracks``: {person
     number: PoseTrack} of its clip): (the option text the tracks give, None when they no
@@ -180,6 +182,7 @@ def recheck(record, tracks: Mapping[int, object]) -> tuple[Optional[str], str]:
 
 
 # -- records -----------------------------------------------------------------------------
+@ix.judged_once
 def candidates(tracks: Mapping[int, object], settings=None) -> list[Candidate]:
     """Every determinate, nameable candidate over every pair of people."""
     from ..synth import SynthSettings  # noqa: PLC0415
