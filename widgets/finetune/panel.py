@@ -40,6 +40,7 @@ class FinetunePanel(QWidget):
         self.losses: dict[int, float] = {}        # step -> loss (the curve's points)
         self.total = 0
         self.card: dict = {}
+        self.last_info: dict = {}                 # the newest step's numbers
         self._redraw = QTimer(self)
         self._redraw.setSingleShot(True)
         self._redraw.setInterval(REDRAW_MS)
@@ -278,6 +279,7 @@ class FinetunePanel(QWidget):
         self.losses = {s: v for s, v in self.losses.items() if s < step}   # a resume's overlap
         self.losses[step] = float(info["loss"])
         self.total = int(info.get("total") or self.total)
+        self.last_info = dict(info)
         self.progress_bar.setMaximum(max(1, self.total))
         self.progress_bar.setValue(step)
         self.progress_bar.setFormat("step %v/%m")
@@ -305,6 +307,8 @@ class FinetunePanel(QWidget):
             f"Done: {res.get('steps')} steps in {res.get('seconds', 0):.0f} s, loss "
             f"{res.get('first_loss', 0):.4f} → {res.get('final_loss', 0):.4f}"
             + (f", held-out loss {held:.4f}" if isinstance(held, (int, float)) else "")
+            + (f" · {self.last_info.get('tokens_per_s', 0):.0f} tokens/s · peak memory "
+               f"{_bytes(self.last_info.get('peak_memory'))}" if self.last_info else "")
             + f"\n{data.get('train_items', 0)} training item(s), "
             f"{data.get('held_out_items', 0)} held out; adapter in {self.out_edit.text().strip()}")
         self.ctx.message("Fine-tune finished")
