@@ -38,6 +38,8 @@ ACTIONS: tuple[ActionSpec, ...] = (
                separator_before=True),
     ActionSpec("file.export", "&Export Benchmark…", "&File", "export.open_dialog", "Ctrl+Shift+E",
                "Export the QA set to lmms-eval, VLMEvalKit, Hugging Face, training data ..."),
+    ActionSpec("file.finetune", "&Fine-tune a Model…", "&File", 'window.show_panel:"finetune"', "",
+               "Train a LoRA adapter on the accepted QA items and compare it with its base"),
     ActionSpec("file.preferences", "&Preferences…", "&File", "help.preferences", "Ctrl+,",
                "Default project, model folders, servers, device, theme",
                separator_before=True),

@@ -20,7 +20,10 @@ at its default 1440x900 with the Dataset runs panel in front on a real finished 
 clip, a copy of it and a text file through probe, poses, rule QA and P1 with the rule-based
 describer, in ``<out>/runs``); people (the window at 1560x940 in Poses > Every Person
 mode, every person of the clip drawn with their number, the People panel in front, on a
-frame where the two people seen most are both posed). With ``--root`` each
+frame where the two people seen most are both posed); finetune (the Fine-tune panel,
+floating at 1500x640, after a short LoRA run of a tiny random Qwen2.5-VL whose output layer
+is scaled up so it can learn, on the project's accepted items with their videos beside the
+clip: the loss curve, the numbers, Evaluate base vs tuned enabled). With ``--root`` each
 view is also grabbed from the X server (``import -window root``) as ``<name>-root.png``.
 
 The README's compare pictures: a project with the clip's QA items
@@ -41,7 +44,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 VIEWS = ("window", "evaluation-docked", "evaluation", "curation", "motion", "compare-frames",
-         "compare-models", "dataset-runs", "people")
+         "compare-models", "dataset-runs", "people", "finetune")
 TINY_FAMILIES = ("smolvlm", "qwen2_5_vl")
 
 
@@ -255,6 +258,8 @@ def main(argv=None) -> int:
             win.resize(size)
         elif name == "people":
             show_people(win, out, args.root)
+        elif name == "finetune":
+            show_finetune(win, out, Path(args.clip).resolve().parent, args.root)
         elif name == "dataset-runs":
             size = win.size()
             win.resize(1440, 900)
@@ -271,6 +276,55 @@ def main(argv=None) -> int:
             win.resize(size)
     ctx.shutdown()
     return 0
+
+
+def sharp_tiny_base(folder: Path, scale: float = 20.0) -> Path:
+    """A tiny random Qwen2.5-VL whose output layer is ``scale`` times larger (a 32-wide
+    random model barely moves its logits otherwise); built once under ``folder``."""
+    from models.vlm.tiny import build_tiny_checkpoint  # noqa: PLC0415
+
+    if (folder / "config.json").is_file():
+        return folder
+    build_tiny_checkpoint("qwen2_5_vl", folder, seed=0)
+    from safetensors.torch import load_file, save_file  # noqa: PLC0415
+
+    path = folder / "model.safetensors"
+    weights = load_file(str(path))
+    for k in [k for k in weights if k.endswith("lm_head.weight")]:
+        weights[k] = (weights[k].float() * scale).to(weights[k].dtype)
+    save_file(weights, str(path), metadata={"format": "pt"})
+    return folder
+
+
+def show_finetune(win, out: Path, videos: Path, root: bool) -> None:
+    """The Fine-tune panel after a short run on the project's accepted items."""
+    import shutil  # noqa: PLC0415
+
+    base = sharp_tiny_base(out / "tiny" / "qwen2_5_vl-sharp")
+    adapter = out / "finetune-adapter"
+    shutil.rmtree(adapter, ignore_errors=True)
+    panel, dock = win.panels["finetune"], win.docks["finetune"]
+    dock.setFloating(True)
+    dock.show()
+    dock.resize(1500, 640)
+    win.ctx.vlm.add_choice(str(base), remember=False)
+    panel.set_base(str(base))
+    panel.video_edit.setText(str(videos))
+    panel.lr_edit.setText("2e-3")
+    panel.epochs_spin.setValue(6)
+    panel.frames_spin.setValue(2)
+    panel.pixels_spin.setValue(56 * 56)
+    panel.out_edit.setText(str(adapter))
+    panel.extra = {"dropout": 0.0, "checkpoint_every": 0, "device": "cpu"}
+    if not panel.start():
+        raise SystemExit("error: the fine-tune did not start")
+    wait([panel.controller.finished, panel.controller.failed], 600000,
+         condition=lambda: not panel.controller.busy)
+    if not panel.card:
+        raise SystemExit("error: the fine-tune did not finish")
+    settle(800)
+    save(dock, out, "finetune", root)
+    dock.hide()
 
 
 def show_people(win, out: Path, root: bool) -> None:

@@ -34,4 +34,5 @@ PANELS: list[PanelSpec] = [
     PanelSpec(id="ask", title="Ask a model", factory="widgets.vlm.ask_panel:AskPanel", area="right"),
     PanelSpec(id="compare_models", title="Compare models", factory="widgets.vlm.compare_view:CompareView", area="bottom", visible=False),  # noqa: E501
     PanelSpec(id="dataset_runs", title="Dataset runs", factory="widgets.dataset_runs.panel:DatasetRunsPanel", area="bottom", visible=False),  # noqa: E501
+    PanelSpec(id="finetune", title="Fine-tune", factory="widgets.finetune.panel:FinetunePanel", area="bottom", visible=False),  # noqa: E501
 ]

@@ -285,7 +285,12 @@ class EvaluationPanel(QWidget):
             self.compare_text.setPlainText("Select exactly two runs to compare.")
             self.compare_table.setRowCount(0)
             return
-        data = self.controller.comparison(*runs)
+        self.show_comparison(*runs)
+
+    def show_comparison(self, run_a: int, run_b: int, note: str = "") -> None:
+        """Run A (e.g. the base) against run B (e.g. the tuned model): per sub-task
+        difference with its interval, and the flipped items; ``note`` heads the text."""
+        data = self.controller.comparison(run_a, run_b)
         rows = data["tasks"] + [data["overall"]]
         self.compare_table.setRowCount(len(rows))
         self.compare_table.setVerticalHeaderLabels([str(r["sub_task"]) for r in rows])
@@ -298,8 +303,9 @@ class EvaluationPanel(QWidget):
             for j, text in enumerate(cells):
                 self.compare_table.setItem(i, j, QTableWidgetItem(text))
         self.compare_table.resizeColumnsToContents()
-        lines = [f"A = {data['model_a']}, B = {data['model_b']}: {data['items']} items "
-                 "answered by both"]
+        lines = ([note] if note else []) + [
+            f"A = {data['model_a']}, B = {data['model_b']}: {data['items']} items "
+            "answered by both"]
         for key, name in (("became_wrong", "right → wrong"), ("became_correct", "wrong → right")):
             lines.append(f"{name} ({len(data[key])}):")
             lines += [f"  {it['qa_id']} [{it['task']}] {one_line(it['question'])}"
