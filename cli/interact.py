@@ -11,6 +11,8 @@ the two people seen on the frame with the lowest numbers. Bad input ends with on
 """
 from __future__ import annotations
 
+import os
+
 import argparse
 import json
 
@@ -32,33 +34,24 @@ def register(sub) -> None:
 
 def load_people(path: str, project=None) -> dict:
     """{person number: PoseTrack} of every person of ``path`` (stored, else extracted and
-    stored)."""
-    from models.engine.stage import Item, Task, get_stage, result_key  # noqa: PLC0415
-    from models.engine.stages.people import (BACKEND, DEFAULTS, people_from_result,  # noqa: PLC0415
-                                             people_settings, person_tracks)
-    from models.jobs import JobContext  # noqa: PLC0415
+    stored when the project can be written)."""
+    from models.engine.desktop import cached_people, extract_people  # noqa: PLC0415
     from models.pose.native_logs import NativeLogsMuted  # noqa: PLC0415
-    from models.pose.tracking import TrackerParams  # noqa: PLC0415
     from models.store import Repository  # noqa: PLC0415
-    from models.video import content_hash  # noqa: PLC0415
 
     repo = Repository(project, allow_read_only=True)
     try:
-        digest = content_hash(path)
-        settings = people_settings(DEFAULTS["max_persons"], TrackerParams())
-        tracks = repo.load_person_tracks(digest, BACKEND, settings, complete_only=True)
+        tracks = cached_people(repo, path)
         if tracks:
             return tracks
-        stage = get_stage("people")
-        params = stage.params(None)
-        item = Item(digest, path, path)
+        if getattr(repo.db, "read_only", False):
+            from models.errors import StudioError  # noqa: PLC0415
+
+            raise StudioError(f"No people are stored for {os.path.basename(path)} and the "
+                              "project is read-only: extract them with 'extract-poses --people' "
+                              "into a project you can write")
         with NativeLogsMuted():
-            result = stage.fn(Task(result_key(digest, stage, params), "people", item, params,
-                                   {}), JobContext())
-        tracks = person_tracks(people_from_result(result))
-        if tracks and not getattr(repo.db, "read_only", False):
-            repo.save_person_tracks(digest, tracks)
-        return tracks
+            return extract_people(path, repo)
     finally:
         repo.close()
 

@@ -209,16 +209,14 @@ def people_key(max_persons: int = 4) -> tuple[str, dict]:
     return BACKEND, people_settings(int(max_persons), TrackerParams())
 
 
-def cached_people(repo, path, max_persons: int = 4) -> dict:
-    """{person: PoseTrack} of the clip's stored people (empty when not extracted yet); never
-    decodes beyond hashing the file once."""
-    from ..pose.extract import _timed  # noqa: PLC0415
+def cached_people(repo, path, max_persons: Optional[int] = None) -> dict:
+    """{person: PoseTrack} of the clip's stored people (empty when not extracted yet): with
+    ``max_persons``, those extracted with it; without, the newest set stored whatever its
+    ``max_persons``. Never decodes beyond hashing the file once."""
     from ..video import _check_path  # noqa: PLC0415
+    from .stored_people import stored_people  # noqa: PLC0415
 
-    p = _check_path(path)
-    backend, settings = people_key(max_persons)
-    tracks = repo.load_person_tracks(repo.clip_hash(p), backend, settings, complete_only=True)
-    return {n: _timed(repo, p, t) for n, t in tracks.items()}
+    return stored_people(repo, _check_path(path), max_persons)
 
 
 def extract_people(path, repo, ctx: JobContext = NULL_CONTEXT,

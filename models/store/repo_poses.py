@@ -320,6 +320,22 @@ class PoseRepo:
                                                 t.to_npz_bytes()))
         return replaced
 
+    def person_track_settings(self, digest: str, backend: str) -> list[dict]:
+        """The settings of every complete extraction of ``backend`` stored for a clip, the
+        newest first (a clip extracted with several settings has several sets of people)."""
+        rows = self.db.query(
+            "SELECT settings_key FROM pose_tracks WHERE content_hash=? AND backend=? AND "
+            "complete=1 ORDER BY updated_at DESC, id DESC", (digest, backend))
+        out = []
+        for r in rows:
+            try:
+                settings = json.loads(r["settings_key"])
+            except ValueError:
+                continue
+            if isinstance(settings, dict):
+                out.append(settings)
+        return out
+
     def load_person_tracks(self, digest: str, backend: str, settings: dict,
                            complete_only: bool = False) -> dict[int, PoseTrack]:
         """Every stored person of one extraction, {person: track} in person order (0, the

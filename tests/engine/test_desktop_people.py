@@ -121,3 +121,28 @@ def test_cli_extract_people(tmp_path):
     assert bad.returncode != 0 and len(err) == 1 and err[0].startswith("error: --out")
     bad = cli("extract-poses", "--people", "--max-persons", "0", ROOM, "--project", project)
     assert bad.returncode != 0 and bad.stderr.strip().startswith("error: --max-persons")
+
+
+def test_people_extracted_with_other_settings_are_found_by_every_reader(room, tmp_path):
+    """People stored with a non-default max_persons (extract-poses --people --max-persons 2,
+    or a dataset run's own value) are what synth-qa --people, describe --person and the GUI
+    read: readers without a max_persons take the newest stored set."""
+    import dataclasses
+
+    from models.engine.stages.people import people_settings
+    from models.engine.stored_people import stored_people
+    from models.pose.tracking import TrackerParams
+
+    _repo, tracks, _ = room
+    repo = Repository(tmp_path / "other.aastudio")
+    try:
+        settings = people_settings(2, TrackerParams())
+        repo.save_person_tracks(repo.clip_hash(ROOM), {
+            p: dataclasses.replace(t, settings=settings) for p, t in tracks.items()})
+        for got in (stored_people(repo, ROOM), cached_people(repo, ROOM)):
+            assert sorted(got) == sorted(tracks)
+            np.testing.assert_array_equal(got[1].image, tracks[1].image)
+        assert cached_people(repo, ROOM, max_persons=4) == {}      # exact settings: not these
+        assert stored_people(repo, ROOM, max_persons=2).keys() == tracks.keys()
+    finally:
+        repo.close()
