@@ -144,11 +144,14 @@ def adapter_weights(folder) -> tuple[Path, dict]:
 
 
 def _digest(folder: Path, weights: Path) -> str:
+    """The adapter's revision: a hash of its config and of all of its weights (read in
+    chunks; two adapters differing anywhere get different revisions)."""
     h = hashlib.blake2b(digest_size=6)
-    h.update((folder / ADAPTER_CONFIG).read_bytes()[:MAX_ADAPTER_CONFIG_BYTES])
+    with open(folder / ADAPTER_CONFIG, "rb") as fh:
+        h.update(fh.read(MAX_ADAPTER_CONFIG_BYTES))
     with open(weights, "rb") as fh:
-        h.update(fh.read(1024 * 1024))
-    h.update(str(weights.stat().st_size).encode())
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
     return f"adapter-{h.hexdigest()}"
 
 

@@ -181,3 +181,19 @@ def test_listing_shows_base_plus_adapter(base, adapter, tmp_path, capsys, monkey
     assert any(e.get("adapter") == str(folder / "lora") and e["runnable"] for e in listed)
     # the listed spec runs as it is
     assert resolve_adapter(*reversed(entry["spec"].split(" + "))).folder == folder / "lora"
+
+
+def test_revision_covers_all_of_the_weights(tmp_path):
+    """Two adapters that differ only late in their weights file are different revisions
+    (evaluation tells models apart by revision)."""
+    from models.vlm.adapter import _digest
+
+    digests = []
+    for k, last in enumerate((b"\0", b"\1")):
+        folder = tmp_path / f"a{k}"
+        folder.mkdir()
+        (folder / "adapter_config.json").write_text('{"peft_type": "LORA"}')
+        weights = folder / "adapter_model.safetensors"
+        weights.write_bytes(bytes(3 << 20) + last)
+        digests.append(_digest(folder, weights))
+    assert digests[0] != digests[1]
