@@ -3,19 +3,10 @@ proxy-training folder; prints one progress line per step and a summary (no Qt im
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
-from cli.argtypes import FRACTION, POSITIVE, number, positive_int
-
-
-def _non_negative_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"'{text}' is not a whole number") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"{text} must be at least 0")
-    return value
+from cli.argtypes import FRACTION, POSITIVE, non_negative_int, number, positive_int
 
 
 def register(sub) -> None:
@@ -42,19 +33,19 @@ def register(sub) -> None:
                          "(default q_proj,k_proj,v_proj,o_proj)")
     ft.add_argument("--lr", dest="learning_rate", type=number(0.0, 1.0, low_open=True), default=None)
     ft.add_argument("--weight-decay", type=number(0.0), default=None)
-    ft.add_argument("--warmup-steps", type=_non_negative_int, default=None)
+    ft.add_argument("--warmup-steps", type=non_negative_int, default=None)
     ft.add_argument("--epochs", type=positive_int, default=None)
     ft.add_argument("--max-steps", type=positive_int, default=None)
     ft.add_argument("--frames", type=positive_int, default=None, help="frames per item (default 8)")
     ft.add_argument("--max-pixels", type=positive_int, default=None, help="pixels per frame")
     ft.add_argument("--template", default=None, help="prompt template (default mcq-letter-v1)")
     ft.add_argument("--max-length", type=positive_int, default=None, help="tokens per example")
-    ft.add_argument("--seed", type=_non_negative_int, default=None)
+    ft.add_argument("--seed", type=non_negative_int, default=None)
     ft.add_argument("--held-out", type=FRACTION, default=None,
                     help="fraction of clips kept out of training (default 0)")
     ft.add_argument("--batch-size", type=positive_int, default=None)
     ft.add_argument("--grad-accum", type=positive_int, default=None)
-    ft.add_argument("--checkpoint-every", type=_non_negative_int, default=None,
+    ft.add_argument("--checkpoint-every", type=non_negative_int, default=None,
                     help="optimizer steps between checkpoints (0: none)")
     ft.add_argument("--device", default=None, help="auto, cpu, cuda, mps")
     ft.add_argument("--dtype", default=None, help="auto, bf16, fp16, fp32")
@@ -82,6 +73,8 @@ def _dataset(args, cfg):
     elif project:
         from models.store import Repository  # noqa: PLC0415
 
+        if not os.path.isfile(project):     # never create a project from a mistyped path
+            raise FinetuneError(f"No project file at {project}")
         repo = Repository(project, allow_read_only=True)
         try:
             records, root = project_records(repo, args.status or ["accepted"], args.tasks)
@@ -112,14 +105,16 @@ def _printer(quiet: bool):
 
 
 def run(args) -> int:
-    import os  # noqa: PLC0415
-
     from models.finetune.config import make_config  # noqa: PLC0415
     from models.finetune.train import finetune  # noqa: PLC0415
     from models.jobs import JobContext  # noqa: PLC0415
 
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     cfg = make_config(args.config, **{k: getattr(args, k) for k in SETTINGS})
+    if args.merge_to:               # refused now, not after the training
+        from models.finetune.merge import check_merge_target  # noqa: PLC0415
+
+        check_merge_target(args.merge_to)
     dataset = _dataset(args, cfg)
     for task in dataset.empty_tasks:
         print(f"note: sub-task {task} has no training items", file=sys.stderr)

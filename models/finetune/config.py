@@ -5,7 +5,6 @@ keys in a file are refused, so a typo never silently trains with a default.
 """
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
@@ -109,23 +108,20 @@ FIELDS = {f.name for f in fields(FinetuneConfig)}
 def read_config_file(path) -> dict:
     """The settings of a ``.toml`` or ``.json`` file (a flat table; ``[finetune]`` or
     ``{"finetune": {...}}`` also accepted)."""
-    p = Path(path)
-    try:
-        with open(p, "rb") as fh:
-            raw = fh.read(MAX_CONFIG_BYTES + 1)
-    except OSError as exc:
-        raise FinetuneError(f"Cannot read the config file {p}: {exc.strerror or exc}") from None
-    if len(raw) > MAX_CONFIG_BYTES:
-        raise FinetuneError(f"The config file {p} is larger than 1 MiB; not a settings file")
-    try:
-        if p.suffix.lower() == ".toml":
-            import tomllib  # noqa: PLC0415 (only for TOML files)
+    from ..bounded_read import parse_json, read_text  # noqa: PLC0415
 
-            data: Any = tomllib.loads(raw.decode("utf-8"))
-        else:
-            data = json.loads(raw.decode("utf-8"))
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise FinetuneError(f"The config file {p} cannot be parsed: {str(exc).splitlines()[0]}") from None
+    p = Path(path)
+    text = read_text(p, FinetuneError, MAX_CONFIG_BYTES)
+    if p.suffix.lower() == ".toml":
+        import tomllib  # noqa: PLC0415 (only for TOML files)
+
+        try:
+            data: Any = tomllib.loads(text)
+        except (ValueError, RecursionError) as exc:
+            raise FinetuneError(f"The config file {p} cannot be parsed: "
+                                f"{str(exc).splitlines()[0] if str(exc) else 'nested too deep'}") from None
+    else:
+        data = parse_json(text, f"The config file {p}", FinetuneError)
     if isinstance(data, dict) and isinstance(data.get("finetune"), dict) and len(data) == 1:
         data = data["finetune"]
     if not isinstance(data, dict):

@@ -9,7 +9,6 @@ the held-out split keeps whole clips out, chosen by the seed.
 """
 from __future__ import annotations
 
-import json
 import random
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -163,22 +162,12 @@ def proxy_records(folder) -> tuple[list, str]:
 
 
 def _read(path: Path) -> str:
-    try:
-        with open(path, "rb") as fh:
-            raw = fh.read(MAX_PROXY_BYTES + 1)
-    except OSError as exc:
-        raise FinetuneError(f"Cannot read {path}: {exc.strerror or exc}") from None
-    if len(raw) > MAX_PROXY_BYTES:
-        raise FinetuneError(f"{path} is larger than 512 MiB")
-    try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError:
-        raise FinetuneError(f"{path} is not UTF-8 text") from None
+    from ..bounded_read import read_text  # noqa: PLC0415
+
+    return read_text(path, FinetuneError, MAX_PROXY_BYTES)
 
 
 def _json(text: str, path: Path, line: Optional[int]):
-    try:
-        return json.loads(text)
-    except ValueError as exc:
-        where = f"{path} line {line}" if line else str(path)
-        raise FinetuneError(f"{where}: invalid JSON ({str(exc).splitlines()[0]})") from None
+    from ..bounded_read import parse_json  # noqa: PLC0415
+
+    return parse_json(text, f"{path} line {line}" if line else str(path), FinetuneError)

@@ -105,6 +105,23 @@ def test_bad_input_is_one_error_line(project, tmp_path):
     r = cli("finetune", "--proxy-folder", tmp_path, "--base", base, "--out", tmp_path / "f")
     assert "neither messages/synth_qa.jsonl" in one_error_line(r)
     assert not (tmp_path / "a").exists() or not any((tmp_path / "a").iterdir())
+    # a mistyped project path: refused, and no project file is created there
+    r = cli("finetune", "--project", tmp_path / "typo.aastudio", "--base", base, "--out",
+            tmp_path / "g", *FAST)
+    assert "No project file" in one_error_line(r) and not (tmp_path / "typo.aastudio").exists()
+    # a settings file nested beyond reason: refused, never a traceback
+    deep = tmp_path / "deep.json"
+    deep.write_text("[" * 100000 + "]" * 100000)
+    r = cli("finetune", "--project", project, "--base", base, "--out", tmp_path / "h",
+            "--config", deep)
+    assert "nested" in one_error_line(r)
+    # --merge-to a file (or a folder with files): refused before any training
+    taken = tmp_path / "taken"
+    taken.write_text("keep me")
+    r = cli("finetune", "--project", project, "--base", base, "--out", tmp_path / "i",
+            "--merge-to", taken, *FAST)
+    assert "is a file" in one_error_line(r) and taken.read_text() == "keep me"
+    assert not (tmp_path / "i").exists()
 
 
 def test_cli_finetune_then_eval_shows_the_gain(tmp_path):
