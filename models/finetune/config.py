@@ -111,7 +111,10 @@ def read_config_file(path) -> dict:
     from ..bounded_read import parse_json, read_text  # noqa: PLC0415
 
     p = Path(path)
-    text = read_text(p, FinetuneError, MAX_CONFIG_BYTES)
+    try:
+        text = read_text(p, FinetuneError, MAX_CONFIG_BYTES)
+    except FinetuneError as exc:
+        raise FinetuneError(f"Cannot read the config file {p}: {exc}") from None
     if p.suffix.lower() == ".toml":
         import tomllib  # noqa: PLC0415 (only for TOML files)
 
