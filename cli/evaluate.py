@@ -206,12 +206,12 @@ def _settings(args, specs) -> tuple:
             notes += [f"{flag} {given} differs from the {rec} adapter {name} was trained with"
                       for name, rec in seen if rec != given]
         elif len({v for _, v in seen}) > 1:
-            raise EvalError(f"The adapters were trained with different {flag[2:]} ("
+            raise EvalError(f"The adapters were trained with different {flag[2:].replace('-', ' ')} ("
                             + ", ".join(f"{n}: {v}" for n, v in seen)
                             + f"); pass {flag} to compare them on the same inputs")
         elif seen:
             chosen[key] = seen[0][1]
-            notes.append(f"{flag[2:]} {seen[0][1]} from {seen[0][0]}/card.json")
+            notes.append(f"{flag[2:].replace('-', ' ')} {seen[0][1]} from {seen[0][0]}/card.json")
         else:
             chosen[key] = getattr(defaults, key)
     settings = EvalSettings(frames=chosen["frames"], max_pixels=chosen["max_pixels"],
