@@ -52,10 +52,15 @@ def register(sub) -> None:
     ev.add_argument("--qa-file", default=None,
                     help="evaluate the items of this file (canonical JSONL, an export's data "
                          "JSONL, MVBench/Video-MME JSON) instead of the project's QA set")
-    ev.add_argument("--frames", type=int, default=8, help="frames per item (default 8)")
+    ev.add_argument("--frames", type=positive_int, default=None,
+                    help="frames per item (default: what an adapter's card.json records, else 8)")
+    ev.add_argument("--max-pixels", type=positive_int, default=None,
+                    help="pixel cap per frame (default: what an adapter's card.json records, "
+                         "else 448*448)")
     ev.add_argument("--max-new-tokens", type=int, default=16)
-    ev.add_argument("--template", default="mcq-letter-v1",
-                    help="prompt template: mcq-letter-v1 (default), mcq-letter-text-v1, mcq-plain-v1")
+    ev.add_argument("--template", default=None,
+                    help="prompt template: mcq-letter-v1 (default unless an adapter's card.json "
+                         "records another), mcq-letter-text-v1, mcq-plain-v1")
     ev.add_argument("--device", default="auto", help="auto, cpu, cuda, mps")
     ev.add_argument("--concurrency", type=positive_int, default=None, metavar="N",
                     help="requests asked at once (default: an HTTP endpoint's concurrency, "
@@ -170,6 +175,53 @@ def run(args) -> int:
 
 
 MAX_IDS_BYTES = 64 * 1024 ** 2
+SETTING_FLAGS = {"frames": "--frames", "max_pixels": "--max-pixels", "template": "--template"}
+
+
+def _settings(args, specs) -> tuple:
+    """(EvalSettings, notes): every model of one run is asked with the same inputs. A
+    setting given on the command line wins; else the one the adapters' card.json records
+    (``eval_settings``: the inputs they were trained on); else the default. Two adapters
+    recording different values for a setting not given are refused (no common inputs to
+    choose); a given value that differs from an adapter's record is allowed and stated in
+    the notes, which the report prints."""
+    from models.evaluate import EvalError, EvalSettings  # noqa: PLC0415
+    from models.vlm.adapter import recorded_eval_settings, split_spec  # noqa: PLC0415
+
+    recorded = []
+    for spec in specs:
+        if spec == "rule" or spec.startswith(("http://", "https://", "endpoint:", "vllm:")):
+            continue
+        found = split_spec(spec)
+        if found is not None:
+            rec = recorded_eval_settings(found.adapter)
+            if rec:
+                recorded.append((Path(found.adapter.rstrip("/")).name, rec))
+    chosen, notes, defaults = {}, [], EvalSettings()
+    for key, flag in SETTING_FLAGS.items():
+        given = getattr(args, key, None)
+        seen = [(name, rec[key]) for name, rec in recorded if key in rec]
+        if given is not None:
+            chosen[key] = given
+            notes += [f"{flag} {given} differs from the {rec} adapter {name} was trained with"
+                      for name, rec in seen if rec != given]
+        elif len({v for _, v in seen}) > 1:
+            raise EvalError(f"The adapters were trained with different {flag[2:].replace('-', ' ')} ("
+                            + ", ".join(f"{n}: {v}" for n, v in seen)
+                            + f"); pass {flag} to compare them on the same inputs")
+        elif seen:
+            chosen[key] = seen[0][1]
+            notes.append(f"{flag[2:].replace('-', ' ')} {seen[0][1]} from {seen[0][0]}/card.json")
+        else:
+            chosen[key] = getattr(defaults, key)
+    settings = EvalSettings(frames=chosen["frames"], max_pixels=chosen["max_pixels"],
+                            max_new_tokens=args.max_new_tokens, template=chosen["template"])
+    return settings, notes
+
+
+def _settings_line(settings, notes) -> str:
+    return (f"Settings: frames {settings.frames}, max pixels {settings.max_pixels}, template "
+            f"{settings.template}" + (f" ({'; '.join(notes)})" if notes else "") + "\n\n")
 
 
 def _split_ids(split: str, specs: list) -> list[str]:
@@ -248,8 +300,8 @@ def _sets(args, repo, specs, records, root) -> list[tuple[str, list, object]]:
 def _compare_models(args) -> int:
     """Evaluate two models (base, tuned) on each section's items and compare them."""
     from models import eval_report as rep  # noqa: PLC0415
-    from models.evaluate import (EvalError, EvalSettings, compare_runs,  # noqa: PLC0415
-                                 evaluate_models, open_backend)
+    from models.evaluate import (EvalError, compare_runs, evaluate_models,  # noqa: PLC0415
+                                 open_backend)
     from models.export.project import project_video_root  # noqa: PLC0415
     from models.jobs import JobContext  # noqa: PLC0415
     from models.store import Repository  # noqa: PLC0415
@@ -265,9 +317,8 @@ def _compare_models(args) -> int:
         records = _records(repo, args)
         root = args.video_root or project_video_root(repo, records)
         sets = _sets(args, repo, specs, records, root)
+        settings, notes = _settings(args, specs)
         backends = [open_backend(s, args.device, repo) for s in specs]
-        settings = EvalSettings(frames=args.frames, max_new_tokens=args.max_new_tokens,
-                                template=args.template)
 
         def on_answer(answer: dict) -> None:
             if answer.get("error"):
@@ -282,12 +333,14 @@ def _compare_models(args) -> int:
             sections.append(dict(rep.comparison_dict(c, *labels), section=title))
     finally:
         repo.close()
-    md = "\n".join(rep.comparison_markdown(d, d["section"]) for d in sections)
+    md = _settings_line(settings, notes) + "\n".join(
+        rep.comparison_markdown(d, d["section"]) for d in sections)
     print(md, end="")
     if args.md:
         _write(args.md, md)
     if args.json:
-        _write(args.json, json.dumps({"sections": sections}, indent=2, ensure_ascii=False) + "\n")
+        _write(args.json, json.dumps({"settings": settings.as_dict(), "settings_notes": notes,
+                                      "sections": sections}, indent=2, ensure_ascii=False) + "\n")
     if failed:
         print(f"error: {len(failed)} item(s) got no answer (first: {failed[0]['qa_id']}: "
               f"{failed[0]['error']}); run the same command again to ask them",
@@ -298,7 +351,7 @@ def _compare_models(args) -> int:
 
 def _evaluate(args) -> int:
     from models import eval_report as rep  # noqa: PLC0415
-    from models.evaluate import EvalSettings, evaluate_models, open_backend  # noqa: PLC0415
+    from models.evaluate import evaluate_models, open_backend  # noqa: PLC0415
     from models.export.project import project_video_root  # noqa: PLC0415
     from models.jobs import JobContext  # noqa: PLC0415
     from models.store import Repository  # noqa: PLC0415
@@ -308,9 +361,8 @@ def _evaluate(args) -> int:
         records = _records(repo, args)
         root = args.video_root or project_video_root(repo, records)
         specs = list(args.model) + (["rule"] if args.reference and "rule" not in args.model else [])
+        settings, notes = _settings(args, specs)
         backends = [open_backend(s, args.device, repo) for s in specs]
-        settings = EvalSettings(frames=args.frames, max_new_tokens=args.max_new_tokens,
-                                template=args.template)
         failed: list[dict] = []
 
         def on_answer(answer: dict) -> None:
@@ -322,6 +374,8 @@ def _evaluate(args) -> int:
                                   max_concurrency=args.concurrency)
         rows, unparseable = rep.report(repo, run_ids)
         md = rep.to_markdown(rows, unparseable)
+        if notes:
+            md = _settings_line(settings, notes) + md
     finally:
         repo.close()
     print(md, end="")

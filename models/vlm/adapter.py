@@ -313,15 +313,48 @@ def adapter_entry(folder, source: str = "folder") -> dict:
     return entry
 
 
-def held_out_ids(folder) -> list[str]:
-    """The item ids an adapter's training held out (``card.json``: ``held_out_ids``)."""
+MAX_CARD_BYTES = 64 * 1024 * 1024
+
+
+def read_card(folder) -> Optional[dict]:
+    """An adapter folder's ``card.json`` (read with a bound, strict JSON), None when the
+    folder has none; ``AdapterError`` when it is not a JSON object."""
     from ..bounded_read import parse_json, read_text  # noqa: PLC0415
 
     path = Path(strip_local(folder)).expanduser() / ADAPTER_CARD
     if not path.is_file():
+        return None
+    card = parse_json(read_text(path, AdapterError, MAX_CARD_BYTES), path.name, AdapterError)
+    if not isinstance(card, dict):
+        raise AdapterError(f"{path}: not a JSON object")
+    return card
+
+
+def recorded_eval_settings(folder) -> dict:
+    """The evaluation settings an adapter was trained with (``card.json``:
+    ``eval_settings``: frames, max_pixels, template), only the keys it records with a
+    usable value; {} without a card or settings."""
+    card = read_card(folder) or {}
+    rec = card.get("eval_settings")
+    if not isinstance(rec, dict):
+        return {}
+    out: dict = {}
+    for key in ("frames", "max_pixels"):
+        v = rec.get(key)
+        if isinstance(v, int) and not isinstance(v, bool) and v > 0:
+            out[key] = v
+    if isinstance(rec.get("template"), str) and rec["template"]:
+        out["template"] = rec["template"]
+    return out
+
+
+def held_out_ids(folder) -> list[str]:
+    """The item ids an adapter's training held out (``card.json``: ``held_out_ids``)."""
+    path = Path(strip_local(folder)).expanduser() / ADAPTER_CARD
+    card = read_card(folder)
+    if card is None:
         raise AdapterError(f"{Path(folder).name} has no {ADAPTER_CARD} listing held-out items")
-    card = parse_json(read_text(path, AdapterError, 64 * 1024 * 1024), path.name, AdapterError)
-    ids = card.get("held_out_ids") if isinstance(card, dict) else None
+    ids = card.get("held_out_ids")
     if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
         raise AdapterError(f"{path}: held_out_ids is not a list of item ids")
     return list(dict.fromkeys(ids))

@@ -117,3 +117,60 @@ def test_compare_refusals_are_one_error_line(setup, tmp_path):
     msg = one_error_line(cli("eval", proj, "--model", base, "--model", orphan, "--compare",
                              *common))
     assert "orphan" in msg and "gone" in msg and "missing" in msg
+
+
+def _with_card(adapter, dest, **settings):
+    """A copy of ``adapter`` whose card.json records the evaluation settings it was trained
+    with (as ``finetune`` writes them)."""
+    out = shutil.copytree(adapter, dest)
+    card = {"held_out_ids": [], "eval_settings": dict(
+        {"frames": 8, "max_pixels": 448 * 448, "max_new_tokens": 16, "as_video": True,
+         "template": "mcq-letter-v1"}, **settings)}
+    (out / "card.json").write_text(json.dumps(card))
+    return out
+
+
+def test_adapter_card_settings_are_the_default_and_mismatches_are_refused_or_stated(setup, tmp_path):
+    tmp, base, adapter, recs, held, general = setup
+    proj = tmp / "p.aastudio"
+    common = ["--device", "cpu", "--quiet", "--max-new-tokens", "1", "--resamples", "50",
+              "--tasks", recs[0].task]
+    two = _with_card(adapter, tmp_path / "two", frames=2, max_pixels=56 * 56,
+                     template="mcq-letter-text-v1")
+    # no flags: both models are asked with the adapter's recorded frames, pixels, template
+    r = cli("eval", proj, "--model", base, "--model", two, "--compare", "--json",
+            tmp_path / "a.json", *common)
+    assert r.returncode == 0, r.stderr
+    data = json.loads((tmp_path / "a.json").read_text())
+    assert (data["settings"]["frames"], data["settings"]["max_pixels"],
+            data["settings"]["template"]) == (2, 56 * 56, "mcq-letter-text-v1")
+    assert "frames 2 from two/card.json" in r.stdout.splitlines()[0]
+    repo = Repository(proj, allow_read_only=True)
+    try:
+        sec = data["sections"][0]
+        for run in (sec["run_a"], sec["run_b"]):
+            stored = repo.eval_run(run)["settings"]
+            assert (stored["frames"], stored["max_pixels"], stored["template"]) == (
+                2, 56 * 56, "mcq-letter-text-v1")
+    finally:
+        repo.close()
+    # two adapters trained on other inputs: refused unless the setting is given, then stated
+    three = _with_card(adapter, tmp_path / "three", frames=3, max_pixels=56 * 56,
+                       template="mcq-letter-text-v1")
+    msg = one_error_line(cli("eval", proj, "--model", two, "--model", three, "--compare",
+                             *common))
+    assert "different frames" in msg and "two: 2" in msg and "three: 3" in msg
+    assert "--frames" in msg
+    r = cli("eval", proj, "--model", two, "--model", three, "--compare", "--frames", "3",
+            "--json", tmp_path / "b.json", *common)
+    assert r.returncode == 0, r.stderr
+    assert json.loads((tmp_path / "b.json").read_text())["settings"]["frames"] == 3
+    first = r.stdout.splitlines()[0]
+    assert "--frames 3 differs from the 2 adapter two was trained with" in first
+    assert "adapter three" not in first           # three's own frames were used
+    # a given max pixels that differs from the card is used and stated
+    r = cli("eval", proj, "--model", base, "--model", two, "--compare", "--max-pixels", "4096",
+            "--json", tmp_path / "c.json", *common)
+    assert r.returncode == 0, r.stderr
+    assert json.loads((tmp_path / "c.json").read_text())["settings"]["max_pixels"] == 4096
+    assert "--max-pixels 4096 differs from the 3136 adapter two was trained with" in r.stdout
