@@ -34,6 +34,8 @@ NOISE = -1  # id of a detection that belongs to no kept track
 _BIG = 1e9
 FAR_OUTSIDE = 1.0     # normalised image units beyond the frame's edge a joint may lie
 WORLD_LIMIT = 100.0   # metres from the hips a world joint may lie
+DUPLICATE = 0.2       # two poses of one frame closer than this (normalised) ...
+SAME_HEAD = 0.05      # ... whose noses (joint 0 in BlazePose and COCO) are this close are one body
 
 
 @dataclass(frozen=True)
@@ -168,6 +170,7 @@ def track(detections: Sequence[Sequence], width: float = 1.0, height: float = 1.
                         p.min_visibility) for d in dets]
         sizes = [_size(xy, vis) for xy, vis in seen]
         keys = [-1] * len(seen)
+        twins = _duplicates(seen, sizes, p.min_common)
         alive = [t for t in tracks if f - t.last - 1 <= p.max_gap]
         if alive and seen:
             missed = np.array([f - t.last - 1 for t in alive], dtype=np.float64)
@@ -177,10 +180,11 @@ def track(detections: Sequence[Sequence], width: float = 1.0, height: float = 1.
             # among equally near tracks, the one seen most recently wins
             penalty = p.gap_penalty * missed
             limits = p.gate * (1 + p.gap_growth * missed) + penalty
+            cost[:, sorted(twins)] = np.inf
             for r, d in _assign(cost + penalty[:, None], limits):
                 _update(alive[r], f, seen[d][0], seen[d][1], sizes[d], p)
                 keys[d] = alive[r].key
-        free = [d for d in range(len(seen)) if keys[d] < 0]
+        free = [d for d in range(len(seen)) if keys[d] < 0 and d not in twins]
         for d in sorted(free, key=lambda d: (_mean_x(seen[d][0]), d)):
             xy, vis = seen[d]
             t = _Track(len(tracks), f, _mean_x(xy), f, xy, vis, sizes[d])
@@ -191,6 +195,31 @@ def track(detections: Sequence[Sequence], width: float = 1.0, height: float = 1.
                   key=lambda t: (t.first, t.first_x, t.key))
     final = {t.key: i for i, t in enumerate(kept)}
     return [np.array([final.get(k, NOISE) for k in keys], dtype=np.int64) for keys in owner]
+
+
+def _duplicates(seen: list, sizes: list, min_common: int) -> set[int]:
+    """Detections of one frame that repeat another's body (the landmarker sometimes returns
+    one person twice: the same head, the limbs placed twice): of each such pair the one with
+    fewer visible joints (then the smaller) is dropped, so one body never becomes two
+    people. Two people never share a head: without both noses seen nothing is dropped."""
+    out: set[int] = set()
+
+    def same_head(a: int, b: int) -> bool:
+        (xa, va), (xb, vb) = seen[a], seen[b]
+        scale = max(sizes[a], sizes[b])
+        return bool(va[0] and vb[0] and scale > 0
+                    and np.linalg.norm(xa[0] - xb[0]) < SAME_HEAD * scale)
+
+    order = sorted(range(len(seen)), key=lambda d: (-int(seen[d][1].sum()), -sizes[d], d))
+    for i, a in enumerate(order):
+        if a in out:
+            continue
+        for b in order[i + 1:]:
+            if b not in out and same_head(a, b) and _distance(
+                    seen[a][0], seen[a][1], sizes[a], seen[b][0], seen[b][1], sizes[b],
+                    min_common) < DUPLICATE:
+                out.add(b)
+    return out
 
 
 def _mean_x(xy: np.ndarray) -> float:

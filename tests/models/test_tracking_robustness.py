@@ -224,3 +224,23 @@ def test_an_absurd_joint_does_not_let_a_track_swallow_other_people():
     people = track_people(frames, FPS, W, H)
     assert isinstance(people, People)
     assert np.nanmax(np.abs(people.image[..., :2])) < 10   # the absurd joint is not kept
+
+
+def test_one_body_returned_twice_is_one_person_two_close_people_stay_two():
+    """The landmarker sometimes returns one person twice on a frame (the same head, some
+    limbs placed again a little off, as on frame 150 of the basketball gym clip): that is
+    one person, not two. Two people standing close (heads apart) are never merged."""
+    a, b = shape_of(1), shape_of(2)
+    frames = []
+    for f in range(20):
+        body, ghost = pose(a, 0.3, 0.5), pose(a, 0.3, 0.5)
+        ghost[0][20:, :2] += 0.012                 # limbs drawn again, slightly off
+        ghost[0][:, 3] = 0.6                       # less sure of itself
+        other = pose(b, 0.3 + 0.06, 0.5)           # a second person right beside
+        frames.append([body, ghost] if f % 2 else [body, ghost, other])
+    ids = track(frames, W, H, TrackerParams(max_gap=3))
+    for f, got in enumerate(ids):
+        assert got[1] == NOISE and got[0] != NOISE, f"frame {f}: the repeat became a person"
+        if f % 2 == 0:
+            assert got[2] not in (NOISE, got[0]), f"frame {f}: the neighbour was merged"
+    assert len({int(i[0]) for i in ids}) == 1
