@@ -108,6 +108,29 @@ def test_angle_plot_cursor_follows_frames_without_redrawing_the_plot(qtbot, wind
         qtbot.mouseRelease(panel.cursor, Qt.MouseButton.LeftButton, pos=to)
 
 
+def test_moving_angle_cursor_repaints_no_axis_or_curve(qtbot, window, clip):
+    """The strips the cursor uncovers are copied from the kept pictures: moving it runs no
+    axis's (ticks, labels, grid) or curve's drawing again."""
+    from PySide6.QtWidgets import QApplication
+
+    player, panel = _angles_on_a_clip(qtbot, window, clip)
+    panel.cursor.setValue(20)
+    QApplication.processEvents()
+    painted = []
+    for item in panel.cached_items():
+        item.paint = lambda *a, _item=item, _paint=item.paint: (painted.append(_item), _paint(*a))
+    panel.plot.viewport().repaint()              # the pictures exist: nothing drawn again
+    for frame in (40, 41, 90):
+        panel.cursor.setValue(frame)
+        QApplication.processEvents()
+        panel.plot.viewport().repaint(panel.cursor.geometry().adjusted(-30, 0, 30, 0))
+    assert panel.cursor.isVisible() and painted == []
+    for item in panel.cached_items():            # (what is counted: a fresh picture is)
+        item.update()
+    panel.plot.viewport().repaint()
+    assert len(painted) >= 2
+
+
 def test_angle_plot_curves_kept_as_pictures_follow_new_data(qtbot, window, clip):
     """The curves keep their pictures (the strips the moving cursor uncovers are copied
     from them): the plot shown is the plot drawn afresh, also after new data and moves."""
@@ -115,7 +138,8 @@ def test_angle_plot_curves_kept_as_pictures_follow_new_data(qtbot, window, clip)
 
     player, panel = _angles_on_a_clip(qtbot, window, clip)
     view = panel.plot.viewport()
-    curves = [c.curve for c in panel.curves.values()]
+    curves = panel.cached_items()                  # the curves and the axes
+    assert len(curves) == len(panel.curves) + 2
     assert {c.cacheMode() for c in curves} == {QGraphicsItem.CacheMode.DeviceCoordinateCache}
 
     def rows(img):

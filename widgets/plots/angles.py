@@ -161,9 +161,16 @@ class AnglePlotPanel(QWidget):
         while playing, are copied from it instead of running every curve's drawing again.
         The same pixels (the curves carry no text). Qt keeps these pictures in its pixmap
         cache: room for them all, so they are not thrown out and redrawn at each move."""
-        for item in self.curves.values():
-            item.curve.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
+        for item in self.cached_items():
+            item.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
         QPixmapCache.setCacheLimit(max(QPixmapCache.cacheLimit(), CURVE_CACHE_KB))
+
+    def cached_items(self) -> list:
+        """The items kept as pictures: every curve, and the two axes (whose grid lines
+        cross the whole plot, so each strip the cursor uncovers would otherwise replay all
+        their ticks, labels and grid lines)."""
+        return ([c.curve for c in self.curves.values()]
+                + [self.plot_item.getAxis(side) for side in ("left", "bottom")])
 
     def _setup_axes(self) -> None:
         p = self.plot_item
