@@ -155,6 +155,34 @@ def test_overlay_always_belongs_to_the_displayed_frame(qtbot, ctx, clip):
     assert checked[-1] == 279 and 9 in checked
 
 
+def test_overlay_poses_taken_once_per_track_equal_the_players_for_every_track(qtbot, ctx,
+                                                                            clip):
+    """The panel takes a complete track's pixel poses once: what it draws is still
+    ``player.pose(frame)`` exactly, for each frame, after a track change, and for a
+    partial track (frames not extracted yet: none)."""
+    from widgets.video.panel import VideoPanel
+
+    panel = VideoPanel(ctx)
+    qtbot.addWidget(panel)
+    player = ctx.player
+    with qtbot.waitSignal(player.frameChanged, timeout=10000):
+        player.open(clip("arm_wrestling.mp4"))
+    n = player.frame_count
+    partial = synthetic_track(n, 320, 240)
+    partial.frames_done = 100
+    for track in (synthetic_track(n, 340, 256, no_pose=[9]),
+                  synthetic_track(n, 1280, 720, no_pose=[5, 120]), partial):
+        player.set_track(track)
+        for frame in (5, 9, 120, 0, n - 1):
+            panel._on_frame(frame)
+            drawn, want = panel.view.skeleton.pose, player.pose(frame)
+            if want is None:
+                assert drawn is None, (frame, track.width)
+            else:
+                assert np.array_equal(drawn, want, equal_nan=True), (frame, track.width)
+    assert player.pose(120) is None and player.pose(9) is not None     # partial: none
+
+
 def test_slider_seeks_and_follows(qtbot, ctx, clip):
     from widgets.video.transport import TransportBar
 

@@ -78,9 +78,14 @@ class FrameItem(QGraphicsRectItem):
 
     def set_image(self, image: QImage, keep=None, size: Optional[QSizeF] = None) -> None:
         size = QSizeF(image.size()) if size is None else QSizeF(size)
+        self._set(image, keep, size)
+
+    def _set(self, image: QImage, keep, size: QSizeF) -> None:
+        """``set_image`` with ``size`` a QSizeF that is not changed afterwards (kept)."""
         if size != self._size:
             self.setRect(QRectF(0, 0, size.width(), size.height()))
-        if size != self._size or image.size() != self._image.size():
+            self._blit_key = None
+        elif image.width() != self._image.width() or image.height() != self._image.height():
             self._blit_key = None
         self._image, self._keep, self._size = image, keep, size
         self.update()
@@ -150,6 +155,7 @@ class VideoView(QGraphicsView):
         self._message, self._message_at = "", QRectF()   # what message_item shows, where
         self._image: Optional[np.ndarray] = None
         self._source: Optional[tuple[int, int]] = None   # (w, h) of the full frame shown
+        self._source_size: Optional[QSizeF] = None         # the same as a QSizeF
         self._auto_fit = True
         self.setRenderHints(QPainter.RenderHint.Antialiasing |
                             QPainter.RenderHint.SmoothPixmapTransform)
@@ -290,9 +296,11 @@ class VideoView(QGraphicsView):
     def _set_image(self, image: np.ndarray, source: Optional[tuple[int, int]] = None) -> None:
         size = (image.shape[1], image.shape[0]) if source is None else tuple(source)
         first = self._image is None or self._source != size
+        if first or self._source_size is None:
+            self._source_size = QSizeF(*size)     # one per frame size, not one per frame
         self._image, self._source = image, size
         image = np.ascontiguousarray(image)
-        self.frame_item.set_image(to_qimage(image), keep=image, size=QSizeF(*size))
+        self.frame_item._set(to_qimage(image), image, self._source_size)
         if first:
             self.scene().setSceneRect(self.frame_item.boundingRect())
             if self._auto_fit:
