@@ -188,6 +188,7 @@ def test_describe_panel_updates_at_a_bounded_rate_while_playing_and_exactly_when
     _open(ctx, qtbot, clip, lambda i: SynthPose().bend("left_knee", 40 + 2 * i).world())
     panel.refresh()
     before = panel.header.text()
+    assert panel.interval_ms >= 250     # at most 4 new descriptions a second while playing
     panel.interval_ms = 600_000       # one update owed, not due during this test
     shown, headers = [], []
 
