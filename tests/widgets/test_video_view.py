@@ -183,6 +183,25 @@ def test_overlay_poses_taken_once_per_track_equal_the_players_for_every_track(qt
     assert player.pose(120) is None and player.pose(9) is not None     # partial: none
 
 
+def test_transport_label_is_the_open_clips_after_another_clip(qtbot, ctx, clip):
+    """The label's clip part (frame count, length) is worked out once per clip: after
+    another clip opens it is that clip's, and each frame's time is the clip's own."""
+    from widgets.video.transport import TransportBar, format_time
+
+    bar = TransportBar(ctx)
+    qtbot.addWidget(bar)
+    player = ctx.player
+    for name in ("basketball_gym.mp4", "two_people_room.mp4", "basketball_gym.mp4"):
+        with qtbot.waitSignal(player.frameChanged, timeout=10000):
+            player.open(clip(name))
+        info = player.video_info
+        for frame in (0, 5, info.frame_count - 1):
+            bar._on_frame(frame)
+            assert bar.label.text() == (f"frame {frame} / {info.frame_count - 1}   "
+                                        f"{format_time(info.time_of(frame))} / "
+                                        f"{format_time(info.duration)}"), name
+
+
 def test_slider_seeks_and_follows(qtbot, ctx, clip):
     from widgets.video.transport import TransportBar
 
@@ -222,6 +241,24 @@ def test_background_only_around_the_frame(qtbot):
     assert _rgb(shot, 400, 20) == (24, 25, 28)                  # letterbox: background
     inside_edge = v.mapFromScene(QRectF(0, 0, 320, 180)).boundingRect()
     assert _rgb(shot, 400, inside_edge.top() + 2) == (200, 30, 30)
+    # the strips filled are kept per exposed rectangle: a frame of another shape (bars at
+    # the sides now, none above) and another window size get their own
+    for size, (w, h) in (((800, 600), (120, 240)), ((500, 700), (320, 180))):
+        v.resize(*size)
+        tall = np.zeros((h, w, 3), np.uint8)
+        tall[...] = (30, 200, 30)
+        v.clear()
+        v.show_frame(tall, [])
+        v.fit()
+        for _ in range(2):                       # and frame after frame of that shape
+            v.show_frame(tall, [])
+            shot = v.viewport().grab().toImage()
+            edge = v.mapFromScene(QRectF(0, 0, w, h)).boundingRect()
+            assert _rgb(shot, size[0] // 2, size[1] // 2) == (30, 200, 30)
+            assert _rgb(shot, size[0] // 2, edge.top() + 2) == (30, 200, 30)
+            assert _rgb(shot, edge.left() + 2, size[1] // 2) == (30, 200, 30)
+            bar = (5, size[1] // 2) if h > w else (size[0] // 2, 5)
+            assert _rgb(shot, *bar) == (24, 25, 28)
 
 
 def test_unreliable_pose_is_drawn_dashed_grey_with_the_reason_in_the_tooltip(view):

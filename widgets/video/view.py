@@ -112,10 +112,9 @@ class FrameItem(QGraphicsRectItem):
         cheaper than Qt's scaled drawing of the same pixels. False when it would not.
         Where it goes is worked out once per view transform (not per frame)."""
         t = painter.worldTransform()
-        key = (t.m11(), t.m12(), t.m21(), t.m22(), t.dx(), t.dy(),
-               painter.device().devicePixelRatioF())
-        if key != self._blit_key:
-            self._blit_key, self._blit_at = key, self._blit_point(t, key[-1])
+        ratio = painter.device().devicePixelRatioF()
+        if self._blit_key is None or t != self._blit_key[0] or ratio != self._blit_key[1]:
+            self._blit_key, self._blit_at = (t, ratio), self._blit_point(t, ratio)
         if self._blit_at is None:
             return False
         painter.setWorldTransform(_IDENTITY)
@@ -157,6 +156,9 @@ class VideoView(QGraphicsView):
         self._source: Optional[tuple[int, int]] = None   # (w, h) of the full frame shown
         self._source_size: Optional[QSizeF] = None         # the same as a QSizeF
         self._auto_fit = True
+        # the strips drawBackground fills for an exposed rectangle (kept: while playing it
+        # is the same rectangle frame after frame)
+        self._bg_rect, self._bg_frame, self._bg_parts = QRectF(), QRectF(), []
         self.setRenderHints(QPainter.RenderHint.Antialiasing |
                             QPainter.RenderHint.SmoothPixmapTransform)
         self.setDragMode(QGraphicsView.DragMode.ScrollHandDrag)
@@ -179,12 +181,14 @@ class VideoView(QGraphicsView):
                 or frame.height() < 4):
             painter.fillRect(rect, self.backgroundBrush())
             return
-        inner = frame.adjusted(1, 1, -1, -1)
-        if inner.contains(rect):
-            return
-        brush = self.backgroundBrush()
-        for part in outside(rect, inner):
-            painter.fillRect(part, brush)
+        if rect != self._bg_rect or frame != self._bg_frame:   # the same strips each frame
+            inner = frame.adjusted(1, 1, -1, -1)
+            self._bg_rect, self._bg_frame = QRectF(rect), frame
+            self._bg_parts = [] if inner.contains(rect) else outside(rect, inner)
+        if self._bg_parts:
+            brush = self.backgroundBrush()
+            for part in self._bg_parts:
+                painter.fillRect(part, brush)
 
     def _make_message(self) -> QGraphicsSimpleTextItem:
         item = QGraphicsSimpleTextItem()
