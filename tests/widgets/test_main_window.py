@@ -524,10 +524,35 @@ def test_following_frames_does_not_re_lay_out_the_window(qtbot, window, clip):
     assert len(layouts) <= 2, f"{len(layouts)} relayouts of the window in 15 frames"
 
 
+def test_angle_legend_values_at_a_reading_pace_while_the_cursor_follows(qtbot, window, clip):
+    """While playing the legend's values change at most 10 times a second (the cursor
+    keeps its own ~30 Hz); paused, both are exact at once."""
+    from widgets.plots.angles import LEGEND_INTERVAL_MS
+
+    player, panel = _angles_on_a_clip(qtbot, window, clip)
+    assert panel.legend_rate.interval_ms >= LEGEND_INTERVAL_MS >= 100
+    panel.rate.interval_ms = 0                 # the cursor: every tick
+    panel.legend_rate.interval_ms = 600_000    # the values: one update, the next not due
+    seen = []
+
+    def on_frame(i):
+        if player.playing:
+            seen.append((panel.cursor.value(), panel.toggles["left_elbow"].text()))
+    player.frameChanged.connect(on_frame)
+    player.play()
+    qtbot.waitUntil(lambda: len({v for v, _t in seen}) >= 4, timeout=T)
+    player.pause()
+    assert len({text for _v, text in seen}) == 1, seen      # the cursor moved, no value did
+    frame = player.current_frame
+    assert panel.cursor.value() == frame
+    assert all(box.text() == panel._label(name, frame) for name, box in panel.toggles.items())
+
+
 def test_angle_cursor_and_legend_bounded_rate_while_playing_exact_when_paused(qtbot, window,
                                                                              clip):
     player, panel = _angles_on_a_clip(qtbot, window, clip)
     panel.rate.interval_ms = 600_000       # one update when playing starts, the next not due
+    panel.legend_rate.interval_ms = 600_000
     seen = []
 
     def on_frame(i):

@@ -30,6 +30,7 @@ SIDE_RGB = {"left": ((255, 145, 30), (255, 200, 90)), "right": ((45, 150, 255), 
 JOINT_STYLE = {"elbow": (Qt.PenStyle.SolidLine, 0), "shoulder": (Qt.PenStyle.DashLine, 1),
                "hip": (Qt.PenStyle.DotLine, 0), "knee": (Qt.PenStyle.DashDotLine, 1)}
 GLYPH = {"elbow": "━", "shoulder": "╍", "hip": "┈", "knee": "┅"}
+LEGEND_INTERVAL_MS = 100    # while playing: the legend's values at most 10 times a second
 CURVE_CACHE_KB = 96 * 1024   # Qt's pixmap cache: 8 curves of a full-screen plot, 3840 x 700 px
 
 
@@ -150,8 +151,11 @@ class AnglePlotPanel(QWidget):
         self.viewbox.seekRequested.connect(self.seek_x)
         self.viewbox.menuRequested.connect(self._menu)
         self.player.trackChanged.connect(self.refresh)  # also follows every clipChanged
-        # cursor and legend values: every frame when paused, ~30 Hz while playing
+        # every frame when paused; while playing the cursor ~30 times a second, the legend's
+        # values (8 texts, laid out and drawn again at each change) at a reading pace
         self.rate = FrameRate(self.player, self._on_frame, parent=self)
+        self.legend_rate = FrameRate(self.player, self._show_values, LEGEND_INTERVAL_MS,
+                                     parent=self)
         ctx.marks.changed.connect(self._show_marks)
         self.setMinimumHeight(180)
 
@@ -229,6 +233,7 @@ class AnglePlotPanel(QWidget):
         self._show_marks()
         if self.player.current_frame >= 0:
             self._on_frame(self.player.current_frame)
+            self._show_values(self.player.current_frame)
 
     def _on_visibility(self, value: float) -> None:
         self.min_visibility = value
@@ -237,6 +242,9 @@ class AnglePlotPanel(QWidget):
     def _on_frame(self, frame: int) -> None:
         if not self.cursor.moving:
             self.cursor.setValue(frame)
+
+    def _show_values(self, frame: int) -> None:
+        """The legend's angle values at ``frame``."""
         for name, box in self.toggles.items():
             set_steady_text(box, self._label(name, frame))
 
