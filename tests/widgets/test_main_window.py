@@ -127,8 +127,38 @@ def test_moving_angle_cursor_repaints_no_axis_or_curve(qtbot, window, clip):
     assert panel.cursor.isVisible() and painted == []
     for item in panel.cached_items():            # (what is counted: a fresh picture is)
         item.update()
+    QApplication.processEvents()
     panel.plot.viewport().repaint()
     assert len(painted) >= 2
+
+
+def test_plot_picture_kept_between_cursor_moves_equals_the_plot_drawn_afresh(qtbot, window,
+                                                                            clip):
+    """Strips the cursor uncovers are copied from the plot's kept picture: the plot shown
+    equals it drawn through every item again, after moves, new data and a resize."""
+    from PySide6.QtWidgets import QApplication
+
+    player, panel = _angles_on_a_clip(qtbot, window, clip)
+    view = panel.plot.viewport()
+
+    def shot(keep):
+        panel.plot.keep_picture = keep
+        img = view.grab().toImage()
+        panel.plot.keep_picture = True
+        return img
+
+    for step in range(3):
+        if step == 1:
+            player.set_track(synthetic_track(player.frame_count, 340, 256, no_pose=range(60, 140)))
+        if step == 2:
+            window.resize(window.width() - 60, window.height())
+        for frame in (40, 41, 90):
+            QApplication.processEvents()
+            panel.cursor.setValue(frame)
+        QApplication.processEvents()
+        qtbot.waitUntil(lambda: panel.plot._picture is not None, timeout=T)
+        kept = shot(True)                                  # copied from the picture
+        assert kept == shot(False), step
 
 
 def test_angle_plot_curves_kept_as_pictures_follow_new_data(qtbot, window, clip):
@@ -148,9 +178,12 @@ def test_angle_plot_curves_kept_as_pictures_follow_new_data(qtbot, window, clip)
     def drawn_afresh():                            # every curve drawn now, nothing kept
         for c in curves:
             c.setCacheMode(QGraphicsItem.CacheMode.NoCache)
+        panel.plot.keep_picture = False            # ... nor the plot's whole picture
         img = view.grab().toImage()
+        panel.plot.keep_picture = True
         for c in curves:
             c.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
+        QApplication.processEvents()
         return rows(img)
 
     shown = []

@@ -16,8 +16,8 @@ from typing import Optional
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QPointF, Qt, Signal
-from PySide6.QtGui import QAction, QColor, QPainter, QPixmapCache
+from PySide6.QtCore import QPoint, QPointF, Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QColor, QPainter, QPixmap, QPixmapCache, QRegion
 from PySide6.QtWidgets import (QCheckBox, QGraphicsItem, QHBoxLayout, QLabel, QMenu,
                                QVBoxLayout, QWidget)
 
@@ -69,6 +69,64 @@ class SeekViewBox(pg.ViewBox):
             self.seekRequested.emit(self._x(ev))
         else:
             super().mouseDragEvent(ev, axis)
+
+
+class PlotView(pg.PlotWidget):
+    """A plot that keeps a picture of its whole drawn scene (child widgets, the cursor,
+    left out) while the scene does not change: a repaint that only uncovers what the
+    moving cursor covered (~30 times a second while playing) copies those strips from it
+    instead of going through every item of the plot again. A change of the scene or of the
+    viewport's size drops the picture: the plot is drawn as usual, and a new picture is
+    taken, the way a repaint draws it, once the event loop is idle again."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.keep_picture = True
+        self._picture: Optional[QPixmap] = None
+        self._taking = False            # painting into a new picture (the usual way)
+        self._pending = False           # a new picture is to be taken
+        self.scene().changed.connect(self.forget_picture)
+        self.scene().sceneRectChanged.connect(self.forget_picture)
+
+    def forget_picture(self, *_args) -> None:
+        self._picture = None
+
+    def setBackground(self, *args) -> None:  # noqa: N802 (pyqtgraph's name)
+        self._picture = None
+        super().setBackground(*args)
+
+    def resizeEvent(self, event) -> None:
+        self._picture = None
+        super().resizeEvent(event)
+
+    def _take_picture(self) -> None:
+        self._pending = False
+        viewport = self.viewport()
+        if self._picture is not None or not viewport.isVisible() or viewport.width() < 1:
+            return
+        picture = QPixmap(viewport.size())
+        self._taking = True
+        try:
+            viewport.render(picture, QPoint(), QRegion(), QWidget.RenderFlag.DrawWindowBackground)
+        finally:
+            self._taking = False
+        self._picture = picture
+
+    def paintEvent(self, event) -> None:
+        viewport = self.viewport()
+        picture = self._picture
+        if (self._taking or not self.keep_picture or viewport.devicePixelRatioF() != 1.0
+                or picture is None or picture.size() != viewport.size()):
+            super().paintEvent(event)
+            if self.keep_picture and not self._taking and not self._pending:
+                self._pending = True
+                QTimer.singleShot(0, self._take_picture)
+            return
+        self.scene().prepareForPaint()
+        painter = QPainter(viewport)
+        for rect in event.region():
+            painter.drawPixmap(rect, picture, rect)
+        painter.end()
 
 
 class FrameCursor(QWidget):
@@ -131,7 +189,7 @@ class AnglePlotPanel(QWidget):
         self.ctx = ctx
         self.player = ctx.player
         self.viewbox = SeekViewBox()
-        self.plot = pg.PlotWidget(viewBox=self.viewbox, background=(30, 31, 34))
+        self.plot = PlotView(viewBox=self.viewbox, background=(30, 31, 34))
         self.plot_item = self.plot.getPlotItem()
         self._setup_axes()
         self.curves = {name: self.plot_item.plot([], [], pen=angle_pen(name), connect="finite")
