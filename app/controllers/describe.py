@@ -82,6 +82,9 @@ def load_pair(repo: PoseStore, player, mark_a, mark_b, ctx=None,
                      displacements(wa, wb))
 
 
+MEMO_FRAMES = 512   # frames whose facts and text are kept (looped playback replays them)
+
+
 class DescribeController(QObject):
     highlightJoints = Signal(object)
     trackFactsReady = Signal()
@@ -94,6 +97,8 @@ class DescribeController(QObject):
         self.player = ctx.player
         self._tf = None
         self._tf_track = None
+        self._memo: dict = {}        # frame -> its facts from the cached track facts
+        self._texts: dict = {}       # id(kept facts) -> [those facts, (subject, text) or None]
         self._gen = 0
         self._pair_gen = 0
         self.player.trackChanged.connect(self._on_track)
@@ -114,6 +119,7 @@ class DescribeController(QObject):
     def _on_track(self) -> None:
         self._gen += 1
         self._tf, self._tf_track = None, None
+        self._forget()
         track = self.player.track
         if track is None or not track.complete:
             return
@@ -127,7 +133,13 @@ class DescribeController(QObject):
         if gen != self._gen:
             return  # a newer track arrived meanwhile
         self._tf, self._tf_track = tf, track
+        self._forget()
         self.trackFactsReady.emit()
+
+    def _forget(self) -> None:
+        """Drop the kept facts and texts (other poses, or another threshold)."""
+        self._memo.clear()
+        self._texts.clear()
 
     def facts(self, frame: Optional[int] = None) -> list:
         """Facts of ``frame`` (default: displayed); [] when it has no extracted pose yet."""
@@ -136,11 +148,24 @@ class DescribeController(QObject):
         if track is None or frame < 0 or frame >= min(len(track), track.frames_done):
             return []
         if self._tf is not None and self._tf_track is track:
-            return self._tf.facts_at(frame)
+            facts = self._memo.get(frame)   # a frame's facts do not change with its poses
+            if facts is None:
+                if len(self._memo) >= MEMO_FRAMES:
+                    self._forget()
+                facts = self._memo[frame] = self._tf.facts_at(frame)
+                self._texts[id(facts)] = [facts, None]    # its text: once asked for
+            return facts
         return pose_facts(track, frame, self.min_visibility)
 
     def text(self, facts, subject: str = SINGLE) -> str:
-        return describe(facts, subject) if facts else ""
+        if not facts:
+            return ""
+        kept = self._texts.get(id(facts))
+        if kept is None or kept[0] is not facts:
+            return describe(facts, subject)
+        if kept[1] is None or kept[1][0] != subject:   # facts kept for a frame: its text too
+            kept[1] = (subject, describe(facts, subject))
+        return kept[1][1]
 
     def subject(self, start: Optional[int] = None, end: Optional[int] = None) -> str:
         """How the texts name the person followed over frames [start, end) (default: the

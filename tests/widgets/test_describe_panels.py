@@ -188,6 +188,7 @@ def test_describe_panel_updates_at_a_bounded_rate_while_playing_and_exactly_when
     _open(ctx, qtbot, clip, lambda i: SynthPose().bend("left_knee", 40 + 2 * i).world())
     panel.refresh()
     before = panel.header.text()
+    assert panel.interval_ms >= 250     # at most 4 new descriptions a second while playing
     panel.interval_ms = 600_000       # one update owed, not due during this test
     shown, headers = [], []
 
@@ -374,3 +375,33 @@ def test_describe_rows_follow_other_facts_in_place_and_keep_the_selected_fact(ct
     assert tree.currentItem() is None
     panel._show([], "")
     assert tree.topLevelItemCount() == 0
+
+
+def test_describe_facts_and_text_kept_per_frame_equal_fresh_ones_and_follow_changes(
+        ctx, qtbot, clip):
+    """A frame's facts and text, once worked out from the cached track facts, are kept
+    (a looped interval replays them): they equal the fresh ones, and a new threshold or
+    a new track is described afresh."""
+    from models.describe import describe, pose_facts
+
+    ctrl = describe_controller(ctx)
+    _open(ctx, qtbot, clip, lambda i: SynthPose().bend("left_knee", 40 + 2 * i).world())
+    player = ctx.player
+    for _ in range(2):                                  # worked out, then kept
+        for frame in (3, 40, 3):
+            facts = ctrl.facts(frame)
+            assert facts == pose_facts(player.track, frame, ctrl.min_visibility)
+            assert ctrl.text(facts) == describe(pose_facts(player.track, frame,
+                                                           ctrl.min_visibility))
+    assert ctrl.facts(40) is ctrl.facts(40)             # kept, not worked out again
+    assert ctrl.text(list(ctrl.facts(40))) == ctrl.text(ctrl.facts(40))  # equal facts: same text
+    kept = ctrl.facts(40)
+    with qtbot.waitSignal(ctrl.trackFactsReady, timeout=10000):
+        ctx.set_visibility_threshold(0.97)              # another threshold: described afresh
+    qtbot.waitUntil(lambda: ctrl._tf is not None, timeout=10000)
+    assert ctrl.facts(40) is not kept
+    assert ctrl.facts(40) == pose_facts(player.track, 40, 0.97)
+    _open(ctx, qtbot, clip, lambda i: SynthPose().bend("right_elbow", 30 + i).world())
+    assert ctrl.facts(40) == pose_facts(player.track, 40, ctrl.min_visibility)
+    assert ctrl.text(ctrl.facts(40)) == describe(pose_facts(player.track, 40,
+                                                            ctrl.min_visibility))

@@ -108,6 +108,59 @@ def test_angle_plot_cursor_follows_frames_without_redrawing_the_plot(qtbot, wind
         qtbot.mouseRelease(panel.cursor, Qt.MouseButton.LeftButton, pos=to)
 
 
+def test_moving_angle_cursor_repaints_no_axis_or_curve(qtbot, window, clip):
+    """The strips the cursor uncovers are copied from the kept pictures: moving it runs no
+    axis's (ticks, labels, grid) or curve's drawing again."""
+    from PySide6.QtWidgets import QApplication
+
+    player, panel = _angles_on_a_clip(qtbot, window, clip)
+    panel.cursor.setValue(20)
+    QApplication.processEvents()
+    painted = []
+    for item in panel.cached_items():
+        item.paint = lambda *a, _item=item, _paint=item.paint: (painted.append(_item), _paint(*a))
+    panel.plot.viewport().repaint()              # the pictures exist: nothing drawn again
+    for frame in (40, 41, 90):
+        panel.cursor.setValue(frame)
+        QApplication.processEvents()
+        panel.plot.viewport().repaint(panel.cursor.geometry().adjusted(-30, 0, 30, 0))
+    assert panel.cursor.isVisible() and painted == []
+    for item in panel.cached_items():            # (what is counted: a fresh picture is)
+        item.update()
+    QApplication.processEvents()
+    panel.plot.viewport().repaint()
+    assert len(painted) >= 2
+
+
+def test_plot_picture_kept_between_cursor_moves_equals_the_plot_drawn_afresh(qtbot, window,
+                                                                            clip):
+    """Strips the cursor uncovers are copied from the plot's kept picture: the plot shown
+    equals it drawn through every item again, after moves, new data and a resize."""
+    from PySide6.QtWidgets import QApplication
+
+    player, panel = _angles_on_a_clip(qtbot, window, clip)
+    view = panel.plot.viewport()
+
+    def shot(keep):
+        panel.plot.keep_picture = keep
+        img = view.grab().toImage()
+        panel.plot.keep_picture = True
+        return img
+
+    for step in range(3):
+        if step == 1:
+            player.set_track(synthetic_track(player.frame_count, 340, 256, no_pose=range(60, 140)))
+        if step == 2:
+            window.resize(window.width() - 60, window.height())
+        for frame in (40, 41, 90):
+            QApplication.processEvents()
+            panel.cursor.setValue(frame)
+        QApplication.processEvents()
+        qtbot.waitUntil(lambda: panel.plot._picture is not None, timeout=T)
+        kept = shot(True)                                  # copied from the picture
+        assert kept == shot(False), step
+
+
 def test_angle_plot_curves_kept_as_pictures_follow_new_data(qtbot, window, clip):
     """The curves keep their pictures (the strips the moving cursor uncovers are copied
     from them): the plot shown is the plot drawn afresh, also after new data and moves."""
@@ -115,7 +168,8 @@ def test_angle_plot_curves_kept_as_pictures_follow_new_data(qtbot, window, clip)
 
     player, panel = _angles_on_a_clip(qtbot, window, clip)
     view = panel.plot.viewport()
-    curves = [c.curve for c in panel.curves.values()]
+    curves = panel.cached_items()                  # the curves and the axes
+    assert len(curves) == len(panel.curves) + 2
     assert {c.cacheMode() for c in curves} == {QGraphicsItem.CacheMode.DeviceCoordinateCache}
 
     def rows(img):
@@ -124,9 +178,12 @@ def test_angle_plot_curves_kept_as_pictures_follow_new_data(qtbot, window, clip)
     def drawn_afresh():                            # every curve drawn now, nothing kept
         for c in curves:
             c.setCacheMode(QGraphicsItem.CacheMode.NoCache)
+        panel.plot.keep_picture = False            # ... nor the plot's whole picture
         img = view.grab().toImage()
+        panel.plot.keep_picture = True
         for c in curves:
             c.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
+        QApplication.processEvents()
         return rows(img)
 
     shown = []
@@ -500,10 +557,35 @@ def test_following_frames_does_not_re_lay_out_the_window(qtbot, window, clip):
     assert len(layouts) <= 2, f"{len(layouts)} relayouts of the window in 15 frames"
 
 
+def test_angle_legend_values_at_a_reading_pace_while_the_cursor_follows(qtbot, window, clip):
+    """While playing the legend's values change at most 10 times a second (the cursor
+    keeps its own ~30 Hz); paused, both are exact at once."""
+    from widgets.plots.angles import LEGEND_INTERVAL_MS
+
+    player, panel = _angles_on_a_clip(qtbot, window, clip)
+    assert panel.legend_rate.interval_ms >= LEGEND_INTERVAL_MS >= 100
+    panel.rate.interval_ms = 0                 # the cursor: every tick
+    panel.legend_rate.interval_ms = 600_000    # the values: one update, the next not due
+    seen = []
+
+    def on_frame(i):
+        if player.playing:
+            seen.append((panel.cursor.value(), panel.toggles["left_elbow"].text()))
+    player.frameChanged.connect(on_frame)
+    player.play()
+    qtbot.waitUntil(lambda: len({v for v, _t in seen}) >= 4, timeout=T)
+    player.pause()
+    assert len({text for _v, text in seen}) == 1, seen      # the cursor moved, no value did
+    frame = player.current_frame
+    assert panel.cursor.value() == frame
+    assert all(box.text() == panel._label(name, frame) for name, box in panel.toggles.items())
+
+
 def test_angle_cursor_and_legend_bounded_rate_while_playing_exact_when_paused(qtbot, window,
                                                                              clip):
     player, panel = _angles_on_a_clip(qtbot, window, clip)
     panel.rate.interval_ms = 600_000       # one update when playing starts, the next not due
+    panel.legend_rate.interval_ms = 600_000
     seen = []
 
     def on_frame(i):

@@ -1,17 +1,18 @@
 """The skeleton item's painter, rendered offscreen into a QImage: left and right limbs in
 their side colours, joint discs filled with the visibility's opacity, joints below the
 threshold (and their bones) not drawn, and the whole picture equal, pixel for pixel, to
-drawing every bone and joint one by one in skeleton order."""
+drawing every bone and joint one by one in skeleton order (joint discs small on screen
+are copied from sprites: equal to each disc drawn at the nearest quarter pixel)."""
 from __future__ import annotations
 
 import numpy as np
 import pytest
 from PySide6.QtCore import QLineF, QPointF, QRectF
-from PySide6.QtGui import QColor, QImage, QPainter
+from PySide6.QtGui import QColor, QImage, QPainter, QTransform
 
 from models.pose.skeleton import blazepose
-from widgets.video.overlay import (ALPHA_LEVELS, JOINT_OUTLINE, SIDE_COLORS, UNRELIABLE_COLOR,
-                                   SkeletonItem)
+from widgets.video.overlay import (ALPHA_LEVELS, JOINT_OUTLINE, SIDE_COLORS, SPRITE_MAX_RADIUS,
+                                   SPRITE_PHASES, UNRELIABLE_COLOR, SkeletonItem)
 
 SK = blazepose()
 W, H = 640, 360
@@ -41,9 +42,10 @@ def rgb(img: QImage, x: int, y: int) -> tuple[int, int, int]:
     return c.red(), c.green(), c.blue()
 
 
-def reference_paint(item: SkeletonItem):
+def reference_paint(item: SkeletonItem, snap: bool = False):
     """Every bone, then every joint, drawn one call at a time in skeleton order: what the
-    item's painter must look exactly like."""
+    item's painter must look exactly like. ``snap``: each disc drawn in device pixels, its
+    centre at the nearest 1/SPRITE_PHASES of a pixel (what copying sprites amounts to)."""
     def paint(painter: QPainter, _option) -> None:
         pose, shown = item.pose, item.shown_joints()
         painter.setClipRect(QRectF(0, 0, W, H))
@@ -57,11 +59,20 @@ def reference_paint(item: SkeletonItem):
                 painter.drawLines(lines)
         painter.setPen(JOINT_OUTLINE)
         r = w * 1.3
+        t = painter.worldTransform()
+        if snap:
+            painter.setWorldTransform(QTransform())
+            r *= t.m11()
         for j in np.flatnonzero(shown):
             vis = 1.0 if np.isnan(pose[j, 2]) else min(max(pose[j, 2], 0.0), 1.0)
             level = int(np.rint(vis * ALPHA_LEVELS))
             painter.setBrush(item._brush("unreliable" if item.unreliable else SK.side(j), level))
-            painter.drawEllipse(QPointF(pose[j, 0], pose[j, 1]), r, r)
+            at = QPointF(pose[j, 0], pose[j, 1])
+            if snap:
+                at = t.map(at)
+                at = QPointF(*(np.round(np.array([at.x(), at.y()]) * SPRITE_PHASES)
+                               / SPRITE_PHASES))
+            painter.drawEllipse(at, r, r)
     return paint
 
 
@@ -113,10 +124,9 @@ def test_unreliable_pose_is_grey(item):
     assert UNRELIABLE_COLOR.red() == UNRELIABLE_COLOR.green()
 
 
-@pytest.mark.parametrize("scale", [0.3359, 1.0, 2.5])
-def test_painter_equals_drawing_each_bone_and_joint_one_by_one(qtbot, scale):
+def random_poses(n: int = 40):
     rng = np.random.default_rng(7)
-    for case in range(40):
+    for case in range(n):
         pose = np.full((SK.n, 3), np.nan)
         cx, cy, s = rng.uniform(150, 490), rng.uniform(100, 260), rng.uniform(30, 150)
         pose[:, 0] = cx + rng.normal(0, 0.4, SK.n) * s
@@ -127,7 +137,30 @@ def test_painter_equals_drawing_each_bone_and_joint_one_by_one(qtbot, scale):
         pose[rng.integers(0, SK.n, 2), :2] = np.nan         # joint missing: not drawn
         it = SkeletonItem()
         it.set_pose(pose, QRectF(0, 0, W, H), "low visibility" if case % 8 == 0 else "")
+        yield case, it
+
+
+@pytest.mark.parametrize("scale", [0.3359, 1.0, 2.5])
+def test_painter_equals_drawing_each_bone_and_joint_one_by_one(qtbot, scale):
+    """Discs small on screen (every scale here) come from sprites: the picture equals each
+    disc drawn at the nearest quarter pixel, within 3 of 255 per channel (premultiplied
+    rounding of the sprite), and the exact drawing but for disc edges moved <= 1/8 px."""
+    assert 2.5 * SkeletonItem()._width() * 1.3 <= SPRITE_MAX_RADIUS    # sprites at all three
+    for case, it in random_poses():
+        got = pixels(render(it, scale, 1.3, 2.1)).astype(int)
+        snapped = pixels(render(it, scale, 1.3, 2.1, paint=reference_paint(it, snap=True)))
+        exact = pixels(render(it, scale, 1.3, 2.1, paint=reference_paint(it)))
+        assert (got != pixels(render(it, scale, 1.3, 2.1, paint=lambda p, o: None))).any()
+        assert np.abs(got - snapped).max() <= 3, (case, int(np.abs(got - snapped).max()))
+        off = np.abs(got - exact)
+        assert off.mean() < 0.1 and (off > 16).mean() < 0.002, (case, off.mean())
+
+
+def test_large_discs_are_drawn_exactly_one_by_one(qtbot):
+    """Zoomed in beyond the sprites' size, each disc is drawn as it always was: exactly."""
+    scale = 2.2 * SPRITE_MAX_RADIUS / (SkeletonItem()._width() * 1.3) / 2
+    assert SkeletonItem()._width() * 1.3 * scale > SPRITE_MAX_RADIUS
+    for case, it in random_poses(10):
         got = pixels(render(it, scale, 1.3, 2.1))
         want = pixels(render(it, scale, 1.3, 2.1, paint=reference_paint(it)))
-        assert (got != pixels(render(it, scale, 1.3, 2.1, paint=lambda p, o: None))).any()
         assert np.array_equal(got, want), (case, int((got != want).any(axis=1).sum()))

@@ -155,6 +155,53 @@ def test_overlay_always_belongs_to_the_displayed_frame(qtbot, ctx, clip):
     assert checked[-1] == 279 and 9 in checked
 
 
+def test_overlay_poses_taken_once_per_track_equal_the_players_for_every_track(qtbot, ctx,
+                                                                            clip):
+    """The panel takes a complete track's pixel poses once: what it draws is still
+    ``player.pose(frame)`` exactly, for each frame, after a track change, and for a
+    partial track (frames not extracted yet: none)."""
+    from widgets.video.panel import VideoPanel
+
+    panel = VideoPanel(ctx)
+    qtbot.addWidget(panel)
+    player = ctx.player
+    with qtbot.waitSignal(player.frameChanged, timeout=10000):
+        player.open(clip("arm_wrestling.mp4"))
+    n = player.frame_count
+    partial = synthetic_track(n, 320, 240)
+    partial.frames_done = 100
+    for track in (synthetic_track(n, 340, 256, no_pose=[9]),
+                  synthetic_track(n, 1280, 720, no_pose=[5, 120]), partial):
+        player.set_track(track)
+        for frame in (5, 9, 120, 0, n - 1):
+            panel._on_frame(frame)
+            drawn, want = panel.view.skeleton.pose, player.pose(frame)
+            if want is None:
+                assert drawn is None, (frame, track.width)
+            else:
+                assert np.array_equal(drawn, want, equal_nan=True), (frame, track.width)
+    assert player.pose(120) is None and player.pose(9) is not None     # partial: none
+
+
+def test_transport_label_is_the_open_clips_after_another_clip(qtbot, ctx, clip):
+    """The label's clip part (frame count, length) is worked out once per clip: after
+    another clip opens it is that clip's, and each frame's time is the clip's own."""
+    from widgets.video.transport import TransportBar, format_time
+
+    bar = TransportBar(ctx)
+    qtbot.addWidget(bar)
+    player = ctx.player
+    for name in ("basketball_gym.mp4", "two_people_room.mp4", "basketball_gym.mp4"):
+        with qtbot.waitSignal(player.frameChanged, timeout=10000):
+            player.open(clip(name))
+        info = player.video_info
+        for frame in (0, 5, info.frame_count - 1):
+            bar._on_frame(frame)
+            assert bar.label.text() == (f"frame {frame} / {info.frame_count - 1}   "
+                                        f"{format_time(info.time_of(frame))} / "
+                                        f"{format_time(info.duration)}"), name
+
+
 def test_slider_seeks_and_follows(qtbot, ctx, clip):
     from widgets.video.transport import TransportBar
 
@@ -194,6 +241,24 @@ def test_background_only_around_the_frame(qtbot):
     assert _rgb(shot, 400, 20) == (24, 25, 28)                  # letterbox: background
     inside_edge = v.mapFromScene(QRectF(0, 0, 320, 180)).boundingRect()
     assert _rgb(shot, 400, inside_edge.top() + 2) == (200, 30, 30)
+    # the strips filled are kept per exposed rectangle: a frame of another shape (bars at
+    # the sides now, none above) and another window size get their own
+    for size, (w, h) in (((800, 600), (120, 240)), ((500, 700), (320, 180))):
+        v.resize(*size)
+        tall = np.zeros((h, w, 3), np.uint8)
+        tall[...] = (30, 200, 30)
+        v.clear()
+        v.show_frame(tall, [])
+        v.fit()
+        for _ in range(2):                       # and frame after frame of that shape
+            v.show_frame(tall, [])
+            shot = v.viewport().grab().toImage()
+            edge = v.mapFromScene(QRectF(0, 0, w, h)).boundingRect()
+            assert _rgb(shot, size[0] // 2, size[1] // 2) == (30, 200, 30)
+            assert _rgb(shot, size[0] // 2, edge.top() + 2) == (30, 200, 30)
+            assert _rgb(shot, edge.left() + 2, size[1] // 2) == (30, 200, 30)
+            bar = (5, size[1] // 2) if h > w else (size[0] // 2, 5)
+            assert _rgb(shot, *bar) == (24, 25, 28)
 
 
 def test_unreliable_pose_is_drawn_dashed_grey_with_the_reason_in_the_tooltip(view):

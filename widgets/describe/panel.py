@@ -32,7 +32,7 @@ from ..steady import set_steady_text
 from .highlight import attach_highlight
 
 COLUMNS = ("fact", "value", "bin", "vis.")
-PLAYING_INTERVAL_MS = 100   # while playing: at most this often (10 updates per second)
+PLAYING_INTERVAL_MS = 250   # while playing: at most this often (4 updates per second)
 
 
 def fact_row(f) -> list[str]:

@@ -16,8 +16,8 @@ from typing import Optional
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QPointF, Qt, Signal
-from PySide6.QtGui import QAction, QColor, QPainter, QPixmapCache
+from PySide6.QtCore import QPoint, QPointF, Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QColor, QPainter, QPixmap, QPixmapCache, QRegion
 from PySide6.QtWidgets import (QCheckBox, QGraphicsItem, QHBoxLayout, QLabel, QMenu,
                                QVBoxLayout, QWidget)
 
@@ -30,6 +30,7 @@ SIDE_RGB = {"left": ((255, 145, 30), (255, 200, 90)), "right": ((45, 150, 255), 
 JOINT_STYLE = {"elbow": (Qt.PenStyle.SolidLine, 0), "shoulder": (Qt.PenStyle.DashLine, 1),
                "hip": (Qt.PenStyle.DotLine, 0), "knee": (Qt.PenStyle.DashDotLine, 1)}
 GLYPH = {"elbow": "━", "shoulder": "╍", "hip": "┈", "knee": "┅"}
+LEGEND_INTERVAL_MS = 100    # while playing: the legend's values at most 10 times a second
 CURVE_CACHE_KB = 96 * 1024   # Qt's pixmap cache: 8 curves of a full-screen plot, 3840 x 700 px
 
 
@@ -68,6 +69,64 @@ class SeekViewBox(pg.ViewBox):
             self.seekRequested.emit(self._x(ev))
         else:
             super().mouseDragEvent(ev, axis)
+
+
+class PlotView(pg.PlotWidget):
+    """A plot that keeps a picture of its whole drawn scene (child widgets, the cursor,
+    left out) while the scene does not change: a repaint that only uncovers what the
+    moving cursor covered (~30 times a second while playing) copies those strips from it
+    instead of going through every item of the plot again. A change of the scene or of the
+    viewport's size drops the picture: the plot is drawn as usual, and a new picture is
+    taken, the way a repaint draws it, once the event loop is idle again."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.keep_picture = True
+        self._picture: Optional[QPixmap] = None
+        self._taking = False            # painting into a new picture (the usual way)
+        self._pending = False           # a new picture is to be taken
+        self.scene().changed.connect(self.forget_picture)
+        self.scene().sceneRectChanged.connect(self.forget_picture)
+
+    def forget_picture(self, *_args) -> None:
+        self._picture = None
+
+    def setBackground(self, *args) -> None:  # noqa: N802 (pyqtgraph's name)
+        self._picture = None
+        super().setBackground(*args)
+
+    def resizeEvent(self, event) -> None:
+        self._picture = None
+        super().resizeEvent(event)
+
+    def _take_picture(self) -> None:
+        self._pending = False
+        viewport = self.viewport()
+        if self._picture is not None or not viewport.isVisible() or viewport.width() < 1:
+            return
+        picture = QPixmap(viewport.size())
+        self._taking = True
+        try:
+            viewport.render(picture, QPoint(), QRegion(), QWidget.RenderFlag.DrawWindowBackground)
+        finally:
+            self._taking = False
+        self._picture = picture
+
+    def paintEvent(self, event) -> None:
+        viewport = self.viewport()
+        picture = self._picture
+        if (self._taking or not self.keep_picture or viewport.devicePixelRatioF() != 1.0
+                or picture is None or picture.size() != viewport.size()):
+            super().paintEvent(event)
+            if self.keep_picture and not self._taking and not self._pending:
+                self._pending = True
+                QTimer.singleShot(0, self._take_picture)
+            return
+        self.scene().prepareForPaint()
+        painter = QPainter(viewport)
+        for rect in event.region():
+            painter.drawPixmap(rect, picture, rect)
+        painter.end()
 
 
 class FrameCursor(QWidget):
@@ -130,7 +189,7 @@ class AnglePlotPanel(QWidget):
         self.ctx = ctx
         self.player = ctx.player
         self.viewbox = SeekViewBox()
-        self.plot = pg.PlotWidget(viewBox=self.viewbox, background=(30, 31, 34))
+        self.plot = PlotView(viewBox=self.viewbox, background=(30, 31, 34))
         self.plot_item = self.plot.getPlotItem()
         self._setup_axes()
         self.curves = {name: self.plot_item.plot([], [], pen=angle_pen(name), connect="finite")
@@ -150,8 +209,11 @@ class AnglePlotPanel(QWidget):
         self.viewbox.seekRequested.connect(self.seek_x)
         self.viewbox.menuRequested.connect(self._menu)
         self.player.trackChanged.connect(self.refresh)  # also follows every clipChanged
-        # cursor and legend values: every frame when paused, ~30 Hz while playing
+        # every frame when paused; while playing the cursor ~30 times a second, the legend's
+        # values (8 texts, laid out and drawn again at each change) at a reading pace
         self.rate = FrameRate(self.player, self._on_frame, parent=self)
+        self.legend_rate = FrameRate(self.player, self._show_values, LEGEND_INTERVAL_MS,
+                                     parent=self)
         ctx.marks.changed.connect(self._show_marks)
         self.setMinimumHeight(180)
 
@@ -161,9 +223,16 @@ class AnglePlotPanel(QWidget):
         while playing, are copied from it instead of running every curve's drawing again.
         The same pixels (the curves carry no text). Qt keeps these pictures in its pixmap
         cache: room for them all, so they are not thrown out and redrawn at each move."""
-        for item in self.curves.values():
-            item.curve.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
+        for item in self.cached_items():
+            item.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
         QPixmapCache.setCacheLimit(max(QPixmapCache.cacheLimit(), CURVE_CACHE_KB))
+
+    def cached_items(self) -> list:
+        """The items kept as pictures: every curve, and the two axes (whose grid lines
+        cross the whole plot, so each strip the cursor uncovers would otherwise replay all
+        their ticks, labels and grid lines)."""
+        return ([c.curve for c in self.curves.values()]
+                + [self.plot_item.getAxis(side) for side in ("left", "bottom")])
 
     def _setup_axes(self) -> None:
         p = self.plot_item
@@ -222,6 +291,7 @@ class AnglePlotPanel(QWidget):
         self._show_marks()
         if self.player.current_frame >= 0:
             self._on_frame(self.player.current_frame)
+            self._show_values(self.player.current_frame)
 
     def _on_visibility(self, value: float) -> None:
         self.min_visibility = value
@@ -230,6 +300,9 @@ class AnglePlotPanel(QWidget):
     def _on_frame(self, frame: int) -> None:
         if not self.cursor.moving:
             self.cursor.setValue(frame)
+
+    def _show_values(self, frame: int) -> None:
+        """The legend's angle values at ``frame``."""
         for name, box in self.toggles.items():
             set_steady_text(box, self._label(name, frame))
 

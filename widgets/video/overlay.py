@@ -17,11 +17,13 @@ others thinner and a little transparent.
 """
 from __future__ import annotations
 
+import math
 from typing import Optional
 
 import numpy as np
 from PySide6.QtCore import QLineF, QPointF, QRectF, Qt
-from PySide6.QtGui import QBrush, QColor, QFont, QFontMetricsF, QPainter, QPen
+from PySide6.QtGui import (QBrush, QColor, QFont, QFontMetricsF, QImage, QPainter, QPen,
+                           QPixmap, QTransform)
 from PySide6.QtWidgets import QGraphicsItem, QGraphicsRectItem
 
 from models.pose.skeleton import Skeleton, blazepose
@@ -39,6 +41,36 @@ SIDE_LIGHTNESS = {"left": 0.80, "centre": 0.58, "right": 0.38}   # left light, r
 OTHER_WIDTH = 0.55     # bone width of a person not followed, as a share of the full width
 OTHER_ALPHA = 190      # their opacity (0-255)
 HEAD_JOINTS = range(11)  # BlazePose nose .. mouth: where the person's label goes
+# Joint discs up to this radius on the device (px) are copied from pre-drawn sprites (one
+# small pixmap per colour, size and quarter-pixel position) instead of being rasterised one
+# ellipse at a time: Qt's fixed cost per antialiased shape is most of a small disc's cost.
+SPRITE_MAX_RADIUS = 12.0
+SPRITE_PHASES = 4         # sub-pixel positions per axis: a disc lands within 1/8 px
+_SPRITES: dict = {}       # (rgba, outline rgba, device radius, phase x, phase y) -> QPixmap
+_SPRITE_LIMIT = 4096      # entries kept before the cache starts again (zoom changes)
+_IDENTITY = QTransform()
+
+
+def joint_sprite(brush: QBrush, radius: float, qx: int, qy: int) -> tuple[QPixmap, int]:
+    """The disc of ``radius`` device px filled with ``brush`` and the joint outline, its
+    centre ``qx``/``qy`` quarters of a pixel right/below the pixel corner ``c`` px from the
+    sprite's top-left: (sprite, c)."""
+    c = int(math.ceil(radius)) + 2
+    key = (brush.color().rgba(), JOINT_OUTLINE.color().rgba(), radius, qx, qy)
+    sprite = _SPRITES.get(key)
+    if sprite is None:
+        if len(_SPRITES) >= _SPRITE_LIMIT:
+            _SPRITES.clear()
+        image = QImage(2 * c + 2, 2 * c + 2, QImage.Format.Format_ARGB32_Premultiplied)
+        image.fill(0)
+        p = QPainter(image)
+        p.setRenderHint(QPainter.RenderHint.Antialiasing, True)
+        p.setPen(JOINT_OUTLINE)
+        p.setBrush(brush)
+        p.drawEllipse(QPointF(c + qx / SPRITE_PHASES, c + qy / SPRITE_PHASES), radius, radius)
+        p.end()
+        sprite = _SPRITES[key] = QPixmap.fromImage(image)
+    return sprite, c
 
 
 def person_color(person: int) -> QColor:
@@ -76,6 +108,8 @@ class SkeletonItem(QGraphicsRectItem):
         self._joint_side = [self.skeleton.side(j) for j in range(self.skeleton.n)]
         self._brushes: dict = {}  # (side, alpha level) -> QBrush, built on first use
         self._pens: dict = {}     # (side, width) -> QPen of the bones
+        self._sprites: dict = {}  # ((side, level), phase x, phase y) -> (joint sprite, centre)
+        self._sprite_radius = 0.0  # the device radius the sprites are drawn at
         self._pose: Optional[np.ndarray] = None   # (joints, 3): x px, y px, visibility
         self.unreliable = ""      # why the pose is not reliable ("" = reliable)
         self.person: Optional[int] = None   # the person drawn (None: the one track's)
@@ -111,6 +145,7 @@ class SkeletonItem(QGraphicsRectItem):
             self.person, self._colors, self._scale, self._alpha = person, colors, scale, alpha
             self._pens.clear()
             self._brushes.clear()
+            self._sprites.clear()
             self.setZValue(2 if followed else 1)
             self.update()
 
@@ -227,6 +262,12 @@ class SkeletonItem(QGraphicsRectItem):
         """Joint discs in joint order; opacity follows visibility (quantised to
         ALPHA_LEVELS steps, unknown visibility counting as 1)."""
         r = self._width() * 1.3
+        t = painter.worldTransform()
+        if (t.m12() == 0.0 and t.m21() == 0.0 and t.m11() == t.m22() > 0
+                and r * t.m11() <= SPRITE_MAX_RADIUS
+                and painter.device().devicePixelRatioF() == 1.0):
+            self._paint_joint_sprites(painter, rows, shown, r * t.m11(), t)
+            return
         painter.setPen(JOINT_OUTLINE)  # a 1 px cosmetic outline: a third of a wide stroke's cost
         brushes, sides, unreliable = self._brushes, self._joint_side, self.unreliable
         set_brush, draw, last = painter.setBrush, painter.drawEllipse, None
@@ -242,6 +283,37 @@ class SkeletonItem(QGraphicsRectItem):
                 set_brush(brush)
                 last = brush
             draw(QPointF(x, y), r, r)
+
+    def _paint_joint_sprites(self, painter: QPainter, rows: list, shown: list,
+                             radius: float, t: QTransform) -> None:
+        """The joint discs as ``_paint_joints`` draws them, each copied from its sprite at
+        the nearest quarter pixel (device pixels: the view only scales and translates)."""
+        radius = round(radius, 3)          # one set of sprites per zoom, not per rounding
+        if radius != self._sprite_radius:
+            self._sprites.clear()
+            self._sprite_radius = radius
+        s, dx, dy, n = t.m11(), t.dx(), t.dy(), SPRITE_PHASES
+        brushes, sides, unreliable = self._brushes, self._joint_side, self.unreliable
+        sprites, floor = self._sprites, math.floor
+        painter.setWorldTransform(_IDENTITY)   # the item's clip stays where it was set
+        draw = painter.drawPixmap
+        for j, (x, y, v) in enumerate(rows):
+            if not shown[j]:
+                continue
+            level = round((1.0 if v != v else min(max(v, 0.0), 1.0)) * ALPHA_LEVELS)
+            key = ("unreliable" if unreliable else sides[j], level)
+            brush = brushes.get(key)
+            if brush is None:
+                brush = self._brush(*key)
+            px, py = s * x + dx, s * y + dy
+            ix, iy = floor(px), floor(py)
+            qx, qy = round((px - ix) * n), round((py - iy) * n)
+            got = sprites.get((key, qx, qy))
+            if got is None:
+                got = sprites[(key, qx, qy)] = joint_sprite(brush, radius, qx, qy)
+            sprite, c = got
+            draw(ix - c, iy - c, sprite)
+        painter.setWorldTransform(t)
 
     # -- hover ------------------------------------------------------------------------------------
     def joint_at(self, pos: QPointF, radius: Optional[float] = None) -> Optional[int]:

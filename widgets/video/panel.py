@@ -8,6 +8,7 @@ frame, each in their colours with their number, the person followed emphasised; 
 a person makes them the one followed (``ctx.poses.set_person``)."""
 from __future__ import annotations
 
+import numpy as np
 from PySide6.QtWidgets import (QCheckBox, QDoubleSpinBox, QHBoxLayout, QLabel, QToolButton,
                                QVBoxLayout, QWidget)
 
@@ -45,6 +46,7 @@ class VideoPanel(QWidget):
         lay.addWidget(self.view, 1)
         lay.addWidget(self.transport)
         self._judged: tuple = (None, -1, None)  # (track, its frames_done, its reliability)
+        self._poses: tuple = (None, None, None)  # (complete track, pixel poses, posed frames)
         self.player.frameChanged.connect(self._on_frame)
         self.view.zoomChanged.connect(self._on_zoom)
         self.player.trackChanged.connect(self._redraw_overlay)
@@ -135,8 +137,22 @@ class VideoPanel(QWidget):
         except (ValueError, IndexError):
             return ""
 
+    def _pose(self, frame: int):
+        """``player.pose(frame)``; for a complete track taken from the pixel poses of all
+        its frames, worked out once per track (not one array per displayed frame)."""
+        track = self.player.track
+        if track is None or not track.complete:
+            return self.player.pose(frame)
+        if self._poses[0] is not track:
+            img = track.image[:len(track)]     # in its own precision, as track.pixels
+            px = np.stack([img[:, :, 0] * track.width, img[:, :, 1] * track.height,
+                           img[:, :, 3]], axis=2)
+            self._poses = (track, px, (~np.isnan(px[:, :, 0]).all(axis=1)).tolist())
+        _track, px, posed = self._poses
+        return px[frame] if 0 <= frame < len(posed) and posed[frame] else None
+
     def _on_frame(self, frame: int, new_image: bool = True) -> None:
-        pose = self.player.pose(frame)  # once per frame: the overlay and the message share it
+        pose = self._pose(frame)  # once per frame: the overlay and the message share it
         image = self.player.current_image if new_image else None
         why = self._unreliable(frame, pose)
         message = self._message(frame, pose)
@@ -160,6 +176,7 @@ class VideoPanel(QWidget):
 
     def _redraw_overlay(self) -> None:
         self._judged = (None, -1, None)       # a new or changed track: judged again
+        self._poses = (None, None, None)      # ... and its poses taken again
         self.legend.setText(people_legend_html(self.player.person) if self.player.people
                             else legend_html())
         if self.player.current_frame >= 0 and self.player.current_image is not None:

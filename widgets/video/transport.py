@@ -195,6 +195,7 @@ class TransportBar(QWidget):
         self.speed.setToolTip("Playback speed ([ slower, ] faster, = normal)")
         lay.addWidget(self.speed)
         self._updating = False
+        self._clip_text: tuple = (None,)     # (video info, its timeline, frame count, length)
         self.player.clipChanged.connect(self._on_clip)
         # the frame label and the slider position: every frame when paused, ~30 Hz playing
         self.rate = FrameRate(self.player, self._on_frame, parent=self)
@@ -282,8 +283,11 @@ class TransportBar(QWidget):
 
     def _frame_text(self, frame: int) -> str:
         info = self.player.video_info
-        return (f"frame {frame} / {info.frame_count - 1}   "
-                f"{format_time(info.time_of(frame))} / {format_time(info.duration)}")
+        if self._clip_text[0] is not info:   # the clip's part of the text: once per clip
+            self._clip_text = (info, info.timeline, f" / {info.frame_count - 1}   ",
+                               f" / {format_time(info.duration)}")
+        _info, timeline, count, duration = self._clip_text
+        return f"frame {frame}{count}{format_time(timeline.time_of(frame))}{duration}"
 
     def _on_playing(self, playing: bool) -> None:
         icon = QStyle.StandardPixmap.SP_MediaPause if playing else QStyle.StandardPixmap.SP_MediaPlay

@@ -78,9 +78,14 @@ class FrameItem(QGraphicsRectItem):
 
     def set_image(self, image: QImage, keep=None, size: Optional[QSizeF] = None) -> None:
         size = QSizeF(image.size()) if size is None else QSizeF(size)
+        self._set(image, keep, size)
+
+    def _set(self, image: QImage, keep, size: QSizeF) -> None:
+        """``set_image`` with ``size`` a QSizeF that is not changed afterwards (kept)."""
         if size != self._size:
             self.setRect(QRectF(0, 0, size.width(), size.height()))
-        if size != self._size or image.size() != self._image.size():
+            self._blit_key = None
+        elif image.width() != self._image.width() or image.height() != self._image.height():
             self._blit_key = None
         self._image, self._keep, self._size = image, keep, size
         self.update()
@@ -107,10 +112,9 @@ class FrameItem(QGraphicsRectItem):
         cheaper than Qt's scaled drawing of the same pixels. False when it would not.
         Where it goes is worked out once per view transform (not per frame)."""
         t = painter.worldTransform()
-        key = (t.m11(), t.m12(), t.m21(), t.m22(), t.dx(), t.dy(),
-               painter.device().devicePixelRatioF())
-        if key != self._blit_key:
-            self._blit_key, self._blit_at = key, self._blit_point(t, key[-1])
+        ratio = painter.device().devicePixelRatioF()
+        if self._blit_key is None or t != self._blit_key[0] or ratio != self._blit_key[1]:
+            self._blit_key, self._blit_at = (t, ratio), self._blit_point(t, ratio)
         if self._blit_at is None:
             return False
         painter.setWorldTransform(_IDENTITY)
@@ -150,7 +154,11 @@ class VideoView(QGraphicsView):
         self._message, self._message_at = "", QRectF()   # what message_item shows, where
         self._image: Optional[np.ndarray] = None
         self._source: Optional[tuple[int, int]] = None   # (w, h) of the full frame shown
+        self._source_size: Optional[QSizeF] = None         # the same as a QSizeF
         self._auto_fit = True
+        # the strips drawBackground fills for an exposed rectangle (kept: while playing it
+        # is the same rectangle frame after frame)
+        self._bg_rect, self._bg_frame, self._bg_parts = QRectF(), QRectF(), []
         self.setRenderHints(QPainter.RenderHint.Antialiasing |
                             QPainter.RenderHint.SmoothPixmapTransform)
         self.setDragMode(QGraphicsView.DragMode.ScrollHandDrag)
@@ -173,12 +181,14 @@ class VideoView(QGraphicsView):
                 or frame.height() < 4):
             painter.fillRect(rect, self.backgroundBrush())
             return
-        inner = frame.adjusted(1, 1, -1, -1)
-        if inner.contains(rect):
-            return
-        brush = self.backgroundBrush()
-        for part in outside(rect, inner):
-            painter.fillRect(part, brush)
+        if rect != self._bg_rect or frame != self._bg_frame:   # the same strips each frame
+            inner = frame.adjusted(1, 1, -1, -1)
+            self._bg_rect, self._bg_frame = QRectF(rect), frame
+            self._bg_parts = [] if inner.contains(rect) else outside(rect, inner)
+        if self._bg_parts:
+            brush = self.backgroundBrush()
+            for part in self._bg_parts:
+                painter.fillRect(part, brush)
 
     def _make_message(self) -> QGraphicsSimpleTextItem:
         item = QGraphicsSimpleTextItem()
@@ -290,9 +300,11 @@ class VideoView(QGraphicsView):
     def _set_image(self, image: np.ndarray, source: Optional[tuple[int, int]] = None) -> None:
         size = (image.shape[1], image.shape[0]) if source is None else tuple(source)
         first = self._image is None or self._source != size
+        if first or self._source_size is None:
+            self._source_size = QSizeF(*size)     # one per frame size, not one per frame
         self._image, self._source = image, size
         image = np.ascontiguousarray(image)
-        self.frame_item.set_image(to_qimage(image), keep=image, size=QSizeF(*size))
+        self.frame_item._set(to_qimage(image), image, self._source_size)
         if first:
             self.scene().setSceneRect(self.frame_item.boundingRect())
             if self._auto_fit:
