@@ -46,26 +46,24 @@ def number(low: Optional[float] = None, high: Optional[float] = None,
     return parse
 
 
-def positive_int(text: str) -> int:
-    """An argparse ``type``: a whole number of at least 1 (counts such as concurrency)."""
+def _whole(text: str, low: int, bound: str) -> int:
     try:
         value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"'{text}' is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{text} must be at least 1")
+    if value < low:
+        raise argparse.ArgumentTypeError(f"{text} must be {bound}")
     return value
+
+
+def positive_int(text: str) -> int:
+    """An argparse ``type``: a whole number of at least 1 (counts such as concurrency)."""
+    return _whole(text, 1, "at least 1")
 
 
 def non_negative_int(text: str) -> int:
     """An argparse ``type``: a whole number of at least 0 (indices such as a person number)."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"'{text}' is not a whole number") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"{text} must be 0 or more")
-    return value
+    return _whole(text, 0, "0 or more")
 
 
 FRACTION = number(0.0, 1.0)                          # visibility thresholds

@@ -341,12 +341,7 @@ def _compare_models(args) -> int:
     if args.json:
         _write(args.json, json.dumps({"settings": settings.as_dict(), "settings_notes": notes,
                                       "sections": sections}, indent=2, ensure_ascii=False) + "\n")
-    if failed:
-        print(f"error: {len(failed)} item(s) got no answer (first: {failed[0]['qa_id']}: "
-              f"{failed[0]['error']}); run the same command again to ask them",
-              file=sys.stderr)
-        return 1
-    return 0
+    return _unanswered_exit(failed)
 
 
 def _evaluate(args) -> int:
@@ -383,6 +378,12 @@ def _evaluate(args) -> int:
         _write(args.csv, rep.to_csv(rows))
     if args.md:
         _write(args.md, md)
+    return _unanswered_exit(failed)
+
+
+def _unanswered_exit(failed: list) -> int:
+    """The exit status of an evaluation: 1 with one ``error:`` line when items got no
+    answer (a rerun asks them), else 0."""
     if failed:
         print(f"error: {len(failed)} item(s) got no answer (first: {failed[0]['qa_id']}: "
               f"{failed[0]['error']}); run the same command again to ask them",

@@ -65,26 +65,18 @@ def _extract_all(repo: PoseStore, paths, backend_id, ctx=None):
         from models.engine.desktop import extract_many  # noqa: PLC0415
 
         return extract_many(paths, repo.path, backend_id=backend_id, ctx=ctx, open_repo=type(repo))
-    from models.jobs import JobContext  # noqa: PLC0415
-
-    out = []
-    for i, path in enumerate(paths):
-        sub = JobContext(lambda d, t, m, i=i: ctx.progress(i * 1000 + d * 1000 // max(t, 1),
-                                                         len(paths) * 1000, m), token=ctx.token)
-        try:
-            _extract(repo, path, backend_id, ctx=sub)
-            out.append((path, "extracted"))
-        except Cancelled:
-            out.append((path, "cancelled"))
-            break
-        except StudioError as exc:
-            out.append((path, f"error: {exc}"))
-    return out
+    return _one_after_another(paths, ctx, lambda path, sub: _extract(repo, path, backend_id, ctx=sub))
 
 
 def _extract_all_people(repo: PoseStore, paths, ctx=None):
     """Every person of every clip of ``paths``, one clip after another (cached clips are
     read back); [(path, status)] as ``_extract_all``."""
+    return _one_after_another(paths, ctx, lambda path, sub: _extract_people(repo, path, ctx=sub))
+
+
+def _one_after_another(paths, ctx, extract_one):
+    """``extract_one(path, clip context)`` for each clip in turn, progress spread over all
+    of them; [(path, "extracted" | "cancelled" | "error: ...")], stopping at a cancel."""
     from models.jobs import JobContext  # noqa: PLC0415
 
     out = []
@@ -92,7 +84,7 @@ def _extract_all_people(repo: PoseStore, paths, ctx=None):
         sub = JobContext(lambda d, t, m, i=i: ctx.progress(i * 1000 + d * 1000 // max(t, 1),
                                                          len(paths) * 1000, m), token=ctx.token)
         try:
-            _extract_people(repo, path, ctx=sub)
+            extract_one(path, sub)
             out.append((path, "extracted"))
         except Cancelled:
             out.append((path, "cancelled"))
